@@ -1,0 +1,84 @@
+//! One line of `events.jsonl`: a syscall or kernel event of the traced tree.
+
+use serde::{Deserialize, Serialize};
+
+/// A traced event, as stored (one JSON object per line) in `events.jsonl`.
+///
+/// `id` is the line's 1-based position and the number reports cite as
+/// "event #id". Times are CLOCK_MONOTONIC ns, the clock of
+/// `bpf_ktime_get_ns()`; [`crate::bundle::Meta::clock`] maps them to the
+/// capture's wall-clock times.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// 1-based event number, unique in the bundle.
+    pub id: u64,
+    /// CLOCK_MONOTONIC, ns.
+    pub ts_ns: u64,
+    /// Thread group id (PID).
+    pub tgid: u32,
+    /// Thread id.
+    pub tid: u32,
+    /// Task comm at the time of the event.
+    pub comm: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub op: Op,
+}
+
+/// A socket peer or local end.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SockAddr {
+    /// IPv4 or IPv6 address in text form (`198.18.0.2`, `::1`).
+    pub ip: std::net::IpAddr,
+    /// Port, host order.
+    pub port: u16,
+}
+
+/// The event-specific part; serialized with a `"kind"` tag in snake_case.
+///
+/// `ret` is the syscall's return: >= 0 on success, `-errno` on failure
+/// (errno values of Linux, `errno(3)`); `errno` repeats a failure by name
+/// (`"ECONNREFUSED"`) for readers. `data_hex` is the head of the payload
+/// (at most 128 bytes), hex encoded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Op {
+    /// `socket(2)`: `domain` AF_*, `sock_type` SOCK_* without flags, `protocol`.
+    Socket { ret: i64, errno: Option<String>, domain: u16, sock_type: u16, protocol: u16 },
+    /// `connect(2)`.
+    Connect { fd: i32, ret: i64, errno: Option<String>, peer: Option<SockAddr> },
+    /// `getsockopt(fd, SOL_SOCKET, SO_ERROR)`: `so_error` is the errno the kernel
+    /// wrote to optval (0 = connected); Go's dial result.
+    SoError { fd: i32, ret: i64, so_error: i32, so_error_name: Option<String> },
+    /// `sendto`, `sendmsg`, `sendmmsg`, `write` on a socket.
+    Send {
+        syscall: String,
+        fd: i32,
+        ret: i64,
+        errno: Option<String>,
+        peer: Option<SockAddr>,
+        data_hex: Option<String>,
+    },
+    /// `recvfrom`, `recvmsg`, `read` on a socket.
+    Recv {
+        syscall: String,
+        fd: i32,
+        ret: i64,
+        errno: Option<String>,
+        peer: Option<SockAddr>,
+        data_hex: Option<String>,
+    },
+    /// `close(2)` of a socket.
+    Close { fd: i32, ret: i64 },
+    /// A new task; `child` is its PID (a TID when a thread was created).
+    Fork { child: u32 },
+    /// `execve` succeeded; `filename` as the kernel saw it.
+    Exec { filename: String },
+    /// A thread group leader exited.
+    Exit {},
+    /// TCP state change (`sock:inet_sock_set_state`), states as named in
+    /// include/net/tcp_states.h (`SYN_SENT`, `ESTABLISHED`, `CLOSE`...).
+    /// `sock` is the kernel socket address in hex, to link later changes
+    /// that run in softirq to the connect that started them.
+    TcpState { sock: String, old: String, new: String, local: SockAddr, peer: SockAddr },
+}

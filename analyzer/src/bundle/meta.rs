@@ -1,0 +1,88 @@
+//! `meta.json`: what was run, where, when, and how the trace went.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Current bundle format version, written to [`Meta::format_version`].
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The contents of `meta.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    /// Bundle format version; readers refuse versions newer than [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// Version of the gotrace that wrote the bundle.
+    pub gotrace_version: String,
+    /// `"run"` or `"attach"`.
+    pub mode: String,
+    /// The traced command line.
+    pub argv: Vec<String>,
+    /// Working directory of the command.
+    pub cwd: String,
+    /// Real uid/gid the command ran as.
+    pub uid: u32,
+    /// Real gid the command ran as.
+    pub gid: u32,
+    /// PID (TGID) of the traced root process.
+    pub root_pid: u32,
+    /// Start time, RFC 3339 UTC (`2026-11-21T19:04:12.123456789Z`).
+    pub start_time: String,
+    /// CLOCK_MONOTONIC ns when tracing started (the zero of report times).
+    pub start_monotonic_ns: u64,
+    /// CLOCK_MONOTONIC ns when tracing stopped; absent if the tracer died.
+    pub end_monotonic_ns: Option<u64>,
+    /// How event times map to packet times.
+    pub clock: ClockMap,
+    /// `uname -r` of the tracing machine.
+    pub kernel_release: String,
+    /// How the command ended; absent if the tracer died first.
+    pub exit: Option<ExitStatus>,
+    /// Events the ring buffer could not take (`bpf_ringbuf_reserve` failed).
+    pub lost_events: u64,
+    /// Packets the capture socket dropped (`PACKET_STATISTICS` tp_drops).
+    pub dropped_packets: u64,
+    /// Go-relevant environment of the command (GOPROXY, GOPRIVATE, HTTPS_PROXY, ...):
+    /// only variables that were set.
+    pub env: BTreeMap<String, String>,
+    /// Interfaces captured, in pcapng interface-id order.
+    pub interfaces: Vec<Interface>,
+    /// Warnings the tracer raised while recording (e.g. a probe that could not attach).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// Maps CLOCK_MONOTONIC (events) to CLOCK_REALTIME (pcapng timestamps).
+///
+/// `realtime_ns = monotonic_ns + realtime_minus_monotonic_ns`. Both clocks are
+/// sampled back to back at start; `uncertainty_ns` is the gap between the two
+/// samples (the error bound of the mapping, ignoring NTP slew during the run).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ClockMap {
+    /// CLOCK_REALTIME minus CLOCK_MONOTONIC, ns.
+    pub realtime_minus_monotonic_ns: i64,
+    /// Error bound of the mapping, ns.
+    pub uncertainty_ns: u64,
+}
+
+/// How the traced command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitStatus {
+    /// Exited with this status (`WEXITSTATUS`).
+    Code(i32),
+    /// Killed by this signal number.
+    Signal(i32),
+}
+
+/// One captured interface.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Interface {
+    /// pcapng interface id (index of its IDB in the section).
+    pub id: u32,
+    /// Kernel interface name (`lo`, `eth0`).
+    pub name: String,
+    /// Kernel ifindex.
+    pub ifindex: u32,
+    /// pcapng/pcap LINKTYPE_* value.
+    pub link_type: u16,
+}

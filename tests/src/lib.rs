@@ -1,0 +1,1 @@
+//! Lab network namespaces for end-to-end tests.
