@@ -1,0 +1,27 @@
+//! gotrace's eBPF programs: tracepoints that record the traced process tree's
+//! network syscalls, its fork/exec/exit, and its TCP state changes into one
+//! ring buffer of [`gotrace_abi::RawEvent`] records.
+//!
+//! Filtering happens here, in the kernel: every handler first looks up the
+//! current TGID in `TRACED` (seeded by the tracer with the root PID, grown by
+//! `sched_process_fork`), so untraced processes cost one hash lookup.
+#![no_std]
+#![no_main]
+
+mod maps;
+mod sched;
+mod syscalls;
+mod tcp;
+mod user;
+
+/// Helpers such as `bpf_probe_read_kernel` are GPL-only.
+#[no_mangle]
+#[link_section = "license"]
+pub static LICENSE: [u8; 4] = *b"GPL\0";
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    // The verifier rejects any reachable panic path, so this is never run.
+    loop {}
+}
