@@ -1,1 +1,99 @@
-fn main() {}
+//! `gotrace`: tells a Go developer why a module fetch failed.
+//!
+//! `gotrace run -- go mod tidy` traces the command's network syscalls (eBPF)
+//! and its network namespace's packets (AF_PACKET -> pcapng) into a bundle,
+//! then prints where the failure was: before any syscall, in the kernel, or
+//! on the network. `gotrace analyze BUNDLE` re-analyses a bundle offline.
+
+mod analyze_cmd;
+mod bundle;
+mod capture;
+mod clock;
+mod decode;
+mod error;
+mod meta;
+mod privileges;
+mod probes;
+mod report;
+mod run;
+mod signals;
+mod spawn;
+mod tracefs;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "gotrace",
+    version,
+    about = "Tells you why a Go module fetch failed: before the syscall, in the kernel, or on the network"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a command traced (needs root, or CAP_BPF + CAP_PERFMON + CAP_NET_RAW), then report.
+    Run {
+        /// Bundle directory to write (default ./gotrace-YYYYmmdd-HHMMSS).
+        #[arg(short = 'o', long = "output", value_name = "PATH")]
+        output: Option<PathBuf>,
+        /// Print the verdict as JSON on stdout instead of the text report on stderr.
+        #[arg(long)]
+        json: bool,
+        /// Create this file (containing the command's PID) once tracing is live,
+        /// just before the command starts; for scripts and tests.
+        #[arg(long, value_name = "PATH")]
+        ready_file: Option<PathBuf>,
+        /// The command and its arguments, after `--`.
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "CMD"
+        )]
+        command: Vec<String>,
+    },
+    /// Analyse a bundle written by `gotrace run` (no privileges needed).
+    Analyze {
+        /// Print the verdict as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// The bundle directory.
+        bundle: PathBuf,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Run {
+            output,
+            json,
+            ready_file,
+            command,
+        } => run::run(run::RunOptions {
+            argv: command,
+            output,
+            json,
+            ready_file,
+        }),
+        Cmd::Analyze { json, bundle } => analyze_cmd::analyze(&bundle, json),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            let msg = e.to_string();
+            if msg.starts_with("gotrace") {
+                eprintln!("{msg}");
+            } else {
+                eprintln!("gotrace: {msg}");
+            }
+            std::process::exit(e.exit_code());
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! The AF_PACKET socket: receiving frames with their interface, direction
+//! and kernel timestamp.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::time::Duration;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::socket::{
+    self, sockopt, AddressFamily, ControlMessageOwned, LinkAddr, MsgFlags, SockFlag, SockProtocol,
+    SockType,
+};
+
+use crate::error::TracerError;
+
+/// Bytes kept of each frame. Large enough for a whole GSO/GRO super-packet
+/// on veth (up to 64 KiB of payload plus headers).
+pub const SNAPLEN: usize = 262_144;
+
+/// `sll_pkttype` of a frame this host sent (linux/if_packet.h).
+const PACKET_OUTGOING: u8 = 4;
+/// `sll_hatype` of the loopback device (linux/if_arp.h).
+pub const ARPHRD_LOOPBACK: u16 = 772;
+
+/// One received frame.
+pub struct Frame {
+    pub ifindex: u32,
+    pub hatype: u16,
+    /// Bytes in the buffer.
+    pub captured: usize,
+    /// Length on the wire.
+    pub original: usize,
+    /// CLOCK_REALTIME ns (SO_TIMESTAMPNS), or the time read if absent.
+    pub realtime_ns: u64,
+}
+
+/// An AF_PACKET / SOCK_RAW / ETH_P_ALL socket, unbound: every interface of
+/// the network namespace, including ones created later.
+pub struct PacketSocket {
+    fd: OwnedFd,
+}
+
+impl PacketSocket {
+    /// Opens the socket with nanosecond timestamps and a large receive buffer.
+    pub fn open() -> Result<PacketSocket, TracerError> {
+        let fd = socket::socket(
+            AddressFamily::Packet,
+            SockType::Raw,
+            SockFlag::SOCK_CLOEXEC,
+            SockProtocol::EthAll,
+        )
+        .map_err(|e| {
+            TracerError::Capture(format!("socket(AF_PACKET, SOCK_RAW, ETH_P_ALL): {e}"))
+        })?;
+        socket::setsockopt(&fd, sockopt::ReceiveTimestampns, &true)
+            .map_err(|e| TracerError::Capture(format!("SO_TIMESTAMPNS: {e}")))?;
+        // 8 MiB absorbs bursts while the writer is busy; root may exceed rmem_max.
+        let _ = socket::setsockopt(&fd, sockopt::RcvBufForce, &(8 << 20));
+        Ok(PacketSocket { fd })
+    }
+
+    /// Waits up to `timeout` for a frame. Loopback frames are delivered twice
+    /// (once outgoing, once incoming); like libpcap, the outgoing copy is
+    /// dropped so each packet is written once.
+    pub fn recv(
+        &mut self,
+        buf: &mut [u8],
+        timeout: Duration,
+    ) -> Result<Option<Frame>, TracerError> {
+        loop {
+            let ms = PollTimeout::try_from(timeout.as_millis().min(60_000) as i32)
+                .unwrap_or(PollTimeout::ZERO);
+            let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, ms) {
+                Ok(0) => return Ok(None),
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(TracerError::Capture(format!("poll: {e}"))),
+            }
+            let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
+            let mut iov = [std::io::IoSliceMut::new(buf)];
+            let msg = match socket::recvmsg::<LinkAddr>(
+                self.fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_TRUNC | MsgFlags::MSG_DONTWAIT,
+            ) {
+                Ok(m) => m,
+                Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(TracerError::Capture(format!("recvmsg: {e}"))),
+            };
+            let Some(addr) = msg.address else { continue };
+            if addr.pkttype() == PACKET_OUTGOING && addr.hatype() == ARPHRD_LOOPBACK {
+                continue;
+            }
+            let mut realtime_ns = None;
+            if let Ok(cmsgs) = msg.cmsgs() {
+                for c in cmsgs {
+                    if let ControlMessageOwned::ScmTimestampns(ts) = c {
+                        realtime_ns =
+                            Some(ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64);
+                    }
+                }
+            }
+            // With MSG_TRUNC, recvmsg returns the frame's real length (packet(7)).
+            let original = msg.bytes;
+            return Ok(Some(Frame {
+                ifindex: addr.ifindex() as u32,
+                hatype: addr.hatype(),
+                captured: original.min(SNAPLEN),
+                original,
+                realtime_ns: realtime_ns.unwrap_or_else(crate::clock::realtime_ns),
+            }));
+        }
+    }
+
+    /// Frames the kernel dropped for this socket since it opened
+    /// (`PACKET_STATISTICS`.tp_drops, packet(7)).
+    pub fn drops(&self) -> u64 {
+        let mut st = libc::tpacket_stats {
+            tp_packets: 0,
+            tp_drops: 0,
+        };
+        let mut len = std::mem::size_of::<libc::tpacket_stats>() as libc::socklen_t;
+        // SAFETY: valid fd, buffer and length for PACKET_STATISTICS.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_STATISTICS,
+                &mut st as *mut _ as *mut libc::c_void,
+                &mut len,
+            )
+        };
+        if rc == 0 {
+            u64::from(st.tp_drops)
+        } else {
+            0
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Writing frames as pcapng: one Interface Description Block per interface,
+//! added when its first frame arrives, then Enhanced Packet Blocks.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use gotrace_analyzer::bundle::Interface;
+use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+use pcap_file::pcapng::blocks::interface_description::{
+    InterfaceDescriptionBlock, InterfaceDescriptionOption,
+};
+use pcap_file::pcapng::PcapNgWriter;
+use pcap_file::DataLink;
+
+use super::socket::{Frame, ARPHRD_LOOPBACK, SNAPLEN};
+use crate::error::TracerError;
+
+/// `sll_hatype` values (linux/if_arp.h) and the LINKTYPE_* they map to
+/// (tcpdump.org/linktypes.html): Ethernet-framed devices keep their header;
+/// devices without a link header hand AF_PACKET the bare IP packet.
+const ARPHRD_ETHER: u16 = 1;
+const ARPHRD_NONE: u16 = 0xfffe;
+const ARPHRD_TUNNEL: u16 = 768;
+const ARPHRD_TUNNEL6: u16 = 769;
+const ARPHRD_IPGRE: u16 = 778;
+const ARPHRD_SIT: u16 = 776;
+
+fn link_type(hatype: u16) -> Option<DataLink> {
+    match hatype {
+        ARPHRD_ETHER | ARPHRD_LOOPBACK => Some(DataLink::ETHERNET),
+        ARPHRD_NONE | ARPHRD_TUNNEL | ARPHRD_TUNNEL6 | ARPHRD_IPGRE | ARPHRD_SIT => {
+            Some(DataLink::RAW)
+        }
+        _ => None,
+    }
+}
+
+/// The pcapng file being written.
+pub struct CaptureWriter {
+    path: PathBuf,
+    out: PcapNgWriter<BufWriter<File>>,
+    /// ifindex -> pcapng interface id, or None for a skipped interface.
+    ids: HashMap<u32, Option<u32>>,
+    interfaces: Vec<Interface>,
+    warnings: Vec<String>,
+    packets: u64,
+}
+
+impl CaptureWriter {
+    /// Creates `path` and writes the Section Header Block.
+    pub fn create(path: &Path) -> Result<CaptureWriter, TracerError> {
+        let err = |e: std::io::Error| TracerError::Bundle {
+            path: path.to_path_buf(),
+            source: e,
+        };
+        let file = File::create(path).map_err(err)?;
+        let out = PcapNgWriter::new(BufWriter::with_capacity(1 << 20, file))
+            .map_err(|e| err(std::io::Error::other(e.to_string())))?;
+        Ok(CaptureWriter {
+            path: path.to_path_buf(),
+            out,
+            ids: HashMap::new(),
+            interfaces: Vec::new(),
+            warnings: Vec::new(),
+            packets: 0,
+        })
+    }
+
+    /// Appends one frame, declaring its interface first if new.
+    pub fn write(&mut self, frame: &Frame, data: &[u8]) -> Result<(), TracerError> {
+        let Some(id) = self.interface_id(frame)? else {
+            return Ok(());
+        };
+        let block = EnhancedPacketBlock {
+            interface_id: id,
+            // pcap-file writes the Duration as ns; the IDB's if_tsresol=9 says so.
+            timestamp: Duration::from_nanos(frame.realtime_ns),
+            original_len: u32::try_from(frame.original).unwrap_or(u32::MAX),
+            data: Cow::Borrowed(data),
+            options: vec![],
+        };
+        self.out
+            .write_pcapng_block(block)
+            .map_err(|e| self.io_err(e))?;
+        self.packets += 1;
+        Ok(())
+    }
+
+    fn interface_id(&mut self, frame: &Frame) -> Result<Option<u32>, TracerError> {
+        if let Some(id) = self.ids.get(&frame.ifindex) {
+            return Ok(*id);
+        }
+        let name = nix::net::if_::if_indextoname(frame.ifindex)
+            .map(|c| c.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| format!("if{}", frame.ifindex));
+        let Some(link) = link_type(frame.hatype) else {
+            self.warnings.push(format!(
+                "interface {name} (ifindex {}) has ARPHRD type {}, which gotrace does not capture yet; its packets are not in the capture",
+                frame.ifindex, frame.hatype
+            ));
+            self.ids.insert(frame.ifindex, None);
+            return Ok(None);
+        };
+        let id = self.interfaces.len() as u32;
+        let idb = InterfaceDescriptionBlock {
+            linktype: link,
+            snaplen: SNAPLEN as u32,
+            options: vec![
+                InterfaceDescriptionOption::IfName(Cow::Owned(name.clone())),
+                InterfaceDescriptionOption::IfTsResol(9),
+            ],
+        };
+        self.out
+            .write_pcapng_block(idb)
+            .map_err(|e| self.io_err(e))?;
+        self.interfaces.push(Interface {
+            id,
+            name,
+            ifindex: frame.ifindex,
+            link_type: u32::from(link) as u16,
+        });
+        self.ids.insert(frame.ifindex, Some(id));
+        Ok(Some(id))
+    }
+
+    /// Pushes buffered blocks to the file (called when the socket is idle).
+    pub fn flush(&mut self) -> Result<(), TracerError> {
+        self.out.get_mut().flush().map_err(|e| TracerError::Bundle {
+            path: self.path.clone(),
+            source: e,
+        })
+    }
+
+    /// Interfaces, warnings and packet count, for meta.json.
+    pub fn finish(self) -> (Vec<Interface>, Vec<String>, u64) {
+        (self.interfaces, self.warnings, self.packets)
+    }
+
+    fn io_err(&self, e: pcap_file::PcapError) -> TracerError {
+        TracerError::Bundle {
+            path: self.path.clone(),
+            source: std::io::Error::other(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! The tracer's error type and the exit codes it maps to.
+
+use std::path::PathBuf;
+
+/// Everything `gotrace` itself can fail at (not the traced command).
+///
+/// Each message says what failed and what to do; [`TracerError::exit_code`]
+/// gives the documented exit status (README, "Exit codes").
+#[derive(Debug, thiserror::Error)]
+pub enum TracerError {
+    /// A required capability is missing.
+    #[error("gotrace {what} needs {missing}: run it as root (sudo gotrace ...) or grant the capabilities, e.g. `sudo setcap cap_bpf,cap_perfmon,cap_net_raw,cap_sys_admin+ep $(command -v gotrace)`")]
+    Privileges { what: &'static str, missing: String },
+    /// The command to run does not exist (a shell's 127).
+    #[error("gotrace: {cmd}: {reason}")]
+    CommandNotFound { cmd: String, reason: &'static str },
+    /// The command exists but cannot be executed (a shell's 126).
+    #[error("gotrace: {cmd}: {reason}")]
+    NotExecutable { cmd: String, reason: String },
+    /// This binary was built without the eBPF object.
+    #[error("this gotrace binary was built without its eBPF programs: build it with `cargo xtask build`, which compiles ebpf/probes first")]
+    NoEbpfObject,
+    /// tracefs is not available.
+    #[error("tracefs is not mounted at /sys/kernel/tracing and mounting it failed ({0}): mount it with `mount -t tracefs nodev /sys/kernel/tracing`")]
+    Tracefs(String),
+    /// A tracepoint's format file is not what the probes expect.
+    #[error("tracepoint {tracepoint}: {problem}; this kernel's layout is not supported yet, please report it with the output of `cat /sys/kernel/tracing/events/{tracepoint}/format`")]
+    TracepointFormat { tracepoint: String, problem: String },
+    /// Loading or attaching the eBPF programs failed.
+    #[error("loading the eBPF programs failed: {0}; check the kernel supports BPF ring buffers (Linux >= 5.8) and that gotrace runs with CAP_BPF and CAP_PERFMON")]
+    Ebpf(String),
+    /// The packet capture could not start or failed.
+    #[error("packet capture failed: {0}; gotrace needs CAP_NET_RAW for its AF_PACKET socket")]
+    Capture(String),
+    /// Writing the bundle failed.
+    #[error("writing the trace bundle {path}: {source}; check the directory is writable and the disk has space")]
+    Bundle {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A system call of the tracer's own failed.
+    #[error("{what}: {source}")]
+    Sys {
+        what: String,
+        source: std::io::Error,
+    },
+    /// `gotrace analyze` could not read its input.
+    #[error("{0}")]
+    Analyze(#[from] gotrace_analyzer::AnalyzeError),
+}
+
+impl TracerError {
+    /// Exit status for this error: 127/126 like a shell for a command that
+    /// cannot run, 77 (EX_NOPERM) for privileges, 66/65 for `analyze` input,
+    /// 70 (EX_SOFTWARE) for everything else.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            TracerError::CommandNotFound { .. } => 127,
+            TracerError::NotExecutable { .. } => 126,
+            TracerError::Privileges { .. } => 77,
+            TracerError::Analyze(e) => crate::analyze_cmd::exit_code(e),
+            _ => 70,
+        }
+    }
+
+    /// Wraps an I/O error of the tracer's own with what it was doing.
+    pub fn sys(what: impl Into<String>, source: std::io::Error) -> Self {
+        TracerError::Sys {
+            what: what.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Building meta.json's contents at the start of a run.
+
+use std::collections::BTreeMap;
+
+use gotrace_analyzer::bundle::{ClockMap, Meta, FORMAT_VERSION};
+
+/// Environment variables that decide where and how Go fetches modules
+/// (`go help environment`, `go help module-private`), kept in meta.json.
+const GO_ENV: &[&str] = &[
+    "GOPROXY",
+    "GONOPROXY",
+    "GOPRIVATE",
+    "GONOSUMDB",
+    "GONOSUMCHECK",
+    "GOSUMDB",
+    "GOFLAGS",
+    "GOINSECURE",
+    "GOTOOLCHAIN",
+    "GODEBUG",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// The Go-relevant variables that are set in this process's environment
+/// (the command inherits it unchanged).
+pub fn go_env() -> BTreeMap<String, String> {
+    GO_ENV
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+        .collect()
+}
+
+/// meta.json as known at start: no exit status or end time yet.
+pub fn initial(argv: &[String], root_pid: u32, clock: ClockMap, start_monotonic_ns: u64) -> Meta {
+    Meta {
+        format_version: FORMAT_VERSION,
+        gotrace_version: env!("CARGO_PKG_VERSION").into(),
+        mode: "run".into(),
+        argv: argv.to_vec(),
+        cwd: std::env::current_dir()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        uid: nix::unistd::getuid().as_raw(),
+        gid: nix::unistd::getgid().as_raw(),
+        root_pid,
+        start_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        start_monotonic_ns,
+        end_monotonic_ns: None,
+        clock,
+        kernel_release: nix::sys::utsname::uname()
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        exit: None,
+        lost_events: 0,
+        dropped_packets: 0,
+        env: go_env(),
+        interfaces: Vec::new(),
+        warnings: Vec::new(),
+    }
+}

@@ -1,0 +1,205 @@
+//! Loading the embedded eBPF object, attaching its tracepoints, and reading
+//! its ring buffer and counters.
+
+use aya::maps::{HashMap, MapData, PerCpuArray, RingBuf};
+use aya::programs::TracePoint;
+use aya::{Ebpf, EbpfLoader};
+use gotrace_abi::{globals, RawEvent};
+use std::os::fd::{AsRawFd, RawFd};
+
+use crate::error::TracerError;
+use crate::tracefs;
+
+/// The eBPF object compiled from ebpf/probes, embedded by build.rs
+/// (empty when the binary was built without it).
+static OBJECT: &[u8] = include_bytes!(env!("GOTRACE_EBPF_OBJ"));
+
+/// Every program: (program name in the object, tracepoint category, event).
+const TRACEPOINTS: &[(&str, &str, &str)] = &[
+    ("sys_enter_socket", "syscalls", "sys_enter_socket"),
+    ("sys_exit_socket", "syscalls", "sys_exit_socket"),
+    ("sys_enter_connect", "syscalls", "sys_enter_connect"),
+    ("sys_exit_connect", "syscalls", "sys_exit_connect"),
+    ("sys_enter_getsockopt", "syscalls", "sys_enter_getsockopt"),
+    ("sys_exit_getsockopt", "syscalls", "sys_exit_getsockopt"),
+    ("sys_enter_sendto", "syscalls", "sys_enter_sendto"),
+    ("sys_exit_sendto", "syscalls", "sys_exit_sendto"),
+    ("sys_enter_sendmsg", "syscalls", "sys_enter_sendmsg"),
+    ("sys_exit_sendmsg", "syscalls", "sys_exit_sendmsg"),
+    ("sys_enter_sendmmsg", "syscalls", "sys_enter_sendmmsg"),
+    ("sys_exit_sendmmsg", "syscalls", "sys_exit_sendmmsg"),
+    ("sys_enter_recvfrom", "syscalls", "sys_enter_recvfrom"),
+    ("sys_exit_recvfrom", "syscalls", "sys_exit_recvfrom"),
+    ("sys_enter_recvmsg", "syscalls", "sys_enter_recvmsg"),
+    ("sys_exit_recvmsg", "syscalls", "sys_exit_recvmsg"),
+    ("sys_enter_write", "syscalls", "sys_enter_write"),
+    ("sys_exit_write", "syscalls", "sys_exit_write"),
+    ("sys_enter_read", "syscalls", "sys_enter_read"),
+    ("sys_exit_read", "syscalls", "sys_exit_read"),
+    ("sys_enter_close", "syscalls", "sys_enter_close"),
+    ("sys_exit_close", "syscalls", "sys_exit_close"),
+    ("sched_process_fork", "sched", "sched_process_fork"),
+    ("sched_process_exec", "sched", "sched_process_exec"),
+    ("sched_process_exit", "sched", "sched_process_exit"),
+    ("inet_sock_set_state", "sock", "inet_sock_set_state"),
+];
+
+/// Field offsets the `inet_sock_set_state` program reads as constants
+/// (include/trace/events/sock.h since Linux 4.16); checked against the
+/// running kernel before attaching.
+const SET_STATE_LAYOUT: &[(&str, usize)] = &[
+    ("skaddr", 8),
+    ("oldstate", 16),
+    ("newstate", 20),
+    ("sport", 24),
+    ("dport", 26),
+    ("family", 28),
+    ("protocol", 30),
+    ("saddr", 32),
+    ("daddr", 36),
+    ("saddr_v6", 40),
+    ("daddr_v6", 56),
+];
+
+/// Loaded and attached probes. Dropping it detaches everything.
+pub struct Probes {
+    ebpf: Ebpf,
+    ring: RingBuf<MapData>,
+    /// Non-fatal problems met while attaching, for meta.json.
+    pub warnings: Vec<String>,
+}
+
+impl Probes {
+    /// Loads the object, sets per-kernel offsets, attaches every tracepoint.
+    ///
+    /// Errors: [`TracerError::NoEbpfObject`], [`TracerError::Tracefs`],
+    /// [`TracerError::TracepointFormat`], [`TracerError::Ebpf`].
+    pub fn load() -> Result<Probes, TracerError> {
+        if OBJECT.is_empty() {
+            return Err(TracerError::NoEbpfObject);
+        }
+        tracefs::ensure_mounted()?;
+        raise_memlock_limit();
+        let fork_child = tracefs::field_offset("sched", "sched_process_fork", "child_pid")? as u32;
+        let mut ebpf = EbpfLoader::new()
+            .override_global(globals::FORK_CHILD_PID_OFFSET, &fork_child, true)
+            .load(OBJECT)
+            .map_err(|e| TracerError::Ebpf(format!("{e:#}")))?;
+        let mut warnings = Vec::new();
+        let set_state_ok = check_layout(
+            "sock",
+            "inet_sock_set_state",
+            SET_STATE_LAYOUT,
+            &mut warnings,
+        );
+        for &(prog, category, event) in TRACEPOINTS {
+            if prog == "inet_sock_set_state" && !set_state_ok {
+                continue;
+            }
+            attach(&mut ebpf, prog, category, event)?;
+        }
+        let ring = ebpf
+            .take_map("EVENTS")
+            .ok_or_else(|| TracerError::Ebpf("map EVENTS missing from the object".into()))
+            .and_then(|m| RingBuf::try_from(m).map_err(|e| TracerError::Ebpf(e.to_string())))?;
+        Ok(Probes {
+            ebpf,
+            ring,
+            warnings,
+        })
+    }
+
+    /// Adds `tgid` to the traced set (its later children follow by fork).
+    pub fn trace(&mut self, tgid: u32) -> Result<(), TracerError> {
+        let map = self
+            .ebpf
+            .map_mut("TRACED")
+            .ok_or_else(|| TracerError::Ebpf("map TRACED missing".into()))?;
+        let mut traced: HashMap<_, u32, u8> =
+            HashMap::try_from(map).map_err(|e| TracerError::Ebpf(e.to_string()))?;
+        traced
+            .insert(tgid, 1, 0)
+            .map_err(|e| TracerError::Ebpf(format!("adding PID {tgid}: {e}")))
+    }
+
+    /// The ring buffer's fd, to poll(2) on.
+    pub fn ring_fd(&self) -> RawFd {
+        self.ring.as_raw_fd()
+    }
+
+    /// Passes every record waiting in the ring buffer to `f`; returns how many.
+    /// Records shorter than [`RawEvent::SIZE`] are skipped (never happens
+    /// with a matching object; guards against a mismatched one).
+    pub fn drain(&mut self, mut f: impl FnMut(&RawEvent)) -> usize {
+        let mut n = 0;
+        while let Some(item) = self.ring.next() {
+            if item.len() >= RawEvent::SIZE {
+                // SAFETY: RawEvent is plain old data of RawEvent::SIZE bytes;
+                // read_unaligned copes with any alignment of the ring buffer slot.
+                let ev = unsafe { std::ptr::read_unaligned(item.as_ptr() as *const RawEvent) };
+                f(&ev);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Events the kernel side could not put in the ring buffer (full), summed over CPUs.
+    pub fn lost_events(&self) -> u64 {
+        let Some(map) = self.ebpf.map("LOST") else {
+            return 0;
+        };
+        let Ok(arr) = PerCpuArray::<_, u64>::try_from(map) else {
+            return 0;
+        };
+        arr.get(&0, 0).map(|v| v.iter().sum()).unwrap_or(0)
+    }
+}
+
+fn attach(ebpf: &mut Ebpf, prog: &str, category: &str, event: &str) -> Result<(), TracerError> {
+    let p: &mut TracePoint = ebpf
+        .program_mut(prog)
+        .ok_or_else(|| TracerError::Ebpf(format!("program {prog} missing from the object")))?
+        .try_into()
+        .map_err(|e| TracerError::Ebpf(format!("{prog}: {e}")))?;
+    p.load()
+        .map_err(|e| TracerError::Ebpf(format!("verifier rejected {prog}: {e:#}")))?;
+    p.attach(category, event)
+        .map_err(|e| TracerError::Ebpf(format!("attaching {prog} to {category}:{event}: {e:#}")))?;
+    Ok(())
+}
+
+/// Whether the running kernel lays out `category/event` as `expected`; a
+/// mismatch disables that program with a warning rather than reading garbage.
+fn check_layout(
+    category: &str,
+    event: &str,
+    expected: &[(&str, usize)],
+    warnings: &mut Vec<String>,
+) -> bool {
+    for &(field, off) in expected {
+        match tracefs::field_offset(category, event, field) {
+            Ok(o) if o == off => {}
+            Ok(o) => {
+                warnings.push(format!("{category}:{event} field {field} is at offset {o}, expected {off}: TCP state events disabled"));
+                return false;
+            }
+            Err(e) => {
+                warnings.push(format!("{e}: TCP state events disabled"));
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK; raise it so the
+/// 8 MiB ring buffer loads there too. Failure is harmless on newer kernels.
+fn raise_memlock_limit() {
+    let lim = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: plain syscall with a valid pointer.
+    unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) };
+}

@@ -1,0 +1,33 @@
+//! Printing the verdict at the end of a run and for `gotrace analyze`.
+
+use crate::bundle::BundleWriter;
+
+/// Analyses the finished bundle, stores verdict.json, and prints the report
+/// on stderr (or the JSON on stdout). An analysis failure is reported but
+/// does not change gotrace's exit status, which stays the command's.
+pub fn finish_run(bundle: &BundleWriter, json: bool) {
+    match gotrace_analyzer::analyze_bundle(bundle.dir()) {
+        Ok(report) => {
+            let verdict = report.to_json();
+            if let Err(e) = bundle.write_verdict(&verdict) {
+                eprintln!("gotrace: {e}");
+            }
+            print(&report, json);
+            eprintln!(
+                "gotrace: trace bundle: {} (re-analyse with `gotrace analyze {}`)",
+                bundle.dir().display(),
+                bundle.dir().display()
+            );
+        }
+        Err(e) => eprintln!("gotrace: analysing {}: {e}", bundle.dir().display()),
+    }
+}
+
+/// Prints `report` as text on stderr, or as JSON on stdout.
+pub fn print(report: &gotrace_analyzer::Report, json: bool) {
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        eprint!("{}", gotrace_analyzer::render_text(report));
+    }
+}
