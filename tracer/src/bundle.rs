@@ -96,3 +96,37 @@ impl BundleWriter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gotrace_analyzer::bundle::Op;
+
+    #[test]
+    fn events_get_consecutive_ids_and_an_existing_bundle_is_not_overwritten() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("b");
+        let mut w = BundleWriter::create(&dir).unwrap();
+        let ev = Event {
+            id: w.next_id(),
+            ts_ns: 1,
+            tgid: 2,
+            tid: 2,
+            comm: "go".into(),
+            op: Op::Exit {},
+        };
+        w.write_event(&ev).unwrap();
+        assert_eq!(w.next_id(), 2);
+        w.flush().unwrap();
+        let text = std::fs::read_to_string(dir.join(files::EVENTS)).unwrap();
+        let back: Event = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(back, ev);
+
+        std::fs::write(dir.join(files::META), "{}").unwrap();
+        let again = BundleWriter::create(&dir).err().expect("must refuse");
+        assert!(
+            again.to_string().contains("already holds a bundle"),
+            "{again}"
+        );
+    }
+}

@@ -165,3 +165,48 @@ pub fn into_file(fd: OwnedFd) -> std::fs::File {
     // SAFETY: ownership moves from the OwnedFd into the File.
     unsafe { std::fs::File::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(fd)) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_like_a_shell() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("tool");
+        std::fs::write(&exe, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "data").unwrap();
+
+        assert_eq!(resolve(exe.to_str().unwrap()).unwrap(), exe);
+        assert_eq!(resolve("sh").unwrap().file_name().unwrap(), "sh");
+        let nf = resolve("gotrace-no-such-command-xyz").unwrap_err();
+        assert_eq!(
+            (
+                nf.exit_code(),
+                nf.to_string().ends_with("command not found")
+            ),
+            (127, true)
+        );
+        let missing = resolve("/nonexistent/cmd").unwrap_err();
+        assert_eq!(missing.exit_code(), 127);
+        assert!(missing.to_string().contains("No such file or directory"));
+        let denied = resolve(plain.to_str().unwrap()).unwrap_err();
+        assert_eq!(
+            (
+                denied.exit_code(),
+                denied.to_string().contains("Permission denied")
+            ),
+            (126, true)
+        );
+        let isdir = resolve(dir.path().to_str().unwrap()).unwrap_err();
+        assert_eq!(
+            (
+                isdir.exit_code(),
+                isdir.to_string().contains("Is a directory")
+            ),
+            (126, true)
+        );
+    }
+}

@@ -147,3 +147,60 @@ impl CaptureWriter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_types_follow_the_device_type() {
+        assert_eq!(link_type(ARPHRD_ETHER), Some(DataLink::ETHERNET));
+        // lo carries an all-zero Ethernet header on Linux.
+        assert_eq!(link_type(ARPHRD_LOOPBACK), Some(DataLink::ETHERNET));
+        assert_eq!(link_type(ARPHRD_NONE), Some(DataLink::RAW));
+        assert_eq!(link_type(32), None); // ARPHRD_INFINIBAND: skipped with a warning
+    }
+
+    #[test]
+    fn writes_a_pcapng_with_nanosecond_resolution() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("c.pcapng");
+        let mut w = CaptureWriter::create(&path).unwrap();
+        let frame = Frame {
+            ifindex: 1,
+            hatype: ARPHRD_LOOPBACK,
+            captured: 4,
+            original: 60,
+            realtime_ns: 1_700_000_000_123_456_789,
+        };
+        w.write(&frame, &[1, 2, 3, 4]).unwrap();
+        w.write(&frame, &[5, 6, 7, 8]).unwrap();
+        w.flush().unwrap();
+        let (ifaces, warnings, packets) = w.finish();
+        assert_eq!((ifaces.len(), warnings.len(), packets), (1, 0, 2));
+        let bytes = std::fs::read(&path).unwrap();
+        let mut r = pcap_file::pcapng::PcapNgReader::new(&bytes[..]).unwrap();
+        let mut saw_tsresol = false;
+        let mut n = 0;
+        while let Some(b) = r.next_block() {
+            match b.unwrap() {
+                pcap_file::pcapng::Block::InterfaceDescription(idb) => {
+                    saw_tsresol = idb
+                        .options
+                        .iter()
+                        .any(|o| matches!(o, InterfaceDescriptionOption::IfTsResol(9)));
+                }
+                pcap_file::pcapng::Block::EnhancedPacket(p) => {
+                    assert_eq!(
+                        (p.timestamp.as_nanos(), p.original_len),
+                        (1_700_000_000_123_456_789, 60)
+                    );
+                    n += 1;
+                }
+                _ => {}
+            }
+        }
+        assert!(saw_tsresol);
+        assert_eq!(n, 2);
+    }
+}
