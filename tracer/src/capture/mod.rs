@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gotrace_analyzer::bundle::Interface;
 
@@ -69,6 +69,7 @@ fn run(
     stop: &AtomicBool,
 ) -> Result<CaptureSummary, TracerError> {
     let mut buf = vec![0u8; socket::SNAPLEN];
+    let mut last_flush = Instant::now();
     loop {
         let stopping = stop.load(Ordering::SeqCst);
         // Once stopping, read without waiting until the queue is empty.
@@ -80,7 +81,13 @@ fn run(
         match sock.recv(&mut buf, timeout)? {
             Some(pkt) => writer.write(&pkt, &buf[..pkt.captured])?,
             None if stopping => break,
-            None => writer.flush()?,
+            None => {}
+        }
+        // Flush by time, not only when idle: under a steady packet stream the
+        // buffer would otherwise hold everything and a SIGKILL would lose it.
+        if last_flush.elapsed() >= POLL_INTERVAL {
+            writer.flush()?;
+            last_flush = Instant::now();
         }
     }
     writer.flush()?;
