@@ -4,3 +4,10 @@
 //! the network. Pure library: no eBPF, no root.
 
 pub mod bundle;
+pub mod capture;
+pub mod dns;
+pub mod errno;
+mod error;
+pub mod icmp;
+
+pub use error::AnalyzeError;

@@ -82,3 +82,17 @@ pub enum Op {
     /// that run in softirq to the connect that started them.
     TcpState { sock: String, old: String, new: String, local: SockAddr, peer: SockAddr },
 }
+
+impl SockAddr {
+    /// As a standard socket address.
+    pub fn socket_addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::new(self.ip, self.port)
+    }
+}
+
+impl std::fmt::Display for SockAddr {
+    /// `198.18.0.2:8080`, `[::1]:53`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.socket_addr().fmt(f)
+    }
+}

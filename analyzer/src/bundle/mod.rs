@@ -5,9 +5,11 @@
 
 mod event;
 mod meta;
+mod reader;
 
 pub use event::{Event, Op, SockAddr};
 pub use meta::{ClockMap, ExitStatus, Interface, Meta, FORMAT_VERSION};
+pub use reader::{read_bundle, read_events, Bundle};
 
 /// File names inside a bundle directory.
 pub mod files {

@@ -1,0 +1,251 @@
+//! Reading a bundle directory from disk, tolerating partial bundles.
+//!
+//! Only `meta.json` is required; a missing or damaged `events.jsonl`,
+//! capture or `stderr.log` becomes a warning so a killed run still gets
+//! analysed (docs/BUNDLE.md).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use super::{files, Event, Meta, FORMAT_VERSION};
+use crate::error::AnalyzeError;
+
+/// `meta.json` larger than this (bytes) is not something gotrace wrote.
+const META_MAX_BYTES: u64 = 4 << 20;
+/// Only the tail of a long stderr is kept (bytes): Go prints its error last.
+const STDERR_TAIL_BYTES: u64 = 1 << 20;
+
+/// A bundle as read from disk.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    /// The bundle directory.
+    pub dir: PathBuf,
+    /// Parsed `meta.json`.
+    pub meta: Meta,
+    /// Events sorted by time (then id); `None` when `events.jsonl` is absent.
+    pub events: Option<Vec<Event>>,
+    /// The command's stderr (its last MiB at most); `None` when absent.
+    pub stderr: Option<String>,
+    /// Path of `capture.pcapng` when the file exists.
+    pub capture: Option<PathBuf>,
+    /// Problems found while reading, for the report.
+    pub warnings: Vec<String>,
+}
+
+/// Reads the bundle in `dir`.
+///
+/// # Errors
+/// [`AnalyzeError`] when the directory or `meta.json` is missing, unreadable
+/// or corrupt; everything else is a warning in [`Bundle::warnings`].
+pub fn read_bundle(dir: &Path) -> Result<Bundle, AnalyzeError> {
+    if !dir.exists() {
+        return Err(AnalyzeError::BundleNotFound {
+            dir: dir.to_path_buf(),
+        });
+    }
+    if !dir.is_dir() {
+        return Err(AnalyzeError::NotADirectory {
+            dir: dir.to_path_buf(),
+        });
+    }
+    let mut warnings = Vec::new();
+    let meta = read_meta(dir)?;
+    if meta.exit.is_none() || meta.end_monotonic_ns.is_none() {
+        warnings.push(
+            "meta.json has no exit status or end time: the trace was not finished (gotrace was killed?); analysing what was recorded"
+                .to_string(),
+        );
+    }
+    if meta.lost_events > 0 {
+        warnings.push(format!(
+            "{} events were lost by the kernel ring buffer: the syscall trace is incomplete",
+            meta.lost_events
+        ));
+    }
+    if meta.dropped_packets > 0 {
+        warnings.push(format!(
+            "{} packets were dropped by the capture socket: the capture is incomplete",
+            meta.dropped_packets
+        ));
+    }
+    for w in &meta.warnings {
+        warnings.push(format!("tracer: {w}"));
+    }
+
+    let events_path = dir.join(files::EVENTS);
+    let events = match File::open(&events_path) {
+        Ok(f) => Some(read_events(BufReader::new(f), &mut warnings)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            warnings.push(
+                "events.jsonl missing: no syscall trace, the verdict can only be inconclusive about where the failure happened"
+                    .to_string(),
+            );
+            None
+        }
+        Err(e) => {
+            return Err(AnalyzeError::Unreadable {
+                path: events_path,
+                source: e,
+            })
+        }
+    };
+
+    let capture_path = dir.join(files::CAPTURE);
+    let capture = if capture_path.is_file() {
+        Some(capture_path)
+    } else {
+        warnings.push("capture.pcapng missing: no packet evidence, network failures cannot be confirmed on the wire".to_string());
+        None
+    };
+
+    let stderr = read_stderr(&dir.join(files::STDERR), &mut warnings);
+    Ok(Bundle {
+        dir: dir.to_path_buf(),
+        meta,
+        events,
+        stderr,
+        capture,
+        warnings,
+    })
+}
+
+fn read_meta(dir: &Path) -> Result<Meta, AnalyzeError> {
+    let path = dir.join(files::META);
+    let file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(AnalyzeError::MetaMissing {
+                dir: dir.to_path_buf(),
+            })
+        }
+        Err(e) => return Err(AnalyzeError::Unreadable { path, source: e }),
+    };
+    let mut bytes = Vec::new();
+    if let Err(e) = file.take(META_MAX_BYTES + 1).read_to_end(&mut bytes) {
+        return Err(AnalyzeError::Unreadable { path, source: e });
+    }
+    if bytes.len() as u64 > META_MAX_BYTES {
+        return Err(AnalyzeError::MetaCorrupt {
+            path,
+            detail: format!("larger than {META_MAX_BYTES} bytes"),
+        });
+    }
+    // Check the version before the schema, so a newer bundle gets "upgrade"
+    // instead of a confusing missing-field error.
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| AnalyzeError::MetaCorrupt {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+    if let Some(v) = value.get("format_version").and_then(|v| v.as_u64()) {
+        if v > u64::from(FORMAT_VERSION) {
+            return Err(AnalyzeError::FormatTooNew {
+                path,
+                found: u32::try_from(v).unwrap_or(u32::MAX),
+                supported: FORMAT_VERSION,
+            });
+        }
+    }
+    serde_json::from_value(value).map_err(|e| AnalyzeError::MetaCorrupt {
+        path,
+        detail: e.to_string(),
+    })
+}
+
+/// Parses `events.jsonl`. A bad last line is reported as truncation (the
+/// tracer died mid-write); a bad line elsewhere is skipped with its number.
+pub fn read_events<R: BufRead>(mut input: R, warnings: &mut Vec<String>) -> Vec<Event> {
+    let mut events = Vec::new();
+    let mut bad: Vec<(usize, String)> = Vec::new();
+    let mut last_nonempty = 0usize;
+    let mut line = Vec::new();
+    let mut lineno = 0usize;
+    loop {
+        line.clear();
+        match input.read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                warnings.push(format!(
+                    "events.jsonl: read error after line {lineno}: {e}; later events are not used"
+                ));
+                break;
+            }
+        }
+        lineno += 1;
+        let text = line.trim_ascii();
+        if text.is_empty() {
+            continue;
+        }
+        last_nonempty = lineno;
+        match serde_json::from_slice::<Event>(text) {
+            Ok(ev) => events.push(ev),
+            Err(e) => bad.push((lineno, e.to_string())),
+        }
+    }
+    for (n, err) in bad {
+        if n == last_nonempty {
+            warnings.push(format!(
+                "events.jsonl:{n}: last line is truncated ({err}); the trace ends early (tracer killed?)"
+            ));
+        } else {
+            warnings.push(format!(
+                "events.jsonl:{n}: corrupt line skipped ({err})"
+            ));
+        }
+    }
+    // The ring buffer is per CPU, so file order may differ slightly from time order.
+    events.sort_by_key(|e| (e.ts_ns, e.id));
+    events
+}
+
+fn read_stderr(path: &Path, warnings: &mut Vec<String>) -> Option<String> {
+    let mut f = File::open(path).ok()?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > STDERR_TAIL_BYTES {
+        if f.seek(SeekFrom::Start(len - STDERR_TAIL_BYTES)).is_err() {
+            return None;
+        }
+        warnings.push(format!(
+            "stderr.log is {len} bytes; only its last {STDERR_TAIL_BYTES} bytes were read"
+        ));
+    }
+    let mut bytes = Vec::new();
+    if let Err(e) = f.take(STDERR_TAIL_BYTES).read_to_end(&mut bytes) {
+        warnings.push(format!("stderr.log: read error: {e}"));
+        return None;
+    }
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(id: u64) -> String {
+        format!(
+            r#"{{"id":{id},"ts_ns":{},"tgid":1,"tid":1,"comm":"go","kind":"close","fd":3,"ret":0}}"#,
+            100 - id
+        )
+    }
+
+    #[test]
+    fn truncated_last_line_and_corrupt_middle_line() {
+        let text = format!("{}\nnot json\n{}\n{{\"id\":4,\"ts", line(1), line(3));
+        let mut w = Vec::new();
+        let ev = read_events(text.as_bytes(), &mut w);
+        assert_eq!(ev.iter().map(|e| e.id).collect::<Vec<_>>(), vec![3, 1]);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("events.jsonl:2: corrupt line skipped"));
+        assert!(w[1].starts_with("events.jsonl:4: last line is truncated"));
+    }
+
+    #[test]
+    fn blank_lines_and_missing_final_newline_are_fine() {
+        let text = format!("\n{}\n\n{}", line(1), line(2));
+        let mut w = Vec::new();
+        assert_eq!(read_events(text.as_bytes(), &mut w).len(), 2);
+        assert!(w.is_empty());
+    }
+}

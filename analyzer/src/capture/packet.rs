@@ -1,0 +1,295 @@
+//! Decoding one captured frame into the facts correlation needs: addresses,
+//! ports, TCP flags (RFC 9293 3.1), DNS messages, ICMP errors.
+//!
+//! Uses etherparse's lax slicing so snaplen-truncated packets still decode.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
+
+use super::reader::Frame;
+use crate::dns::{self, DnsMessage};
+use crate::icmp::{self, IcmpError};
+
+/// LINKTYPE_NULL: BSD loopback, 4-byte host-order address family.
+pub const LINKTYPE_NULL: u32 = 0;
+/// LINKTYPE_ETHERNET.
+pub const LINKTYPE_ETHERNET: u32 = 1;
+/// LINKTYPE_RAW: a bare IPv4/IPv6 packet.
+pub const LINKTYPE_RAW: u32 = 101;
+/// LINKTYPE_LINUX_SLL: Linux cooked capture v1 (16-byte header).
+pub const LINKTYPE_LINUX_SLL: u32 = 113;
+/// LINKTYPE_IPV4 (bare IPv4).
+pub const LINKTYPE_IPV4: u32 = 228;
+/// LINKTYPE_IPV6 (bare IPv6).
+pub const LINKTYPE_IPV6: u32 = 229;
+/// LINKTYPE_LINUX_SLL2: Linux cooked capture v2 (20-byte header).
+pub const LINKTYPE_LINUX_SLL2: u32 = 276;
+
+/// Whether [`decode`] understands frames of this link type
+/// (tcpdump.org/linktypes.html).
+pub fn link_type_supported(lt: u32) -> bool {
+    matches!(
+        lt,
+        LINKTYPE_NULL
+            | LINKTYPE_ETHERNET
+            | LINKTYPE_RAW
+            | LINKTYPE_LINUX_SLL
+            | LINKTYPE_IPV4
+            | LINKTYPE_IPV6
+            | LINKTYPE_LINUX_SLL2
+    )
+}
+
+/// TCP control bits (RFC 9293 3.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TcpFlags {
+    /// SYN: opens a connection.
+    pub syn: bool,
+    /// ACK.
+    pub ack: bool,
+    /// RST: refuses or aborts a connection.
+    pub rst: bool,
+    /// FIN: orderly close.
+    pub fin: bool,
+    /// PSH.
+    pub psh: bool,
+}
+
+impl fmt::Display for TcpFlags {
+    /// `[SYN]`, `[SYN, ACK]`, `[RST, ACK]`, as Wireshark lists them.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut v = Vec::new();
+        for (on, name) in [
+            (self.syn, "SYN"),
+            (self.fin, "FIN"),
+            (self.rst, "RST"),
+            (self.psh, "PSH"),
+            (self.ack, "ACK"),
+        ] {
+            if on {
+                v.push(name);
+            }
+        }
+        write!(f, "[{}]", v.join(", "))
+    }
+}
+
+/// What a decoded packet carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// A TCP segment.
+    Tcp {
+        /// Control bits.
+        flags: TcpFlags,
+        /// Payload bytes on the wire (from the IP length; may exceed captured).
+        len: usize,
+    },
+    /// A UDP datagram; `dns` when either port is 53 and it parses.
+    Udp {
+        /// Decoded DNS message.
+        dns: Option<DnsMessage>,
+    },
+    /// An ICMP/ICMPv6 destination unreachable.
+    IcmpError(IcmpError),
+}
+
+/// A decoded packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packet {
+    /// 1-based packet number in the file.
+    pub number: u64,
+    /// Capture time, CLOCK_REALTIME ns.
+    pub realtime_ns: Option<i64>,
+    /// Source address and port (port 0 for ICMP).
+    pub src: SocketAddr,
+    /// Destination address and port (port 0 for ICMP).
+    pub dst: SocketAddr,
+    /// Transport-level content.
+    pub payload: Payload,
+}
+
+impl Packet {
+    /// One line in tcpdump's style, e.g.
+    /// `198.18.0.1:40122 > 198.18.0.2:8080 [SYN]`.
+    pub fn describe(&self) -> String {
+        match &self.payload {
+            Payload::Tcp { flags, len } => {
+                let data = if *len > 0 {
+                    format!(" ({len} bytes)")
+                } else {
+                    String::new()
+                };
+                format!("{} > {} {flags}{data}", self.src, self.dst)
+            }
+            Payload::Udp { dns: Some(m) } => {
+                format!("{} > {} DNS {}", self.src, self.dst, m.summary())
+            }
+            Payload::Udp { dns: None } => format!("{} > {} UDP", self.src, self.dst),
+            Payload::IcmpError(e) => {
+                let q = match &e.quoted {
+                    Some(q) => {
+                        let p = match q.proto {
+                            icmp::PROTO_TCP => "TCP",
+                            icmp::PROTO_UDP => "UDP",
+                            _ => "IP",
+                        };
+                        format!(" for {} {} > {}", p, q.src, q.dst)
+                    }
+                    None => String::new(),
+                };
+                format!(
+                    "{} > {} ICMP {}{q}",
+                    self.src.ip(),
+                    self.dst.ip(),
+                    e.kind.text()
+                )
+            }
+        }
+    }
+}
+
+/// Decodes a frame; `None` for unsupported link types and for packets that
+/// are not TCP, UDP or an ICMP unreachable (ARP, echo, fragments, ...).
+pub fn decode(frame: &Frame<'_>) -> Option<Packet> {
+    let data = frame.data;
+    let sliced = match frame.link_type {
+        LINKTYPE_ETHERNET => LaxSlicedPacket::from_ethernet(data).ok()?,
+        LINKTYPE_RAW | LINKTYPE_IPV4 | LINKTYPE_IPV6 => LaxSlicedPacket::from_ip(data).ok()?,
+        LINKTYPE_NULL => LaxSlicedPacket::from_ip(data.get(4..)?).ok()?,
+        LINKTYPE_LINUX_SLL => {
+            // pkttype 2, hatype 2, addr len 2, addr 8, protocol 2 (network order).
+            let proto = u16::from_be_bytes([*data.get(14)?, *data.get(15)?]);
+            LaxSlicedPacket::from_ether_type(EtherType(proto), data.get(16..)?)
+        }
+        LINKTYPE_LINUX_SLL2 => {
+            // protocol 2, reserved 2, ifindex 4, hatype 2, pkttype 1, addr len 1, addr 8.
+            let proto = u16::from_be_bytes([*data.first()?, *data.get(1)?]);
+            LaxSlicedPacket::from_ether_type(EtherType(proto), data.get(20..)?)
+        }
+        _ => return None,
+    };
+    let (src_ip, dst_ip, ip_payload_len) = match sliced.net.as_ref()? {
+        LaxNetSlice::Ipv4(s) => (
+            IpAddr::V4(s.header().source_addr()),
+            IpAddr::V4(s.header().destination_addr()),
+            s.payload().payload.len(),
+        ),
+        LaxNetSlice::Ipv6(s) => (
+            IpAddr::V6(s.header().source_addr()),
+            IpAddr::V6(s.header().destination_addr()),
+            s.payload().payload.len(),
+        ),
+        LaxNetSlice::Arp(_) => return None,
+    };
+    let (sport, dport, payload) = match sliced.transport.as_ref()? {
+        TransportSlice::Tcp(t) => {
+            let flags = TcpFlags {
+                syn: t.syn(),
+                ack: t.ack(),
+                rst: t.rst(),
+                fin: t.fin(),
+                psh: t.psh(),
+            };
+            let len = ip_payload_len.saturating_sub(usize::from(t.data_offset()) * 4);
+            let len = len.max(t.payload().len());
+            (
+                t.source_port(),
+                t.destination_port(),
+                Payload::Tcp { flags, len },
+            )
+        }
+        TransportSlice::Udp(u) => {
+            let (s, d) = (u.source_port(), u.destination_port());
+            let dns = if s == dns::PORT || d == dns::PORT {
+                DnsMessage::parse(u.payload())
+            } else {
+                None
+            };
+            (s, d, Payload::Udp { dns })
+        }
+        TransportSlice::Icmpv4(i) => {
+            let e = icmp::from_v4(i.type_u8(), i.code_u8(), i.payload())?;
+            (0, 0, Payload::IcmpError(e))
+        }
+        TransportSlice::Icmpv6(i) => {
+            let e = icmp::from_v6(i.type_u8(), i.code_u8(), i.payload())?;
+            (0, 0, Payload::IcmpError(e))
+        }
+        TransportSlice::Igmp(_) => return None,
+    };
+    Some(Packet {
+        number: frame.number,
+        realtime_ns: frame.realtime_ns,
+        src: SocketAddr::new(src_ip, sport),
+        dst: SocketAddr::new(dst_ip, dport),
+        payload,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    fn frame(link_type: u32, data: &[u8]) -> Frame<'_> {
+        Frame {
+            number: 1,
+            interface: 0,
+            link_type,
+            realtime_ns: Some(1),
+            data,
+            original_len: data.len() as u32,
+        }
+    }
+
+    fn syn() -> Vec<u8> {
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([198, 18, 0, 1], [198, 18, 0, 2], 64)
+            .tcp(40122, 8080, 1, 64240)
+            .syn()
+            .write(&mut v, &[])
+            .unwrap();
+        v
+    }
+
+    #[test]
+    fn ethernet_syn() {
+        let v = syn();
+        let p = decode(&frame(LINKTYPE_ETHERNET, &v)).unwrap();
+        assert_eq!(p.describe(), "198.18.0.1:40122 > 198.18.0.2:8080 [SYN]");
+    }
+
+    #[test]
+    fn cooked_and_raw_and_null() {
+        let v = syn();
+        let ip = &v[14..];
+        let mut sll = vec![0u8; 14];
+        sll.extend_from_slice(&[0x08, 0x00]);
+        sll.extend_from_slice(ip);
+        assert!(decode(&frame(LINKTYPE_LINUX_SLL, &sll)).is_some());
+        let mut sll2 = vec![0x08, 0x00];
+        sll2.extend_from_slice(&[0u8; 18]);
+        sll2.extend_from_slice(ip);
+        assert!(decode(&frame(LINKTYPE_LINUX_SLL2, &sll2)).is_some());
+        assert!(decode(&frame(LINKTYPE_RAW, ip)).is_some());
+        let mut null = 2u32.to_le_bytes().to_vec();
+        null.extend_from_slice(ip);
+        assert!(decode(&frame(LINKTYPE_NULL, &null)).is_some());
+        assert!(decode(&frame(147, ip)).is_none());
+    }
+
+    #[test]
+    fn every_prefix_decodes_without_panic() {
+        let v = syn();
+        for n in 0..v.len() {
+            for lt in [0, 1, 101, 113, 276] {
+                let _ = decode(&frame(lt, &v[..n]));
+            }
+        }
+        // Snaplen cut inside the TCP options: still a SYN.
+        assert!(decode(&frame(LINKTYPE_ETHERNET, &v[..v.len()])).is_some());
+    }
+}
