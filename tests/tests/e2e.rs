@@ -1,0 +1,338 @@
+//! End-to-end tests: the real `go mod tidy` (Debian Go 1.19) in a lab
+//! network namespace, traced by the real `gotrace` binary, checked against
+//! Go's own error text, the verdict, and tshark's reading of the capture.
+//!
+//! Needs root; fails (never skips) without it. The gotrace binary comes from
+//! `$GOTRACE_BIN`, default `<workspace>/target/release/gotrace` (build it
+//! with `cargo xtask build`).
+//!
+//! The lab shortens one kernel timeout: `net.ipv4.tcp_syn_retries=2` inside
+//! each client namespace (only there), so a silently dropped SYN fails in
+//! about 7 s instead of about 2 minutes. No test here depends on it yet.
+//!
+//! Nothing leaves the machine: the client namespace has no default route,
+//! its resolv.conf names only the lab server 198.18.0.2, and dnsmasq there
+//! answers from its own table. A failed test keeps its bundle and prints
+//! where it is.
+
+mod support;
+
+use std::process::Command;
+
+use gotrace_e2e::scenario::{self, UNROUTED_IP};
+use gotrace_e2e::Lab;
+use support::{bundle, tshark, Scratch};
+
+// ---- the lab itself, with plain go: Go's error text matches FIELD-NOTES.md ----
+
+/// Runs plain `go mod tidy` in scenario `name` and checks Go's exit status
+/// and error text.
+fn plain_go(name: &str) -> String {
+    support::require_root();
+    let s = scenario::by_name(name).expect("known scenario");
+    let lab = Lab::up(s.config.clone()).expect("setting up the lab");
+    let out = lab.go(&["mod", "tidy"]).expect("running go");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    eprintln!(
+        "[{name}] go mod tidy exited {}; stderr:\n{stderr}",
+        out.status
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(s.exit_code),
+        "go mod tidy exit status; stderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(s.go_says),
+        "go's stderr should contain {:?}:\n{stderr}",
+        s.go_says
+    );
+    stderr
+}
+
+#[test]
+fn lab_go_succeeds_against_the_lab_proxy() {
+    support::require_root();
+    let s = scenario::by_name("success").expect("scenario");
+    let lab = Lab::up(s.config).expect("setting up the lab");
+    let out = lab.go(&["mod", "tidy"]).expect("running go");
+    assert!(
+        out.status.success(),
+        "go mod tidy failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sum = std::fs::read_to_string(lab.module_dir().join("go.sum")).expect("go.sum written");
+    assert!(
+        sum.contains("lab.test/greet v1.0.0 h1:"),
+        "go.sum lacks the module hash:\n{sum}"
+    );
+    let fixture = std::fs::read_dir(gotrace_e2e::demo_module_dir()).expect("fixture dir");
+    assert!(
+        fixture.flatten().all(|e| e.file_name() != "go.sum"),
+        "the fixture itself must stay untouched"
+    );
+}
+
+#[test]
+fn lab_go_connection_refused() {
+    plain_go("connection-refused");
+}
+
+#[test]
+fn lab_go_no_route() {
+    plain_go("no-route");
+}
+
+#[test]
+fn lab_go_proxy_off() {
+    plain_go("proxy-off");
+}
+
+#[test]
+fn lab_go_dns_port_unreachable() {
+    let stderr = plain_go("dns-port-unreachable");
+    assert!(
+        stderr.contains("lookup proxy.lab.test on 198.18.0.2:53"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn lab_go_dns_nxdomain() {
+    let stderr = plain_go("dns-nxdomain");
+    assert!(
+        stderr.contains("lookup missing.lab.test on 198.18.0.2:53: no such host"),
+        "{stderr}"
+    );
+}
+
+// ---- gotrace run, one scenario each (a-f; g is checked in every one) ----
+
+#[test]
+fn gotrace_success_is_layer_none() {
+    let t = support::trace("success");
+    let sum = std::fs::read_to_string(t.lab.module_dir().join("go.sum"))
+        .expect("go.sum written under gotrace");
+    assert!(sum.contains("lab.test/greet"), "{sum}");
+    let syn_ack = tshark::fields(
+        &t.bundle.join("capture.pcapng"),
+        "tcp.flags.syn==1 && tcp.flags.ack==1",
+        &["frame.number"],
+    );
+    assert!(
+        !syn_ack.is_empty(),
+        "the capture should show the proxy accepting the connection"
+    );
+}
+
+#[test]
+fn gotrace_connection_refused_cites_the_rst_and_so_error() {
+    let t = support::trace("connection-refused");
+    let capture = t.bundle.join("capture.pcapng");
+    let packets = bundle::cited(&t.verdict, "packet");
+    assert!(!packets.is_empty(), "no packet evidence: {}", t.verdict);
+    let resets: Vec<u64> = packets
+        .iter()
+        .copied()
+        .filter(|n| {
+            tshark::fields(
+                &capture,
+                &format!("frame.number=={n}"),
+                &["tcp.flags.reset"],
+            ) == vec![vec!["1".to_string()]]
+        })
+        .collect();
+    assert!(
+        !resets.is_empty(),
+        "none of the cited packets {packets:?} is a TCP RST in {}",
+        capture.display()
+    );
+
+    let events = bundle::events(&t.bundle);
+    let ids = bundle::cited(&t.verdict, "event");
+    assert!(!ids.is_empty(), "no event evidence: {}", t.verdict);
+    let cited: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            events
+                .iter()
+                .find(|e| e["id"].as_u64() == Some(*id))
+                .unwrap_or_else(|| panic!("cited event #{id} is not in events.jsonl"))
+        })
+        .collect();
+    let refused = cited
+        .iter()
+        .any(|e| (e["kind"] == "so_error" && e["so_error"] == 111) || e["kind"] == "connect");
+    assert!(
+        refused,
+        "no cited event is a so_error 111 (ECONNREFUSED) or a connect: {cited:?}"
+    );
+
+    timestamps_agree(&t);
+}
+
+/// (g) The first SYN to the proxy in the capture and the first SYN_SENT
+/// (or connect) event to it are the same moment, within 5 ms, once the
+/// event's monotonic time is moved to realtime with meta.json's offset.
+fn timestamps_agree(t: &support::Traced) {
+    let proxy = format!("{}:{}", gotrace_e2e::SERVER_IP, gotrace_e2e::PROXY_PORT);
+    let syns = tshark::fields(
+        &t.bundle.join("capture.pcapng"),
+        &format!(
+            "tcp.flags.syn==1 && tcp.flags.ack==0 && ip.dst=={} && tcp.dstport=={}",
+            gotrace_e2e::SERVER_IP,
+            gotrace_e2e::PROXY_PORT
+        ),
+        &["frame.time_epoch"],
+    );
+    let first_syn = syns
+        .first()
+        .and_then(|f| f.first())
+        .expect("a SYN to the proxy in the capture");
+    let packet_ns = tshark::epoch_ns(first_syn);
+    let events = bundle::events(&t.bundle);
+    let is_dial = |e: &&serde_json::Value| bundle::peer(e).as_deref() == Some(proxy.as_str());
+    let event = events
+        .iter()
+        .filter(is_dial)
+        .find(|e| e["kind"] == "tcp_state" && e["new"] == "SYN_SENT")
+        .or_else(|| {
+            events
+                .iter()
+                .filter(is_dial)
+                .find(|e| e["kind"] == "connect")
+        })
+        .expect("a SYN_SENT or connect event to the proxy");
+    let offset = bundle::meta(&t.bundle)["clock"]["realtime_minus_monotonic_ns"]
+        .as_i64()
+        .expect("meta.clock.realtime_minus_monotonic_ns");
+    let event_ns = i128::from(event["ts_ns"].as_u64().expect("ts_ns")) + i128::from(offset);
+    let diff_ms = (packet_ns - event_ns).abs() as f64 / 1e6;
+    assert!(
+        diff_ms <= 5.0,
+        "first SYN at {packet_ns} ns vs event #{} at {event_ns} ns: {diff_ms:.3} ms apart",
+        event["id"]
+    );
+}
+
+#[test]
+fn gotrace_no_route_is_kernel_and_nothing_on_the_wire() {
+    let t = support::trace("no-route");
+    let sent = tshark::fields(
+        &t.bundle.join("capture.pcapng"),
+        &format!("ip.dst=={UNROUTED_IP}"),
+        &["frame.number"],
+    );
+    assert!(
+        sent.is_empty(),
+        "packets to {UNROUTED_IP} in the capture: {sent:?}"
+    );
+    let events = bundle::events(&t.bundle);
+    let enetunreach = events
+        .iter()
+        .any(|e| e["kind"] == "connect" && e["ret"] == -101);
+    assert!(enetunreach, "no connect() = -ENETUNREACH in events.jsonl");
+}
+
+#[test]
+fn gotrace_proxy_off_is_before_any_syscall() {
+    let t = support::trace("proxy-off");
+    let events = bundle::events(&t.bundle);
+    let dials: Vec<_> = events.iter().filter(|e| e["kind"] == "connect").collect();
+    assert!(
+        dials.is_empty(),
+        "GOPROXY=off must not dial, yet: {dials:?}"
+    );
+    let traffic = tshark::fields(
+        &t.bundle.join("capture.pcapng"),
+        "tcp || udp",
+        &["frame.number"],
+    );
+    assert!(
+        traffic.is_empty(),
+        "TCP/UDP packets with GOPROXY=off: {traffic:?}"
+    );
+}
+
+#[test]
+fn gotrace_dns_port_unreachable_sees_the_icmp() {
+    let t = support::trace("dns-port-unreachable");
+    let icmp = tshark::fields(
+        &t.bundle.join("capture.pcapng"),
+        "icmp.type==3 && icmp.code==3",
+        &["frame.number"],
+    );
+    assert!(!icmp.is_empty(), "no ICMP port unreachable in the capture");
+}
+
+#[test]
+fn gotrace_dns_nxdomain_sees_the_answer() {
+    let t = support::trace("dns-nxdomain");
+    let nx = tshark::fields(
+        &t.bundle.join("capture.pcapng"),
+        "dns.flags.response==1 && dns.flags.rcode==3",
+        &["dns.qry.name"],
+    );
+    assert!(
+        nx.iter()
+            .any(|f| f.first().is_some_and(|n| n == "missing.lab.test")),
+        "no NXDOMAIN for missing.lab.test: {nx:?}"
+    );
+}
+
+// ---- (h) bad input ----
+
+#[test]
+fn analyze_missing_dir_exits_66_naming_it() {
+    let scratch = Scratch::new("analyze-missing");
+    let missing = scratch.path().join("no-such-bundle");
+    let out = Command::new(support::gotrace())
+        .arg("analyze")
+        .arg(&missing)
+        .output()
+        .expect("running gotrace");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(66), "stderr: {stderr}");
+    assert!(
+        stderr.contains("no-such-bundle"),
+        "the message should name the missing path: {stderr}"
+    );
+}
+
+#[test]
+fn analyze_corrupt_meta_exits_65_naming_the_file() {
+    let scratch = Scratch::new("analyze-corrupt");
+    let dir = scratch.path().join("bundle");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("meta.json"), "{ this is not json").expect("write meta.json");
+    std::fs::write(dir.join("events.jsonl"), "").expect("write events.jsonl");
+    let out = Command::new(support::gotrace())
+        .arg("analyze")
+        .arg(&dir)
+        .output()
+        .expect("running gotrace");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(65), "stderr: {stderr}");
+    assert!(
+        stderr.contains("meta.json"),
+        "the message should name meta.json: {stderr}"
+    );
+}
+
+#[test]
+fn run_missing_command_exits_127_like_a_shell() {
+    support::require_root();
+    let scratch = Scratch::new("run-missing");
+    let lab = Lab::up(gotrace_e2e::LabConfig::default()).expect("setting up the lab");
+    let out = lab
+        .command(support::gotrace())
+        .arg("run")
+        .arg("-o")
+        .arg(scratch.path().join("bundle"))
+        .args(["--", "/nonexistent-cmd"])
+        .output()
+        .expect("running gotrace");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(127), "stderr: {stderr}");
+    assert!(stderr.contains("command not found"), "{stderr}");
+}

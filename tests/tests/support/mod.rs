@@ -1,0 +1,130 @@
+//! Helpers for e2e.rs: preconditions, running a scenario under gotrace,
+//! keeping bundles of failed tests, reading bundles.
+
+#![allow(dead_code)] // each test uses a different subset
+
+pub mod bundle;
+pub mod tshark;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use gotrace_e2e::scenario::{self, Scenario};
+use gotrace_e2e::Lab;
+use serde_json::Value;
+
+/// Fails the test (never skips it) when not root: a skipped e2e test would
+/// look like a pass.
+pub fn require_root() {
+    assert!(
+        gotrace_e2e::is_root(),
+        "the e2e tests need root (network namespaces, eBPF, AF_PACKET): run `sudo cargo xtask test`"
+    );
+}
+
+/// The gotrace binary under test; fails with how to build it when absent.
+pub fn gotrace() -> PathBuf {
+    let bin = gotrace_e2e::gotrace_bin();
+    assert!(
+        bin.is_file(),
+        "gotrace binary not found at {} (set GOTRACE_BIN or run `cargo xtask build` first)",
+        bin.display()
+    );
+    bin
+}
+
+/// A scratch directory for one test's bundle: deleted when the test
+/// passes, kept (and its path printed) when it panics.
+pub struct Scratch {
+    dir: Option<tempfile::TempDir>,
+    path: PathBuf,
+}
+
+impl Scratch {
+    /// A new scratch dir named after the test.
+    pub fn new(test: &str) -> Scratch {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("gotrace-e2e-{test}-"))
+            .tempdir()
+            .expect("creating a scratch dir under $TMPDIR");
+        let path = dir.path().to_path_buf();
+        Scratch {
+            dir: Some(dir),
+            path,
+        }
+    }
+
+    /// The scratch dir.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            if let Some(dir) = self.dir.take() {
+                eprintln!("kept for inspection: {}", dir.keep().display());
+            }
+        }
+    }
+}
+
+/// The result of one scenario run under gotrace.
+pub struct Traced {
+    pub scenario: Scenario,
+    pub lab: Lab,
+    pub scratch: Scratch,
+    pub bundle: PathBuf,
+    pub output: Output,
+    pub verdict: Value,
+}
+
+impl Traced {
+    /// The run's stderr (the command's stderr and gotrace's report).
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+}
+
+/// Sets up scenario `name`, runs `gotrace run -o <bundle> --json -- go mod
+/// tidy` in it, checks the exit status and the verdict's layer and cause,
+/// and that tshark reads the capture cleanly.
+pub fn trace(name: &str) -> Traced {
+    require_root();
+    let bin = gotrace();
+    let scenario = scenario::by_name(name).expect("known scenario");
+    let scratch = Scratch::new(name);
+    let lab = Lab::up(scenario.config.clone()).expect("setting up the lab");
+    let bundle = scratch.path().join("bundle");
+    let output = scenario::run_gotrace(&lab, &bin, &bundle, true).expect("running gotrace");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let context = format!(
+        "bundle: {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        bundle.display()
+    );
+    let verdict = bundle::verdict_from_stdout(&stdout)
+        .unwrap_or_else(|| panic!("no verdict JSON on stdout\n{context}"));
+    assert_eq!(
+        output.status.code(),
+        Some(scenario.exit_code),
+        "gotrace's exit status must be go's\n{context}"
+    );
+    assert_eq!(verdict["layer"], scenario.layer, "layer\n{context}");
+    assert_eq!(verdict["cause"], scenario.cause, "cause\n{context}");
+    assert!(
+        stderr.contains(scenario.go_says),
+        "go's own stderr must pass through: {:?}\n{context}",
+        scenario.go_says
+    );
+    tshark::assert_reads_cleanly(&bundle.join("capture.pcapng"));
+    Traced {
+        scenario,
+        lab,
+        scratch,
+        bundle,
+        output,
+        verdict,
+    }
+}
