@@ -299,13 +299,23 @@ fn analyze_missing_dir_exits_66_naming_it() {
     );
 }
 
+/// A valid pcapng with no packets: section header + one Ethernet interface.
+const EMPTY_PCAPNG: &[u8] = &[
+    0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 28, 0, 0, 0, // SHB
+    1, 0, 0, 0, 20, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0, // IDB, LINKTYPE_ETHERNET
+];
+
 #[test]
 fn analyze_corrupt_meta_exits_65_naming_the_file() {
     let scratch = Scratch::new("analyze-corrupt");
     let dir = scratch.path().join("bundle");
     std::fs::create_dir_all(&dir).expect("mkdir");
     std::fs::write(dir.join("meta.json"), "{ this is not json").expect("write meta.json");
+    // Everything else present and valid, so only meta.json can be blamed.
     std::fs::write(dir.join("events.jsonl"), "").expect("write events.jsonl");
+    std::fs::write(dir.join("stderr.log"), "").expect("write stderr.log");
+    std::fs::write(dir.join("capture.pcapng"), EMPTY_PCAPNG).expect("write capture.pcapng");
     let out = Command::new(support::gotrace())
         .arg("analyze")
         .arg(&dir)
@@ -319,20 +329,51 @@ fn analyze_corrupt_meta_exits_65_naming_the_file() {
     );
 }
 
-#[test]
-fn run_missing_command_exits_127_like_a_shell() {
+/// Runs `gotrace run -o <scratch>/bundle -- <cmd>` in a lab; returns (exit code, stderr).
+fn run_in_lab(cmd: &str, scratch: &Scratch) -> (Option<i32>, String) {
     support::require_root();
-    let scratch = Scratch::new("run-missing");
     let lab = Lab::up(gotrace_e2e::LabConfig::default()).expect("setting up the lab");
     let out = lab
         .command(support::gotrace())
         .arg("run")
         .arg("-o")
         .arg(scratch.path().join("bundle"))
-        .args(["--", "/nonexistent-cmd"])
+        .args(["--", cmd])
         .output()
         .expect("running gotrace");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(127), "stderr: {stderr}");
-    assert!(stderr.contains("command not found"), "{stderr}");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn run_missing_command_on_path_exits_127_command_not_found() {
+    let scratch = Scratch::new("run-missing-path");
+    let (code, stderr) = run_in_lab("gotrace-e2e-no-such-cmd", &scratch);
+    assert_eq!(code, Some(127), "stderr: {stderr}");
+    assert!(
+        stderr.contains("gotrace-e2e-no-such-cmd") && stderr.contains("command not found"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn run_missing_command_by_path_exits_127_like_a_shell() {
+    let scratch = Scratch::new("run-missing-abs");
+    let (code, stderr) = run_in_lab("/nonexistent-cmd", &scratch);
+    assert_eq!(code, Some(127), "stderr: {stderr}");
+    // A shell says "command not found" for a PATH lookup and "No such file
+    // or directory" for a path; either names the failure.
+    let says = stderr.contains("command not found") || stderr.contains("No such file or directory");
+    assert!(stderr.contains("/nonexistent-cmd") && says, "{stderr}");
+}
+
+#[test]
+fn run_not_executable_exits_126() {
+    let scratch = Scratch::new("run-not-exec");
+    let file = scratch.path().join("not-executable.sh");
+    std::fs::write(&file, "#!/bin/sh\nexit 0\n").expect("write script");
+    let (code, stderr) = run_in_lab(&file.display().to_string(), &scratch);
+    assert_eq!(code, Some(126), "stderr: {stderr}");
 }
