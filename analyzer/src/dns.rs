@@ -68,7 +68,8 @@ impl DnsMessage {
         };
         // A question takes >= 5 bytes and a record >= 11: counts that cannot
         // fit are lies, and simple-dns would reserve memory for them.
-        let need = 12 + 5 * usize::from(qd) + 11 * (usize::from(an) + usize::from(ns) + usize::from(ar));
+        let need =
+            12 + 5 * usize::from(qd) + 11 * (usize::from(an) + usize::from(ns) + usize::from(ar));
         if need <= bytes.len() {
             if let Ok(p) = Packet::parse(bytes) {
                 msg.fill_from(&p);
@@ -204,7 +205,9 @@ mod tests {
         assert!(m.response);
         assert_eq!(m.rcode, RCODE_NXDOMAIN);
         assert_eq!(m.qname.as_deref(), Some("proxy.lab.test"));
-        assert!(m.summary().starts_with("response NXDOMAIN AAAA proxy.lab.test"));
+        assert!(m
+            .summary()
+            .starts_with("response NXDOMAIN AAAA proxy.lab.test"));
     }
 
     #[test]

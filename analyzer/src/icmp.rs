@@ -116,9 +116,8 @@ fn parse_quote(bytes: &[u8]) -> Option<Quoted> {
     };
     let proto = payload.ip_number.0;
     let t = payload.payload;
-    let port = |at: usize| -> Option<u16> {
-        Some(u16::from_be_bytes([*t.get(at)?, *t.get(at + 1)?]))
-    };
+    let port =
+        |at: usize| -> Option<u16> { Some(u16::from_be_bytes([*t.get(at)?, *t.get(at + 1)?])) };
     let (sport, dport) = (port(0)?, port(2)?);
     let dns_id = if proto == PROTO_UDP { port(8) } else { None };
     Some(Quoted {

@@ -2,12 +2,91 @@
 //! the traced tree's syscalls with the packets on the wire, and decides where
 //! a Go module fetch failed: before any syscall, in the local kernel, or on
 //! the network. Pure library: no eBPF, no root.
+//!
+//! Entry points: [`analyze_bundle`] -> [`Report`], then [`Report::to_json`]
+//! or [`render_text`]. The pieces are public for capture-only use:
+//! [`capture::CaptureReader`], [`capture::CaptureIndex`], [`dns`], [`icmp`].
 
+pub mod attempt;
 pub mod bundle;
 pub mod capture;
+pub mod clock;
 pub mod dns;
 pub mod errno;
 mod error;
 pub mod icmp;
+mod report;
+pub mod verdict;
+
+use std::path::Path;
 
 pub use error::AnalyzeError;
+pub use report::{render_text, Context, Report};
+pub use verdict::{Layer, Target, Verdict};
+
+use crate::attempt::Source;
+use crate::capture::CaptureIndex;
+use crate::clock::Clock;
+
+/// Analyses the bundle directory `dir` (as written by `gotrace run`).
+///
+/// # Errors
+/// [`AnalyzeError`] when `dir` or its `meta.json` is missing, unreadable or
+/// corrupt. Damage elsewhere (events, capture) only adds warnings.
+pub fn analyze_bundle(dir: &Path) -> Result<Report, AnalyzeError> {
+    let b = bundle::read_bundle(dir)?;
+    let mut warnings = b.warnings.clone();
+    let clock = Clock::of(&b.meta);
+    let capture = match &b.capture {
+        Some(p) => match CaptureIndex::from_path(p) {
+            Ok(idx) => {
+                warnings.extend(idx.warnings.iter().cloned());
+                Some(idx)
+            }
+            Err(e) => {
+                warnings.push(format!("{e}; the capture is not used"));
+                None
+            }
+        },
+        None => None,
+    };
+    let events = b.events.as_deref().unwrap_or(&[]);
+    let corr = attempt::correlate(events, capture.as_ref(), &clock);
+    let input = verdict::Input {
+        meta: &b.meta,
+        have_events: b.events.is_some(),
+        corr: &corr,
+        capture: capture.as_ref(),
+        stderr: b.stderr.as_deref(),
+        clock: &clock,
+    };
+    let verdict = verdict::decide(&input);
+    let clues = verdict::goerr::parse(b.stderr.as_deref().unwrap_or(""));
+    // The timeline is the attempt the evidence comes from.
+    let timeline = corr
+        .attempts
+        .iter()
+        .find(|a| {
+            verdict
+                .evidence
+                .iter()
+                .any(|e| e.source == Source::Event && a.event_step(e.id).is_some())
+        })
+        .map(|a| report::trim_timeline(&a.steps, &verdict.evidence))
+        .unwrap_or_else(|| verdict.evidence.clone());
+    let duration_ms = b.meta.end_monotonic_ns.map(|end| clock.event_ms(end));
+    let context = Context {
+        argv: b.meta.argv.clone(),
+        exit: b.meta.exit,
+        duration_ms,
+        timeline,
+        go_error: clues.error_line,
+        attempts: corr.attempts.len(),
+        packets: capture.as_ref().map(|c| c.packets),
+    };
+    Ok(Report {
+        verdict,
+        warnings,
+        context,
+    })
+}

@@ -22,8 +22,8 @@ fn every_shared_capture_reads_without_error() {
         if ext != "pcap" && ext != "pcapng" {
             continue;
         }
-        let idx = CaptureIndex::from_path(&p)
-            .unwrap_or_else(|err| panic!("{}: {err}", p.display()));
+        let idx =
+            CaptureIndex::from_path(&p).unwrap_or_else(|err| panic!("{}: {err}", p.display()));
         eprintln!(
             "{}: {} packets, {} decoded, warnings {:?}",
             p.display(),
@@ -59,7 +59,10 @@ fn known_counts_and_truncation() {
     if let Some((n, w)) = count("cs_ppa1e_http-fault-post.pcap") {
         // tshark/capinfos: 25 whole packets, then a record cut short.
         assert_eq!(n, 25);
-        assert!(w.iter().any(|w| w.contains("truncated at byte offset")), "{w:?}");
+        assert!(
+            w.iter().any(|w| w.contains("truncated at byte offset")),
+            "{w:?}"
+        );
     }
     if let Some((n, _)) = count("td_empty.pcapng") {
         assert_eq!(n, 0);

@@ -44,12 +44,28 @@ pub struct SockAddr {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Op {
     /// `socket(2)`: `domain` AF_*, `sock_type` SOCK_* without flags, `protocol`.
-    Socket { ret: i64, errno: Option<String>, domain: u16, sock_type: u16, protocol: u16 },
+    Socket {
+        ret: i64,
+        errno: Option<String>,
+        domain: u16,
+        sock_type: u16,
+        protocol: u16,
+    },
     /// `connect(2)`.
-    Connect { fd: i32, ret: i64, errno: Option<String>, peer: Option<SockAddr> },
+    Connect {
+        fd: i32,
+        ret: i64,
+        errno: Option<String>,
+        peer: Option<SockAddr>,
+    },
     /// `getsockopt(fd, SOL_SOCKET, SO_ERROR)`: `so_error` is the errno the kernel
     /// wrote to optval (0 = connected); Go's dial result.
-    SoError { fd: i32, ret: i64, so_error: i32, so_error_name: Option<String> },
+    SoError {
+        fd: i32,
+        ret: i64,
+        so_error: i32,
+        so_error_name: Option<String>,
+    },
     /// `sendto`, `sendmsg`, `sendmmsg`, `write` on a socket.
     Send {
         syscall: String,
@@ -80,7 +96,13 @@ pub enum Op {
     /// include/net/tcp_states.h (`SYN_SENT`, `ESTABLISHED`, `CLOSE`...).
     /// `sock` is the kernel socket address in hex, to link later changes
     /// that run in softirq to the connect that started them.
-    TcpState { sock: String, old: String, new: String, local: SockAddr, peer: SockAddr },
+    TcpState {
+        sock: String,
+        old: String,
+        new: String,
+        local: SockAddr,
+        peer: SockAddr,
+    },
 }
 
 impl SockAddr {

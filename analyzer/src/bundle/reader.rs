@@ -190,9 +190,7 @@ pub fn read_events<R: BufRead>(mut input: R, warnings: &mut Vec<String>) -> Vec<
                 "events.jsonl:{n}: last line is truncated ({err}); the trace ends early (tracer killed?)"
             ));
         } else {
-            warnings.push(format!(
-                "events.jsonl:{n}: corrupt line skipped ({err})"
-            ));
+            warnings.push(format!("events.jsonl:{n}: corrupt line skipped ({err})"));
         }
     }
     // The ring buffer is per CPU, so file order may differ slightly from time order.

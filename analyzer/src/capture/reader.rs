@@ -60,8 +60,15 @@ struct Iface {
 
 #[derive(Debug)]
 enum Format {
-    PcapNg { big: bool, ifaces: Vec<Iface> },
-    Pcap { big: bool, nanos: bool, link_type: u32 },
+    PcapNg {
+        big: bool,
+        ifaces: Vec<Iface>,
+    },
+    Pcap {
+        big: bool,
+        nanos: bool,
+        link_type: u32,
+    },
 }
 
 /// A streaming capture reader over any [`Read`].
@@ -294,7 +301,10 @@ impl<R: Read> CaptureReader<R> {
                     return None;
                 }
                 Err(e) => {
-                    self.stop(format!("capture read error at byte offset {}: {e}", self.offset));
+                    self.stop(format!(
+                        "capture read error at byte offset {}: {e}",
+                        self.offset
+                    ));
                     return None;
                 }
             }
@@ -464,7 +474,10 @@ impl<R: Read> CaptureReader<R> {
                 return None;
             }
             Err(e) => {
-                self.stop(format!("capture read error at byte offset {}: {e}", self.offset));
+                self.stop(format!(
+                    "capture read error at byte offset {}: {e}",
+                    self.offset
+                ));
                 return None;
             }
         }
@@ -486,7 +499,10 @@ impl<R: Read> CaptureReader<R> {
                 return None;
             }
             Err(e) => {
-                self.stop(format!("capture read error at byte offset {}: {e}", self.offset));
+                self.stop(format!(
+                    "capture read error at byte offset {}: {e}",
+                    self.offset
+                ));
                 return None;
             }
         }

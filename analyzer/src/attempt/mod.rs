@@ -1,0 +1,216 @@
+//! Correlation: turning the event stream and the capture into "attempts",
+//! one per TCP dial or DNS exchange, each with its syscalls, its packets and
+//! the facts that decide its outcome.
+//!
+//! Sockets are followed per (tgid, fd), since threads share a descriptor
+//! table. A TCP attempt is linked to its packets by 5-tuple: the
+//! `tcp_state` SYN_SENT event gives the local port (RFC 9293 3.3.2 state
+//! names); a DNS attempt by server address and DNS id (the query is in the
+//! `write` payload head).
+
+mod events;
+mod wire;
+
+pub use wire::sent_near;
+
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+use crate::bundle::Event;
+use crate::capture::CaptureIndex;
+use crate::clock::Clock;
+use crate::dns::DnsMessage;
+use crate::icmp::Unreachable;
+
+/// Where a piece of evidence comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// `events.jsonl`; id = event id.
+    Event,
+    /// `capture.pcapng`; id = 1-based packet number.
+    Packet,
+}
+
+/// One syscall or packet, as cited in reports and `verdict.json` evidence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    /// Event or packet.
+    pub source: Source,
+    /// Event id or packet number.
+    pub id: u64,
+    /// ms since the trace started; `null` when the packet has no time.
+    pub t_ms: Option<f64>,
+    /// strace/tcpdump-like description.
+    pub text: String,
+}
+
+/// What kind of network attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A TCP connection (the module proxy, a git server, an HTTP proxy).
+    Tcp,
+    /// A DNS exchange over UDP with a name server.
+    Dns,
+}
+
+/// A fact read from one syscall event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventFact<T> {
+    /// The event id.
+    pub id: u64,
+    /// Event time, CLOCK_MONOTONIC ns.
+    pub ts_ns: u64,
+    /// The value (a return value, an errno, a DNS message).
+    pub value: T,
+}
+
+/// A fact read from one packet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PacketFact<T> {
+    /// 1-based packet number.
+    pub number: u64,
+    /// The value.
+    pub value: T,
+}
+
+/// One TCP dial or DNS exchange.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    /// TCP or DNS.
+    pub kind: Kind,
+    /// Process that made it.
+    pub tgid: u32,
+    /// Its comm.
+    pub comm: String,
+    /// The socket.
+    pub fd: i32,
+    /// The remote end (proxy, server, name server).
+    pub peer: SocketAddr,
+    /// Our end, when known (from `tcp_state` or the capture).
+    pub local: Option<SocketAddr>,
+    /// First event, CLOCK_MONOTONIC ns.
+    pub start_ns: u64,
+    /// Last event, CLOCK_MONOTONIC ns.
+    pub end_ns: u64,
+    /// Syscalls and packets in time order.
+    pub steps: Vec<Step>,
+    /// `connect()`'s return value.
+    pub connect: Option<EventFact<i64>>,
+    /// The SO_ERROR value Go read (0 = connected).
+    pub so_error: Option<EventFact<i32>>,
+    /// A `tcp_state` change to ESTABLISHED was seen.
+    pub established: bool,
+    /// Data moved on the socket (a successful read or write).
+    pub data_moved: bool,
+    /// First SYN we sent.
+    pub syn: Option<PacketFact<()>>,
+    /// How many SYNs we sent (retransmissions included).
+    pub syn_count: u32,
+    /// SYN-ACK from the peer.
+    pub syn_ack: Option<PacketFact<()>>,
+    /// RST from the peer.
+    pub rst: Option<PacketFact<()>>,
+    /// ICMP unreachable quoting this flow.
+    pub icmp: Option<PacketFact<Unreachable>>,
+    /// DNS queries written (from `write`/`send` payload heads).
+    pub queries: Vec<EventFact<DnsMessage>>,
+    /// A `read`/`recv` that failed: its errno.
+    pub read_errno: Option<EventFact<i32>>,
+    /// DNS responses read by the process.
+    pub answers: Vec<EventFact<DnsMessage>>,
+    /// DNS queries seen on the wire.
+    pub wire_queries: Vec<PacketFact<DnsMessage>>,
+    /// DNS responses seen on the wire.
+    pub wire_answers: Vec<PacketFact<DnsMessage>>,
+    /// Whether the capture was searched for this attempt's packets.
+    pub capture_searched: bool,
+}
+
+impl Attempt {
+    fn new(kind: Kind, ev: &Event, fd: i32, peer: SocketAddr) -> Attempt {
+        Attempt {
+            kind,
+            tgid: ev.tgid,
+            comm: ev.comm.clone(),
+            fd,
+            peer,
+            local: None,
+            start_ns: ev.ts_ns,
+            end_ns: ev.ts_ns,
+            steps: Vec::new(),
+            connect: None,
+            so_error: None,
+            established: false,
+            data_moved: false,
+            syn: None,
+            syn_count: 0,
+            syn_ack: None,
+            rst: None,
+            icmp: None,
+            queries: Vec::new(),
+            read_errno: None,
+            answers: Vec::new(),
+            wire_queries: Vec::new(),
+            wire_answers: Vec::new(),
+            capture_searched: false,
+        }
+    }
+
+    /// The step citing event `id`, if this attempt has it.
+    pub fn event_step(&self, id: u64) -> Option<&Step> {
+        self.steps
+            .iter()
+            .find(|s| s.source == Source::Event && s.id == id)
+    }
+
+    /// The step citing packet `number`, if this attempt has it.
+    pub fn packet_step(&self, number: u64) -> Option<&Step> {
+        self.steps
+            .iter()
+            .find(|s| s.source == Source::Packet && s.id == number)
+    }
+
+    /// The first DNS name this attempt asked for (from events or the wire).
+    pub fn qname(&self) -> Option<&str> {
+        self.queries
+            .iter()
+            .map(|q| &q.value)
+            .chain(self.wire_queries.iter().map(|q| &q.value))
+            .chain(self.answers.iter().map(|q| &q.value))
+            .chain(self.wire_answers.iter().map(|q| &q.value))
+            .find_map(|m| m.qname.as_deref())
+    }
+}
+
+/// Everything correlation produced.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Correlation {
+    /// Attempts in start-time order.
+    pub attempts: Vec<Attempt>,
+    /// Whether any AF_INET/AF_INET6 socket or connect was seen at all.
+    pub any_network_syscall: bool,
+    /// `exec` events: (event id, ts_ns, filename), for the timeline.
+    pub execs: Vec<(u64, u64, String)>,
+}
+
+/// Builds attempts from `events` and links them to `capture` packets.
+pub fn correlate(events: &[Event], capture: Option<&CaptureIndex>, clock: &Clock) -> Correlation {
+    let mut c = events::from_events(events, clock);
+    if let Some(idx) = capture {
+        wire::link(&mut c.attempts, idx, clock);
+    }
+    for a in &mut c.attempts {
+        a.steps.sort_by(|x, y| {
+            let tx = x.t_ms.unwrap_or(f64::MAX);
+            let ty = y.t_ms.unwrap_or(f64::MAX);
+            tx.total_cmp(&ty)
+                .then((x.source == Source::Packet).cmp(&(y.source == Source::Packet)))
+                .then(x.id.cmp(&y.id))
+        });
+    }
+    c.attempts.sort_by_key(|a| a.start_ns);
+    c
+}

@@ -1,0 +1,171 @@
+//! Second pass: attaching captured packets to attempts.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+
+use super::{Attempt, Kind, PacketFact, Source, Step};
+use crate::capture::{CaptureIndex, FlowKey, Packet, Payload};
+use crate::clock::Clock;
+use crate::icmp::{PROTO_TCP, PROTO_UDP};
+
+/// Packets may precede their syscall's exit event by this much (ns), plus
+/// the clock mapping's own uncertainty.
+const SLACK_NS: i64 = 50_000_000;
+/// Without a `close` event, packets this long after the last event (ns)
+/// still belong to the attempt (TCP gives up a SYN after ~127 s).
+const TAIL_NS: i64 = 130_000_000_000;
+
+pub(super) fn link(attempts: &mut [Attempt], idx: &CaptureIndex, clock: &Clock) {
+    let mut claimed: HashSet<FlowKey> = HashSet::new();
+    // Attempts with a known 5-tuple first, so time-based guesses cannot
+    // steal their flows.
+    for a in attempts.iter_mut().filter(|a| a.local.is_some()) {
+        a.capture_searched = true;
+        if let Some(local) = a.local {
+            let proto = proto_of(a.kind);
+            let pkts = window(idx.flow(proto, local, a.peer), a, clock);
+            if !pkts.is_empty() {
+                claimed.insert(FlowKey::new(proto, local, a.peer));
+            }
+            attach(a, &pkts, clock);
+        }
+    }
+    for a in attempts.iter_mut().filter(|a| a.local.is_none()) {
+        a.capture_searched = true;
+        let proto = proto_of(a.kind);
+        let ids: Vec<u16> = a.queries.iter().map(|q| q.value.id).collect();
+        let mut candidates: Vec<(FlowKey, Vec<&Packet>)> = idx
+            .flows_with(proto, a.peer)
+            .filter(|(k, _)| !claimed.contains(k))
+            .map(|(k, p)| (*k, window(p, a, clock)))
+            .filter(|(_, p)| !p.is_empty())
+            .filter(|(_, p)| match a.kind {
+                // A DNS flow must carry one of the ids the process wrote.
+                Kind::Dns if !ids.is_empty() => p
+                    .iter()
+                    .any(|p| dns_id(p).is_some_and(|i| ids.contains(&i))),
+                // A TCP flow must open with our SYN.
+                Kind::Tcp => p.first().is_some_and(|p| opens(p, a.peer)),
+                Kind::Dns => true,
+            })
+            .collect();
+        // Only an unambiguous guess is a link.
+        if candidates.len() != 1 {
+            continue;
+        }
+        let Some((key, pkts)) = candidates.pop() else {
+            continue;
+        };
+        claimed.insert(key);
+        a.local = Some(if key.a == a.peer { key.b } else { key.a });
+        attach(a, &pkts, clock);
+    }
+}
+
+fn proto_of(k: Kind) -> u8 {
+    match k {
+        Kind::Tcp => PROTO_TCP,
+        Kind::Dns => PROTO_UDP,
+    }
+}
+
+fn dns_id(p: &Packet) -> Option<u16> {
+    match &p.payload {
+        Payload::Udp { dns: Some(m) } => Some(m.id),
+        Payload::IcmpError(e) => e.quoted.as_ref().and_then(|q| q.dns_id),
+        _ => None,
+    }
+}
+
+fn opens(p: &Packet, peer: SocketAddr) -> bool {
+    matches!(p.payload, Payload::Tcp { flags, .. } if flags.syn && !flags.ack) && p.dst == peer
+}
+
+/// The packets of `pkts` inside the attempt's time window.
+fn window<'a>(pkts: &'a [Packet], a: &Attempt, clock: &Clock) -> Vec<&'a Packet> {
+    let slack = SLACK_NS.saturating_add(i64::try_from(clock.uncertainty_ns).unwrap_or(i64::MAX));
+    let from = i64::try_from(a.start_ns)
+        .unwrap_or(i64::MAX)
+        .saturating_sub(slack);
+    let to = i64::try_from(a.end_ns)
+        .unwrap_or(i64::MAX)
+        .saturating_add(TAIL_NS);
+    pkts.iter()
+        .filter(|p| match p.realtime_ns {
+            Some(rt) => {
+                let m = clock.packet_mono_ns(rt);
+                m >= from && m <= to
+            }
+            // No time (Simple Packet Block): the 5-tuple has to do.
+            None => true,
+        })
+        .collect()
+}
+
+fn attach(a: &mut Attempt, pkts: &[&Packet], clock: &Clock) {
+    let ids: Vec<u16> = a.queries.iter().map(|q| q.value.id).collect();
+    for p in pkts {
+        let from_peer = p.src == a.peer;
+        match &p.payload {
+            Payload::Tcp { flags, .. } => {
+                if flags.syn && !flags.ack && !from_peer {
+                    a.syn_count += 1;
+                    a.syn.get_or_insert(PacketFact {
+                        number: p.number,
+                        value: (),
+                    });
+                } else if flags.syn && flags.ack && from_peer {
+                    a.syn_ack.get_or_insert(PacketFact {
+                        number: p.number,
+                        value: (),
+                    });
+                } else if flags.rst && from_peer {
+                    a.rst.get_or_insert(PacketFact {
+                        number: p.number,
+                        value: (),
+                    });
+                }
+            }
+            Payload::Udp { dns: Some(m) } => {
+                // With known ids, other ids on a reused port are not ours.
+                if !ids.is_empty() && !ids.contains(&m.id) {
+                    continue;
+                }
+                let fact = PacketFact {
+                    number: p.number,
+                    value: m.clone(),
+                };
+                if m.response {
+                    a.wire_answers.push(fact);
+                } else {
+                    a.wire_queries.push(fact);
+                }
+            }
+            Payload::Udp { dns: None } => {}
+            Payload::IcmpError(e) => {
+                let quoted_id = e.quoted.as_ref().and_then(|q| q.dns_id);
+                if let (Some(id), false) = (quoted_id, ids.is_empty()) {
+                    if !ids.contains(&id) {
+                        continue;
+                    }
+                }
+                a.icmp.get_or_insert(PacketFact {
+                    number: p.number,
+                    value: e.kind,
+                });
+            }
+        }
+        a.steps.push(Step {
+            source: Source::Packet,
+            id: p.number,
+            t_ms: p.realtime_ns.map(|rt| clock.packet_ms(rt)),
+            text: p.describe(),
+        });
+    }
+}
+
+/// Packets sent to `peer`'s address around the attempt: evidence that a
+/// dial did (or did not) reach the wire.
+pub fn sent_near<'a>(idx: &'a CaptureIndex, a: &Attempt, clock: &Clock) -> Vec<&'a Packet> {
+    window(idx.sent_to(a.peer.ip()), a, clock)
+}

@@ -1,0 +1,206 @@
+//! The report: the verdict plus warnings, as `verdict.json` / `--json`
+//! ([`Report::to_json`]) and as the terminal text ([`render_text`]).
+
+use serde::Serialize;
+
+use crate::attempt::{Source, Step};
+use crate::bundle::ExitStatus;
+use crate::verdict::{Layer, Target, Verdict};
+
+/// Most timeline lines printed.
+const TIMELINE_MAX: usize = 14;
+
+/// The result of an analysis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// The decision.
+    pub verdict: Verdict,
+    /// Problems with the input (truncation, missing files, lost events).
+    pub warnings: Vec<String>,
+    /// What the text report needs besides the verdict.
+    #[serde(skip)]
+    pub context: Context,
+}
+
+/// Run facts for the text report (not part of `verdict.json`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Context {
+    /// The traced command line.
+    pub argv: Vec<String>,
+    /// How it ended, if known.
+    pub exit: Option<ExitStatus>,
+    /// Traced duration, ms.
+    pub duration_ms: Option<f64>,
+    /// Decisive steps, in time order.
+    pub timeline: Vec<Step>,
+    /// The line of stderr that states Go's error.
+    pub go_error: Option<String>,
+    /// Network attempts found.
+    pub attempts: usize,
+    /// Packets read from the capture (`None` without a capture).
+    pub packets: Option<u64>,
+}
+
+/// `verdict.json`'s flat object, fields in documented order.
+#[derive(Serialize)]
+struct JsonOut<'a> {
+    layer: Layer,
+    cause: &'a str,
+    summary: &'a str,
+    target: &'a Option<Target>,
+    evidence: &'a [Step],
+    remediation: &'a str,
+    missing: &'a [String],
+    other_failures: &'a [String],
+    warnings: &'a [String],
+    analysis: &'a str,
+}
+
+impl Report {
+    /// The verdict object of docs/BUNDLE.md (`verdict.json`, `--json`),
+    /// pretty-printed.
+    pub fn to_json(&self) -> String {
+        let v = &self.verdict;
+        let out = JsonOut {
+            layer: v.layer,
+            cause: &v.cause,
+            summary: &v.summary,
+            target: &v.target,
+            evidence: &v.evidence,
+            remediation: &v.remediation,
+            missing: &v.missing,
+            other_failures: &v.other_failures,
+            warnings: &self.warnings,
+            analysis: &v.analysis,
+        };
+        serde_json::to_string_pretty(&out).unwrap_or_else(|e| {
+            format!("{{\"layer\":\"inconclusive\",\"cause\":\"insufficient-evidence\",\"summary\":\"report serialization failed: {e}\"}}")
+        })
+    }
+}
+
+/// Keeps the evidence steps and the ends of a long attempt.
+pub(crate) fn trim_timeline(steps: &[Step], evidence: &[Step]) -> Vec<Step> {
+    if steps.len() <= TIMELINE_MAX {
+        return steps.to_vec();
+    }
+    let n = steps.len();
+    steps
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| {
+            *i < 3
+                || *i + 3 >= n
+                || evidence
+                    .iter()
+                    .any(|e| e.source == s.source && e.id == s.id)
+        })
+        .map(|(_, s)| s.clone())
+        .take(TIMELINE_MAX * 2)
+        .collect()
+}
+
+fn cite(s: &Step) -> String {
+    match s.source {
+        Source::Event => format!("#{}", s.id),
+        Source::Packet => format!("pkt {}", s.id),
+    }
+}
+
+fn ms(t: Option<f64>) -> String {
+    t.map(|t| format!("{t:.1}")).unwrap_or_else(|| "?".into())
+}
+
+/// The terminal report: a short timeline of the decisive steps, then the
+/// verdict with target, evidence, advice and caveats.
+pub fn render_text(r: &Report) -> String {
+    let v = &r.verdict;
+    let c = &r.context;
+    let mut out = String::new();
+    let cmd = if c.argv.is_empty() {
+        "the command".to_string()
+    } else {
+        format!("`{}`", c.argv.join(" "))
+    };
+    let how = match c.exit {
+        Some(ExitStatus::Code(0)) => "succeeded".to_string(),
+        Some(ExitStatus::Code(n)) => format!("exited with status {n}"),
+        Some(ExitStatus::Signal(s)) => format!("was killed by signal {s}"),
+        None => "did not finish while traced".to_string(),
+    };
+    let dur = c
+        .duration_ms
+        .map(|d| format!(" after {d:.0} ms"))
+        .unwrap_or_default();
+    out.push_str(&format!("\ngotrace: {cmd} {how}{dur}\n"));
+
+    if !c.timeline.is_empty() {
+        out.push_str("\n  ms since start\n");
+        for s in &c.timeline {
+            out.push_str(&format!("  {:>9}  {:<7} {}\n", ms(s.t_ms), cite(s), s.text));
+        }
+    }
+    if let Some(line) = &c.go_error {
+        if v.layer != Layer::None {
+            out.push_str(&format!("  {:>9}  {:<7} {}\n", "end", "go", line));
+        }
+    }
+
+    let what = match v.layer {
+        Layer::BeforeSyscall => "failed before any network syscall",
+        Layer::Kernel => "failed in the local kernel",
+        Layer::Network => "failed on the network",
+        Layer::None => "no failure",
+        Layer::Inconclusive => "inconclusive",
+    };
+    out.push_str(&format!(
+        "\nverdict: {what} ({} / {})\n",
+        v.layer.as_str(),
+        v.cause
+    ));
+    out.push_str(&format!("  {}\n", v.summary));
+    if let Some(t) = &v.target {
+        let addr = match (&t.ip, t.port) {
+            (Some(ip), Some(p)) if ip.contains(':') => format!("[{ip}]:{p}"),
+            (Some(ip), Some(p)) => format!("{ip}:{p}"),
+            (Some(ip), None) => ip.clone(),
+            _ => String::new(),
+        };
+        let name = t
+            .name
+            .as_deref()
+            .map(|n| format!("{n} "))
+            .unwrap_or_default();
+        out.push_str(&format!("  target:   {name}{addr}\n"));
+    }
+    if !v.evidence.is_empty() {
+        let ids: Vec<String> = v
+            .evidence
+            .iter()
+            .map(|e| match e.source {
+                Source::Event => format!("event #{}", e.id),
+                Source::Packet => format!("pkt {}", e.id),
+            })
+            .collect();
+        out.push_str(&format!("  evidence: {}\n", ids.join(", ")));
+    }
+    if !v.remediation.is_empty() && v.layer != Layer::None {
+        out.push_str(&format!("  fix:      {}\n", v.remediation));
+    }
+    if !v.missing.is_empty() {
+        out.push_str(&format!("  missing:  {}\n", v.missing.join("; ")));
+    }
+    if !v.other_failures.is_empty() {
+        out.push_str("  also failed:\n");
+        for o in &v.other_failures {
+            out.push_str(&format!("    - {o}\n"));
+        }
+    }
+    if !r.warnings.is_empty() {
+        out.push_str("  warnings:\n");
+        for w in &r.warnings {
+            out.push_str(&format!("    - {w}\n"));
+        }
+    }
+    out
+}

@@ -1,0 +1,168 @@
+//! Clues from Go's own error text in `stderr.log`.
+//!
+//! Go names the operation and the addresses: `dial tcp 198.18.0.2:8080:
+//! connect: connection refused` (src/net/net.go OpError), `lookup NAME on
+//! SERVER:53: no such host` (src/net/dnsclient_unix.go), `read udp
+//! A->B: read: connection refused`. Only addresses and names are taken
+//! from the text; the failure itself is classified from errno values.
+
+use std::net::SocketAddr;
+
+/// What Go's stderr says about the failing operation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GoClues {
+    /// Addresses of `dial tcp ADDR:` clauses.
+    pub dials: Vec<SocketAddr>,
+    /// Host names of URLs on the same line as a dial: (address, host).
+    pub dial_names: Vec<(SocketAddr, String)>,
+    /// `lookup NAME on SERVER:` clauses (server absent in `lookup NAME: ...`).
+    pub lookups: Vec<(String, Option<SocketAddr>)>,
+    /// Remote ends of `read udp A->B:` / `write udp A->B:` clauses.
+    pub udp_peers: Vec<SocketAddr>,
+    /// `module lookup disabled by GOPROXY=off` (cmd/go modfetch errProxyOff).
+    pub proxy_off: bool,
+    /// The line that best states Go's error, for summaries.
+    pub error_line: Option<String>,
+}
+
+impl GoClues {
+    /// Whether any address or name clue was found.
+    pub fn has_network_clue(&self) -> bool {
+        !self.dials.is_empty() || !self.lookups.is_empty() || !self.udp_peers.is_empty()
+    }
+}
+
+/// Scans `stderr` for clues.
+pub fn parse(stderr: &str) -> GoClues {
+    let mut c = GoClues::default();
+    // The last line naming an address wins, else the last that is not
+    // progress ("go: downloading ..."), else the last line.
+    let (mut notable_line, mut plain, mut any): (Option<&str>, Option<&str>, Option<&str>) =
+        (None, None, None);
+    for line in stderr.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut notable = false;
+        if line.contains("GOPROXY=off") {
+            c.proxy_off = true;
+            notable = true;
+        }
+        for rest in after_all(line, "dial tcp") {
+            // "dial tcp4 1.2.3.4:80:" or "dial tcp 1.2.3.4:80:"; "dial tcp: lookup" has no address.
+            let rest = rest.trim_start_matches(['4', '6']);
+            let Some(rest) = rest.strip_prefix(' ') else {
+                continue;
+            };
+            if let Some(a) = addr_until_colon_space(rest) {
+                c.dials.push(a);
+                notable = true;
+                if let Some(h) = url_host(line) {
+                    c.dial_names.push((a, h));
+                }
+            }
+        }
+        for rest in after_all(line, "lookup ") {
+            let end_name = rest.find([' ', ':']).unwrap_or(rest.len());
+            let name = rest.get(..end_name).unwrap_or("").trim_end_matches('.');
+            if name.is_empty() {
+                continue;
+            }
+            let server = rest
+                .get(end_name..)
+                .and_then(|r| r.strip_prefix(" on "))
+                .and_then(addr_until_colon_space);
+            c.lookups.push((name.to_string(), server));
+            notable = true;
+        }
+        for rest in after_all(line, "udp ") {
+            if let Some(i) = rest.find("->") {
+                if let Some(a) = rest.get(i + 2..).and_then(addr_until_colon_space) {
+                    c.udp_peers.push(a);
+                    notable = true;
+                }
+            }
+        }
+        any = Some(line);
+        if notable {
+            notable_line = Some(line);
+        } else if !line.starts_with("go: downloading") {
+            plain = Some(line);
+        }
+    }
+    c.error_line = notable_line
+        .or(plain)
+        .or(any)
+        .map(|s| s.chars().take(400).collect());
+    c
+}
+
+/// Every suffix of `s` following an occurrence of `pat`.
+fn after_all<'a>(s: &'a str, pat: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    s.match_indices(pat)
+        .filter_map(move |(i, _)| s.get(i + pat.len()..))
+}
+
+/// Parses the address that runs up to the next ": " (or the end).
+fn addr_until_colon_space(s: &str) -> Option<SocketAddr> {
+    let end = s.find(": ").unwrap_or(s.len());
+    let tok = s.get(..end)?.trim_end_matches([',', '"', ')', ':']);
+    tok.parse().ok()
+}
+
+/// Host of the first `scheme://host[:port]/` URL in `line`, unless it is an
+/// IP literal.
+fn url_host(line: &str) -> Option<String> {
+    let i = line.find("://")?;
+    let rest = line.get(i + 3..)?;
+    let end = rest.find(['/', '"', ' ', '?']).unwrap_or(rest.len());
+    let hostport = rest.get(..end)?;
+    if hostport.starts_with('[') {
+        return None;
+    }
+    let host = hostport.split(':').next()?;
+    if host.is_empty() || host.parse::<std::net::IpAddr>().is_ok() {
+        return None;
+    }
+    Some(host.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dial_refused_with_url() {
+        let c = parse("go: downloading x\ngo: example.com/m@v1: Get \"http://proxy.lab.test:8080/example.com/m/@v/list\": dial tcp 198.18.0.2:8080: connect: connection refused\n");
+        assert_eq!(c.dials, vec!["198.18.0.2:8080".parse().unwrap()]);
+        assert_eq!(c.dial_names[0].1, "proxy.lab.test");
+        assert!(c.error_line.unwrap().contains("connection refused"));
+    }
+
+    #[test]
+    fn lookups_and_udp() {
+        let c = parse("Get \"https://proxy.lab.test/x\": dial tcp: lookup proxy.lab.test on 198.18.0.2:53: read udp 198.18.0.1:39283->198.18.0.2:53: read: connection refused");
+        assert!(c.dials.is_empty());
+        assert_eq!(
+            c.lookups,
+            vec![(
+                "proxy.lab.test".to_string(),
+                Some("198.18.0.2:53".parse().unwrap())
+            )]
+        );
+        assert_eq!(c.udp_peers, vec!["198.18.0.2:53".parse().unwrap()]);
+        let c = parse("lookup proxy.lab.test on [::1]:53: no such host");
+        assert_eq!(c.lookups[0].1, Some("[::1]:53".parse().unwrap()));
+        let c = parse("lookup proxy.lab.test: no such host");
+        assert_eq!(c.lookups[0], ("proxy.lab.test".to_string(), None));
+    }
+
+    #[test]
+    fn proxy_off_and_garbage() {
+        assert!(parse("go: module lookup disabled by GOPROXY=off").proxy_off);
+        let c = parse("dial tcp \u{0}: lookup :: on : dial tcp6");
+        assert!(c.dials.is_empty());
+        assert_eq!(parse("").error_line, None);
+    }
+}

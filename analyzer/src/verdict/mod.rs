@@ -1,0 +1,339 @@
+//! Verdicts: which layer failed (before any syscall, the local kernel, the
+//! network) and why, with the evidence that proves it.
+//!
+//! A confident wrong layer is the worst outcome, so every rule needs both
+//! sides of the story (the syscall result and the wire) and otherwise says
+//! `inconclusive` and what is missing.
+
+pub mod causes;
+pub mod goerr;
+pub mod remediation;
+
+use serde::Serialize;
+
+use crate::attempt::{Correlation, Step};
+use crate::bundle::{ExitStatus, Meta};
+use crate::capture::CaptureIndex;
+use crate::clock::Clock;
+use causes::Diagnosis;
+use goerr::GoClues;
+
+/// Stable cause ids (README, "Causes").
+pub mod cause {
+    /// The command succeeded.
+    pub const NONE: &str = "none";
+    /// The peer answered the SYN with RST (RFC 9293 3.10.7.3); SO_ERROR ECONNREFUSED.
+    pub const CONNECTION_REFUSED: &str = "connection-refused";
+    /// `connect()` returned ENETUNREACH: no route in the local kernel.
+    pub const NO_ROUTE: &str = "no-route";
+    /// The DNS query got ICMP port unreachable (RFC 792 type 3 code 3).
+    pub const DNS_PORT_UNREACHABLE: &str = "dns-port-unreachable";
+    /// The DNS answer was NXDOMAIN (RFC 1035 RCODE 3).
+    pub const DNS_NXDOMAIN: &str = "dns-nxdomain";
+    /// `GOPROXY=off`: Go refused to download anything.
+    pub const PROXY_DISABLED: &str = "proxy-disabled";
+    /// Go failed without any network syscall.
+    pub const NO_NETWORK_ATTEMPT: &str = "no-network-attempt";
+    /// Not enough evidence to name a layer.
+    pub const INSUFFICIENT_EVIDENCE: &str = "insufficient-evidence";
+}
+
+/// Where the failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layer {
+    /// Go gave up before making any network syscall.
+    BeforeSyscall,
+    /// The local kernel refused (routing, local firewall).
+    Kernel,
+    /// Something on the network answered with a failure.
+    Network,
+    /// Nothing failed.
+    None,
+    /// The evidence does not prove a layer.
+    Inconclusive,
+}
+
+impl Layer {
+    /// The stable name (`before-syscall`, `kernel`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::BeforeSyscall => "before-syscall",
+            Layer::Kernel => "kernel",
+            Layer::Network => "network",
+            Layer::None => "none",
+            Layer::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+/// What was being reached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Target {
+    /// Host name, from DNS or Go's error text.
+    pub name: Option<String>,
+    /// Address in text form.
+    pub ip: Option<String>,
+    /// Port.
+    pub port: Option<u16>,
+}
+
+/// The decision, as stored in `verdict.json` (without `warnings`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    /// Failure layer.
+    pub layer: Layer,
+    /// Cause id, one of [`cause`].
+    pub cause: String,
+    /// One sentence saying what happened.
+    pub summary: String,
+    /// What was being reached.
+    pub target: Option<Target>,
+    /// Events and packets that prove it.
+    pub evidence: Vec<Step>,
+    /// One line of advice.
+    pub remediation: String,
+    /// What would have been needed to decide (for `inconclusive`).
+    pub missing: Vec<String>,
+    /// Other failed attempts, one line each.
+    pub other_failures: Vec<String>,
+    /// `bundle` or `capture-only`.
+    pub analysis: String,
+}
+
+/// Everything a decision looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    /// meta.json.
+    pub meta: &'a Meta,
+    /// Whether events.jsonl was present.
+    pub have_events: bool,
+    /// Correlated attempts.
+    pub corr: &'a Correlation,
+    /// The capture index, when a capture was read.
+    pub capture: Option<&'a CaptureIndex>,
+    /// The command's stderr, when recorded.
+    pub stderr: Option<&'a str>,
+    /// Clock mapping.
+    pub clock: &'a Clock,
+}
+
+/// Decides the verdict for a bundle.
+pub fn decide(input: &Input<'_>) -> Verdict {
+    let clues = goerr::parse(input.stderr.unwrap_or(""));
+    let diags: Vec<Diagnosis> = input
+        .corr
+        .attempts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| causes::diagnose(i, a, input, &clues))
+        .collect();
+    let exit = input.meta.exit;
+    if exit == Some(ExitStatus::Code(0)) {
+        let others: Vec<&Diagnosis> = diags.iter().filter(|d| !d.no_outcome).collect();
+        let summary = if others.is_empty() {
+            "the command exited 0: nothing failed".to_string()
+        } else {
+            format!(
+                "the command exited 0; {} network attempt(s) failed on the way and Go recovered",
+                others.len()
+            )
+        };
+        return verdict(input, Layer::None, cause::NONE, summary, None, &others, &[]);
+    }
+    let status = match exit {
+        Some(ExitStatus::Code(c)) => format!("exited with status {c}"),
+        Some(ExitStatus::Signal(s)) => format!("was killed by signal {s}"),
+        None => "did not finish while traced".to_string(),
+    };
+    let go_says = clues
+        .error_line
+        .as_deref()
+        .map(|l| format!("; Go said: {l}"))
+        .unwrap_or_default();
+    let all: Vec<&Diagnosis> = diags.iter().collect();
+    if !input.have_events {
+        return inconclusive(
+            input,
+            format!("the command {status}, but there is no syscall trace (events.jsonl missing){go_says}"),
+            vec!["events.jsonl".into()],
+            &all,
+        );
+    }
+    if !input.corr.any_network_syscall {
+        if input.meta.lost_events > 0 {
+            return inconclusive(
+                input,
+                format!("the command {status} and no network syscall was recorded, but {} events were lost{go_says}", input.meta.lost_events),
+                vec!["events lost by the ring buffer".into()],
+                &all,
+            );
+        }
+        if exit.is_none() {
+            return inconclusive(
+                input,
+                format!("the trace stopped before the command finished and no network syscall was recorded{go_says}"),
+                vec!["exit status (trace not finished)".into()],
+                &all,
+            );
+        }
+        let (c, summary) = if clues.proxy_off {
+            (
+                cause::PROXY_DISABLED,
+                format!("go {status} without opening a socket: module lookup is disabled by GOPROXY=off"),
+            )
+        } else {
+            (
+                cause::NO_NETWORK_ATTEMPT,
+                format!("go {status} without a single network syscall: the failure is local to the go command{go_says}"),
+            )
+        };
+        return verdict(input, Layer::BeforeSyscall, c, summary, None, &[], &[]);
+    }
+    match pick(&diags, &clues, input) {
+        Pick::One(i) => {
+            let Some(d) = diags.get(i) else {
+                return inconclusive(
+                    input,
+                    format!("the command {status}{go_says}"),
+                    vec![],
+                    &all,
+                );
+            };
+            let others: Vec<&Diagnosis> = diags
+                .iter()
+                .enumerate()
+                .filter(|(j, o)| *j != i && !o.no_outcome)
+                .map(|(_, o)| o)
+                .collect();
+            let summary = d.summary.clone();
+            let c = if d.layer == Layer::Inconclusive {
+                cause::INSUFFICIENT_EVIDENCE
+            } else {
+                d.cause
+            };
+            verdict(input, d.layer, c, summary, Some(d), &others, &d.missing)
+        }
+        Pick::None(why, missing) => inconclusive(
+            input,
+            format!("the command {status}{go_says}; {why}"),
+            missing,
+            &all,
+        ),
+    }
+}
+
+enum Pick {
+    One(usize),
+    None(String, Vec<String>),
+}
+
+/// Chooses the attempt Go's error is about.
+fn pick(diags: &[Diagnosis], clues: &GoClues, input: &Input<'_>) -> Pick {
+    if diags.is_empty() {
+        return Pick::None(
+            "no failed connection or DNS exchange was recorded: the error is above the network (HTTP status, TLS, checksum) or its syscalls were not traced".into(),
+            vec!["a failed network attempt in the trace".into()],
+        );
+    }
+    let stderr_text = input.stderr.unwrap_or("").trim();
+    if !stderr_text.is_empty() {
+        let best = diags
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.stderr_score > 0)
+            .max_by_key(|(_, d)| (d.stderr_score, d.decided(), d.start_ns));
+        if let Some((i, _)) = best {
+            return Pick::One(i);
+        }
+        let why = if clues.has_network_clue() {
+            "Go's error names an address or name that matches no recorded attempt"
+        } else {
+            "Go's error does not name an address, so gotrace cannot tell which failed attempt it is about"
+        };
+        return Pick::None(
+            why.into(),
+            vec!["an attempt matching Go's error message".into()],
+        );
+    }
+    // No stderr: decide only when every decided failure agrees and nothing
+    // succeeded after the last one.
+    let decided: Vec<(usize, &Diagnosis)> = diags
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.decided())
+        .collect();
+    let Some((last_i, last)) = decided.iter().max_by_key(|(_, d)| d.start_ns).copied() else {
+        return Pick::None(
+            "stderr.log is missing and no failure was proven".into(),
+            vec!["stderr.log".into()],
+        );
+    };
+    let agree = decided
+        .iter()
+        .all(|(_, d)| d.cause == last.cause && d.layer == last.layer);
+    let later_success = input
+        .corr
+        .attempts
+        .iter()
+        .enumerate()
+        .any(|(i, a)| a.start_ns > last.start_ns && !diags.iter().any(|d| d.attempt == i));
+    if agree && !later_success {
+        Pick::One(last_i)
+    } else {
+        Pick::None(
+            "stderr.log is missing and the recorded failures disagree".into(),
+            vec!["stderr.log".into()],
+        )
+    }
+}
+
+fn inconclusive(
+    input: &Input<'_>,
+    summary: String,
+    missing: Vec<String>,
+    others: &[&Diagnosis],
+) -> Verdict {
+    let others: Vec<&Diagnosis> = others.iter().copied().filter(|d| !d.no_outcome).collect();
+    verdict(
+        input,
+        Layer::Inconclusive,
+        cause::INSUFFICIENT_EVIDENCE,
+        summary,
+        None,
+        &others,
+        &missing,
+    )
+}
+
+fn verdict(
+    input: &Input<'_>,
+    layer: Layer,
+    cause: &str,
+    summary: String,
+    chosen: Option<&Diagnosis>,
+    others: &[&Diagnosis],
+    missing: &[String],
+) -> Verdict {
+    let target = chosen.map(|d| d.target.clone());
+    let mut missing: Vec<String> = missing.to_vec();
+    missing.dedup();
+    let mut other_failures: Vec<String> = Vec::new();
+    for o in others {
+        if !other_failures.contains(&o.summary) && other_failures.len() < 10 {
+            other_failures.push(o.summary.clone());
+        }
+    }
+    let remediation = remediation::for_cause(cause, target.as_ref(), &input.meta.env);
+    Verdict {
+        layer,
+        cause: cause.to_string(),
+        summary,
+        target,
+        evidence: chosen.map(|d| d.evidence.clone()).unwrap_or_default(),
+        remediation,
+        missing,
+        other_failures,
+        analysis: "bundle".into(),
+    }
+}

@@ -1,0 +1,53 @@
+//! One-line advice per cause, in Go's vocabulary (GOPROXY lists, GOPRIVATE,
+//! HTTPS_PROXY, /etc/resolv.conf, routes). Grounded in cmd/go's documented
+//! behaviour: after `,` in GOPROXY Go tries the next entry only on 404/410,
+//! after `|` on any error (cmd/go/internal/modfetch/proxy.go).
+
+use std::collections::BTreeMap;
+
+use super::cause;
+use super::Target;
+
+/// The advice for `cause` about `target`; `env` is meta.json's Go environment.
+pub fn for_cause(cause: &str, target: Option<&Target>, env: &BTreeMap<String, String>) -> String {
+    let addr = target
+        .map(|t| match (&t.ip, t.port) {
+            (Some(ip), Some(p)) if ip.contains(':') => format!("[{ip}]:{p}"),
+            (Some(ip), Some(p)) => format!("{ip}:{p}"),
+            (Some(ip), None) => ip.clone(),
+            _ => "the server".to_string(),
+        })
+        .unwrap_or_else(|| "the server".to_string());
+    let name = target.and_then(|t| t.name.clone());
+    let proxy = env
+        .get("GOPROXY")
+        .map(|v| format!(" (GOPROXY is {v})"))
+        .unwrap_or_default();
+    let via_proxy = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"]
+        .iter()
+        .any(|k| env.contains_key(*k));
+    let proxy_var = if via_proxy {
+        " or HTTPS_PROXY/NO_PROXY"
+    } else {
+        ""
+    };
+    match cause {
+        cause::NONE => "nothing to fix: the command succeeded".into(),
+        cause::CONNECTION_REFUSED => format!(
+            "nothing accepts connections on {addr}: start the module proxy there, or fix the address in GOPROXY{proxy_var}{proxy}; a `|` after an entry (GOPROXY=a|b) lets Go fall back to the next on such errors"
+        ),
+        cause::NO_ROUTE => format!(
+            "this host has no route to {addr}: add the route or a default gateway (`ip route`), or set GOPROXY{proxy_var} to a proxy this host can reach{proxy}"
+        ),
+        cause::DNS_PORT_UNREACHABLE => format!(
+            "no DNS server answers on {addr}: fix the nameserver line in /etc/resolv.conf (Go's resolver reads it) or start the resolver there"
+        ),
+        cause::DNS_NXDOMAIN => format!(
+            "the resolver says {} does not exist: check the host name in GOPROXY{proxy} or the module path, or use the DNS server that knows it (/etc/resolv.conf); private modules belong in GOPRIVATE/GONOSUMDB",
+            name.as_deref().unwrap_or("the name")
+        ),
+        cause::PROXY_DISABLED => "GOPROXY=off forbids downloads: set GOPROXY=https://proxy.golang.org,direct (or your mirror), or provide the modules in the module cache or vendor/".into(),
+        cause::NO_NETWORK_ATTEMPT => "go failed before any network access: read its message (go.mod/go.sum, GOFLAGS=-mod=..., GOTOOLCHAIN, GONOSUMDB/GOPRIVATE); the network is not involved".into(),
+        _ => "see the missing evidence above; re-run under `gotrace run` with root so the syscall trace and capture are complete".into(),
+    }
+}
