@@ -18,6 +18,7 @@ mod probe;
 mod proxy;
 pub mod scenario;
 mod server;
+mod signal;
 mod zip;
 
 pub use cmd::is_root;
@@ -26,3 +27,4 @@ pub use lab::{Lab, LabConfig, ResolvConf, LAB_GOPROXY};
 pub use netns::{CLIENT_IP, SERVER_IP};
 pub use paths::{demo_module_dir, fixtures_dir, gotrace_bin, workspace_root};
 pub use proxy::PROXY_PORT;
+pub use signal::{interrupted, survive_interrupts};

@@ -22,6 +22,7 @@ pub fn run() -> Result<(), String> {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let bundle = gotrace_e2e::workspace_root().join(format!("gotrace-demo-{secs}"));
+    gotrace_e2e::survive_interrupts();
     // The lab is dropped (namespaces deleted) at the end of this function,
     // also on the error paths.
     let lab = Lab::up(LabConfig {

@@ -20,8 +20,12 @@ pub fn run() -> Result<(), String> {
             gotrace.display()
         ));
     }
+    gotrace_e2e::survive_interrupts();
     let root = gotrace_e2e::fixtures_dir().join("bundles");
     for s in scenario::all() {
+        if gotrace_e2e::interrupted() {
+            return Err("interrupted".into());
+        }
         let lab = Lab::up(s.config.clone()).map_err(|e| format!("{}: {e}", s.name))?;
         let bundle = lab.temp_dir().join("bundle");
         let out = scenario::run_gotrace(&lab, &gotrace, &bundle, false)
