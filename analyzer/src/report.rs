@@ -108,7 +108,7 @@ fn cite(s: &Step) -> String {
 }
 
 fn ms(t: Option<f64>) -> String {
-    t.map(|t| format!("{t:.1}")).unwrap_or_else(|| "?".into())
+    t.map(|t| format!("{t:.2}")).unwrap_or_else(|| "?".into())
 }
 
 /// The terminal report: a short timeline of the decisive steps, then the

@@ -1,0 +1,302 @@
+//! Builds small synthetic bundles in a temp dir: meta.json and events.jsonl
+//! from the schema types, capture.pcapng with pcap-file's writer and
+//! etherparse's PacketBuilder (IDB with if_tsresol = 9: ns timestamps).
+#![allow(dead_code)]
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use etherparse::PacketBuilder;
+use gotrace_analyzer::bundle::{ClockMap, Event, ExitStatus, Meta, Op, SockAddr};
+use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+use pcap_file::pcapng::blocks::interface_description::{
+    InterfaceDescriptionBlock, InterfaceDescriptionOption,
+};
+use pcap_file::pcapng::PcapNgWriter;
+use pcap_file::DataLink;
+use simple_dns::{Name, Packet, Question, CLASS, QCLASS, QTYPE, TYPE};
+
+/// CLOCK_MONOTONIC ns at trace start.
+pub const START_NS: u64 = 5_000_000_000;
+/// CLOCK_REALTIME - CLOCK_MONOTONIC.
+pub const RMM: i64 = 1_763_000_000_000_000_000;
+
+pub const CLIENT: [u8; 4] = [198, 18, 0, 1];
+pub const SERVER: [u8; 4] = [198, 18, 0, 2];
+
+pub fn sa(ip: [u8; 4], port: u16) -> SockAddr {
+    SockAddr {
+        ip: Ipv4Addr::from(ip).into(),
+        port,
+    }
+}
+
+pub fn socket_addr(ip: [u8; 4], port: u16) -> SocketAddr {
+    SocketAddr::new(Ipv4Addr::from(ip).into(), port)
+}
+
+/// ms since start -> CLOCK_MONOTONIC ns.
+pub fn mono(ms: f64) -> u64 {
+    START_NS + (ms * 1e6) as u64
+}
+
+pub struct Bundle {
+    pub dir: tempfile::TempDir,
+    pub meta: Meta,
+    pub events: Vec<Event>,
+    /// (ms since start, Ethernet frame)
+    pub packets: Vec<(f64, Vec<u8>)>,
+    pub stderr: Option<String>,
+    pub capture: bool,
+}
+
+impl Bundle {
+    pub fn new(exit: Option<i32>) -> Bundle {
+        Bundle {
+            dir: tempfile::tempdir().unwrap(),
+            meta: Meta {
+                format_version: 1,
+                gotrace_version: "0.1.0".into(),
+                mode: "run".into(),
+                argv: vec!["go".into(), "mod".into(), "tidy".into()],
+                cwd: "/src/m".into(),
+                uid: 0,
+                gid: 0,
+                root_pid: 100,
+                start_time: "2026-11-21T19:04:12.123456789Z".into(),
+                start_monotonic_ns: START_NS,
+                end_monotonic_ns: Some(mono(6000.0)),
+                clock: ClockMap {
+                    realtime_minus_monotonic_ns: RMM,
+                    uncertainty_ns: 2000,
+                },
+                kernel_release: "6.18.0".into(),
+                exit: exit.map(ExitStatus::Code),
+                lost_events: 0,
+                dropped_packets: 0,
+                env: BTreeMap::from([(
+                    "GOPROXY".to_string(),
+                    "http://proxy.lab.test:8080".to_string(),
+                )]),
+                interfaces: vec![],
+                warnings: vec![],
+            },
+            events: Vec::new(),
+            packets: Vec::new(),
+            stderr: None,
+            capture: true,
+        }
+    }
+
+    /// Appends an event at `ms`; returns its id.
+    pub fn ev(&mut self, ms: f64, op: Op) -> u64 {
+        let id = self.events.len() as u64 + 1;
+        self.events.push(Event {
+            id,
+            ts_ns: mono(ms),
+            tgid: 100,
+            tid: 101,
+            comm: "go".into(),
+            op,
+        });
+        id
+    }
+
+    /// Appends a packet at `ms`; returns its 1-based number.
+    pub fn pkt(&mut self, ms: f64, frame: Vec<u8>) -> u64 {
+        self.packets.push((ms, frame));
+        self.packets.len() as u64
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self) -> PathBuf {
+        let dir = self.dir.path();
+        std::fs::write(
+            dir.join("meta.json"),
+            serde_json::to_string_pretty(&self.meta).unwrap(),
+        )
+        .unwrap();
+        let mut ev = String::new();
+        for e in &self.events {
+            ev.push_str(&serde_json::to_string(e).unwrap());
+            ev.push('\n');
+        }
+        std::fs::write(dir.join("events.jsonl"), ev).unwrap();
+        if let Some(s) = &self.stderr {
+            std::fs::write(dir.join("stderr.log"), s).unwrap();
+        }
+        if self.capture {
+            std::fs::write(dir.join("capture.pcapng"), self.pcapng()).unwrap();
+        }
+        dir.to_path_buf()
+    }
+
+    pub fn pcapng(&self) -> Vec<u8> {
+        let mut w = PcapNgWriter::new(Vec::new()).unwrap();
+        w.write_pcapng_block(InterfaceDescriptionBlock {
+            linktype: DataLink::ETHERNET,
+            snaplen: 65535,
+            options: vec![
+                InterfaceDescriptionOption::IfName(Cow::Borrowed("veth0")),
+                InterfaceDescriptionOption::IfTsResol(9),
+            ],
+        })
+        .unwrap();
+        for (ms, frame) in &self.packets {
+            let realtime = (mono(*ms) as i64 + RMM) as u64;
+            w.write_pcapng_block(EnhancedPacketBlock {
+                interface_id: 0,
+                timestamp: Duration::from_nanos(realtime),
+                original_len: frame.len() as u32,
+                data: Cow::Borrowed(frame),
+                options: vec![],
+            })
+            .unwrap();
+        }
+        w.into_inner()
+    }
+}
+
+pub fn tcp(src: SocketAddr, dst: SocketAddr, syn: bool, rst: bool, ack: bool) -> Vec<u8> {
+    let (SocketAddr::V4(s), SocketAddr::V4(d)) = (src, dst) else {
+        panic!("v4 only")
+    };
+    let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4(s.ip().octets(), d.ip().octets(), 64)
+        .tcp(s.port(), d.port(), 1000, 64240);
+    let b = if syn { b.syn() } else { b };
+    let b = if rst { b.rst() } else { b };
+    let b = if ack { b.ack(1) } else { b };
+    let mut v = Vec::new();
+    b.write(&mut v, &[]).unwrap();
+    v
+}
+
+pub fn udp(src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<u8> {
+    let (SocketAddr::V4(s), SocketAddr::V4(d)) = (src, dst) else {
+        panic!("v4 only")
+    };
+    let mut v = Vec::new();
+    PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4(s.ip().octets(), d.ip().octets(), 64)
+        .udp(s.port(), d.port())
+        .write(&mut v, payload)
+        .unwrap();
+    v
+}
+
+/// ICMP port unreachable from `from` to `to`, quoting `frame`'s IP packet.
+pub fn icmp_port_unreachable(from: [u8; 4], to: [u8; 4], frame: &[u8]) -> Vec<u8> {
+    let quoted = &frame[14..];
+    let mut v = Vec::new();
+    PacketBuilder::ethernet2([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1])
+        .ipv4(from, to, 64)
+        .icmpv4_raw(3, 3, [0; 4])
+        .write(&mut v, quoted)
+        .unwrap();
+    v
+}
+
+pub fn dns_query(id: u16, name: &str, qtype: TYPE) -> Vec<u8> {
+    let mut p = Packet::new_query(id);
+    p.questions.push(Question::new(
+        Name::new_unchecked(name),
+        QTYPE::TYPE(qtype),
+        QCLASS::CLASS(CLASS::IN),
+        false,
+    ));
+    p.build_bytes_vec().unwrap()
+}
+
+/// The response to `query` with `rcode` and no records.
+pub fn dns_response(query: &[u8], rcode: u8) -> Vec<u8> {
+    let mut r = query.to_vec();
+    r[2] |= 0x80;
+    r[3] = (r[3] & 0xf0) | rcode;
+    r
+}
+
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+pub fn sock_ev(fd: i64, stream: bool) -> Op {
+    Op::Socket {
+        ret: fd,
+        errno: None,
+        domain: 2,
+        sock_type: if stream { 1 } else { 2 },
+        protocol: 0,
+    }
+}
+
+pub fn connect_ev(fd: i32, peer: SockAddr, ret: i64) -> Op {
+    Op::Connect {
+        fd,
+        ret,
+        errno: None,
+        peer: Some(peer),
+    }
+}
+
+pub fn tcp_state(old: &str, new: &str, local: SockAddr, peer: SockAddr) -> Op {
+    Op::TcpState {
+        sock: "0xffff888001".into(),
+        old: old.into(),
+        new: new.into(),
+        local,
+        peer,
+    }
+}
+
+/// A refused dial to SERVER:8080 from CLIENT:40122, with the packets.
+/// Returns (connect id, so_error id, SYN pkt, RST pkt).
+pub fn refused_dial(b: &mut Bundle, with_noise: bool) -> (u64, u64, u64, u64) {
+    let local = sa(CLIENT, 40122);
+    let peer = sa(SERVER, 8080);
+    if with_noise {
+        // Unrelated traffic first, so packet numbers are not trivially 1 and 2.
+        b.pkt(
+            5.0,
+            udp(
+                socket_addr(CLIENT, 5353),
+                socket_addr([224, 0, 0, 251], 5353),
+                b"x",
+            ),
+        );
+    }
+    b.ev(10.0, sock_ev(7, true));
+    b.ev(
+        10.05,
+        tcp_state("CLOSE", "SYN_SENT", local.clone(), peer.clone()),
+    );
+    let c = b.ev(10.1, connect_ev(7, peer.clone(), -115));
+    let syn = b.pkt(
+        10.08,
+        tcp(local.socket_addr(), peer.socket_addr(), true, false, false),
+    );
+    let rst = b.pkt(
+        10.2,
+        tcp(peer.socket_addr(), local.socket_addr(), false, true, true),
+    );
+    b.ev(10.3, tcp_state("SYN_SENT", "CLOSE", local, peer));
+    let s = b.ev(
+        10.5,
+        Op::SoError {
+            fd: 7,
+            ret: 0,
+            so_error: 111,
+            so_error_name: Some("ECONNREFUSED".into()),
+        },
+    );
+    b.ev(10.6, Op::Close { fd: 7, ret: 0 });
+    (c, s, syn, rst)
+}
+
+pub const REFUSED_STDERR: &str = "go: downloading example.com/m v1.0.0\ngo: example.com/m@v1.0.0: Get \"http://proxy.lab.test:8080/example.com/m/@v/v1.0.0.info\": dial tcp 198.18.0.2:8080: connect: connection refused\n";

@@ -1,0 +1,427 @@
+//! One synthetic bundle per verdict rule, analysed through the public
+//! entry point `analyze_bundle`.
+
+mod common;
+
+use common::*;
+use gotrace_analyzer::attempt::Source;
+use gotrace_analyzer::bundle::Op;
+use gotrace_analyzer::{analyze_bundle, render_text, Layer, Report};
+use simple_dns::TYPE;
+
+fn ids(r: &Report, source: Source) -> Vec<u64> {
+    r.verdict
+        .evidence
+        .iter()
+        .filter(|e| e.source == source)
+        .map(|e| e.id)
+        .collect()
+}
+
+#[test]
+fn connection_refused_with_syn_and_rst_on_the_wire() {
+    let mut b = Bundle::new(Some(1));
+    let (c, s, syn, rst) = refused_dial(&mut b, true);
+    assert_eq!((syn, rst), (2, 3));
+    b.stderr = Some(REFUSED_STDERR.into());
+    let r = analyze_bundle(&b.write()).unwrap();
+    let v = &r.verdict;
+    assert_eq!(v.layer, Layer::Network, "{}", render_text(&r));
+    assert_eq!(v.cause, "connection-refused");
+    assert_eq!(ids(&r, Source::Event), vec![c, s]);
+    assert_eq!(ids(&r, Source::Packet), vec![syn, rst]);
+    let t = v.target.as_ref().unwrap();
+    assert_eq!(
+        (t.name.as_deref(), t.ip.as_deref(), t.port),
+        (Some("proxy.lab.test"), Some("198.18.0.2"), Some(8080))
+    );
+    let syn_ev = v
+        .evidence
+        .iter()
+        .find(|e| e.id == syn && e.source == Source::Packet)
+        .unwrap();
+    assert_eq!(syn_ev.text, "198.18.0.1:40122 > 198.18.0.2:8080 [SYN]");
+    assert_eq!(syn_ev.t_ms, Some(10.08));
+    let connect = v.evidence.first().unwrap();
+    assert_eq!(
+        connect.text,
+        "connect(fd 7, 198.18.0.2:8080) = -EINPROGRESS"
+    );
+    assert!(v.missing.is_empty());
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+
+    let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+    let keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    for k in [
+        "layer",
+        "cause",
+        "summary",
+        "target",
+        "evidence",
+        "remediation",
+        "missing",
+        "other_failures",
+        "warnings",
+        "analysis",
+    ] {
+        assert!(keys.contains(&k), "{k} missing in {json}");
+    }
+    assert_eq!(json["layer"], "network");
+    assert_eq!(json["analysis"], "bundle");
+    assert_eq!(json["evidence"][2]["source"], "packet");
+    assert_eq!(json["evidence"][2]["id"], 2);
+
+    let text = render_text(&r);
+    eprintln!("{text}\n{}", r.to_json());
+    assert!(text.contains("connection-refused"), "{text}");
+    assert!(text.contains("pkt 3"), "{text}");
+    assert!(text.contains("#3"), "{text}");
+}
+
+#[test]
+fn refused_without_capture_is_inconclusive() {
+    let mut b = Bundle::new(Some(1));
+    refused_dial(&mut b, false);
+    b.stderr = Some(REFUSED_STDERR.into());
+    b.capture = false;
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_eq!(r.verdict.layer, Layer::Inconclusive);
+    assert_eq!(r.verdict.cause, "insufficient-evidence");
+    assert_eq!(r.verdict.missing, vec!["capture".to_string()]);
+    assert!(r
+        .warnings
+        .iter()
+        .any(|w| w.contains("capture.pcapng missing")));
+}
+
+#[test]
+fn rst_without_so_error_is_still_refused() {
+    let mut b = Bundle::new(Some(1));
+    let (_, s, syn, rst) = refused_dial(&mut b, false);
+    b.events.retain(|e| e.id != s);
+    b.stderr = Some(REFUSED_STDERR.into());
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_eq!(
+        (r.verdict.layer, r.verdict.cause.as_str()),
+        (Layer::Network, "connection-refused")
+    );
+    assert_eq!(ids(&r, Source::Packet), vec![syn, rst]);
+    assert!(
+        r.verdict.summary.contains("SO_ERROR"),
+        "{}",
+        r.verdict.summary
+    );
+}
+
+#[test]
+fn no_route_is_the_kernel() {
+    let mut b = Bundle::new(Some(1));
+    b.ev(3.0, sock_ev(7, true));
+    let c = b.ev(3.1, connect_ev(7, sa(SERVER, 8080), -101));
+    b.ev(3.2, Op::Close { fd: 7, ret: 0 });
+    // Some unrelated packet so the capture is not empty.
+    b.pkt(
+        1.0,
+        udp(
+            socket_addr(CLIENT, 5353),
+            socket_addr([224, 0, 0, 251], 5353),
+            b"x",
+        ),
+    );
+    b.stderr = Some("go: example.com/m@v1.0.0: Get \"http://198.18.0.2:8080/example.com/m/@v/list\": dial tcp 198.18.0.2:8080: connect: network is unreachable\n".into());
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_eq!(r.verdict.layer, Layer::Kernel, "{}", render_text(&r));
+    assert_eq!(r.verdict.cause, "no-route");
+    assert_eq!(ids(&r, Source::Event), vec![c]);
+    assert!(r.verdict.remediation.contains("route"));
+    assert_eq!(
+        r.verdict.evidence[0].text,
+        "connect(fd 7, 198.18.0.2:8080) = -ENETUNREACH"
+    );
+}
+
+#[test]
+fn no_route_but_packets_to_the_peer_is_inconclusive() {
+    let mut b = Bundle::new(Some(1));
+    b.ev(3.0, sock_ev(7, true));
+    b.ev(3.1, connect_ev(7, sa(SERVER, 8080), -101));
+    b.pkt(
+        3.15,
+        tcp(
+            socket_addr(CLIENT, 1),
+            socket_addr(SERVER, 8080),
+            true,
+            false,
+            false,
+        ),
+    );
+    b.stderr = Some("dial tcp 198.18.0.2:8080: connect: network is unreachable".into());
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_eq!(r.verdict.layer, Layer::Inconclusive);
+}
+
+fn dns_refused_bundle() -> (Bundle, u64, u64, u64) {
+    let mut b = Bundle::new(Some(1));
+    let server = sa(SERVER, 53);
+    let q = dns_query(0x1234, "proxy.lab.test", TYPE::A);
+    b.ev(2.0, sock_ev(9, false));
+    b.ev(2.1, connect_ev(9, server.clone(), 0));
+    b.ev(
+        2.2,
+        Op::Send {
+            syscall: "write".into(),
+            fd: 9,
+            ret: q.len() as i64,
+            errno: None,
+            peer: None,
+            data_hex: Some(hex(&q)),
+        },
+    );
+    let query = udp(socket_addr(CLIENT, 39283), socket_addr(SERVER, 53), &q);
+    let qp = b.pkt(2.25, query.clone());
+    let ip = b.pkt(2.3, icmp_port_unreachable(SERVER, CLIENT, &query));
+    let read = b.ev(
+        2.4,
+        Op::Recv {
+            syscall: "read".into(),
+            fd: 9,
+            ret: -111,
+            errno: Some("ECONNREFUSED".into()),
+            peer: None,
+            data_hex: None,
+        },
+    );
+    b.ev(2.5, Op::Close { fd: 9, ret: 0 });
+    b.stderr = Some("go: example.com/m@v1.0.0: Get \"https://proxy.lab.test/example.com/m/@v/list\": dial tcp: lookup proxy.lab.test on 198.18.0.2:53: read udp 198.18.0.1:39283->198.18.0.2:53: read: connection refused\n".into());
+    (b, qp, ip, read)
+}
+
+#[test]
+fn dns_port_unreachable() {
+    let (b, qp, ip, read) = dns_refused_bundle();
+    let r = analyze_bundle(&b.write()).unwrap();
+    let v = &r.verdict;
+    assert_eq!(v.layer, Layer::Network, "{}", render_text(&r));
+    assert_eq!(v.cause, "dns-port-unreachable");
+    assert_eq!(ids(&r, Source::Packet), vec![qp, ip]);
+    assert!(ids(&r, Source::Event).contains(&read));
+    let t = v.target.as_ref().unwrap();
+    assert_eq!(
+        (t.name.as_deref(), t.ip.as_deref(), t.port),
+        (Some("proxy.lab.test"), Some("198.18.0.2"), Some(53))
+    );
+    assert!(v.summary.contains("proxy.lab.test") && v.summary.contains("198.18.0.2:53"));
+    assert!(v.remediation.contains("resolv.conf"));
+}
+
+#[test]
+fn dns_refused_without_icmp_is_inconclusive() {
+    let (mut b, _, ip, _) = dns_refused_bundle();
+    b.packets.truncate(ip as usize - 1);
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_eq!(r.verdict.layer, Layer::Inconclusive);
+    assert!(r.verdict.missing.iter().any(|m| m.contains("ICMP")));
+}
+
+/// One UDP exchange: query written, answer read, both on the wire.
+fn exchange(
+    b: &mut Bundle,
+    fd: i32,
+    port: u16,
+    ms: f64,
+    id: u16,
+    name: &str,
+    t: TYPE,
+    rcode: u8,
+) -> (u64, u64) {
+    let server = sa(SERVER, 53);
+    let q = dns_query(id, name, t);
+    let a = dns_response(&q, rcode);
+    b.ev(ms, sock_ev(i64::from(fd), false));
+    b.ev(ms + 0.01, connect_ev(fd, server, 0));
+    b.ev(
+        ms + 0.02,
+        Op::Send {
+            syscall: "write".into(),
+            fd,
+            ret: q.len() as i64,
+            errno: None,
+            peer: None,
+            data_hex: Some(hex(&q)),
+        },
+    );
+    b.pkt(
+        ms + 0.03,
+        udp(socket_addr(CLIENT, port), socket_addr(SERVER, 53), &q),
+    );
+    let ap = b.pkt(
+        ms + 0.5,
+        udp(socket_addr(SERVER, 53), socket_addr(CLIENT, port), &a),
+    );
+    let rd = b.ev(
+        ms + 0.6,
+        Op::Recv {
+            syscall: "read".into(),
+            fd,
+            ret: a.len() as i64,
+            errno: None,
+            peer: None,
+            data_hex: Some(hex(&a)),
+        },
+    );
+    b.ev(ms + 0.7, Op::Close { fd, ret: 0 });
+    (ap, rd)
+}
+
+#[test]
+fn nxdomain_picks_the_name_go_names() {
+    let mut b = Bundle::new(Some(1));
+    // Search-domain variant first, then A and AAAA for the real name.
+    exchange(
+        &mut b,
+        9,
+        40001,
+        1.0,
+        0x0101,
+        "proxy.lab.test.corp.example",
+        TYPE::A,
+        3,
+    );
+    let (ap, rd) = exchange(&mut b, 10, 40002, 3.0, 0x0202, "proxy.lab.test", TYPE::A, 3);
+    exchange(
+        &mut b,
+        11,
+        40003,
+        3.1,
+        0x0303,
+        "proxy.lab.test",
+        TYPE::AAAA,
+        3,
+    );
+    b.stderr = Some("go: example.com/m@v1.0.0: Get \"https://proxy.lab.test/example.com/m/@v/list\": dial tcp: lookup proxy.lab.test on 198.18.0.2:53: no such host\n".into());
+    let r = analyze_bundle(&b.write()).unwrap();
+    let v = &r.verdict;
+    assert_eq!(
+        (v.layer, v.cause.as_str()),
+        (Layer::Network, "dns-nxdomain"),
+        "{}",
+        render_text(&r)
+    );
+    assert_eq!(
+        v.target.as_ref().unwrap().name.as_deref(),
+        Some("proxy.lab.test")
+    );
+    let pk = ids(&r, Source::Packet);
+    let evs = ids(&r, Source::Event);
+    // The chosen exchange is one of the two for proxy.lab.test, not the search variant.
+    assert!(pk.contains(&ap) || pk.contains(&(ap + 2)), "{pk:?}");
+    assert!(evs.contains(&rd) || evs.contains(&(rd + 5)), "{evs:?}");
+    assert!(v.summary.contains("NXDOMAIN"));
+    assert!(!v.other_failures.is_empty());
+}
+
+#[test]
+fn exit_zero_is_none_but_lists_failures() {
+    let mut b = Bundle::new(Some(0));
+    refused_dial(&mut b, false);
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_eq!(
+        (r.verdict.layer, r.verdict.cause.as_str()),
+        (Layer::None, "none")
+    );
+    assert_eq!(
+        r.verdict.other_failures.len(),
+        1,
+        "{:?}",
+        r.verdict.other_failures
+    );
+    assert!(r.verdict.evidence.is_empty());
+}
+
+#[test]
+fn goproxy_off_is_before_syscall() {
+    let mut b = Bundle::new(Some(1));
+    b.ev(
+        0.5,
+        Op::Exec {
+            filename: "/usr/bin/go".into(),
+        },
+    );
+    b.stderr = Some("go: example.com/m@v1.0.0: module lookup disabled by GOPROXY=off\n".into());
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_eq!(
+        (r.verdict.layer, r.verdict.cause.as_str()),
+        (Layer::BeforeSyscall, "proxy-disabled")
+    );
+    assert!(r.verdict.remediation.contains("GOPROXY"));
+}
+
+#[test]
+fn no_socket_without_hint_is_no_network_attempt() {
+    let mut b = Bundle::new(Some(1));
+    b.ev(
+        0.5,
+        Op::Exec {
+            filename: "/usr/bin/go".into(),
+        },
+    );
+    // An AF_UNIX socket is not a network attempt.
+    b.ev(
+        0.6,
+        Op::Socket {
+            ret: 3,
+            errno: None,
+            domain: 1,
+            sock_type: 1,
+            protocol: 0,
+        },
+    );
+    b.stderr = Some("go: go.mod file not found in current directory\n".into());
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_eq!(
+        (r.verdict.layer, r.verdict.cause.as_str()),
+        (Layer::BeforeSyscall, "no-network-attempt")
+    );
+}
+
+#[test]
+fn missing_events_cannot_claim_before_syscall() {
+    let mut b = Bundle::new(Some(1));
+    b.stderr = Some("go: module lookup disabled by GOPROXY=off\n".into());
+    let dir = b.write();
+    std::fs::remove_file(dir.join("events.jsonl")).unwrap();
+    let r = analyze_bundle(&dir).unwrap();
+    assert_eq!(r.verdict.layer, Layer::Inconclusive);
+    assert_eq!(r.verdict.missing, vec!["events.jsonl".to_string()]);
+    assert!(r
+        .warnings
+        .iter()
+        .any(|w| w.contains("events.jsonl missing")));
+}
+
+#[test]
+fn lost_events_cannot_claim_before_syscall() {
+    let mut b = Bundle::new(Some(1));
+    b.meta.lost_events = 12;
+    b.stderr = Some("go: something failed\n".into());
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_eq!(r.verdict.layer, Layer::Inconclusive);
+}
+
+#[test]
+fn failure_go_does_not_name_is_inconclusive() {
+    // A refused dial happened, but Go's error is about something else.
+    let mut b = Bundle::new(Some(1));
+    refused_dial(&mut b, false);
+    b.stderr = Some(
+        "go: example.com/m@v1.0.0: reading https://proxy.example/m/@v/list: 404 Not Found\n".into(),
+    );
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_eq!(r.verdict.layer, Layer::Inconclusive);
+    assert_eq!(r.verdict.other_failures.len(), 1);
+}
