@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use crate::firewall::Firewall;
 use crate::netns::{NetnsPair, SERVER_IP};
 use crate::proxy::{self, PROXY_PORT};
 use crate::server::Server;
@@ -35,6 +36,12 @@ pub struct LabConfig {
     pub resolv_conf: ResolvConf,
     /// GOPROXY for commands run with [`Lab::command`].
     pub goproxy: String,
+    /// An nftables rule between the client and the proxy port.
+    pub firewall: Firewall,
+    /// `net.ipv4.tcp_syn_retries` in the client namespace. Default 2: an
+    /// unanswered SYN fails in ~7 s. None keeps the kernel's 6 (~127 s),
+    /// which outlasts Go's 30 s dial deadline.
+    pub syn_retries: Option<u8>,
 }
 
 impl Default for LabConfig {
@@ -45,6 +52,8 @@ impl Default for LabConfig {
             dns: false,
             resolv_conf: ResolvConf::LabServer,
             goproxy: LAB_GOPROXY.into(),
+            firewall: Firewall::None,
+            syn_retries: Some(2),
         }
     }
 }
@@ -67,7 +76,11 @@ impl Lab {
         if !cmd::is_root() {
             return Err(LabError::NotRoot);
         }
-        for tool in ["ip", "python3", "go", "sysctl"] {
+        let mut tools = vec!["ip", "python3", "go", "sysctl"];
+        if config.firewall != Firewall::None {
+            tools.push("nft");
+        }
+        for tool in tools {
             if !cmd::have(tool) {
                 return Err(LabError::MissingTool(tool.into()));
             }
@@ -81,6 +94,11 @@ impl Lab {
         let home = temp.path().join("home");
         std::fs::create_dir_all(&home).map_err(LabError::io("creating", &home))?;
         let netns = NetnsPair::create()?;
+        if let Some(n) = config.syn_retries {
+            // Shorter kernel SYN retries: an unanswered SYN fails in seconds, not minutes.
+            let setting = format!("net.ipv4.tcp_syn_retries={n}");
+            cmd::run_in(&netns.client, "sysctl", &["-q", "-w", &setting])?;
+        }
         let resolv = match config.resolv_conf {
             ResolvConf::LabServer => format!("nameserver {SERVER_IP}\n"),
             ResolvConf::Empty => String::new(),
@@ -97,6 +115,8 @@ impl Lab {
         if lab.config.proxy {
             lab.start_proxy()?;
         }
+        // After the readiness probes, which the rules would block.
+        lab.config.firewall.apply(&lab.netns, lab.temp.path())?;
         if lab.config.dns {
             let server = dns::start(&lab.netns.server, &lab.netns.client, lab.temp.path())?;
             lab.servers.push(server);

@@ -10,6 +10,7 @@
 mod cmd;
 mod dns;
 mod error;
+mod firewall;
 mod goenv;
 mod lab;
 mod netns;
@@ -23,6 +24,7 @@ mod zip;
 
 pub use cmd::is_root;
 pub use error::LabError;
+pub use firewall::Firewall;
 pub use lab::{Lab, LabConfig, ResolvConf, LAB_GOPROXY};
 pub use netns::{CLIENT_IP, SERVER_IP};
 pub use paths::{demo_module_dir, fixtures_dir, gotrace_bin, workspace_root};

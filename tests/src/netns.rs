@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::cmd::{run, run_in};
+use crate::cmd::run;
 use crate::LabError;
 
 /// The client's address on the lab link (where `go` runs).
@@ -70,12 +70,6 @@ impl NetnsPair {
             run("ip", &["-n", ns, "link", "set", "lo", "up"])?;
             run("ip", &["-n", ns, "link", "set", "veth0", "up"])?;
         }
-        // Shorter kernel SYN retries: a silently dropped SYN fails in ~7 s, not ~2 min.
-        run_in(
-            &pair.client,
-            "sysctl",
-            &["-q", "-w", "net.ipv4.tcp_syn_retries=2"],
-        )?;
         Ok(pair)
     }
 

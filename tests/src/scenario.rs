@@ -5,11 +5,24 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::{Lab, LabConfig, LabError, ResolvConf, LAB_GOPROXY};
+use crate::{Firewall, Lab, LabConfig, LabError, ResolvConf, LAB_GOPROXY};
 
 /// An address inside 198.18.0.0/15 but off the lab's connected /24; with no
 /// default route the client's kernel has nowhere to send it.
 pub const UNROUTED_IP: &str = "198.19.255.1";
+
+/// An expected verdict: layer and cause id (README, "Cause ids").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    /// `before-syscall`, `kernel`, `network`, `none` or `inconclusive`.
+    pub layer: &'static str,
+    /// The cause id.
+    pub cause: &'static str,
+}
+
+const fn verdict(layer: &'static str, cause: &'static str) -> Option<Verdict> {
+    Some(Verdict { layer, cause })
+}
 
 /// One lab setup plus the expected outcome.
 #[derive(Debug, Clone)]
@@ -18,10 +31,10 @@ pub struct Scenario {
     pub name: &'static str,
     /// Lab setup.
     pub config: LabConfig,
-    /// Expected verdict layer.
-    pub layer: &'static str,
-    /// Expected verdict cause id.
-    pub cause: &'static str,
+    /// The verdict gotrace must reach; None while the analyzer has no cause
+    /// id for this failure (the scenario still validates the lab and is
+    /// recorded as a fixture).
+    pub verdict: Option<Verdict>,
     /// Expected exit status of `go mod tidy` (and so of gotrace).
     pub exit_code: i32,
     /// A piece of Go's stderr that identifies the failure (FIELD-NOTES.md).
@@ -34,6 +47,15 @@ fn config(proxy: bool, dns: bool, goproxy: &str) -> LabConfig {
         dns,
         resolv_conf: ResolvConf::LabServer,
         goproxy: goproxy.into(),
+        firewall: Firewall::None,
+        syn_retries: Some(2),
+    }
+}
+
+fn firewalled(firewall: Firewall) -> LabConfig {
+    LabConfig {
+        firewall,
+        ..config(true, false, LAB_GOPROXY)
     }
 }
 
@@ -43,50 +65,73 @@ pub fn all() -> Vec<Scenario> {
         Scenario {
             name: "success",
             config: config(true, false, LAB_GOPROXY),
-            layer: "none",
-            cause: "none",
+            verdict: verdict("none", "none"),
             exit_code: 0,
             go_says: "",
         },
         Scenario {
             name: "connection-refused",
             config: config(false, false, LAB_GOPROXY),
-            layer: "network",
-            cause: "connection-refused",
+            verdict: verdict("network", "connection-refused"),
             exit_code: 1,
             go_says: "connect: connection refused",
         },
         Scenario {
             name: "no-route",
             config: config(true, false, &format!("http://{UNROUTED_IP}:8080")),
-            layer: "kernel",
-            cause: "no-route",
+            verdict: verdict("kernel", "no-route"),
             exit_code: 1,
             go_says: "connect: network is unreachable",
         },
         Scenario {
             name: "proxy-off",
             config: config(true, false, "off"),
-            layer: "before-syscall",
-            cause: "proxy-disabled",
+            verdict: verdict("before-syscall", "proxy-disabled"),
             exit_code: 1,
             go_says: "module lookup disabled by GOPROXY=off",
         },
         Scenario {
             name: "dns-port-unreachable",
             config: config(true, false, "http://proxy.lab.test:8080"),
-            layer: "network",
-            cause: "dns-port-unreachable",
+            verdict: verdict("network", "dns-port-unreachable"),
             exit_code: 1,
             go_says: "read: connection refused",
         },
         Scenario {
             name: "dns-nxdomain",
             config: config(true, true, "http://missing.lab.test:8080"),
-            layer: "network",
-            cause: "dns-nxdomain",
+            verdict: verdict("network", "dns-nxdomain"),
             exit_code: 1,
             go_says: "no such host",
+        },
+        // The firewall cases: no cause id yet, so gotrace's verdict is not
+        // asserted; Go's text is, and the bundles are recorded.
+        Scenario {
+            name: "server-rejects",
+            config: firewalled(Firewall::ServerRejects),
+            verdict: None,
+            exit_code: 1,
+            go_says: "connect: no route to host",
+        },
+        Scenario {
+            name: "server-drops",
+            config: firewalled(Firewall::ServerDropsInput),
+            verdict: None,
+            exit_code: 1,
+            go_says: "connect: connection timed out",
+        },
+        Scenario {
+            name: "client-drops",
+            // The kernel's default SYN retries (~127 s) outlast Go's 30 s
+            // dial deadline; with 2 retries the kernel would give up first
+            // and Go would say "connection timed out" instead.
+            config: LabConfig {
+                syn_retries: None,
+                ..firewalled(Firewall::ClientDropsOutput)
+            },
+            verdict: None,
+            exit_code: 1,
+            go_says: "i/o timeout",
         },
     ]
 }

@@ -8,7 +8,9 @@
 //!
 //! The lab shortens one kernel timeout: `net.ipv4.tcp_syn_retries=2` inside
 //! each client namespace (only there), so a silently dropped SYN fails in
-//! about 7 s instead of about 2 minutes. No test here depends on it yet.
+//! about 7 s instead of about 2 minutes (`lab_go_server_drops` relies on
+//! it). The client-drops scenario keeps the kernel's default 6, so that Go's
+//! 30 s dial deadline expires first, as it does on a real machine.
 //!
 //! Nothing leaves the machine: the client namespace has no default route,
 //! its resolv.conf names only the lab server 198.18.0.2, and dnsmasq there
@@ -103,6 +105,39 @@ fn lab_go_dns_nxdomain() {
     assert!(
         stderr.contains("lookup missing.lab.test on 198.18.0.2:53: no such host"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn lab_go_server_rejects() {
+    plain_go("server-rejects");
+}
+
+/// The kernel gives up: 3 SYNs over ~7 s with tcp_syn_retries=2.
+#[test]
+fn lab_go_server_drops() {
+    let start = std::time::Instant::now();
+    plain_go("server-drops");
+    let took = start.elapsed().as_secs_f64();
+    assert!(
+        (4.0..25.0).contains(&took),
+        "expected the kernel's ~7 s SYN give-up, took {took:.1} s"
+    );
+}
+
+/// Go gives up: its 30 s dial deadline, the SYN never left the client.
+#[test]
+fn lab_go_client_drops() {
+    let start = std::time::Instant::now();
+    let stderr = plain_go("client-drops");
+    let took = start.elapsed().as_secs_f64();
+    assert!(
+        took >= 25.0,
+        "expected Go's 30 s dial timeout, took {took:.1} s"
+    );
+    assert!(
+        !stderr.contains("connection timed out"),
+        "the kernel must not be the one giving up: {stderr}"
     );
 }
 
