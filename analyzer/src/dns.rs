@@ -165,7 +165,7 @@ pub fn qtype_name(t: u16) -> String {
 /// Decodes hex text (as in `data_hex`) into bytes; `None` if not hex.
 pub fn from_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     s.chunks(2)

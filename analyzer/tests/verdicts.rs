@@ -234,9 +234,7 @@ fn exchange(
     fd: i32,
     port: u16,
     ms: f64,
-    id: u16,
-    name: &str,
-    t: TYPE,
+    (id, name, t): (u16, &str, TYPE),
     rcode: u8,
 ) -> (u64, u64) {
     let server = sa(SERVER, 53);
@@ -287,20 +285,23 @@ fn nxdomain_picks_the_name_go_names() {
         9,
         40001,
         1.0,
-        0x0101,
-        "proxy.lab.test.corp.example",
-        TYPE::A,
+        (0x0101, "proxy.lab.test.corp.example", TYPE::A),
         3,
     );
-    let (ap, rd) = exchange(&mut b, 10, 40002, 3.0, 0x0202, "proxy.lab.test", TYPE::A, 3);
+    let (ap, rd) = exchange(
+        &mut b,
+        10,
+        40002,
+        3.0,
+        (0x0202, "proxy.lab.test", TYPE::A),
+        3,
+    );
     exchange(
         &mut b,
         11,
         40003,
         3.1,
-        0x0303,
-        "proxy.lab.test",
-        TYPE::AAAA,
+        (0x0303, "proxy.lab.test", TYPE::AAAA),
         3,
     );
     b.stderr = Some("go: example.com/m@v1.0.0: Get \"https://proxy.lab.test/example.com/m/@v/list\": dial tcp: lookup proxy.lab.test on 198.18.0.2:53: no such host\n".into());

@@ -266,7 +266,7 @@ impl<R: Read> CaptureReader<R> {
             }
         };
         let len = rd32(&self.buf, 4, big);
-        if len < 12 || len % 4 != 0 || len > MAX_BLOCK_BYTES {
+        if len < 12 || !len.is_multiple_of(4) || len > MAX_BLOCK_BYTES {
             return Err(format!(
                 "corrupt block at byte offset {} (type {btype:#x}, length {len})",
                 self.offset
