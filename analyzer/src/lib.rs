@@ -81,6 +81,7 @@ pub fn analyze_bundle(dir: &Path) -> Result<Report, AnalyzeError> {
         duration_ms,
         timeline,
         go_error: clues.error_line,
+        events: b.events.as_ref().map(Vec::len),
         attempts: corr.attempts.len(),
         packets: capture.as_ref().map(|c| c.packets),
     };

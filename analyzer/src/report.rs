@@ -10,15 +10,15 @@ use crate::verdict::{Layer, Target, Verdict};
 /// Most timeline lines printed.
 const TIMELINE_MAX: usize = 14;
 
-/// The result of an analysis.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The result of an analysis. Serializes as the flat `verdict.json`
+/// object (the same as [`Report::to_json`]).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Report {
     /// The decision.
     pub verdict: Verdict,
     /// Problems with the input (truncation, missing files, lost events).
     pub warnings: Vec<String>,
     /// What the text report needs besides the verdict.
-    #[serde(skip)]
     pub context: Context,
 }
 
@@ -35,6 +35,8 @@ pub struct Context {
     pub timeline: Vec<Step>,
     /// The line of stderr that states Go's error.
     pub go_error: Option<String>,
+    /// Events read from `events.jsonl` (`None` without it).
+    pub events: Option<usize>,
     /// Network attempts found.
     pub attempts: usize,
     /// Packets read from the capture (`None` without a capture).
@@ -56,12 +58,16 @@ struct JsonOut<'a> {
     analysis: &'a str,
 }
 
+impl Serialize for Report {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.json_out().serialize(s)
+    }
+}
+
 impl Report {
-    /// The verdict object of docs/BUNDLE.md (`verdict.json`, `--json`),
-    /// pretty-printed.
-    pub fn to_json(&self) -> String {
+    fn json_out(&self) -> JsonOut<'_> {
         let v = &self.verdict;
-        let out = JsonOut {
+        JsonOut {
             layer: v.layer,
             cause: &v.cause,
             summary: &v.summary,
@@ -72,8 +78,13 @@ impl Report {
             other_failures: &v.other_failures,
             warnings: &self.warnings,
             analysis: &v.analysis,
-        };
-        serde_json::to_string_pretty(&out).unwrap_or_else(|e| {
+        }
+    }
+
+    /// The verdict object of docs/BUNDLE.md (`verdict.json`, `--json`),
+    /// pretty-printed.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(&self.json_out()).unwrap_or_else(|e| {
             format!("{{\"layer\":\"inconclusive\",\"cause\":\"insufficient-evidence\",\"summary\":\"report serialization failed: {e}\"}}")
         })
     }
@@ -196,6 +207,18 @@ pub fn render_text(r: &Report) -> String {
             out.push_str(&format!("    - {o}\n"));
         }
     }
+    let events = c
+        .events
+        .map(|n| format!("{n} events"))
+        .unwrap_or_else(|| "no events".into());
+    let packets = c
+        .packets
+        .map(|n| format!("{n} packets"))
+        .unwrap_or_else(|| "no capture".into());
+    out.push_str(&format!(
+        "  trace:    {events}, {} network attempts, {packets}\n",
+        c.attempts
+    ));
     if !r.warnings.is_empty() {
         out.push_str("  warnings:\n");
         for w in &r.warnings {

@@ -72,6 +72,11 @@ fn connection_refused_with_syn_and_rst_on_the_wire() {
         assert!(keys.contains(&k), "{k} missing in {json}");
     }
     assert_eq!(json["layer"], "network");
+    assert_eq!(
+        serde_json::to_value(&r).unwrap(),
+        json,
+        "Serialize == to_json"
+    );
     assert_eq!(json["analysis"], "bundle");
     assert_eq!(json["evidence"][2]["source"], "packet");
     assert_eq!(json["evidence"][2]["id"], 2);
@@ -425,4 +430,82 @@ fn failure_go_does_not_name_is_inconclusive() {
     let r = analyze_bundle(&b.write()).unwrap();
     assert_eq!(r.verdict.layer, Layer::Inconclusive);
     assert_eq!(r.verdict.other_failures.len(), 1);
+}
+
+#[test]
+fn refused_dial_is_linked_by_time_without_tcp_state() {
+    let mut b = Bundle::new(Some(1));
+    let (_, _, syn, rst) = refused_dial(&mut b, true);
+    b.events.retain(|e| !matches!(e.op, Op::TcpState { .. }));
+    b.stderr = Some(REFUSED_STDERR.into());
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_eq!(r.verdict.cause, "connection-refused", "{}", render_text(&r));
+    assert_eq!(ids(&r, Source::Packet), vec![syn, rst]);
+}
+
+#[test]
+fn mapped_ipv6_peer_matches_the_ipv4_wire() {
+    let mut b = Bundle::new(Some(1));
+    let (_, _, syn, rst) = refused_dial(&mut b, false);
+    let mapped = |a: &mut gotrace_analyzer::bundle::SockAddr| {
+        if let std::net::IpAddr::V4(v4) = a.ip {
+            a.ip = v4.to_ipv6_mapped().into();
+        }
+    };
+    for e in &mut b.events {
+        match &mut e.op {
+            Op::Connect { peer: Some(p), .. } => mapped(p),
+            Op::TcpState { local, peer, .. } => {
+                mapped(local);
+                mapped(peer);
+            }
+            _ => {}
+        }
+    }
+    b.stderr = Some(REFUSED_STDERR.into());
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_eq!(r.verdict.cause, "connection-refused", "{}", render_text(&r));
+    assert_eq!(ids(&r, Source::Packet), vec![syn, rst]);
+}
+
+#[test]
+fn io_timeout_with_nothing_on_the_wire_is_inconclusive_and_says_so() {
+    let mut b = Bundle::new(Some(1));
+    b.ev(1.0, sock_ev(7, true));
+    let c = b.ev(1.1, connect_ev(7, sa(SERVER, 8080), -115));
+    b.pkt(
+        0.5,
+        udp(
+            socket_addr(CLIENT, 5353),
+            socket_addr([224, 0, 0, 251], 5353),
+            b"x",
+        ),
+    );
+    b.stderr = Some("go: example.com/m@v1.0.0: Get \"http://198.18.0.2:8080/example.com/m/@v/list\": dial tcp 198.18.0.2:8080: i/o timeout\n".into());
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_eq!(r.verdict.layer, Layer::Inconclusive);
+    assert!(
+        r.verdict.summary.contains("no SYN"),
+        "{}",
+        r.verdict.summary
+    );
+    assert_eq!(ids(&r, Source::Event), vec![c]);
+}
+
+#[test]
+fn blocking_connect_refused_with_rst() {
+    // git/curl style: a blocking connect() returns -ECONNREFUSED itself.
+    let mut b = Bundle::new(Some(1));
+    let (c, s, syn, rst) = refused_dial(&mut b, false);
+    b.events.retain(|e| e.id != s);
+    for e in &mut b.events {
+        if let Op::Connect { ret, .. } = &mut e.op {
+            *ret = -111;
+        }
+    }
+    b.stderr = Some(REFUSED_STDERR.into());
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_eq!(r.verdict.cause, "connection-refused");
+    assert_eq!(ids(&r, Source::Event), vec![c]);
+    assert_eq!(ids(&r, Source::Packet), vec![syn, rst]);
 }

@@ -1,6 +1,7 @@
 //! First pass: attempts from the syscall events alone.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
 use super::{Attempt, Correlation, EventFact, Kind, Source, Step};
 use crate::bundle::{Event, Op, SockAddr};
@@ -56,7 +57,8 @@ pub(super) fn from_events(events: &[Event], clock: &Clock) -> Correlation {
                 if *domain == AF_INET || *domain == AF_INET6 {
                     out.any_network_syscall = true;
                 }
-                if let Ok(fd) = i32::try_from(*ret) {
+                // ret is the new fd, or -errno for a failed socket().
+                if let Some(fd) = i32::try_from(*ret).ok().filter(|fd| *fd >= 0) {
                     let key = (ev.tgid, fd);
                     open.remove(&key);
                     let text = format!(
@@ -89,7 +91,7 @@ pub(super) fn from_events(events: &[Event], clock: &Clock) -> Correlation {
                     None if is_dns_port => Kind::Dns,
                     None => Kind::Tcp,
                 };
-                let mut a = Attempt::new(kind, ev, *fd, peer.socket_addr());
+                let mut a = Attempt::new(kind, ev, *fd, canonical(peer));
                 if let Some(i) = info {
                     a.start_ns = a.start_ns.min(ev.ts_ns);
                     a.steps.push(i.event.clone());
@@ -144,7 +146,7 @@ pub(super) fn from_events(events: &[Event], clock: &Clock) -> Correlation {
                             continue;
                         };
                         out.any_network_syscall = true;
-                        let mut a = Attempt::new(Kind::Dns, ev, *fd, p.socket_addr());
+                        let mut a = Attempt::new(Kind::Dns, ev, *fd, canonical(p));
                         if let Some(i) = sockets.get(&key) {
                             a.steps.push(i.event.clone());
                         }
@@ -225,6 +227,7 @@ pub(super) fn from_events(events: &[Event], clock: &Clock) -> Correlation {
                 let key = (ev.tgid, *fd);
                 if let Some(a) = open.remove(&key).and_then(|i| out.attempts.get_mut(i)) {
                     a.end_ns = ev.ts_ns;
+                    a.closed = true;
                 }
                 sockets.remove(&key);
             }
@@ -272,7 +275,7 @@ fn link_tcp_states(attempts: &mut [Attempt], changes: &mut [TcpChange<'_>], cloc
             .filter(|(_, ch)| {
                 !ch.used
                     && ch.new == "SYN_SENT"
-                    && ch.peer.socket_addr() == a.peer
+                    && canonical(ch.peer) == a.peer
                     && ch.ev.ts_ns + BEFORE_NS >= t
                     && ch.ev.ts_ns <= t.saturating_add(BEFORE_NS)
             })
@@ -284,11 +287,11 @@ fn link_tcp_states(attempts: &mut [Attempt], changes: &mut [TcpChange<'_>], cloc
         };
         first.used = true;
         let sock = first.sock.to_string();
-        let local = first.local.socket_addr();
+        let local = canonical(first.local);
         a.local = Some(local);
         let start = first.ev.ts_ns;
         for ch in changes.iter_mut() {
-            if ch.sock != sock || ch.ev.ts_ns < start || ch.local.socket_addr() != local {
+            if ch.sock != sock || ch.ev.ts_ns < start || canonical(ch.local) != local {
                 continue;
             }
             ch.used = true;
@@ -304,6 +307,12 @@ fn link_tcp_states(attempts: &mut [Attempt], changes: &mut [TcpChange<'_>], cloc
             });
         }
     }
+}
+
+/// The address as the wire shows it: an IPv4-mapped IPv6 address
+/// (`::ffff:198.18.0.2`, an AF_INET6 socket dialing IPv4) is IPv4 on the wire.
+fn canonical(a: &SockAddr) -> SocketAddr {
+    SocketAddr::new(a.ip.to_canonical(), a.port)
 }
 
 fn family_name(d: u16) -> String {

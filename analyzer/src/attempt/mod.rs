@@ -127,6 +127,8 @@ pub struct Attempt {
     pub wire_answers: Vec<PacketFact<DnsMessage>>,
     /// Whether the capture was searched for this attempt's packets.
     pub capture_searched: bool,
+    /// A `close` of the socket was seen (bounds the packet window).
+    pub closed: bool,
 }
 
 impl Attempt {
@@ -156,6 +158,7 @@ impl Attempt {
             wire_queries: Vec::new(),
             wire_answers: Vec::new(),
             capture_searched: false,
+            closed: false,
         }
     }
 

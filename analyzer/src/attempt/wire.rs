@@ -14,6 +14,8 @@ const SLACK_NS: i64 = 50_000_000;
 /// Without a `close` event, packets this long after the last event (ns)
 /// still belong to the attempt (TCP gives up a SYN after ~127 s).
 const TAIL_NS: i64 = 130_000_000_000;
+/// After `close`, only this much (ns) for the closing packets.
+const CLOSED_TAIL_NS: i64 = 1_000_000_000;
 
 pub(super) fn link(attempts: &mut [Attempt], idx: &CaptureIndex, clock: &Clock) {
     let mut claimed: HashSet<FlowKey> = HashSet::new();
@@ -45,7 +47,9 @@ pub(super) fn link(attempts: &mut [Attempt], idx: &CaptureIndex, clock: &Clock) 
                     .iter()
                     .any(|p| dns_id(p).is_some_and(|i| ids.contains(&i))),
                 // A TCP flow must open with our SYN.
-                Kind::Tcp => p.first().is_some_and(|p| opens(p, a.peer)),
+                Kind::Tcp => p
+                    .first()
+                    .is_some_and(|p| opens(p, a.peer) && near_connect(p, a, clock)),
                 Kind::Dns => true,
             })
             .collect();
@@ -81,6 +85,17 @@ fn opens(p: &Packet, peer: SocketAddr) -> bool {
     matches!(p.payload, Payload::Tcp { flags, .. } if flags.syn && !flags.ack) && p.dst == peer
 }
 
+/// Whether packet `p` was sent while `connect()` ran (the SYN leaves
+/// before the syscall returns).
+fn near_connect(p: &Packet, a: &Attempt, clock: &Clock) -> bool {
+    let (Some(rt), Some(c)) = (p.realtime_ns, a.connect.as_ref()) else {
+        return true;
+    };
+    let slack = SLACK_NS.saturating_add(i64::try_from(clock.uncertainty_ns).unwrap_or(i64::MAX));
+    let t = i64::try_from(c.ts_ns).unwrap_or(i64::MAX);
+    clock.packet_mono_ns(rt).abs_diff(t) <= slack.unsigned_abs()
+}
+
 /// The packets of `pkts` inside the attempt's time window.
 fn window<'a>(pkts: &'a [Packet], a: &Attempt, clock: &Clock) -> Vec<&'a Packet> {
     let slack = SLACK_NS.saturating_add(i64::try_from(clock.uncertainty_ns).unwrap_or(i64::MAX));
@@ -89,7 +104,7 @@ fn window<'a>(pkts: &'a [Packet], a: &Attempt, clock: &Clock) -> Vec<&'a Packet>
         .saturating_sub(slack);
     let to = i64::try_from(a.end_ns)
         .unwrap_or(i64::MAX)
-        .saturating_add(TAIL_NS);
+        .saturating_add(if a.closed { CLOSED_TAIL_NS } else { TAIL_NS });
     pkts.iter()
         .filter(|p| match p.realtime_ns {
             Some(rt) => {

@@ -133,10 +133,13 @@ fn tcp(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         return Some(d);
     }
     let so = a.so_error.as_ref().map(|s| s.value);
-    if so == Some(0) || a.established || a.syn_ack.is_some() || a.data_moved {
+    let connected_at_once = a.connect.as_ref().is_some_and(|c| c.value == 0);
+    if so == Some(0) || connected_at_once || a.established || a.syn_ack.is_some() || a.data_moved {
         return None;
     }
-    if so == Some(errno::ECONNREFUSED) || (a.rst.is_some() && a.syn.is_some()) {
+    // A blocking connect() (git, curl) returns ECONNREFUSED itself.
+    let refused = so == Some(errno::ECONNREFUSED) || connect_errno == Some(errno::ECONNREFUSED);
+    if refused || (a.rst.is_some() && a.syn.is_some()) {
         if let (Some(syn), Some(rst)) = (syn.clone(), rst.clone()) {
             let note = if so.is_none() {
                 " (Go's SO_ERROR read was not recorded)"

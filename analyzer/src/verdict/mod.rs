@@ -324,7 +324,11 @@ fn verdict(
             other_failures.push(o.summary.clone());
         }
     }
-    let remediation = remediation::for_cause(cause, target.as_ref(), &input.meta.env);
+    let remediation = if layer == Layer::Inconclusive {
+        remediation::for_missing(&missing)
+    } else {
+        remediation::for_cause(cause, target.as_ref(), &input.meta.env)
+    };
     Verdict {
         layer,
         cause: cause.to_string(),

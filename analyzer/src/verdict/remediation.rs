@@ -8,6 +8,20 @@ use std::collections::BTreeMap;
 use super::cause;
 use super::Target;
 
+/// Advice for an inconclusive verdict: how to get the missing evidence.
+pub fn for_missing(missing: &[String]) -> String {
+    let has = |w: &str| missing.iter().any(|m| m.contains(w));
+    if has("events") {
+        "re-run the command under `gotrace run` (as root) so the syscall trace is complete".into()
+    } else if missing.iter().any(|m| m == "capture") {
+        "re-run under `gotrace run` with the packet capture (it needs CAP_NET_RAW) so the wire can confirm the failure".into()
+    } else if has("stderr") {
+        "keep Go's stderr (stderr.log) in the bundle: it names the operation that failed".into()
+    } else {
+        "read Go's error: the recorded connections and lookups do not explain it, so look above TCP/DNS (HTTP status from the proxy, TLS, checksum database: GONOSUMDB/GOPRIVATE/GOINSECURE)".into()
+    }
+}
+
 /// The advice for `cause` about `target`; `env` is meta.json's Go environment.
 pub fn for_cause(cause: &str, target: Option<&Target>, env: &BTreeMap<String, String>) -> String {
     let addr = target
@@ -48,6 +62,6 @@ pub fn for_cause(cause: &str, target: Option<&Target>, env: &BTreeMap<String, St
         ),
         cause::PROXY_DISABLED => "GOPROXY=off forbids downloads: set GOPROXY=https://proxy.golang.org,direct (or your mirror), or provide the modules in the module cache or vendor/".into(),
         cause::NO_NETWORK_ATTEMPT => "go failed before any network access: read its message (go.mod/go.sum, GOFLAGS=-mod=..., GOTOOLCHAIN, GONOSUMDB/GOPRIVATE); the network is not involved".into(),
-        _ => "see the missing evidence above; re-run under `gotrace run` with root so the syscall trace and capture are complete".into(),
+        _ => for_missing(&[]),
     }
 }
