@@ -509,3 +509,37 @@ fn blocking_connect_refused_with_rst() {
     assert_eq!(ids(&r, Source::Event), vec![c]);
     assert_eq!(ids(&r, Source::Packet), vec![syn, rst]);
 }
+
+#[test]
+fn without_stderr_agreeing_failures_still_decide() {
+    let mut b = Bundle::new(Some(1));
+    refused_dial(&mut b, false);
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_eq!(r.verdict.cause, "connection-refused");
+    assert!(
+        r.warnings.iter().any(|w| w.starts_with("stderr.log")),
+        "{:?}",
+        r.warnings
+    );
+}
+
+#[test]
+fn without_stderr_a_later_success_makes_it_inconclusive() {
+    let mut b = Bundle::new(Some(1));
+    refused_dial(&mut b, false);
+    b.ev(50.0, sock_ev(8, true));
+    b.ev(50.1, connect_ev(8, sa(SERVER, 8081), -115));
+    b.ev(
+        50.2,
+        Op::SoError {
+            fd: 8,
+            ret: 0,
+            so_error: 0,
+            so_error_name: None,
+        },
+    );
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_eq!(r.verdict.layer, Layer::Inconclusive, "{}", render_text(&r));
+    assert!(r.verdict.missing.contains(&"stderr.log".to_string()));
+    assert_eq!(r.verdict.other_failures.len(), 1);
+}

@@ -333,3 +333,134 @@ fn type_name(t: u16) -> String {
         n => format!("type {n}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::Op;
+
+    fn ev(id: u64, op: Op) -> Event {
+        Event {
+            id,
+            ts_ns: 1_000 + id * 1_000,
+            tgid: 5,
+            tid: 6,
+            comm: "go".into(),
+            op,
+        }
+    }
+
+    fn peer(port: u16) -> Option<SockAddr> {
+        Some(SockAddr {
+            ip: "198.18.0.2".parse().unwrap(),
+            port,
+        })
+    }
+
+    fn socket(id: u64, fd: i64, sock_type: u16) -> Event {
+        ev(
+            id,
+            Op::Socket {
+                ret: fd,
+                errno: None,
+                domain: AF_INET,
+                sock_type,
+                protocol: 0,
+            },
+        )
+    }
+
+    fn connect(id: u64, fd: i32, port: u16, ret: i64) -> Event {
+        ev(
+            id,
+            Op::Connect {
+                fd,
+                ret,
+                errno: None,
+                peer: peer(port),
+            },
+        )
+    }
+
+    const CLOCK: Clock = Clock {
+        start_ns: 0,
+        realtime_minus_monotonic_ns: 0,
+        uncertainty_ns: 0,
+    };
+
+    #[test]
+    fn udp_connect_off_port_53_is_address_selection_not_an_attempt() {
+        let c = from_events(&[socket(1, 3, SOCK_DGRAM), connect(2, 3, 9, 0)], &CLOCK);
+        assert!(c.attempts.is_empty());
+        assert!(c.any_network_syscall);
+    }
+
+    #[test]
+    fn fd_reuse_starts_a_new_attempt() {
+        let events = [
+            socket(1, 7, SOCK_STREAM),
+            connect(2, 7, 8080, -115),
+            ev(3, Op::Close { fd: 7, ret: 0 }),
+            socket(4, 7, SOCK_STREAM),
+            connect(5, 7, 8081, -115),
+            ev(
+                6,
+                Op::SoError {
+                    fd: 7,
+                    ret: 0,
+                    so_error: 111,
+                    so_error_name: None,
+                },
+            ),
+        ];
+        let c = from_events(&events, &CLOCK);
+        assert_eq!(c.attempts.len(), 2);
+        let (a, b) = (&c.attempts[0], &c.attempts[1]);
+        assert!(a.closed && a.so_error.is_none());
+        assert_eq!(b.peer.port(), 8081);
+        assert_eq!(b.so_error.as_ref().map(|s| (s.id, s.value)), Some((6, 111)));
+        assert_eq!(b.steps.len(), 3, "socket, connect, getsockopt");
+    }
+
+    #[test]
+    fn unconnected_sendto_to_port_53_is_a_dns_attempt() {
+        let q = [
+            0x12u8, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'x', 0, 0, 1, 0, 1,
+        ];
+        let hex: String = q.iter().map(|b| format!("{b:02x}")).collect();
+        let events = [
+            socket(1, 4, SOCK_DGRAM),
+            ev(
+                2,
+                Op::Send {
+                    syscall: "sendto".into(),
+                    fd: 4,
+                    ret: q.len() as i64,
+                    errno: None,
+                    peer: peer(53),
+                    data_hex: Some(hex),
+                },
+            ),
+        ];
+        let c = from_events(&events, &CLOCK);
+        assert_eq!(c.attempts.len(), 1);
+        let a = &c.attempts[0];
+        assert_eq!(a.kind, Kind::Dns);
+        assert_eq!(a.queries[0].value.id, 0x1234);
+        assert_eq!(a.qname(), Some("x"));
+    }
+
+    #[test]
+    fn failed_socket_is_not_an_fd() {
+        let c = from_events(
+            &[socket(1, -97, SOCK_STREAM), connect(2, -97, 80, -9)],
+            &CLOCK,
+        );
+        assert_eq!(c.attempts.len(), 1);
+        assert_eq!(
+            c.attempts[0].steps.len(),
+            1,
+            "no socket step for a failed socket()"
+        );
+    }
+}

@@ -199,7 +199,15 @@ pub fn read_events<R: BufRead>(mut input: R, warnings: &mut Vec<String>) -> Vec<
 }
 
 fn read_stderr(path: &Path, warnings: &mut Vec<String>) -> Option<String> {
-    let mut f = File::open(path).ok()?;
+    let mut f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            warnings.push(format!(
+                "stderr.log: {e}: Go's error message cannot be matched to the trace"
+            ));
+            return None;
+        }
+    };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     if len > STDERR_TAIL_BYTES {
         if f.seek(SeekFrom::Start(len - STDERR_TAIL_BYTES)).is_err() {
