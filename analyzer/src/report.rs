@@ -216,8 +216,9 @@ pub fn render_text(r: &Report) -> String {
         .map(|n| format!("{n} packets"))
         .unwrap_or_else(|| "no capture".into());
     out.push_str(&format!(
-        "  trace:    {events}, {} network attempts, {packets}\n",
-        c.attempts
+        "  trace:    {events}, {} network attempt{}, {packets}\n",
+        c.attempts,
+        if c.attempts == 1 { "" } else { "s" }
     ));
     if !r.warnings.is_empty() {
         out.push_str("  warnings:\n");

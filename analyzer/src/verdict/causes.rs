@@ -43,6 +43,8 @@ pub struct Diagnosis {
     pub stderr_score: u32,
     /// The attempt just has no recorded result (e.g. cancelled by Go).
     pub no_outcome: bool,
+    /// Advice when the layer is not proven but the facts point somewhere.
+    pub advice: Option<String>,
 }
 
 impl Diagnosis {
@@ -81,6 +83,7 @@ fn base(layer: Layer, cause: &'static str, summary: String) -> Diagnosis {
         },
         stderr_score: 0,
         no_outcome: false,
+        advice: None,
     }
 }
 
@@ -195,6 +198,7 @@ fn tcp(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         d.evidence.extend(so_ev);
         d.evidence.extend(syn);
         d.evidence.extend(pk(a, a.icmp.as_ref().map(|p| p.number)));
+        d.advice = Some(path_advice(a, input));
         return Some(d);
     }
     if let Some(e) = connect_errno.filter(|&e| e != errno::EINPROGRESS) {
@@ -214,7 +218,25 @@ fn tcp(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     d.no_outcome = true;
     d.evidence.extend(connect_ev);
     d.evidence.extend(syn);
+    d.advice = Some(path_advice(a, input));
     Some(d)
+}
+
+/// Where to look when a dial got no answer: what the capture shows decides
+/// between this host (nothing left) and the path (SYNs unanswered, ICMP).
+fn path_advice(a: &Attempt, input: &Input<'_>) -> String {
+    let peer = a.peer;
+    if input.capture.is_none() {
+        return format!("re-run under `gotrace run` with the packet capture to see whether the SYN to {peer} left this host");
+    }
+    if let Some(i) = &a.icmp {
+        return format!("an ICMP {} came back for {peer}: check the routes and firewalls on the path, or set GOPROXY to a proxy this host can reach", i.value.text());
+    }
+    if a.syn.is_some() {
+        format!("the SYN to {peer} left this host and got no answer: a firewall on the path or at {peer} drops it, or the host is down; check it, or set GOPROXY to a reachable proxy")
+    } else {
+        format!("no SYN to {peer} reached the capture: look for a local firewall dropping it (`nft list ruleset`, iptables OUTPUT) or a policy route; gotrace does not record kernel drops yet")
+    }
 }
 
 fn missing_for(e: i32, input: &Input<'_>) -> String {
@@ -324,6 +346,7 @@ fn dns_exchange(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
             vec![format!("a rule for RCODE {}", dns::rcode_name(m.rcode))],
         );
         d.evidence.extend(query_ev);
+        d.advice = Some(format!("the resolver {server} could not answer ({}): check its upstream servers, or point /etc/resolv.conf at a working resolver", dns::rcode_name(m.rcode)));
         return Some(d);
     }
     if a.queries.is_empty() && a.wire_queries.is_empty() {
@@ -336,6 +359,7 @@ fn dns_exchange(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     d.no_outcome = a.read_errno.is_none();
     d.evidence.extend(query_ev);
     d.evidence.extend(query_pkt);
+    d.advice = Some(format!("the name server {server} did not answer: check that it is reachable and running, and the nameserver lines of /etc/resolv.conf"));
     Some(d)
 }
 

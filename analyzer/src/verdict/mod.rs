@@ -325,7 +325,9 @@ fn verdict(
         }
     }
     let remediation = if layer == Layer::Inconclusive {
-        remediation::for_missing(&missing)
+        chosen
+            .and_then(|d| d.advice.clone())
+            .unwrap_or_else(|| remediation::for_missing(&missing))
     } else {
         remediation::for_cause(cause, target.as_ref(), &input.meta.env)
     };
