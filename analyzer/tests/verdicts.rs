@@ -543,3 +543,26 @@ fn without_stderr_a_later_success_makes_it_inconclusive() {
     assert!(r.verdict.missing.contains(&"stderr.log".to_string()));
     assert_eq!(r.verdict.other_failures.len(), 1);
 }
+
+#[test]
+fn goproxy_off_with_other_successful_traffic() {
+    let mut b = Bundle::new(Some(1));
+    b.ev(1.0, sock_ev(7, true));
+    b.ev(1.1, connect_ev(7, sa(SERVER, 443), -115));
+    b.ev(
+        1.2,
+        Op::SoError {
+            fd: 7,
+            ret: 0,
+            so_error: 0,
+            so_error_name: None,
+        },
+    );
+    b.stderr =
+        Some("go: example.com/private@v1.0.0: module lookup disabled by GOPROXY=off\n".into());
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_eq!(
+        (r.verdict.layer, r.verdict.cause.as_str()),
+        (Layer::BeforeSyscall, "proxy-disabled")
+    );
+}

@@ -180,15 +180,28 @@ pub fn decide(input: &Input<'_>) -> Verdict {
         let (c, summary) = if clues.proxy_off {
             (
                 cause::PROXY_DISABLED,
-                format!("go {status} without opening a socket: module lookup is disabled by GOPROXY=off"),
+                format!("the command {status} without opening a socket: module lookup is disabled by GOPROXY=off"),
             )
         } else {
             (
                 cause::NO_NETWORK_ATTEMPT,
-                format!("go {status} without a single network syscall: the failure is local to the go command{go_says}"),
+                format!("the command {status} without a single network syscall: the failure is local to the go command{go_says}"),
             )
         };
         return verdict(input, Layer::BeforeSyscall, c, summary, None, &[], &[]);
+    }
+    if clues.proxy_off && diags.is_empty() {
+        // Other fetches used the network fine; this one was never tried.
+        let summary = format!("the command {status}: module lookup is disabled by GOPROXY=off (no network attempt failed)");
+        return verdict(
+            input,
+            Layer::BeforeSyscall,
+            cause::PROXY_DISABLED,
+            summary,
+            None,
+            &[],
+            &[],
+        );
     }
     match pick(&diags, &clues, input) {
         Pick::One(i) => {
