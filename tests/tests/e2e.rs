@@ -158,6 +158,7 @@ fn gotrace_success_is_layer_none() {
         !syn_ack.is_empty(),
         "the capture should show the proxy accepting the connection"
     );
+    timestamps_agree(&t);
 }
 
 #[test]

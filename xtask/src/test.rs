@@ -11,7 +11,8 @@ pub fn run(extra: &[String]) -> Result<(), String> {
     setup::run()?;
     let gotrace = build::run()?;
     let mut cmd = util::cargo();
-    cmd.args(["test", "--workspace", "--locked"])
+    // --no-fail-fast: one failing test binary must not hide the others' results.
+    cmd.args(["test", "--workspace", "--locked", "--no-fail-fast"])
         .args(extra)
         .current_dir(gotrace_e2e::workspace_root())
         .env("GOTRACE_BIN", &gotrace);
