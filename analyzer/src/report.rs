@@ -131,7 +131,11 @@ pub fn render_text(r: &Report) -> String {
     let cmd = if c.argv.is_empty() {
         "the command".to_string()
     } else {
-        format!("`{}`", c.argv.join(" "))
+        // One short line: argv may hold whole scripts (`sh -c '...'`).
+        let full = c.argv.join(" ");
+        let line: String = full.lines().next().unwrap_or("").chars().take(72).collect();
+        let cut = if line.len() < full.len() { " ..." } else { "" };
+        format!("`{line}{cut}`")
     };
     let how = match c.exit {
         Some(ExitStatus::Code(0)) => "succeeded".to_string(),

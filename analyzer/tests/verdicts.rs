@@ -170,39 +170,47 @@ fn no_route_but_packets_to_the_peer_is_inconclusive() {
     assert_eq!(r.verdict.layer, Layer::Inconclusive);
 }
 
-fn dns_refused_bundle() -> (Bundle, u64, u64, u64) {
-    let mut b = Bundle::new(Some(1));
+/// A refused DNS exchange from CLIENT:`port`; returns (query pkt, ICMP pkt, read event).
+fn refused_exchange(b: &mut Bundle, fd: i32, port: u16, ms: f64, id: u16) -> (u64, u64, u64) {
     let server = sa(SERVER, 53);
-    let q = dns_query(0x1234, "proxy.lab.test", TYPE::A);
-    b.ev(2.0, sock_ev(9, false));
-    b.ev(2.1, connect_ev(9, server.clone(), 0));
+    let q = dns_query(id, "proxy.lab.test", TYPE::A);
+    b.ev(ms, sock_ev(i64::from(fd), false));
+    b.ev(ms + 0.1, connect_ev(fd, server.clone(), 0));
     b.ev(
-        2.2,
+        ms + 0.2,
         Op::Send {
             syscall: "write".into(),
-            fd: 9,
+            fd,
             ret: q.len() as i64,
             errno: None,
             peer: None,
             data_hex: Some(hex(&q)),
         },
     );
-    let query = udp(socket_addr(CLIENT, 39283), socket_addr(SERVER, 53), &q);
-    let qp = b.pkt(2.25, query.clone());
-    let ip = b.pkt(2.3, icmp_port_unreachable(SERVER, CLIENT, &query));
+    let query = udp(socket_addr(CLIENT, port), socket_addr(SERVER, 53), &q);
+    let qp = b.pkt(ms + 0.25, query.clone());
+    let ip = b.pkt(ms + 0.3, icmp_port_unreachable(SERVER, CLIENT, &query));
     let read = b.ev(
-        2.4,
+        ms + 0.4,
         Op::Recv {
             syscall: "read".into(),
-            fd: 9,
+            fd,
             ret: -111,
             errno: Some("ECONNREFUSED".into()),
             peer: None,
             data_hex: None,
         },
     );
-    b.ev(2.5, Op::Close { fd: 9, ret: 0 });
-    b.stderr = Some("go: example.com/m@v1.0.0: Get \"https://proxy.lab.test/example.com/m/@v/list\": dial tcp: lookup proxy.lab.test on 198.18.0.2:53: read udp 198.18.0.1:39283->198.18.0.2:53: read: connection refused\n".into());
+    b.ev(ms + 0.5, Op::Close { fd, ret: 0 });
+    (qp, ip, read)
+}
+
+const DNS_REFUSED_STDERR: &str = "go: example.com/m@v1.0.0: Get \"https://proxy.lab.test/example.com/m/@v/list\": dial tcp: lookup proxy.lab.test on 198.18.0.2:53: read udp 198.18.0.1:39283->198.18.0.2:53: read: connection refused\n";
+
+fn dns_refused_bundle() -> (Bundle, u64, u64, u64) {
+    let mut b = Bundle::new(Some(1));
+    let (qp, ip, read) = refused_exchange(&mut b, 9, 39283, 2.0, 0x1234);
+    b.stderr = Some(DNS_REFUSED_STDERR.into());
     (b, qp, ip, read)
 }
 
@@ -565,4 +573,18 @@ fn goproxy_off_with_other_successful_traffic() {
         (r.verdict.layer, r.verdict.cause.as_str()),
         (Layer::BeforeSyscall, "proxy-disabled")
     );
+}
+
+#[test]
+fn go_names_the_exact_exchange_by_its_local_port() {
+    let mut b = Bundle::new(Some(1));
+    // Go tried twice (A, then a retry); its error names the first's port.
+    let (qp, ip, read) = refused_exchange(&mut b, 9, 39283, 2.0, 0x1111);
+    refused_exchange(&mut b, 10, 41000, 3.0, 0x2222);
+    b.stderr = Some(DNS_REFUSED_STDERR.into());
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_eq!(r.verdict.cause, "dns-port-unreachable");
+    assert_eq!(ids(&r, Source::Packet), vec![qp, ip]);
+    assert!(ids(&r, Source::Event).contains(&read));
+    assert_eq!(r.verdict.other_failures.len(), 1);
 }

@@ -282,28 +282,47 @@ fn link_tcp_states(attempts: &mut [Attempt], changes: &mut [TcpChange<'_>], cloc
             .min_by_key(|(_, ch)| (ch.ev.tgid != a.tgid, ch.ev.ts_ns.abs_diff(t)))
             .map(|(i, _)| i);
         let Some(i) = best else { continue };
-        let Some(first) = changes.get_mut(i) else {
+        let Some(first) = changes.get(i) else {
             continue;
         };
-        first.used = true;
         let sock = first.sock.to_string();
-        let local = canonical(first.local);
-        a.local = Some(local);
         let start = first.ev.ts_ns;
-        for ch in changes.iter_mut() {
-            if ch.sock != sock || ch.ev.ts_ns < start || canonical(ch.local) != local {
+        // The kernel enters SYN_SENT before it binds the source port, so
+        // the SYN_SENT change carries port 0; a later change of the same
+        // socket (ESTABLISHED, CLOSE) names the real one.
+        let mut life = Vec::new();
+        for (j, ch) in changes.iter().enumerate() {
+            if ch.sock != sock || ch.ev.ts_ns < start {
                 continue;
             }
+            // A CLOSE -> SYN_SENT after the first is the struct's next life.
+            if j != i && ch.old == "CLOSE" && !life.is_empty() {
+                break;
+            }
+            life.push(j);
+        }
+        for j in life {
+            let Some(ch) = changes.get_mut(j) else {
+                continue;
+            };
             ch.used = true;
+            if ch.local.port != 0 && a.local.is_none() {
+                a.local = Some(canonical(ch.local));
+            }
             if ch.new == "ESTABLISHED" {
                 a.established = true;
             }
             a.end_ns = a.end_ns.max(ch.ev.ts_ns);
+            let local = if ch.local.port == 0 {
+                ch.local.ip.to_string()
+            } else {
+                ch.local.to_string()
+            };
             a.steps.push(Step {
                 source: Source::Event,
                 id: ch.ev.id,
                 t_ms: Some(clock.event_ms(ch.ev.ts_ns)),
-                text: format!("tcp {} > {} {} -> {}", ch.local, ch.peer, ch.old, ch.new),
+                text: format!("tcp {local} > {} {} -> {}", ch.peer, ch.old, ch.new),
             });
         }
     }

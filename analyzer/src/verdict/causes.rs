@@ -411,6 +411,10 @@ fn score(a: &Attempt, d: &Diagnosis, clues: &GoClues, stderr: &str) -> u32 {
             }
             if clues.udp_peers.contains(&a.peer) {
                 s = s.max(1) + 1;
+                // `read udp A->B` names our port too: the very exchange.
+                if a.local.is_some_and(|l| clues.udp_locals.contains(&l)) {
+                    s += 2;
+                }
             }
             s
         }

@@ -19,6 +19,8 @@ pub struct GoClues {
     pub lookups: Vec<(String, Option<SocketAddr>)>,
     /// Remote ends of `read udp A->B:` / `write udp A->B:` clauses.
     pub udp_peers: Vec<SocketAddr>,
+    /// Local ends (A) of the same clauses: they pin the exact exchange.
+    pub udp_locals: Vec<SocketAddr>,
     /// `module lookup disabled by GOPROXY=off` (cmd/go modfetch errProxyOff).
     pub proxy_off: bool,
     /// The line that best states Go's error, for summaries.
@@ -81,6 +83,9 @@ pub fn parse(stderr: &str) -> GoClues {
                 if let Some(a) = rest.get(i + 2..).and_then(addr_until_colon_space) {
                     c.udp_peers.push(a);
                     notable = true;
+                    if let Some(l) = rest.get(..i).and_then(|l| l.parse().ok()) {
+                        c.udp_locals.push(l);
+                    }
                 }
             }
         }
@@ -152,6 +157,7 @@ mod tests {
             )]
         );
         assert_eq!(c.udp_peers, vec!["198.18.0.2:53".parse().unwrap()]);
+        assert_eq!(c.udp_locals, vec!["198.18.0.1:39283".parse().unwrap()]);
         let c = parse("lookup proxy.lab.test on [::1]:53: no such host");
         assert_eq!(c.lookups[0].1, Some("[::1]:53".parse().unwrap()));
         let c = parse("lookup proxy.lab.test: no such host");

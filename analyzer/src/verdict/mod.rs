@@ -135,7 +135,7 @@ pub fn decide(input: &Input<'_>) -> Verdict {
             "the command exited 0: nothing failed".to_string()
         } else {
             format!(
-                "the command exited 0; {} network attempt(s) failed on the way and Go recovered",
+                "the command exited 0; {} network attempt(s) failed on the way without making it fail",
                 others.len()
             )
         };
@@ -331,12 +331,23 @@ fn verdict(
     let target = chosen.map(|d| d.target.clone());
     let mut missing: Vec<String> = missing.to_vec();
     missing.dedup();
-    let mut other_failures: Vec<String> = Vec::new();
+    // Retries and parallel A/AAAA lookups fail alike: one line per kind.
+    let mut groups: Vec<(String, &Diagnosis, usize)> = Vec::new();
     for o in others {
-        if !other_failures.contains(&o.summary) && other_failures.len() < 10 {
-            other_failures.push(o.summary.clone());
+        let key = format!("{}|{:?}|{:?}", o.cause, o.target, o.layer);
+        match groups.iter_mut().find(|(k, _, _)| *k == key) {
+            Some(g) => g.2 += 1,
+            None => groups.push((key, o, 1)),
         }
     }
+    let other_failures: Vec<String> = groups
+        .iter()
+        .take(10)
+        .map(|(_, d, n)| match n {
+            1 => d.summary.clone(),
+            n => format!("{} (and {} more like it)", d.summary, n - 1),
+        })
+        .collect();
     let remediation = if layer == Layer::Inconclusive {
         chosen
             .and_then(|d| d.advice.clone())
