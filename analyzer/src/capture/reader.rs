@@ -10,7 +10,7 @@
 //! (draft-ietf-opsawg-pcap).
 
 use std::fs::File;
-use std::io::{BufReader, ErrorKind, Read};
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
@@ -29,6 +29,11 @@ const SHB: u32 = 0x0A0D_0D0A;
 /// pcapng byte-order magic, as read big-endian.
 const BOM_BIG: u32 = 0x1A2B_3C4D;
 const BOM_LITTLE: u32 = 0x4D3C_2B1A;
+/// Systemd Journal Export Block (pcapng 4.7): a record, not a packet.
+const SYSTEMD_JOURNAL_BLOCK: u32 = 0x0000_0009;
+/// Custom Blocks (pcapng 4.8), copyable and not.
+const CUSTOM_BLOCK: u32 = 0x0000_0BAD;
+const CUSTOM_BLOCK_NO_COPY: u32 = 0x4000_0BAD;
 
 /// One captured packet, borrowed from the reader's buffer.
 #[derive(Debug, Clone, Copy)]
@@ -180,7 +185,8 @@ impl<R: Read> CaptureReader<R> {
         std::mem::take(&mut self.warnings)
     }
 
-    /// Packet blocks seen so far.
+    /// Records seen so far: packet blocks plus the custom and journal
+    /// blocks Wireshark also numbers as frames.
     pub fn packets_seen(&self) -> u64 {
         self.number
     }
@@ -204,22 +210,12 @@ impl<R: Read> CaptureReader<R> {
     }
 
     /// Reads up to `n` bytes into `buf[at..at+n]`; returns how many arrived.
+    /// The buffer grows with the data actually read, so a lying length field
+    /// in a short file costs nothing.
     fn fill(&mut self, at: usize, n: usize) -> std::io::Result<usize> {
-        self.buf.resize(at + n, 0);
-        let mut got = 0;
-        while got < n {
-            let Some(dst) = self.buf.get_mut(at + got..at + n) else {
-                break;
-            };
-            match self.input.read(dst) {
-                Ok(0) => break,
-                Ok(k) => got += k,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.buf.truncate(at + got);
-        Ok(got)
+        self.buf.truncate(at);
+        let want = u64::try_from(n).unwrap_or(u64::MAX);
+        (&mut self.input).take(want).read_to_end(&mut self.buf)
     }
 
     fn stop(&mut self, why: String) {
@@ -326,9 +322,16 @@ impl<R: Read> CaptureReader<R> {
             return None;
         };
         let btype = rd32(&self.buf, 0, big);
+        // Wireshark numbers every record block as a frame, custom and
+        // journal blocks included; so do we, to cite the same numbers.
         let is_packet = matches!(
             btype,
-            ENHANCED_PACKET_BLOCK | SIMPLE_PACKET_BLOCK | PACKET_BLOCK
+            ENHANCED_PACKET_BLOCK
+                | SIMPLE_PACKET_BLOCK
+                | PACKET_BLOCK
+                | SYSTEMD_JOURNAL_BLOCK
+                | CUSTOM_BLOCK
+                | CUSTOM_BLOCK_NO_COPY
         );
         if is_packet {
             self.number += 1;
