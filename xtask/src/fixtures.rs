@@ -13,7 +13,10 @@ pub fn run() -> Result<(), String> {
     if !gotrace_e2e::is_root() {
         return Err("recording needs root: run `sudo cargo xtask record-fixtures`".into());
     }
-    let gotrace = gotrace_e2e::gotrace_bin();
+    // GOTRACE_BIN if set, else what `cargo xtask build` produced.
+    let gotrace = std::env::var_os("GOTRACE_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(crate::util::gotrace_bin);
     if !gotrace.is_file() {
         return Err(format!(
             "no gotrace at {} (run `cargo xtask build` or set GOTRACE_BIN)",
