@@ -52,6 +52,8 @@ impl FlowKey {
 #[derive(Debug, Default)]
 pub struct CaptureIndex {
     flows: HashMap<FlowKey, Vec<Packet>>,
+    /// Flows by (protocol, endpoint), so a lookup by server is not a scan.
+    by_endpoint: HashMap<(u8, SocketAddr), Vec<FlowKey>>,
     to_dest: HashMap<IpAddr, Vec<Packet>>,
     /// Packet blocks read.
     pub packets: u64,
@@ -102,7 +104,15 @@ impl CaptureIndex {
                 d.push(p.clone());
             }
         }
-        let v = self.flows.entry(key).or_default();
+        let v = self.flows.entry(key).or_insert_with(|| {
+            for end in [key.a, key.b] {
+                self.by_endpoint
+                    .entry((key.proto, end))
+                    .or_default()
+                    .push(key);
+            }
+            Vec::new()
+        });
         if v.len() < MAX_PACKETS_PER_FLOW {
             v.push(p);
         }
@@ -123,9 +133,12 @@ impl CaptureIndex {
         proto: u8,
         peer: SocketAddr,
     ) -> impl Iterator<Item = (&FlowKey, &[Packet])> + '_ {
-        self.flows
+        self.by_endpoint
+            .get(&(proto, peer))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
             .iter()
-            .filter(move |(k, _)| k.proto == proto && (k.a == peer || k.b == peer))
+            .filter_map(|k| self.flows.get_key_value(k))
             .map(|(k, v)| (k, v.as_slice()))
     }
 
@@ -137,5 +150,45 @@ impl CaptureIndex {
     /// All flows, for capture-only summaries.
     pub fn flows(&self) -> impl Iterator<Item = (&FlowKey, &[Packet])> + '_ {
         self.flows.iter().map(|(k, v)| (k, v.as_slice()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::packet::TcpFlags;
+
+    fn tcp(n: u64, src: &str, dst: &str) -> Packet {
+        Packet {
+            number: n,
+            realtime_ns: Some(0),
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            payload: Payload::Tcp {
+                flags: TcpFlags::default(),
+                len: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn flows_are_direction_free_and_bounded() {
+        let mut idx = CaptureIndex::default();
+        let (c, s) = ("10.0.0.1:4000", "10.0.0.2:80");
+        for n in 0..100 {
+            let p = if n % 2 == 0 {
+                tcp(n, c, s)
+            } else {
+                tcp(n, s, c)
+            };
+            idx.add(p);
+        }
+        idx.add(tcp(200, "10.0.0.3:5000", s));
+        let f = idx.flow(6, s.parse().unwrap(), c.parse().unwrap());
+        assert_eq!(f.len(), MAX_PACKETS_PER_FLOW);
+        assert_eq!(f.first().map(|p| p.number), Some(0));
+        assert_eq!(idx.flows_with(6, s.parse().unwrap()).count(), 2);
+        assert_eq!(idx.flows_with(17, s.parse().unwrap()).count(), 0);
+        assert_eq!(idx.sent_to("10.0.0.2".parse().unwrap()).len(), 8);
     }
 }
