@@ -7,6 +7,8 @@
 //! or [`render_text`]. The pieces are public for capture-only use:
 //! [`capture::CaptureReader`], [`capture::CaptureIndex`], [`dns`], [`icmp`].
 
+#![warn(missing_docs)]
+
 pub mod attempt;
 pub mod bundle;
 pub mod capture;

@@ -40,6 +40,8 @@ pub struct SockAddr {
 /// (errno values of Linux, `errno(3)`); `errno` repeats a failure by name
 /// (`"ECONNREFUSED"`) for readers. `data_hex` is the head of the payload
 /// (at most 128 bytes), hex encoded.
+// Variant fields are documented once, in the paragraph above.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Op {
