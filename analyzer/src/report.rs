@@ -155,8 +155,10 @@ pub fn render_text(r: &Report) -> String {
             out.push_str(&format!("  {:>9}  {:<7} {}\n", ms(s.t_ms), cite(s), s.text));
         }
     }
-    if let Some(line) = &c.go_error {
-        if v.layer != Layer::None {
+    if let Some(line) = c.go_error.as_ref().filter(|_| v.layer != Layer::None) {
+        if c.timeline.is_empty() {
+            out.push_str(&format!("\n  Go said: {line}\n"));
+        } else {
             out.push_str(&format!("  {:>9}  {:<7} {}\n", "end", "go", line));
         }
     }

@@ -93,7 +93,6 @@ pub(super) fn from_events(events: &[Event], clock: &Clock) -> Correlation {
                 };
                 let mut a = Attempt::new(kind, ev, *fd, canonical(peer));
                 if let Some(i) = info {
-                    a.start_ns = a.start_ns.min(ev.ts_ns);
                     a.steps.push(i.event.clone());
                 }
                 a.steps.push(step(
