@@ -85,3 +85,72 @@ fn known_counts_and_truncation() {
         assert_eq!(n, 9);
     }
 }
+
+/// Decoded packets of a shared capture, or None when it is absent.
+fn packets(name: &str) -> Option<Vec<gotrace_analyzer::capture::Packet>> {
+    let p = Path::new(DIR).join(name);
+    if !p.exists() {
+        return None;
+    }
+    let mut r = CaptureReader::open(&p).unwrap();
+    let mut v = Vec::new();
+    while let Some(f) = r.next_frame() {
+        v.extend(gotrace_analyzer::capture::decode(&f));
+    }
+    Some(v)
+}
+
+#[test]
+fn real_packets_decode_as_the_index_says() {
+    use gotrace_analyzer::capture::Payload;
+    use gotrace_analyzer::icmp::Unreachable;
+    if let Some(p) = packets("cs_tcp_refuseconnection.pcapng") {
+        let d: Vec<String> = p.iter().map(|p| p.describe()).collect();
+        assert!(d[0].ends_with("192.168.100.1:80 [SYN]"), "{d:?}");
+        assert!(
+            d[1].starts_with("192.168.100.1:80 >") && d[1].ends_with("[RST, ACK]"),
+            "{d:?}"
+        );
+    }
+    if let Some(p) = packets("cs_dns_query_nonexistent.pcapng") {
+        let Payload::Udp { dns: Some(m) } = &p[1].payload else {
+            panic!("{:?}", p[1])
+        };
+        assert!(m.response);
+        assert_eq!(m.rcode, gotrace_analyzer::dns::RCODE_NXDOMAIN);
+        assert_eq!(m.qname.as_deref(), Some("12498283719301382971974.net"));
+    }
+    if let Some(p) = packets("cs_stranded_clientside.pcapng") {
+        let Payload::Udp { dns: Some(m) } = &p[1].payload else {
+            panic!("{:?}", p[1])
+        };
+        assert_eq!((m.rcode, m.qname.as_deref()), (2, Some("appserver")));
+    }
+    if let Some(p) = packets("zk_icmp-destunreach-udp.pcap") {
+        let Payload::IcmpError(e) = &p[0].payload else {
+            panic!("{:?}", p[0])
+        };
+        assert_eq!(e.kind, Unreachable::Port);
+        let q = e.quoted.as_ref().unwrap();
+        assert_eq!((q.proto, q.src.port()), (17, 53), "quotes the DNS response");
+        assert!(q.dns_id.is_some());
+    }
+    if let Some(p) = packets("zk_icmp6-destunreach-ip6ext-udp.pcap") {
+        let Payload::IcmpError(e) = &p[0].payload else {
+            panic!("{:?}", p[0])
+        };
+        assert_eq!(e.kind, Unreachable::Net);
+        assert_eq!(
+            e.quoted.as_ref().map(|q| q.proto),
+            Some(17),
+            "through the extension header"
+        );
+    }
+    if let Some(p) = packets("td_LINKTYPE_RAW_ipv6.pcap") {
+        let Payload::Udp { dns: Some(m) } = &p[0].payload else {
+            panic!("{:?}", p[0])
+        };
+        assert_eq!(m.qname.as_deref(), Some("example.com"));
+        assert!(p[0].dst.ip().is_ipv6());
+    }
+}
