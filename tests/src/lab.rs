@@ -195,11 +195,22 @@ impl Lab {
         c
     }
 
-    /// Runs `go args...` in the client namespace and returns its output.
-    pub fn go(&self, args: &[&str]) -> Result<Output, LabError> {
-        self.command("go")
+    /// Runs `program args...` in the client namespace (see [`Lab::command`])
+    /// and returns its output.
+    pub fn run<S: AsRef<std::ffi::OsStr>>(
+        &self,
+        program: impl AsRef<std::ffi::OsStr>,
+        args: &[S],
+    ) -> Result<Output, LabError> {
+        let shown = PathBuf::from(program.as_ref());
+        self.command(program)
             .args(args)
             .output()
-            .map_err(LabError::io("running", "ip netns exec ... go"))
+            .map_err(LabError::io("running (ip netns exec)", shown))
+    }
+
+    /// Runs `go args...` in the client namespace and returns its output.
+    pub fn go(&self, args: &[&str]) -> Result<Output, LabError> {
+        self.run("go", args)
     }
 }
