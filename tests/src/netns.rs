@@ -113,8 +113,23 @@ fn remove_stale() {
             continue;
         };
         if !PathBuf::from(format!("/proc/{pid}")).exists() {
+            kill_members(name);
             let _ = run("ip", &["netns", "del", name]);
             let _ = std::fs::remove_dir_all(PathBuf::from("/etc/netns").join(name));
+        }
+    }
+}
+
+/// SIGKILLs the processes still inside stale lab namespace `name` (servers
+/// orphaned when their lab's owner was killed), by pid.
+fn kill_members(name: &str) {
+    let Ok(out) = run("ip", &["netns", "pids", name]) else {
+        return;
+    };
+    for pid in String::from_utf8_lossy(&out.stdout).lines() {
+        if let Ok(pid) = pid.trim().parse::<libc::pid_t>() {
+            // SAFETY: kill(2) with a pid read from the namespace; no memory involved.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
         }
     }
 }
