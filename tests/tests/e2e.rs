@@ -413,3 +413,132 @@ fn run_not_executable_exits_126() {
     let (code, stderr) = run_in_lab(&file.display().to_string(), &scratch);
     assert_eq!(code, Some(126), "stderr: {stderr}");
 }
+
+// ---- the rest of the run contract ----
+
+/// stdout and stderr pass through, the verdict JSON follows the command's
+/// own stdout, stderr.log holds the command's stderr, and the exit status is
+/// the command's.
+#[test]
+fn run_passes_output_and_exit_status_through() {
+    support::require_root();
+    let scratch = Scratch::new("run-passthrough");
+    let bundle = scratch.path().join("bundle");
+    let lab = Lab::up(gotrace_e2e::LabConfig::default()).expect("setting up the lab");
+    let out = lab
+        .command(support::gotrace())
+        .arg("run")
+        .arg("-o")
+        .arg(&bundle)
+        .args([
+            "--json",
+            "--",
+            "sh",
+            "-c",
+            "echo to-stdout; echo to-stderr >&2; exit 3",
+        ])
+        .output()
+        .expect("running gotrace");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "stderr: {stderr}");
+    assert!(
+        stdout.starts_with("to-stdout\n"),
+        "the command's stdout must come first: {stdout}"
+    );
+    let verdict =
+        bundle::verdict_from_stdout(&stdout).expect("verdict JSON after the command's stdout");
+    assert!(verdict["layer"].is_string(), "{verdict}");
+    assert!(stderr.contains("to-stderr"), "{stderr}");
+    let log = std::fs::read_to_string(bundle.join("stderr.log")).expect("stderr.log");
+    assert_eq!(
+        log, "to-stderr\n",
+        "stderr.log must hold exactly the command's stderr"
+    );
+}
+
+/// `--ready-file` exists before the command starts and holds its PID.
+#[test]
+fn run_ready_file_holds_the_command_pid() {
+    support::require_root();
+    let scratch = Scratch::new("run-ready");
+    let ready = scratch.path().join("ready");
+    let lab = Lab::up(gotrace_e2e::LabConfig::default()).expect("setting up the lab");
+    let out = lab
+        .command(support::gotrace())
+        .arg("run")
+        .arg("-o")
+        .arg(scratch.path().join("bundle"))
+        .arg("--ready-file")
+        .arg(&ready)
+        .args(["--", "sh", "-c", "echo $$; cat \"$1\"", "sh"])
+        .arg(&ready)
+        .output()
+        .expect("running gotrace");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().map(str::trim).collect();
+    assert!(
+        lines.len() >= 2,
+        "expected the shell's pid and the ready file: {stdout}"
+    );
+    assert_eq!(
+        lines[0], lines[1],
+        "the ready file must hold the command's pid"
+    );
+}
+
+/// Without privileges `run` exits 77 and says what it needs; it does not
+/// run the command.
+#[test]
+fn run_without_privileges_exits_77() {
+    support::require_root(); // to drop them with setpriv
+    let scratch = Scratch::new("run-unprivileged");
+    let marker = scratch.path().join("ran");
+    // Writable for the unprivileged user, so "not run" is not "could not write".
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(scratch.path(), std::fs::Permissions::from_mode(0o777))
+        .expect("chmod scratch");
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(support::gotrace())
+        .args(["run", "-o"])
+        .arg(scratch.path().join("bundle"))
+        .args(["--", "touch"])
+        .arg(&marker)
+        .output()
+        .expect("running setpriv (util-linux)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(77), "stderr: {stderr}");
+    assert!(
+        stderr.contains("CAP_BPF"),
+        "the message should name the capabilities: {stderr}"
+    );
+    assert!(!marker.exists(), "the command must not run untraced");
+}
+
+/// Usage errors exit 2.
+#[test]
+fn usage_errors_exit_2() {
+    for args in [&["run"][..], &["frobnicate"][..], &["analyze"][..]] {
+        let out = Command::new(support::gotrace())
+            .args(args)
+            .output()
+            .expect("running gotrace");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "gotrace {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
