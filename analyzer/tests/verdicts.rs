@@ -588,3 +588,21 @@ fn go_names_the_exact_exchange_by_its_local_port() {
     assert!(ids(&r, Source::Event).contains(&read));
     assert_eq!(r.verdict.other_failures.len(), 1);
 }
+
+#[test]
+fn go_wording_picks_the_attempt_it_reports() {
+    // A refused dial, then a later dial to the same address that Go gave up
+    // on: Go's "i/o timeout" is about the second, which proves no layer.
+    let mut b = Bundle::new(Some(1));
+    refused_dial(&mut b, false);
+    b.ev(40.0, sock_ev(8, true));
+    let c = b.ev(40.1, connect_ev(8, sa(SERVER, 8080), -115));
+    b.stderr = Some(
+        "go: example.com/m@v1.0.0: Get \"http://proxy.lab.test:8080/x\": dial tcp 198.18.0.2:8080: i/o timeout\n"
+            .into(),
+    );
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_eq!(r.verdict.layer, Layer::Inconclusive, "{}", render_text(&r));
+    assert_eq!(ids(&r, Source::Event), vec![c]);
+    assert_eq!(r.verdict.other_failures.len(), 1);
+}

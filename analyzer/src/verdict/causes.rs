@@ -45,6 +45,8 @@ pub struct Diagnosis {
     pub no_outcome: bool,
     /// Advice when the layer is not proven but the facts point somewhere.
     pub advice: Option<String>,
+    /// The words Go's error uses for this outcome (`connection refused`).
+    pub go_phrase: Option<&'static str>,
 }
 
 impl Diagnosis {
@@ -84,6 +86,7 @@ fn base(layer: Layer, cause: &'static str, summary: String) -> Diagnosis {
         stderr_score: 0,
         no_outcome: false,
         advice: None,
+        go_phrase: None,
     }
 }
 
@@ -133,6 +136,7 @@ fn tcp(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         if sent.is_none() {
             d.missing.push("capture".into());
         }
+        d.go_phrase = errno_phrase(errno::ENETUNREACH);
         return Some(d);
     }
     let so = a.so_error.as_ref().map(|s| s.value);
@@ -158,6 +162,7 @@ fn tcp(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
             d.evidence.extend(so_ev);
             d.evidence.push(syn);
             d.evidence.push(rst);
+            d.go_phrase = errno_phrase(errno::ECONNREFUSED);
             return Some(d);
         }
         let (why, missing) = if input.capture.is_none() {
@@ -183,6 +188,7 @@ fn tcp(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         d.evidence.extend(connect_ev);
         d.evidence.extend(so_ev);
         d.evidence.extend(syn);
+        d.go_phrase = errno_phrase(errno::ECONNREFUSED);
         return Some(d);
     }
     let wire = wire_story(a, input);
@@ -199,6 +205,7 @@ fn tcp(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         d.evidence.extend(syn);
         d.evidence.extend(pk(a, a.icmp.as_ref().map(|p| p.number)));
         d.advice = Some(path_advice(a, input));
+        d.go_phrase = errno_phrase(e);
         return Some(d);
     }
     if let Some(e) = connect_errno.filter(|&e| e != errno::EINPROGRESS) {
@@ -207,6 +214,7 @@ fn tcp(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
             vec!["a rule for this errno".into()],
         );
         d.evidence.extend(connect_ev);
+        d.go_phrase = errno_phrase(e);
         return Some(d);
     }
     // EINPROGRESS and nothing after: Go gave up (i/o timeout) or cancelled
@@ -219,6 +227,8 @@ fn tcp(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     d.evidence.extend(connect_ev);
     d.evidence.extend(syn);
     d.advice = Some(path_advice(a, input));
+    // Go's own dial deadline (net.Dialer, the HTTP transport's 30 s).
+    d.go_phrase = Some("i/o timeout");
     Some(d)
 }
 
@@ -289,6 +299,7 @@ fn dns_exchange(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         d.evidence.extend(query_pkt);
         d.evidence.extend(pk(a, nx_pkt.map(|m| m.number)));
         d.evidence.extend(ev(a, nx_ev.map(|m| m.id)));
+        d.go_phrase = Some("no such host");
         return Some(d);
     }
     let refused = a
@@ -312,6 +323,7 @@ fn dns_exchange(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         d.evidence.extend(query_pkt);
         d.evidence.extend(pk(a, Some(icmp.number)));
         d.evidence.extend(ev(a, refused.map(|r| r.id)));
+        d.go_phrase = errno_phrase(errno::ECONNREFUSED);
         return Some(d);
     }
     if let Some(r) = refused {
@@ -326,6 +338,7 @@ fn dns_exchange(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         );
         d.evidence.extend(query_ev);
         d.evidence.extend(ev(a, Some(r.id)));
+        d.go_phrase = errno_phrase(errno::ECONNREFUSED);
         return Some(d);
     }
     let any_answer = a
@@ -346,6 +359,7 @@ fn dns_exchange(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
             vec![format!("a rule for RCODE {}", dns::rcode_name(m.rcode))],
         );
         d.evidence.extend(query_ev);
+        d.go_phrase = Some("server misbehaving");
         d.advice = Some(format!("the resolver {server} could not answer ({}): check its upstream servers, or point /etc/resolv.conf at a working resolver", dns::rcode_name(m.rcode)));
         return Some(d);
     }
@@ -359,6 +373,7 @@ fn dns_exchange(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     d.no_outcome = a.read_errno.is_none();
     d.evidence.extend(query_ev);
     d.evidence.extend(query_pkt);
+    d.go_phrase = Some("i/o timeout");
     d.advice = Some(format!("the name server {server} did not answer: check that it is reachable and running, and the nameserver lines of /etc/resolv.conf"));
     Some(d)
 }
@@ -419,14 +434,27 @@ fn score(a: &Attempt, d: &Diagnosis, clues: &GoClues, stderr: &str) -> u32 {
             s
         }
     };
-    let phrase = match d.cause {
-        cause::CONNECTION_REFUSED | cause::DNS_PORT_UNREACHABLE => "connection refused",
-        cause::NO_ROUTE => "network is unreachable",
-        cause::DNS_NXDOMAIN => "no such host",
-        _ => "",
-    };
-    if s > 0 && !phrase.is_empty() && stderr.contains(phrase) {
-        s += 1;
+    // Go's wording for this outcome confirms the match; another outcome's
+    // wording for the same address means Go reports a different attempt.
+    if let (true, Some(phrase)) = (s > 0, d.go_phrase) {
+        if stderr.contains(phrase) {
+            s += 1;
+        } else {
+            s = s.saturating_sub(1).max(1);
+        }
     }
     s
+}
+
+/// How Go words an errno in its error text (syscall.Errno strings of
+/// Linux, src/syscall/zerrors_linux_*.go).
+fn errno_phrase(e: i32) -> Option<&'static str> {
+    match e {
+        errno::ECONNREFUSED => Some("connection refused"),
+        errno::ETIMEDOUT => Some("connection timed out"),
+        errno::EHOSTUNREACH => Some("no route to host"),
+        errno::ENETUNREACH => Some("network is unreachable"),
+        errno::ECONNRESET => Some("connection reset by peer"),
+        _ => None,
+    }
 }
