@@ -318,6 +318,47 @@ fn gotrace_dns_nxdomain_sees_the_answer() {
 
 // ---- (h) bad input ----
 
+/// Offline: `gotrace analyze --json` on each recorded bundle in
+/// fixtures/bundles reaches the scenario's verdict (no root needed).
+#[test]
+fn analyze_recorded_bundles_reach_the_expected_verdicts() {
+    let root = gotrace_e2e::fixtures_dir().join("bundles");
+    let mut checked = 0;
+    for s in scenario::all() {
+        let (Some(expected), dir) = (s.verdict, root.join(s.name)) else {
+            continue;
+        };
+        assert!(
+            dir.is_dir(),
+            "no recorded bundle {} (run `sudo cargo xtask record-fixtures`)",
+            dir.display()
+        );
+        let out = Command::new(support::gotrace())
+            .args(["analyze", "--json"])
+            .arg(&dir)
+            .output()
+            .expect("running gotrace");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            s.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v = bundle::verdict_from_stdout(&stdout)
+            .unwrap_or_else(|| panic!("{}: no JSON: {stdout}", s.name));
+        assert_eq!(
+            (v["layer"].as_str(), v["cause"].as_str()),
+            (Some(expected.layer), Some(expected.cause)),
+            "{}",
+            s.name
+        );
+        checked += 1;
+    }
+    assert!(checked >= 6, "only {checked} bundles checked");
+}
+
 #[test]
 fn analyze_missing_dir_exits_66_naming_it() {
     let scratch = Scratch::new("analyze-missing");
