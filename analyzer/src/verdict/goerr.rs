@@ -65,7 +65,14 @@ pub fn parse(stderr: &str) -> GoClues {
                 }
             }
         }
-        for rest in after_all(line, "lookup ") {
+        for (i, _) in line.match_indices("lookup ") {
+            // "module lookup disabled by GOPROXY=off" is not a DNS lookup.
+            if line.get(..i).is_some_and(|p| p.ends_with("module ")) {
+                continue;
+            }
+            let Some(rest) = line.get(i + "lookup ".len()..) else {
+                continue;
+            };
             let end_name = rest.find([' ', ':']).unwrap_or(rest.len());
             let name = rest.get(..end_name).unwrap_or("").trim_end_matches('.');
             if name.is_empty() {
@@ -166,7 +173,8 @@ mod tests {
 
     #[test]
     fn proxy_off_and_garbage() {
-        assert!(parse("go: module lookup disabled by GOPROXY=off").proxy_off);
+        let c = parse("go: module lookup disabled by GOPROXY=off");
+        assert!(c.proxy_off && c.lookups.is_empty());
         let c = parse("dial tcp \u{0}: lookup :: on : dial tcp6");
         assert!(c.dials.is_empty());
         assert_eq!(parse("").error_line, None);
