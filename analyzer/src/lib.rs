@@ -57,6 +57,7 @@ pub fn analyze_bundle(dir: &Path) -> Result<Report, AnalyzeError> {
     let input = verdict::Input {
         meta: &b.meta,
         have_events: b.events.is_some(),
+        events_damaged: b.events_damaged,
         corr: &corr,
         capture: capture.as_ref(),
         stderr: b.stderr.as_deref(),

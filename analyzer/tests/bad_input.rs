@@ -213,3 +213,28 @@ fn corrupted_bytes_in_capture_and_events_do_not_panic() {
         let _ = analyze_bundle(&dir).unwrap();
     }
 }
+
+#[test]
+fn damaged_events_cannot_prove_the_absence_of_syscalls() {
+    let mut b = Bundle::new(Some(1));
+    b.ev(
+        0.5,
+        gotrace_analyzer::bundle::Op::Exec {
+            filename: "/usr/bin/go".into(),
+        },
+    );
+    b.stderr = Some("go: module lookup disabled by GOPROXY=off\n".into());
+    let dir = b.write();
+    let mut text = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+    text.push_str("{\"id\":2,\"kind\":\"sock\u{0}et\" garbage\n");
+    text.push_str(&std::fs::read_to_string(dir.join("events.jsonl")).unwrap());
+    std::fs::write(dir.join("events.jsonl"), text).unwrap();
+    let r = analyze_bundle(&dir).unwrap();
+    assert_eq!(r.verdict.layer, Layer::Inconclusive);
+    // events.jsonl that is a directory counts as missing, not as empty.
+    std::fs::remove_file(dir.join("events.jsonl")).unwrap();
+    std::fs::create_dir(dir.join("events.jsonl")).unwrap();
+    let r = analyze_bundle(&dir).unwrap();
+    assert_eq!(r.verdict.layer, Layer::Inconclusive);
+    assert_eq!(r.verdict.missing, vec!["events.jsonl".to_string()]);
+}

@@ -25,6 +25,9 @@ pub struct Bundle {
     pub meta: Meta,
     /// Events sorted by time (then id); `None` when `events.jsonl` is absent.
     pub events: Option<Vec<Event>>,
+    /// Some lines of `events.jsonl` were unreadable: an absence of events
+    /// proves nothing.
+    pub events_damaged: bool,
     /// The command's stderr (its last MiB at most); `None` when absent.
     pub stderr: Option<String>,
     /// Path of `capture.pcapng` when the file exists.
@@ -74,7 +77,12 @@ pub fn read_bundle(dir: &Path) -> Result<Bundle, AnalyzeError> {
     }
 
     let events_path = dir.join(files::EVENTS);
+    let before = warnings.len();
     let events = match File::open(&events_path) {
+        Ok(_) if !events_path.is_file() => {
+            warnings.push("events.jsonl is not a regular file; ignored".to_string());
+            None
+        }
         Ok(f) => Some(read_events(BufReader::new(f), &mut warnings)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             warnings.push(
@@ -91,6 +99,7 @@ pub fn read_bundle(dir: &Path) -> Result<Bundle, AnalyzeError> {
         }
     };
 
+    let events_damaged = events.is_some() && warnings.len() > before;
     let capture_path = dir.join(files::CAPTURE);
     let capture = if capture_path.is_file() {
         Some(capture_path)
@@ -104,6 +113,7 @@ pub fn read_bundle(dir: &Path) -> Result<Bundle, AnalyzeError> {
         dir: dir.to_path_buf(),
         meta,
         events,
+        events_damaged,
         stderr,
         capture,
         warnings,

@@ -108,6 +108,8 @@ pub struct Input<'a> {
     pub meta: &'a Meta,
     /// Whether events.jsonl was present.
     pub have_events: bool,
+    /// Whether some of its lines were unreadable.
+    pub events_damaged: bool,
     /// Correlated attempts.
     pub corr: &'a Correlation,
     /// The capture index, when a capture was read.
@@ -161,6 +163,14 @@ pub fn decide(input: &Input<'_>) -> Verdict {
         );
     }
     if !input.corr.any_network_syscall {
+        if input.events_damaged {
+            return inconclusive(
+                input,
+                format!("the command {status} and no network syscall was recorded, but events.jsonl is damaged{go_says}"),
+                vec!["an undamaged events.jsonl".into()],
+                &all,
+            );
+        }
         if input.meta.lost_events > 0 {
             return inconclusive(
                 input,
