@@ -157,7 +157,8 @@ pub fn render_text(r: &Report) -> String {
     }
     if let Some(line) = c.go_error.as_ref().filter(|_| v.layer != Layer::None) {
         if c.timeline.is_empty() {
-            out.push_str(&format!("\n  Go said: {line}\n"));
+            let who = crate::verdict::speaker(&c.argv);
+            out.push_str(&format!("\n  {who} said: {line}\n"));
         } else {
             out.push_str(&format!("  {:>9}  {:<7} {}\n", "end", "go", line));
         }

@@ -151,7 +151,7 @@ pub fn decide(input: &Input<'_>) -> Verdict {
     let go_says = clues
         .error_line
         .as_deref()
-        .map(|l| format!("; Go said: {l}"))
+        .map(|l| format!("; {} said: {l}", speaker(&input.meta.argv)))
         .unwrap_or_default();
     let all: Vec<&Diagnosis> = diags.iter().collect();
     if !input.have_events {
@@ -195,7 +195,7 @@ pub fn decide(input: &Input<'_>) -> Verdict {
         } else {
             (
                 cause::NO_NETWORK_ATTEMPT,
-                format!("the command {status} without a single network syscall: the failure is local to the go command{go_says}"),
+                format!("the command {status} without a single network syscall: the failure is local to the command{go_says}"),
             )
         };
         return verdict(input, Layer::BeforeSyscall, c, summary, None, &[], &[]);
@@ -243,6 +243,16 @@ pub fn decide(input: &Input<'_>) -> Verdict {
             missing,
             &all,
         ),
+    }
+}
+
+/// "Go" when the traced command is the go tool, else "the command".
+pub fn speaker(argv: &[String]) -> &'static str {
+    let prog = argv.first().map(|a| a.rsplit('/').next().unwrap_or(a));
+    if prog == Some("go") {
+        "Go"
+    } else {
+        "the command"
     }
 }
 

@@ -61,7 +61,7 @@ pub fn for_cause(cause: &str, target: Option<&Target>, env: &BTreeMap<String, St
             name.as_deref().unwrap_or("the name")
         ),
         cause::PROXY_DISABLED => "GOPROXY=off forbids downloads: set GOPROXY=https://proxy.golang.org,direct (or your mirror), or provide the modules in the module cache or vendor/".into(),
-        cause::NO_NETWORK_ATTEMPT => "go failed before any network access: read its message (go.mod/go.sum, GOFLAGS=-mod=..., GOTOOLCHAIN, GONOSUMDB/GOPRIVATE); the network is not involved".into(),
+        cause::NO_NETWORK_ATTEMPT => "the command failed before any network access: read its message (go.mod/go.sum, GOFLAGS=-mod=..., GOTOOLCHAIN, GONOSUMDB/GOPRIVATE); the network is not involved".into(),
         _ => for_missing(&[]),
     }
 }
