@@ -275,7 +275,7 @@ fn link_tcp_states(attempts: &mut [Attempt], changes: &mut [TcpChange<'_>], cloc
                 !ch.used
                     && ch.new == "SYN_SENT"
                     && canonical(ch.peer) == a.peer
-                    && ch.ev.ts_ns + BEFORE_NS >= t
+                    && ch.ev.ts_ns.saturating_add(BEFORE_NS) >= t
                     && ch.ev.ts_ns <= t.saturating_add(BEFORE_NS)
             })
             .min_by_key(|(_, ch)| (ch.ev.tgid != a.tgid, ch.ev.ts_ns.abs_diff(t)))
