@@ -307,7 +307,7 @@ fn random_event_files_never_panic() {
             text.push_str(&format!(
                 r#"{{"id":{id},"ts_ns":{ts},"tgid":1,"tid":1,"comm":"go","kind":"{k}","ret":{ret},"errno":null,"domain":2,"sock_type":{st},"protocol":0,"fd":{fd},"peer":{{"ip":"198.18.0.2","port":{port}}},"so_error":{ret},"so_error_name":null,"syscall":"write","data_hex":"{hex}","sock":"0x1","old":"CLOSE","new":"SYN_SENT","local":{{"ip":"198.18.0.1","port":{port}}},"filename":"x"}}"#,
                 st = next() % 3,
-                hex = if next() % 2 == 0 { "00" } else { "1234010000010000000000000178000001" },
+                hex = if next().is_multiple_of(2) { "00" } else { "1234010000010000000000000178000001" },
             ));
             text.push('\n');
         }
@@ -317,5 +317,8 @@ fn random_event_files_never_panic() {
         let _ = gotrace_analyzer::render_text(&r);
         let _ = r.to_json();
     }
-    assert!(attempts > 100, "the random events must reach correlation: {attempts}");
+    assert!(
+        attempts > 100,
+        "the random events must reach correlation: {attempts}"
+    );
 }
