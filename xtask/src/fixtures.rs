@@ -45,6 +45,16 @@ pub fn run() -> Result<(), String> {
         let dest = root.join(s.name);
         let _ = std::fs::remove_dir_all(&dest);
         let size = copy_files(&bundle, &dest)?;
+        if let Some(v) = s.verdict {
+            // Read by analyzer/tests/fixture_bundles.rs: the verdict this bundle must give.
+            let expected = format!(
+                "{{\"layer\": \"{}\", \"cause\": \"{}\"}}\n",
+                v.layer, v.cause
+            );
+            let file = dest.join("expected.json");
+            std::fs::write(&file, expected)
+                .map_err(|e| format!("writing {}: {e}", file.display()))?;
+        }
         let note = if size > LARGE {
             " (large: check before committing)"
         } else {
