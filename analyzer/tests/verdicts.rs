@@ -606,3 +606,48 @@ fn go_wording_picks_the_attempt_it_reports() {
     assert_eq!(ids(&r, Source::Event), vec![c]);
     assert_eq!(r.verdict.other_failures.len(), 1);
 }
+
+#[test]
+fn icmp_without_the_query_on_the_wire_is_not_the_server() {
+    // A local REJECT: the query never left, the ICMP was made on this host.
+    let (mut b, qp, _, _) = dns_refused_bundle();
+    b.packets.remove(qp as usize - 1);
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_eq!(r.verdict.layer, Layer::Inconclusive, "{}", render_text(&r));
+    assert!(r.verdict.remediation.contains("firewall"));
+}
+
+#[test]
+fn our_own_port_unreachable_for_a_late_answer_is_not_the_servers() {
+    // Go gave up and closed the socket; the answer came late and this host
+    // answered it with port unreachable. That ICMP quotes the server's
+    // packet, not our query.
+    let mut b = Bundle::new(Some(1));
+    let q = dns_query(0x4242, "proxy.lab.test", TYPE::A);
+    let a = dns_response(&q, 0);
+    b.ev(1.0, sock_ev(9, false));
+    b.ev(1.1, connect_ev(9, sa(SERVER, 53), 0));
+    b.ev(
+        1.2,
+        Op::Send {
+            syscall: "write".into(),
+            fd: 9,
+            ret: q.len() as i64,
+            errno: None,
+            peer: None,
+            data_hex: Some(hex(&q)),
+        },
+    );
+    b.pkt(
+        1.25,
+        udp(socket_addr(CLIENT, 40000), socket_addr(SERVER, 53), &q),
+    );
+    b.ev(900.0, Op::Close { fd: 9, ret: 0 });
+    let late = udp(socket_addr(SERVER, 53), socket_addr(CLIENT, 40000), &a);
+    b.pkt(900.5, late.clone());
+    b.pkt(900.6, icmp_port_unreachable(CLIENT, SERVER, &late));
+    b.stderr = Some("go: lookup proxy.lab.test on 198.18.0.2:53: read udp 198.18.0.1:40000->198.18.0.2:53: i/o timeout\n".into());
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_eq!(r.verdict.layer, Layer::Inconclusive, "{}", render_text(&r));
+    assert_ne!(r.verdict.cause, "dns-port-unreachable");
+}

@@ -121,6 +121,12 @@ fn attach(a: &mut Attempt, pkts: &[&Packet], clock: &Clock) {
     let ids: Vec<u16> = a.queries.iter().map(|q| q.value.id).collect();
     for p in pkts {
         let from_peer = p.src == a.peer;
+        // Arrived after close(): the process never saw it.
+        let late = a.closed
+            && p.realtime_ns.is_some_and(|rt| {
+                clock.packet_mono_ns(rt) > i64::try_from(a.end_ns).unwrap_or(i64::MAX)
+            });
+        let mut note = "";
         match &p.payload {
             Payload::Tcp { flags, .. } => {
                 if flags.syn && !flags.ack && !from_peer {
@@ -150,7 +156,9 @@ fn attach(a: &mut Attempt, pkts: &[&Packet], clock: &Clock) {
                     number: p.number,
                     value: m.clone(),
                 };
-                if m.response {
+                if m.response && late {
+                    note = " (after the socket was closed)";
+                } else if m.response {
                     a.wire_answers.push(fact);
                 } else {
                     a.wire_queries.push(fact);
@@ -158,6 +166,12 @@ fn attach(a: &mut Attempt, pkts: &[&Packet], clock: &Clock) {
             }
             Payload::Udp { dns: None } => {}
             Payload::IcmpError(e) => {
+                // Only errors about what we sent to the peer count: our own
+                // host answering a late reply with port unreachable (the
+                // socket was already closed) quotes the peer's packet instead.
+                if e.quoted.as_ref().is_none_or(|q| q.dst != a.peer) {
+                    continue;
+                }
                 let quoted_id = e.quoted.as_ref().and_then(|q| q.dns_id);
                 if let (Some(id), false) = (quoted_id, ids.is_empty()) {
                     if !ids.contains(&id) {
@@ -174,7 +188,7 @@ fn attach(a: &mut Attempt, pkts: &[&Packet], clock: &Clock) {
             source: Source::Packet,
             id: p.number,
             t_ms: p.realtime_ns.map(|rt| clock.packet_ms(rt)),
-            text: p.describe(),
+            text: format!("{}{note}", p.describe()),
         });
     }
 }

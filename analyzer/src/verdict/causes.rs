@@ -307,6 +307,19 @@ fn dns_exchange(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         .as_ref()
         .filter(|r| r.value == errno::ECONNREFUSED);
     let port_unreach = a.icmp.as_ref().filter(|i| i.value == Unreachable::Port);
+    if let (Some(icmp), None) = (port_unreach, &query_pkt) {
+        // An ICMP error for a query that never showed on the wire was made
+        // on this host (a local REJECT rule): not the server's doing.
+        let mut d = undecided(
+            format!("the DNS query for {name} to {server} got ICMP port unreachable (pkt {}), but the query itself is not in the capture: the error may come from this host's own firewall", icmp.number),
+            vec!["the DNS query on the wire".into()],
+        );
+        d.evidence.extend(query_ev);
+        d.evidence.extend(pk(a, Some(icmp.number)));
+        d.go_phrase = errno_phrase(errno::ECONNREFUSED);
+        d.advice = Some("check this host's firewall for a REJECT rule on UDP port 53 (`nft list ruleset`, iptables OUTPUT), and /etc/resolv.conf".into());
+        return Some(d);
+    }
     if let Some(icmp) = port_unreach {
         let note = if refused.is_none() {
             " (the failed read was not recorded)"
