@@ -651,3 +651,23 @@ fn our_own_port_unreachable_for_a_late_answer_is_not_the_servers() {
     assert_eq!(r.verdict.layer, Layer::Inconclusive, "{}", render_text(&r));
     assert_ne!(r.verdict.cause, "dns-port-unreachable");
 }
+
+#[test]
+fn unfinished_trace_before_go_spoke_says_so() {
+    let mut b = Bundle::new(None);
+    refused_dial(&mut b, false);
+    b.stderr = Some("go: downloading example.com/m v1.0.0\n".into());
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_eq!(r.verdict.layer, Layer::Inconclusive);
+    assert!(
+        r.verdict.summary.contains("before Go reported"),
+        "{}",
+        r.verdict.summary
+    );
+    assert!(
+        r.verdict.remediation.contains("finish"),
+        "{}",
+        r.verdict.remediation
+    );
+    assert_eq!(r.verdict.other_failures.len(), 1);
+}

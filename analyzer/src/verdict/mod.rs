@@ -279,6 +279,12 @@ fn pick(diags: &[Diagnosis], clues: &GoClues, input: &Input<'_>) -> Pick {
         if let Some((i, _)) = best {
             return Pick::One(i);
         }
+        if input.meta.exit.is_none() && !clues.has_network_clue() {
+            return Pick::None(
+                "the trace ends before Go reported its error".into(),
+                vec!["the rest of the run (the trace was not finished)".into()],
+            );
+        }
         let why = if clues.has_network_clue() {
             "Go's error names an address or name that matches no recorded attempt"
         } else {

@@ -11,7 +11,9 @@ use super::Target;
 /// Advice for an inconclusive verdict: how to get the missing evidence.
 pub fn for_missing(missing: &[String]) -> String {
     let has = |w: &str| missing.iter().any(|m| m.contains(w));
-    if has("events") {
+    if has("not finished") {
+        "re-run under `gotrace run` and let the command finish (or time out) so its error and the whole trace are recorded".into()
+    } else if has("events") {
         "re-run the command under `gotrace run` (as root) so the syscall trace is complete".into()
     } else if missing.iter().any(|m| m == "capture") {
         "re-run under `gotrace run` with the packet capture (it needs CAP_NET_RAW) so the wire can confirm the failure".into()
