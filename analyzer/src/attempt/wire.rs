@@ -198,3 +198,58 @@ fn attach(a: &mut Attempt, pkts: &[&Packet], clock: &Clock) {
 pub fn sent_near<'a>(idx: &'a CaptureIndex, a: &Attempt, clock: &Clock) -> Vec<&'a Packet> {
     window(idx.sent_to(a.peer.ip()), a, clock)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::{Event, Op};
+    use crate::capture::TcpFlags;
+
+    const CLOCK: Clock = Clock {
+        start_ns: 0,
+        realtime_minus_monotonic_ns: 1_000,
+        uncertainty_ns: 0,
+    };
+
+    fn attempt(closed: bool) -> Attempt {
+        let ev = Event {
+            id: 1,
+            ts_ns: 1_000_000_000,
+            tgid: 1,
+            tid: 1,
+            comm: "go".into(),
+            op: Op::Exit {},
+        };
+        let mut a = Attempt::new(Kind::Tcp, &ev, 3, "10.0.0.2:80".parse().unwrap());
+        a.end_ns = 2_000_000_000;
+        a.closed = closed;
+        a
+    }
+
+    fn at(mono_ns: i64) -> Packet {
+        Packet {
+            number: 1,
+            realtime_ns: Some(mono_ns + 1_000),
+            src: "10.0.0.1:5".parse().unwrap(),
+            dst: "10.0.0.2:80".parse().unwrap(),
+            payload: Payload::Tcp {
+                flags: TcpFlags::default(),
+                len: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn window_is_start_minus_slack_to_close_plus_a_second() {
+        let pkts = [
+            at(900_000_000),   // 100 ms before start: outside the 50 ms slack
+            at(960_000_000),   // inside the slack
+            at(2_500_000_000), // after close, within 1 s
+            at(3_500_000_000), // after close + 1 s
+        ];
+        let inside = |a: &Attempt| window(&pkts, a, &CLOCK).len();
+        assert_eq!(inside(&attempt(true)), 2);
+        // Without a close, a SYN may be retried for ~2 minutes.
+        assert_eq!(inside(&attempt(false)), 3);
+    }
+}

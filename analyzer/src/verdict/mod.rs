@@ -393,3 +393,29 @@ fn verdict(
         analysis: "bundle".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_names_are_the_documented_ones() {
+        for (l, s) in [
+            (Layer::BeforeSyscall, "before-syscall"),
+            (Layer::Kernel, "kernel"),
+            (Layer::Network, "network"),
+            (Layer::None, "none"),
+            (Layer::Inconclusive, "inconclusive"),
+        ] {
+            assert_eq!(l.as_str(), s);
+            assert_eq!(serde_json::to_value(l).unwrap(), s);
+        }
+    }
+
+    #[test]
+    fn speaker_is_go_only_for_go() {
+        assert_eq!(speaker(&["/usr/lib/go/bin/go".into(), "mod".into()]), "Go");
+        assert_eq!(speaker(&["sh".into()]), "the command");
+        assert_eq!(speaker(&[]), "the command");
+    }
+}

@@ -67,3 +67,41 @@ pub fn for_cause(cause: &str, target: Option<&Target>, env: &BTreeMap<String, St
         _ => for_missing(&[]),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(ip: &str, port: u16, name: Option<&str>) -> Target {
+        Target {
+            name: name.map(str::to_string),
+            ip: Some(ip.into()),
+            port: Some(port),
+        }
+    }
+
+    #[test]
+    fn advice_names_the_target_and_go_settings() {
+        let env = BTreeMap::from([("GOPROXY".to_string(), "http://p:8080".to_string())]);
+        let t = target("198.18.0.2", 8080, None);
+        let r = for_cause(cause::CONNECTION_REFUSED, Some(&t), &env);
+        assert!(
+            r.contains("198.18.0.2:8080") && r.contains("GOPROXY is http://p:8080"),
+            "{r}"
+        );
+        let t6 = target("2001:db8::1", 443, None);
+        assert!(for_cause(cause::NO_ROUTE, Some(&t6), &env).contains("[2001:db8::1]:443"));
+        let n = target("198.18.0.2", 53, Some("proxy.lab.test"));
+        assert!(for_cause(cause::DNS_NXDOMAIN, Some(&n), &env).contains("proxy.lab.test"));
+        let with_proxy = BTreeMap::from([("HTTPS_PROXY".to_string(), "http://x".to_string())]);
+        assert!(for_cause(cause::NO_ROUTE, Some(&t), &with_proxy).contains("HTTPS_PROXY"));
+    }
+
+    #[test]
+    fn inconclusive_advice_follows_what_is_missing() {
+        assert!(for_missing(&["capture".into()]).contains("capture"));
+        assert!(for_missing(&["events.jsonl".into()]).contains("syscall trace"));
+        assert!(for_missing(&["stderr.log".into()]).contains("stderr"));
+        assert!(for_missing(&[]).contains("above TCP/DNS"));
+    }
+}
