@@ -671,3 +671,60 @@ fn unfinished_trace_before_go_spoke_says_so() {
     );
     assert_eq!(r.verdict.other_failures.len(), 1);
 }
+
+#[test]
+fn connection_refused_over_ipv6() {
+    let mut b = Bundle::new(Some(1));
+    let sa6 = |ip: &str, port| gotrace_analyzer::bundle::SockAddr {
+        ip: ip.parse().unwrap(),
+        port,
+    };
+    let (local, peer) = (sa6("2001:db8::1", 40122), sa6("2001:db8::2", 443));
+    b.ev(
+        1.0,
+        Op::Socket {
+            ret: 7,
+            errno: None,
+            domain: 10,
+            sock_type: 1,
+            protocol: 0,
+        },
+    );
+    b.ev(
+        1.05,
+        tcp_state("CLOSE", "SYN_SENT", sa6("2001:db8::1", 0), peer.clone()),
+    );
+    let c = b.ev(1.1, connect_ev(7, peer.clone(), -115));
+    let syn = b.pkt(
+        1.08,
+        tcp(local.socket_addr(), peer.socket_addr(), true, false, false),
+    );
+    let rst = b.pkt(
+        1.2,
+        tcp(peer.socket_addr(), local.socket_addr(), false, true, true),
+    );
+    b.ev(
+        1.3,
+        tcp_state("SYN_SENT", "CLOSE", local.clone(), peer.clone()),
+    );
+    let s = b.ev(
+        1.5,
+        Op::SoError {
+            fd: 7,
+            ret: 0,
+            so_error: 111,
+            so_error_name: None,
+        },
+    );
+    b.stderr = Some("go: Get \"https://proxy.lab.test/x\": dial tcp [2001:db8::2]:443: connect: connection refused\n".into());
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_eq!(r.verdict.cause, "connection-refused", "{}", render_text(&r));
+    assert_eq!(ids(&r, Source::Event), vec![c, s]);
+    assert_eq!(ids(&r, Source::Packet), vec![syn, rst]);
+    let t = r.verdict.target.as_ref().unwrap();
+    assert_eq!(
+        (t.ip.as_deref(), t.name.as_deref()),
+        (Some("2001:db8::2"), Some("proxy.lab.test"))
+    );
+    assert!(render_text(&r).contains("[2001:db8::2]:443"));
+}

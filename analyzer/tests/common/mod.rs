@@ -164,12 +164,13 @@ impl Bundle {
 }
 
 pub fn tcp(src: SocketAddr, dst: SocketAddr, syn: bool, rst: bool, ack: bool) -> Vec<u8> {
-    let (SocketAddr::V4(s), SocketAddr::V4(d)) = (src, dst) else {
-        panic!("v4 only")
+    let eth = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+    let ip = match (src, dst) {
+        (SocketAddr::V4(s), SocketAddr::V4(d)) => eth.ipv4(s.ip().octets(), d.ip().octets(), 64),
+        (SocketAddr::V6(s), SocketAddr::V6(d)) => eth.ipv6(s.ip().octets(), d.ip().octets(), 64),
+        _ => panic!("mixed families"),
     };
-    let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-        .ipv4(s.ip().octets(), d.ip().octets(), 64)
-        .tcp(s.port(), d.port(), 1000, 64240);
+    let b = ip.tcp(src.port(), dst.port(), 1000, 64240);
     let b = if syn { b.syn() } else { b };
     let b = if rst { b.rst() } else { b };
     let b = if ack { b.ack(1) } else { b };
