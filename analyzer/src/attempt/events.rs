@@ -158,14 +158,8 @@ pub(super) fn from_events(events: &[Event], clock: &Clock) -> Correlation {
                     continue;
                 };
                 let msg = dns_of(a, data_hex.as_deref());
-                let what = match &msg {
-                    Some(m) => format!(", DNS {}", m.summary()),
-                    None => String::new(),
-                };
-                a.steps.push(step(
-                    ev,
-                    format!("{syscall}(fd {fd}{what}) = {}", errno::ret_text(*ret)),
-                ));
+                a.steps
+                    .push(step(ev, io_text(syscall, *fd, *ret, msg.as_ref())));
                 a.end_ns = ev.ts_ns;
                 if *ret > 0 {
                     a.data_moved |= a.kind == Kind::Tcp;
@@ -196,14 +190,8 @@ pub(super) fn from_events(events: &[Event], clock: &Clock) -> Correlation {
                 } else {
                     None
                 };
-                let what = match &msg {
-                    Some(m) => format!(", DNS {}", m.summary()),
-                    None => String::new(),
-                };
-                a.steps.push(step(
-                    ev,
-                    format!("{syscall}(fd {fd}{what}) = {}", errno::ret_text(*ret)),
-                ));
+                a.steps
+                    .push(step(ev, io_text(syscall, *fd, *ret, msg.as_ref())));
                 a.end_ns = ev.ts_ns;
                 if let Some(e) = errno::of_ret(*ret) {
                     a.read_errno = Some(EventFact {
@@ -251,6 +239,16 @@ pub(super) fn from_events(events: &[Event], clock: &Clock) -> Correlation {
     }
     link_tcp_states(&mut out.attempts, &mut changes, clock);
     out
+}
+
+/// How a send/recv syscall reads in a timeline, with the DNS message it
+/// carried, if any.
+fn io_text(syscall: &str, fd: i32, ret: i64, msg: Option<&DnsMessage>) -> String {
+    let what = match msg {
+        Some(m) => format!(", DNS {}", m.summary()),
+        None => String::new(),
+    };
+    format!("{syscall}(fd {fd}{what}) = {}", errno::ret_text(ret))
 }
 
 fn dns_of(a: &Attempt, data_hex: Option<&str>) -> Option<DnsMessage> {

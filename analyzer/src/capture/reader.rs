@@ -223,6 +223,30 @@ impl<R: Read> CaptureReader<R> {
         self.done = true;
     }
 
+    /// Reads the `n`-byte header of the next record into the buffer's start.
+    /// False at a clean end of file, on truncation or a read error (the last
+    /// two recorded as warnings), so the caller simply stops.
+    fn read_header(&mut self, n: usize) -> bool {
+        match self.fill(0, n) {
+            Ok(0) => {
+                self.done = true;
+                false
+            }
+            Ok(k) if k == n => true,
+            Ok(_) => {
+                self.truncated();
+                false
+            }
+            Err(e) => {
+                self.stop(format!(
+                    "capture read error at byte offset {}: {e}",
+                    self.offset
+                ));
+                false
+            }
+        }
+    }
+
     fn truncated(&mut self) {
         let at = self.offset;
         self.stop(format!(
@@ -286,23 +310,8 @@ impl<R: Read> CaptureReader<R> {
     fn next_pcapng(&mut self) -> Option<(Frame<'static>, std::ops::Range<usize>)> {
         // The very first SHB was framed by `new`; `offset` is still 0 then.
         if self.offset != 0 || self.buf.len() < 12 {
-            match self.fill(0, 4) {
-                Ok(0) => {
-                    self.done = true;
-                    return None;
-                }
-                Ok(4) => {}
-                Ok(_) => {
-                    self.truncated();
-                    return None;
-                }
-                Err(e) => {
-                    self.stop(format!(
-                        "capture read error at byte offset {}: {e}",
-                        self.offset
-                    ));
-                    return None;
-                }
+            if !self.read_header(4) {
+                return None;
             }
             match self.pcapng_block_after_type() {
                 Ok(true) => {}
@@ -466,23 +475,8 @@ impl<R: Read> CaptureReader<R> {
         else {
             return None;
         };
-        match self.fill(0, 16) {
-            Ok(0) => {
-                self.done = true;
-                return None;
-            }
-            Ok(16) => {}
-            Ok(_) => {
-                self.truncated();
-                return None;
-            }
-            Err(e) => {
-                self.stop(format!(
-                    "capture read error at byte offset {}: {e}",
-                    self.offset
-                ));
-                return None;
-            }
+        if !self.read_header(16) {
+            return None;
         }
         let sec = u64::from(rd32(&self.buf, 0, big));
         let frac = u64::from(rd32(&self.buf, 4, big));
