@@ -36,7 +36,8 @@ pub fn build_tree(dest: &Path) -> Result<PathBuf, LabError> {
         }
         entries.sort();
         let out = dest.join(module).join("@v").join(format!("{version}.zip"));
-        std::fs::write(&out, zip::build(&entries)).map_err(LabError::io("writing", &out))?;
+        let bytes = zip::build(&entries).map_err(LabError::io("zipping", &out))?;
+        std::fs::write(&out, bytes).map_err(LabError::io("writing", &out))?;
     }
     Ok(dest.to_path_buf())
 }
