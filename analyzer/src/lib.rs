@@ -87,6 +87,8 @@ pub fn analyze_bundle(dir: &Path) -> Result<Report, AnalyzeError> {
         events: b.events.as_ref().map(Vec::len),
         attempts: corr.attempts.len(),
         packets: capture.as_ref().map(|c| c.packets),
+        lost_events: b.meta.lost_events,
+        dropped_packets: b.meta.dropped_packets,
     };
     Ok(Report {
         verdict,

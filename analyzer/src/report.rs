@@ -41,6 +41,10 @@ pub struct Context {
     pub attempts: usize,
     /// Packets read from the capture (`None` without a capture).
     pub packets: Option<u64>,
+    /// Events the tracer's ring buffer could not take (meta.json `lost_events`).
+    pub lost_events: u64,
+    /// Packets the capture socket dropped (meta.json `dropped_packets`).
+    pub dropped_packets: u64,
 }
 
 /// `verdict.json`'s flat object, fields in documented order.
@@ -216,11 +220,11 @@ pub fn render_text(r: &Report) -> String {
     }
     let events = c
         .events
-        .map(|n| format!("{n} events"))
+        .map(|n| format!("{n} events ({} lost)", c.lost_events))
         .unwrap_or_else(|| "no events".into());
     let packets = c
         .packets
-        .map(|n| format!("{n} packets"))
+        .map(|n| format!("{n} packets ({} dropped)", c.dropped_packets))
         .unwrap_or_else(|| "no capture".into());
     out.push_str(&format!(
         "  trace:    {events}, {} network attempt{}, {packets}\n",

@@ -94,14 +94,6 @@ fn trace(
     meta.interfaces = cap.interfaces;
     meta.warnings.extend(cap.warnings);
     bundle.write_meta(&meta)?;
-    // tcpdump-style tally, so a user sees at once whether anything was lost.
-    eprintln!(
-        "gotrace: {} events ({} lost), {} packets captured ({} dropped by the kernel)",
-        bundle.next_id() - 1,
-        meta.lost_events,
-        cap.packets,
-        meta.dropped_packets
-    );
 
     report::finish_run(bundle, opts.json);
     Ok(match status {

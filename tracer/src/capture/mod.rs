@@ -23,8 +23,6 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// What the capture saw, returned when it stops.
 #[derive(Debug, Default)]
 pub struct CaptureSummary {
-    /// Packets written.
-    pub packets: u64,
     /// Packets the kernel dropped for this socket (`tp_drops`).
     pub dropped: u64,
     /// Interfaces in pcapng interface-id order.
@@ -91,9 +89,8 @@ fn run(
         }
     }
     writer.flush()?;
-    let (interfaces, warnings, packets) = writer.finish();
+    let (interfaces, warnings) = writer.finish();
     Ok(CaptureSummary {
-        packets,
         dropped: sock.drops(),
         interfaces,
         warnings,

@@ -47,7 +47,6 @@ pub struct CaptureWriter {
     ids: HashMap<u32, Option<u32>>,
     interfaces: Vec<Interface>,
     warnings: Vec<String>,
-    packets: u64,
 }
 
 impl CaptureWriter {
@@ -66,7 +65,6 @@ impl CaptureWriter {
             ids: HashMap::new(),
             interfaces: Vec::new(),
             warnings: Vec::new(),
-            packets: 0,
         })
     }
 
@@ -86,7 +84,6 @@ impl CaptureWriter {
         self.out
             .write_pcapng_block(block)
             .map_err(|e| self.io_err(e))?;
-        self.packets += 1;
         Ok(())
     }
 
@@ -135,9 +132,9 @@ impl CaptureWriter {
         })
     }
 
-    /// Interfaces, warnings and packet count, for meta.json.
-    pub fn finish(self) -> (Vec<Interface>, Vec<String>, u64) {
-        (self.interfaces, self.warnings, self.packets)
+    /// Interfaces and warnings, for meta.json.
+    pub fn finish(self) -> (Vec<Interface>, Vec<String>) {
+        (self.interfaces, self.warnings)
     }
 
     fn io_err(&self, e: pcap_file::PcapError) -> TracerError {
@@ -176,8 +173,8 @@ mod tests {
         w.write(&frame, &[1, 2, 3, 4]).unwrap();
         w.write(&frame, &[5, 6, 7, 8]).unwrap();
         w.flush().unwrap();
-        let (ifaces, warnings, packets) = w.finish();
-        assert_eq!((ifaces.len(), warnings.len(), packets), (1, 0, 2));
+        let (ifaces, warnings) = w.finish();
+        assert_eq!((ifaces.len(), warnings.len()), (1, 0));
         let bytes = std::fs::read(&path).unwrap();
         let mut r = pcap_file::pcapng::PcapNgReader::new(&bytes[..]).unwrap();
         let mut saw_tsresol = false;
