@@ -728,3 +728,34 @@ fn connection_refused_over_ipv6() {
     );
     assert!(render_text(&r).contains("[2001:db8::2]:443"));
 }
+
+#[test]
+fn rst_on_the_wire_with_so_error_etimedout_is_not_refused() {
+    // SYN and RST on the wire, but SO_ERROR says ETIMEDOUT: the RST does
+    // not explain what the kernel reported, so no confident verdict.
+    let mut b = Bundle::new(Some(1));
+    let (_, s, _, _) = refused_dial(&mut b, false);
+    for e in &mut b.events {
+        if e.id == s {
+            e.op = Op::SoError {
+                fd: 7,
+                ret: 0,
+                so_error: 110,
+                so_error_name: Some("ETIMEDOUT".into()),
+            };
+        }
+    }
+    b.stderr = Some(
+        "go: example.com/m@v1.0.0: Get \"http://proxy.lab.test:8080/x\": dial tcp 198.18.0.2:8080: connect: connection timed out\n"
+            .into(),
+    );
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_ne!(
+        (r.verdict.layer, r.verdict.cause.as_str()),
+        (Layer::Network, "connection-refused"),
+        "{}",
+        render_text(&r)
+    );
+    assert_eq!(r.verdict.layer, Layer::Inconclusive, "{}", render_text(&r));
+    assert_eq!(r.verdict.cause, "insufficient-evidence");
+}

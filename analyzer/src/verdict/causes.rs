@@ -146,7 +146,10 @@ fn tcp(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     }
     // A blocking connect() (git, curl) returns ECONNREFUSED itself.
     let refused = so == Some(errno::ECONNREFUSED) || connect_errno == Some(errno::ECONNREFUSED);
-    if refused || (a.rst.is_some() && a.syn.is_some()) {
+    // The wire alone decides only when no SO_ERROR result contradicts it: an
+    // RST with SO_ERROR ETIMEDOUT or EHOSTUNREACH is about something else.
+    let rst_uncontradicted = so.is_none() && a.rst.is_some() && a.syn.is_some();
+    if refused || rst_uncontradicted {
         if let (Some(syn), Some(rst)) = (syn.clone(), rst.clone()) {
             let note = if so.is_none() {
                 " (Go's SO_ERROR read was not recorded)"
