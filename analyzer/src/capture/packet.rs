@@ -6,7 +6,9 @@
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
-use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
+use etherparse::err::packet::SliceError;
+use etherparse::err::Layer;
+use etherparse::{ip_number, EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 
 use super::reader::Frame;
 use crate::dns::{self, DnsMessage};
@@ -170,20 +172,42 @@ pub fn decode(frame: &Frame<'_>) -> Option<Packet> {
         }
         _ => return None,
     };
-    let (src_ip, dst_ip, ip_payload_len) = match sliced.net.as_ref()? {
+    let (src_ip, dst_ip, ip_payload) = match sliced.net.as_ref()? {
         LaxNetSlice::Ipv4(s) => (
             IpAddr::V4(s.header().source_addr()),
             IpAddr::V4(s.header().destination_addr()),
-            s.payload().payload.len(),
+            s.payload(),
         ),
         LaxNetSlice::Ipv6(s) => (
             IpAddr::V6(s.header().source_addr()),
             IpAddr::V6(s.header().destination_addr()),
-            s.payload().payload.len(),
+            s.payload(),
         ),
         LaxNetSlice::Arp(_) => return None,
     };
-    let (sport, dport, payload) = match sliced.transport.as_ref()? {
+    let ip_payload_len = ip_payload.payload.len();
+    let Some(transport) = sliced.transport.as_ref() else {
+        // etherparse gives up on a TCP header cut inside its options
+        // (snaplen); the fixed 20 bytes still hold the ports and flags.
+        let cut_tcp = ip_payload.ip_number == ip_number::TCP
+            && !ip_payload.fragmented
+            && matches!(
+                sliced.stop_err,
+                Some((SliceError::Len(_), Layer::TcpHeader))
+            );
+        if !cut_tcp {
+            return None;
+        }
+        let (sport, dport, payload) = cut_tcp_header(ip_payload.payload)?;
+        return Some(Packet {
+            number: frame.number,
+            realtime_ns: frame.realtime_ns,
+            src: SocketAddr::new(src_ip, sport),
+            dst: SocketAddr::new(dst_ip, dport),
+            payload,
+        });
+    };
+    let (sport, dport, payload) = match transport {
         TransportSlice::Tcp(t) => {
             let flags = TcpFlags {
                 syn: t.syn(),
@@ -226,6 +250,28 @@ pub fn decode(frame: &Frame<'_>) -> Option<Packet> {
         dst: SocketAddr::new(dst_ip, dport),
         payload,
     })
+}
+
+/// Ports and flags from a TCP header whose options were cut off: needs the
+/// fixed 20-byte header (RFC 9293 3.1). The payload length is unknown (0).
+fn cut_tcp_header(b: &[u8]) -> Option<(u16, u16, Payload)> {
+    let h = b.get(..20)?;
+    if h[12] >> 4 < 5 {
+        return None;
+    }
+    let bits = h[13];
+    let flags = TcpFlags {
+        fin: bits & 0x01 != 0,
+        syn: bits & 0x02 != 0,
+        rst: bits & 0x04 != 0,
+        psh: bits & 0x08 != 0,
+        ack: bits & 0x10 != 0,
+    };
+    Some((
+        u16::from_be_bytes([h[0], h[1]]),
+        u16::from_be_bytes([h[2], h[3]]),
+        Payload::Tcp { flags, len: 0 },
+    ))
 }
 
 #[cfg(test)]
@@ -281,15 +327,50 @@ mod tests {
         assert!(decode(&frame(147, ip)).is_none());
     }
 
+    /// A SYN with MSS and window-scale options (header 28 bytes), as
+    /// Linux sends them.
+    fn syn_with_options() -> Vec<u8> {
+        use etherparse::TcpOptionElement::{MaximumSegmentSize, Noop, WindowScale};
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([198, 18, 0, 1], [198, 18, 0, 2], 64)
+            .tcp(40122, 8080, 1, 64240)
+            .syn()
+            .options(&[MaximumSegmentSize(1460), Noop, WindowScale(7)])
+            .unwrap()
+            .write(&mut v, &[])
+            .unwrap();
+        v
+    }
+
     #[test]
     fn every_prefix_decodes_without_panic() {
-        let v = syn();
-        for n in 0..v.len() {
-            for lt in [0, 1, 101, 113, 276] {
-                let _ = decode(&frame(lt, &v[..n]));
+        for v in [syn(), syn_with_options()] {
+            for n in 0..v.len() {
+                for lt in [0, 1, 101, 113, 276] {
+                    let _ = decode(&frame(lt, &v[..n]));
+                }
             }
         }
-        // Snaplen cut inside the TCP options: still a SYN.
-        assert!(decode(&frame(LINKTYPE_ETHERNET, &v[..v.len()])).is_some());
+    }
+
+    #[test]
+    fn snaplen_cut_inside_the_tcp_options_is_still_a_syn() {
+        let v = syn_with_options();
+        // Ethernet 14 + IPv4 20 + TCP 20 fixed + 8 of options.
+        assert_eq!(v.len(), 14 + 20 + 28);
+        assert_eq!(v[14 + 20 + 12] >> 4, 7, "data offset covers the options");
+        let cut = &v[..v.len() - 2];
+        // etherparse alone gives up on the TCP header...
+        let lax = LaxSlicedPacket::from_ethernet(cut).unwrap();
+        assert!(lax.transport.is_none());
+        // ...but the fixed header still names the ports and the flags.
+        let p = decode(&frame(LINKTYPE_ETHERNET, cut)).unwrap();
+        assert_eq!(p.describe(), "198.18.0.1:40122 > 198.18.0.2:8080 [SYN]");
+        // Cut inside the fixed header: nothing trustworthy is left.
+        assert!(decode(&frame(LINKTYPE_ETHERNET, &v[..14 + 20 + 19])).is_none());
+        // The whole packet decodes as before.
+        let whole = decode(&frame(LINKTYPE_ETHERNET, &v)).unwrap();
+        assert_eq!(whole.describe(), p.describe());
     }
 }
