@@ -1,20 +1,46 @@
-//! Runs the capture reader over the real-world captures in
-//! /work/shared/captures (read-only): no panic, no error for pcap/pcapng
-//! files, and packet counts that match what tshark reports for a few.
+//! Runs the capture reader over the real-world captures of the shared
+//! directory (read-only): no panic, no error for pcap/pcapng files, and
+//! packet counts that match what tshark reports for a few.
+//!
+//! The directory is `$GOTRACE_SHARED_CAPTURES` when set, else
+//! `<workspace>/../shared/captures` (CI clones `shared/` beside the repo),
+//! else `/work/shared/captures`. None of them existing is a failure.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use gotrace_analyzer::capture::{CaptureIndex, CaptureReader};
 
-const DIR: &str = "/work/shared/captures";
+const ENV: &str = "GOTRACE_SHARED_CAPTURES";
+const FALLBACK: &str = "/work/shared/captures";
+
+/// The captures directory; panics saying where it looked when none exists.
+fn dir() -> PathBuf {
+    if let Some(d) = std::env::var_os(ENV) {
+        let d = PathBuf::from(d);
+        assert!(
+            d.is_dir(),
+            "{ENV}={} is not a directory: point it at the shared captures",
+            d.display()
+        );
+        return d;
+    }
+    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/captures");
+    let candidates = [beside, PathBuf::from(FALLBACK)];
+    if let Some(d) = candidates.iter().find(|d| d.is_dir()) {
+        return d.clone();
+    }
+    panic!(
+        "shared captures not found: {ENV} is unset and neither {} nor {} exists; \
+         clone the shared repository beside this one or set {ENV}=/path/to/shared/captures",
+        candidates[0].display(),
+        candidates[1].display()
+    );
+}
 
 #[test]
 fn every_shared_capture_reads_without_error() {
-    let dir = Path::new(DIR);
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        eprintln!("{DIR} absent: skipped");
-        return;
-    };
+    let dir = dir();
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let mut n = 0;
     for e in entries.flatten() {
         let p = e.path();
@@ -33,78 +59,81 @@ fn every_shared_capture_reads_without_error() {
         );
         n += 1;
     }
-    assert!(n > 0, "no captures found in {DIR}");
+    assert!(n > 0, "no captures found in {}", dir.display());
+}
+
+/// A capture the assertions below need; panics when it is missing.
+fn capture(name: &str) -> PathBuf {
+    let p = dir().join(name);
+    assert!(
+        p.is_file(),
+        "{} is missing from the shared captures",
+        p.display()
+    );
+    p
 }
 
 /// (last frame number, warnings); asserts numbers only grow.
-fn count(name: &str) -> Option<(u64, Vec<String>)> {
-    let p = Path::new(DIR).join(name);
-    if !p.exists() {
-        return None;
-    }
-    let mut r = CaptureReader::open(&p).unwrap();
+fn count(name: &str) -> (u64, Vec<String>) {
+    let mut r = CaptureReader::open(&capture(name)).unwrap();
     let mut last = 0;
     while let Some(f) = r.next_frame() {
         assert!(f.number > last, "packet numbers grow");
         last = f.number;
     }
-    Some((last, r.take_warnings()))
+    (last, r.take_warnings())
 }
 
 #[test]
 fn known_counts_and_truncation() {
-    if let Some((n, w)) = count("cs_tcp_refuseconnection.pcapng") {
-        assert_eq!(n, 2);
-        assert!(w.is_empty(), "{w:?}");
-    }
-    if let Some((n, w)) = count("cs_ppa1e_http-fault-post.pcap") {
-        // tshark/capinfos: 25 whole packets, then a record cut short.
-        assert_eq!(n, 25);
-        assert!(
-            w.iter().any(|w| w.contains("truncated at byte offset")),
-            "{w:?}"
-        );
-    }
-    if let Some((n, _)) = count("td_empty.pcapng") {
-        assert_eq!(n, 0);
-    }
-    if let Some((n, w)) = count("td_kday6.pcap") {
-        assert!(n > 0);
-        assert!(w.iter().any(|w| w.contains("link type 182")), "{w:?}");
-    }
-    if let Some((n, _)) = count("pg_be_test009.pcapng") {
-        assert_eq!(n, 2);
-    }
+    let (n, w) = count("cs_tcp_refuseconnection.pcapng");
+    assert_eq!(n, 2);
+    assert!(w.is_empty(), "{w:?}");
+
+    let (n, w) = count("cs_ppa1e_http-fault-post.pcap");
+    // tshark/capinfos: 25 whole packets, then a record cut short.
+    assert_eq!(n, 25);
+    assert!(
+        w.iter().any(|w| w.contains("truncated at byte offset")),
+        "{w:?}"
+    );
+
+    let (n, _) = count("td_empty.pcapng");
+    assert_eq!(n, 0);
+
+    let (n, w) = count("td_kday6.pcap");
+    assert!(n > 0);
+    assert!(w.iter().any(|w| w.contains("link type 182")), "{w:?}");
+
+    let (n, _) = count("pg_be_test009.pcapng");
+    assert_eq!(n, 2);
+
     // Sections of both byte orders, SPBs, ISBs and custom blocks: tshark
     // numbers 11 frames (6 EPB, 2 SPB, 3 custom blocks), the last an EPB.
-    if let Some((n, w)) = count("pg_le_test202.pcapng") {
-        assert_eq!(n, 11);
-        assert!(w.is_empty(), "{w:?}");
-    }
-    if let Some((n, _)) = count("cs_nowebaccess1.pcapng") {
-        assert_eq!(n, 9);
-    }
+    let (n, w) = count("pg_le_test202.pcapng");
+    assert_eq!(n, 11);
+    assert!(w.is_empty(), "{w:?}");
+
+    let (n, _) = count("cs_nowebaccess1.pcapng");
+    assert_eq!(n, 9);
 }
 
-/// Decoded packets of a shared capture, or None when it is absent.
-fn packets(name: &str) -> Option<Vec<gotrace_analyzer::capture::Packet>> {
-    let p = Path::new(DIR).join(name);
-    if !p.exists() {
-        return None;
-    }
-    let mut r = CaptureReader::open(&p).unwrap();
+/// Decoded packets of a shared capture (which must exist).
+fn packets(name: &str) -> Vec<gotrace_analyzer::capture::Packet> {
+    let mut r = CaptureReader::open(&capture(name)).unwrap();
     let mut v = Vec::new();
     while let Some(f) = r.next_frame() {
         v.extend(gotrace_analyzer::capture::decode(&f));
     }
-    Some(v)
+    v
 }
 
 #[test]
 fn real_packets_decode_as_the_index_says() {
     use gotrace_analyzer::capture::Payload;
     use gotrace_analyzer::icmp::Unreachable;
-    if let Some(p) = packets("cs_tcp_refuseconnection.pcapng") {
+    {
+        let p = packets("cs_tcp_refuseconnection.pcapng");
         let d: Vec<String> = p.iter().map(|p| p.describe()).collect();
         assert!(d[0].ends_with("192.168.100.1:80 [SYN]"), "{d:?}");
         assert!(
@@ -112,7 +141,8 @@ fn real_packets_decode_as_the_index_says() {
             "{d:?}"
         );
     }
-    if let Some(p) = packets("cs_dns_query_nonexistent.pcapng") {
+    {
+        let p = packets("cs_dns_query_nonexistent.pcapng");
         let Payload::Udp { dns: Some(m) } = &p[1].payload else {
             panic!("{:?}", p[1])
         };
@@ -120,13 +150,15 @@ fn real_packets_decode_as_the_index_says() {
         assert_eq!(m.rcode, gotrace_analyzer::dns::RCODE_NXDOMAIN);
         assert_eq!(m.qname.as_deref(), Some("12498283719301382971974.net"));
     }
-    if let Some(p) = packets("cs_stranded_clientside.pcapng") {
+    {
+        let p = packets("cs_stranded_clientside.pcapng");
         let Payload::Udp { dns: Some(m) } = &p[1].payload else {
             panic!("{:?}", p[1])
         };
         assert_eq!((m.rcode, m.qname.as_deref()), (2, Some("appserver")));
     }
-    if let Some(p) = packets("zk_icmp-destunreach-udp.pcap") {
+    {
+        let p = packets("zk_icmp-destunreach-udp.pcap");
         let Payload::IcmpError(e) = &p[0].payload else {
             panic!("{:?}", p[0])
         };
@@ -135,7 +167,8 @@ fn real_packets_decode_as_the_index_says() {
         assert_eq!((q.proto, q.src.port()), (17, 53), "quotes the DNS response");
         assert!(q.dns_id.is_some());
     }
-    if let Some(p) = packets("zk_icmp6-destunreach-ip6ext-udp.pcap") {
+    {
+        let p = packets("zk_icmp6-destunreach-ip6ext-udp.pcap");
         let Payload::IcmpError(e) = &p[0].payload else {
             panic!("{:?}", p[0])
         };
@@ -146,7 +179,8 @@ fn real_packets_decode_as_the_index_says() {
             "through the extension header"
         );
     }
-    if let Some(p) = packets("td_LINKTYPE_RAW_ipv6.pcap") {
+    {
+        let p = packets("td_LINKTYPE_RAW_ipv6.pcap");
         let Payload::Udp { dns: Some(m) } = &p[0].payload else {
             panic!("{:?}", p[0])
         };
