@@ -1,8 +1,9 @@
 //! Golden tests over recorded bundles in `fixtures/bundles/NAME/` (added by
 //! the lab engineers; read-only here). Every bundle must analyse without
 //! error; a bundle with an `expected.json` file ({"layer": ..., "cause": ...,
-//! optional "evidence": [{"source", "id"}...]}) must reproduce it. Skipped
-//! when the directory does not exist yet.
+//! optional "evidence": [{"source", "id"}...]}) must reproduce it. The
+//! directory is part of the repository: missing it, or finding no bundle
+//! in it, is a failure.
 
 mod common;
 
@@ -13,17 +14,26 @@ use gotrace_analyzer::analyze_bundle;
 #[test]
 fn recorded_bundles_reproduce_their_expected_verdicts() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/bundles");
-    let Ok(entries) = std::fs::read_dir(&root) else {
-        eprintln!("{} absent: skipped", root.display());
-        return;
-    };
+    let entries = std::fs::read_dir(&root).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; the recorded bundles are part of the repository (cargo xtask record-fixtures)",
+            root.display()
+        )
+    });
     let mut failures = Vec::new();
+    let mut bundles = 0;
     for e in entries.flatten() {
         let dir = e.path();
         if dir.join("meta.json").exists() {
+            bundles += 1;
             failures.extend(check(&dir));
         }
     }
+    assert!(
+        bundles > 0,
+        "no bundle (a directory with meta.json) in {}",
+        root.display()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
