@@ -28,6 +28,8 @@ pub fn go_env(home: &Path, goproxy: &str) -> Vec<(String, String)> {
         // -modcacherw: the cache stays deletable without chmod games.
         ("GOFLAGS".into(), "-mod=mod -modcacherw".into()),
         ("GOWORK".into(), "off".into()),
+        // Never download a toolchain (Go >= 1.21 would on a newer go.mod); 1.19 ignores it.
+        ("GOTOOLCHAIN".into(), "local".into()),
         ("LANG".into(), "C".into()),
     ]
 }

@@ -533,6 +533,53 @@ fn run_ready_file_holds_the_command_pid() {
     );
 }
 
+/// A SIGTERM sent to gotrace by another process is forwarded to the
+/// command; gotrace then finishes the bundle and exits as a shell would
+/// report the command (128 + 15), with the signal in meta.json.
+#[test]
+fn run_forwards_sigterm_and_finishes_the_bundle() {
+    support::require_root();
+    let scratch = Scratch::new("run-sigterm");
+    let ready = scratch.path().join("ready");
+    let bundle_dir = scratch.path().join("bundle");
+    let lab = Lab::up(gotrace_e2e::LabConfig::default()).expect("setting up the lab");
+    let mut child = lab
+        .command(support::gotrace())
+        .arg("run")
+        .arg("-o")
+        .arg(&bundle_dir)
+        .arg("--ready-file")
+        .arg(&ready)
+        .args(["--", "sleep", "60"])
+        .spawn()
+        .expect("starting gotrace");
+    // `ip netns exec` execs gotrace, so this PID is gotrace's own.
+    let start = std::time::Instant::now();
+    while !ready.exists() {
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "gotrace never signalled ready"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: plain kill(2) of our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let status = child.wait().expect("waiting for gotrace");
+    assert!(
+        start.elapsed().as_secs() < 30,
+        "sleep 60 must have been ended by the forwarded SIGTERM"
+    );
+    assert_eq!(status.code(), Some(128 + 15), "{status:?}");
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle_dir.join("meta.json")).expect("meta.json"))
+            .expect("meta.json is JSON");
+    assert_eq!(meta["exit"]["signal"], 15, "{meta}");
+    assert!(
+        bundle_dir.join("verdict.json").is_file(),
+        "the report must still be made"
+    );
+}
+
 /// Without privileges `run` exits 77 and says what it needs; it does not
 /// run the command.
 #[test]

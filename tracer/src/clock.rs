@@ -1,12 +1,17 @@
 //! Clock reads and the monotonic -> realtime mapping stored in meta.json.
 
 use gotrace_analyzer::bundle::ClockMap;
+use nix::sys::time::TimeSpec;
 use nix::time::{clock_gettime, ClockId};
 
 fn read(id: ClockId) -> u64 {
     // clock_gettime cannot fail for these two clocks on Linux (clock_gettime(2)).
-    let ts = clock_gettime(id).unwrap_or_else(|_| nix::sys::time::TimeSpec::new(0, 0));
-    ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64
+    timespec_ns(&clock_gettime(id).unwrap_or_else(|_| TimeSpec::new(0, 0)))
+}
+
+/// A timespec as ns since its clock's epoch (0 for times before it).
+pub fn timespec_ns(ts: &TimeSpec) -> u64 {
+    (ts.tv_sec().max(0) as u64) * 1_000_000_000 + ts.tv_nsec().max(0) as u64
 }
 
 /// CLOCK_MONOTONIC in ns: the clock of `bpf_ktime_get_ns()`, so of every event.

@@ -17,6 +17,7 @@ const GO_ENV: &[&str] = &[
     "GOINSECURE",
     "GOTOOLCHAIN",
     "GODEBUG",
+    "GOVCS",
     "HTTP_PROXY",
     "HTTPS_PROXY",
     "NO_PROXY",

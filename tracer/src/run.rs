@@ -3,6 +3,7 @@
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use gotrace_analyzer::bundle::{files, ExitStatus};
@@ -10,7 +11,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::bundle::BundleWriter;
-use crate::capture::Capture;
+use crate::capture::{Capture, CaptureSummary};
 use crate::error::TracerError;
 use crate::probes::Probes;
 use crate::{clock, decode, meta, privileges, report, signals, spawn};
@@ -57,6 +58,8 @@ fn trace(
     probes: &mut Probes,
     bundle: &mut BundleWriter,
 ) -> Result<i32, TracerError> {
+    // Before the ready file: a script may signal gotrace as soon as it sees it.
+    signals::install();
     let child = spawn::spawn_gated(path, &opts.argv)?;
     let pid = child.pid;
     // If anything below fails, dropping `child` closes the gate: it exits 125.
@@ -71,47 +74,78 @@ fn trace(
         std::fs::write(ready, format!("{}\n", pid))
             .map_err(|e| TracerError::sys(format!("writing {}", ready.display()), e))?;
     }
-    signals::install();
     let (pid, stderr) = child.release()?;
-    let tee = tee_stderr(stderr, bundle.path(files::STDERR))?;
+    Ok(follow(
+        pid, stderr, probes, bundle, capture, meta, opts.json,
+    ))
+}
 
-    let status = pump_until_exit(pid, probes, bundle)?;
+/// From the command's exec to its exit. The command now runs, so nothing
+/// here may abandon it or throw away what was recorded: failures (a full
+/// disk, a capture error) become warnings in meta.json and the report.
+fn follow(
+    pid: Pid,
+    stderr: std::os::fd::OwnedFd,
+    probes: &mut Probes,
+    bundle: &mut BundleWriter,
+    capture: Capture,
+    mut meta: gotrace_analyzer::bundle::Meta,
+    json: bool,
+) -> i32 {
+    let mut warnings = Vec::new();
+    let tee = tee_stderr(stderr, bundle.path(files::STDERR), &mut warnings);
+    let mut events_err = None;
+    let status = pump_until_exit(pid, probes, bundle, &mut events_err);
     let deadline = Instant::now() + TAIL;
     while Instant::now() < deadline {
-        pump(probes, bundle, POLL)?;
+        pump(probes, bundle, POLL, &mut events_err);
     }
-    let cap = capture.stop()?;
-    pump(probes, bundle, Duration::ZERO)?;
-    bundle.flush()?;
-    // The pass-through ends at EOF; a daemonized grandchild could hold the
+    let cap = capture.stop().unwrap_or_else(|e| {
+        warnings.push(format!("the capture stopped early: {e}"));
+        CaptureSummary::default()
+    });
+    pump(probes, bundle, Duration::ZERO, &mut events_err);
+    // The pass-through ends at EOF; a background grandchild could hold the
     // pipe open, so wait a bounded time.
-    let _ = tee.recv_timeout(Duration::from_secs(2));
+    if tee.recv_timeout(Duration::from_secs(2)).is_err() {
+        warnings.push(
+            "stderr.log may be incomplete: the command's stderr was still open 2 s after it exited (a background process holds it?)".into(),
+        );
+    }
+    warnings.extend(events_err);
+    if let Err(e) = &status {
+        warnings.push(format!("lost track of the command: {e}"));
+    }
 
     meta.end_monotonic_ns = Some(clock::monotonic_ns());
-    meta.exit = Some(status);
+    meta.exit = status.as_ref().ok().copied();
     meta.lost_events = probes.lost_events();
     meta.dropped_packets = cap.dropped;
     meta.interfaces = cap.interfaces;
     meta.warnings.extend(cap.warnings);
-    bundle.write_meta(&meta)?;
-
-    report::finish_run(bundle, opts.json);
-    Ok(match status {
-        ExitStatus::Code(c) => c,
-        ExitStatus::Signal(s) => 128 + s,
-    })
+    meta.warnings.extend(warnings);
+    if let Err(e) = bundle.write_meta(&meta) {
+        eprintln!("gotrace: {e}");
+    }
+    report::finish_run(bundle, json);
+    match status {
+        Ok(ExitStatus::Code(c)) => c,
+        Ok(ExitStatus::Signal(s)) => 128 + s,
+        Err(e) => e.exit_code(),
+    }
 }
 
 /// Moves events from the ring buffer to events.jsonl until the command exits,
-/// forwarding signals gotrace receives.
+/// forwarding signals gotrace receives from other processes.
 fn pump_until_exit(
     pid: Pid,
     probes: &mut Probes,
     bundle: &mut BundleWriter,
+    events_err: &mut Option<String>,
 ) -> Result<ExitStatus, TracerError> {
     loop {
-        pump(probes, bundle, POLL)?;
-        if let Some(sig) = signals::take() {
+        pump(probes, bundle, POLL, events_err);
+        for sig in signals::take() {
             let _ = nix::sys::signal::kill(pid, sig);
         }
         match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
@@ -123,8 +157,10 @@ fn pump_until_exit(
     }
 }
 
-/// Waits up to `wait` for the ring buffer, then writes what it holds.
-fn pump(probes: &mut Probes, bundle: &mut BundleWriter, wait: Duration) -> Result<(), TracerError> {
+/// Waits up to `wait` for the ring buffer, then writes what it holds. After
+/// a write error (recorded once in `err`) events are still drained, so the
+/// kernel side never stalls, but no longer written.
+fn pump(probes: &mut Probes, bundle: &mut BundleWriter, wait: Duration, err: &mut Option<String>) {
     let mut pfd = [libc::pollfd {
         fd: probes.ring_fd(),
         events: libc::POLLIN,
@@ -134,30 +170,39 @@ fn pump(probes: &mut Probes, bundle: &mut BundleWriter, wait: Duration) -> Resul
     unsafe { libc::poll(pfd.as_mut_ptr(), 1, wait.as_millis() as libc::c_int) };
     let mut result = Ok(());
     probes.drain(|raw| {
-        if result.is_err() {
+        if err.is_some() || result.is_err() {
             return;
         }
         if let Some(ev) = decode::decode(raw, bundle.next_id()) {
             result = bundle.write_event(&ev);
         }
     });
-    result?;
-    bundle.flush()
+    if let Err(e) = result.and_then(|_| {
+        if err.is_none() {
+            bundle.flush()
+        } else {
+            Ok(())
+        }
+    }) {
+        *err = Some(format!(
+            "events after #{} were not recorded: {e}",
+            bundle.next_id() - 1
+        ));
+    }
 }
 
 /// Copies the command's stderr to gotrace's stderr and to stderr.log as it
-/// arrives; the receiver yields when the pipe reaches EOF.
-fn tee_stderr(
-    fd: std::os::fd::OwnedFd,
-    log: PathBuf,
-) -> Result<std::sync::mpsc::Receiver<()>, TracerError> {
-    let mut file = std::fs::File::create(&log).map_err(|e| TracerError::Bundle {
-        path: log.clone(),
-        source: e,
-    })?;
+/// arrives; the receiver yields when the pipe reaches EOF. Without a log file
+/// (it could not be created) the pass-through still runs, with a warning.
+fn tee_stderr(fd: std::os::fd::OwnedFd, log: PathBuf, warnings: &mut Vec<String>) -> Receiver<()> {
+    let mut file = std::fs::File::create(&log)
+        .map_err(|e| warnings.push(format!("stderr.log not written: {}: {e}", log.display())))
+        .ok();
     let mut pipe = spawn::into_file(fd);
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
+    // If the thread cannot start, `pipe` is dropped and the command's next
+    // stderr write fails; there is no way to pass it through then.
+    let spawned = std::thread::Builder::new()
         .name("stderr".into())
         .spawn(move || {
             let mut buf = [0u8; 8192];
@@ -167,12 +212,18 @@ fn tee_stderr(
                     break;
                 }
                 let _ = err.write_all(&buf[..n]);
-                let _ = file.write_all(&buf[..n]);
+                if let Some(f) = file.as_mut() {
+                    let _ = f.write_all(&buf[..n]);
+                }
             }
             let _ = tx.send(());
-        })
-        .map_err(|e| TracerError::sys("starting the stderr thread", e))?;
-    Ok(rx)
+        });
+    if let Err(e) = spawned {
+        warnings.push(format!(
+            "the command's stderr could not be passed through: {e}"
+        ));
+    }
+    rx
 }
 
 /// `./gotrace-YYYYmmdd-HHMMSS` in local time, with `-N` appended if taken.

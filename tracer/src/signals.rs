@@ -1,15 +1,26 @@
 //! Signals gotrace receives while the command runs are remembered here and
 //! forwarded to the command by the main loop, so gotrace itself keeps
 //! running to finish the bundle and the report.
+//!
+//! A signal from the terminal (Ctrl-C, Ctrl-\, hangup) already reaches the
+//! command, which shares gotrace's foreground process group; forwarding it
+//! again would deliver it twice, and many programs treat a second SIGINT as
+//! "force quit". Only signals sent by a process (`kill`, `si_code` <= 0,
+//! sigaction(2)) are forwarded.
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
 
-static PENDING: AtomicI32 = AtomicI32::new(0);
+/// Bit N set: signal N arrived from a process and is still to be forwarded.
+static PENDING: AtomicU64 = AtomicU64::new(0);
 
-extern "C" fn on_signal(sig: libc::c_int) {
-    PENDING.store(sig, Ordering::SeqCst);
+extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo_t with SA_SIGINFO.
+    let sent_by_process = !info.is_null() && unsafe { (*info).si_code } <= 0;
+    if sent_by_process && (0..64).contains(&sig) {
+        PENDING.fetch_or(1 << sig, Ordering::SeqCst);
+    }
 }
 
 /// Installs the handler for SIGINT, SIGTERM, SIGHUP and SIGQUIT. Handlers
@@ -17,8 +28,8 @@ extern "C" fn on_signal(sig: libc::c_int) {
 /// with default signal behaviour.
 pub fn install() {
     let act = SigAction::new(
-        SigHandler::Handler(on_signal),
-        SaFlags::SA_RESTART,
+        SigHandler::SigAction(on_signal),
+        SaFlags::SA_RESTART | SaFlags::SA_SIGINFO,
         SigSet::empty(),
     );
     for sig in [
@@ -27,15 +38,35 @@ pub fn install() {
         Signal::SIGHUP,
         Signal::SIGQUIT,
     ] {
-        // SAFETY: the handler only stores to an atomic.
+        // SAFETY: the handler only updates an atomic.
         let _ = unsafe { signal::sigaction(sig, &act) };
     }
 }
 
-/// The last signal received since the previous call, if any.
-pub fn take() -> Option<Signal> {
-    match PENDING.swap(0, Ordering::SeqCst) {
-        0 => None,
-        s => Signal::try_from(s).ok(),
+/// The signals received from other processes since the previous call.
+pub fn take() -> Vec<Signal> {
+    let mask = PENDING.swap(0, Ordering::SeqCst);
+    (1..64)
+        .filter(|n| mask & (1 << n) != 0)
+        .filter_map(|n| Signal::try_from(n).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signal_from_a_process_is_queued_once_and_every_kind_is_kept() {
+        install();
+        // kill(2) from this process: si_code SI_USER, so it must be queued.
+        signal::kill(nix::unistd::getpid(), Signal::SIGTERM).unwrap();
+        signal::kill(nix::unistd::getpid(), Signal::SIGHUP).unwrap();
+        let got = take();
+        assert!(
+            got.contains(&Signal::SIGTERM) && got.contains(&Signal::SIGHUP),
+            "{got:?}"
+        );
+        assert!(take().is_empty());
     }
 }

@@ -17,10 +17,22 @@ use crate::error::TracerError;
 /// found, 126 for found but not executable or a directory.
 pub fn resolve(cmd: &str) -> Result<PathBuf, TracerError> {
     let check = |p: &Path| -> Result<PathBuf, TracerError> {
-        let md = std::fs::metadata(p).map_err(|_| TracerError::NotExecutable {
-            cmd: cmd.into(),
-            reason: "No such file or directory".into(),
-        })?;
+        let md = match std::fs::metadata(p) {
+            Ok(md) => md,
+            // bash: "No such file or directory" with status 127.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(TracerError::CommandNotFound {
+                    cmd: cmd.into(),
+                    reason: "No such file or directory",
+                })
+            }
+            Err(e) => {
+                return Err(TracerError::NotExecutable {
+                    cmd: cmd.into(),
+                    reason: e.to_string(),
+                })
+            }
+        };
         if md.is_dir() {
             return Err(TracerError::NotExecutable {
                 cmd: cmd.into(),
@@ -36,16 +48,7 @@ pub fn resolve(cmd: &str) -> Result<PathBuf, TracerError> {
         Ok(p.to_path_buf())
     };
     if cmd.contains('/') {
-        return match check(Path::new(cmd)) {
-            // bash: "No such file or directory" with status 127.
-            Err(TracerError::NotExecutable { reason, .. }) if reason.starts_with("No such") => {
-                Err(TracerError::CommandNotFound {
-                    cmd: cmd.into(),
-                    reason: "No such file or directory",
-                })
-            }
-            other => other,
-        };
+        return check(Path::new(cmd));
     }
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
     let mut denied = None;

@@ -96,8 +96,7 @@ impl PacketSocket {
             if let Ok(cmsgs) = msg.cmsgs() {
                 for c in cmsgs {
                     if let ControlMessageOwned::ScmTimestampns(ts) = c {
-                        realtime_ns =
-                            Some(ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64);
+                        realtime_ns = Some(crate::clock::timespec_ns(&ts));
                     }
                 }
             }

@@ -124,7 +124,7 @@ impl CaptureWriter {
         Ok(Some(id))
     }
 
-    /// Pushes buffered blocks to the file (called when the socket is idle).
+    /// Pushes buffered blocks to the file (the capture loop calls it every 50 ms).
     pub fn flush(&mut self) -> Result<(), TracerError> {
         self.out.get_mut().flush().map_err(|e| TracerError::Bundle {
             path: self.path.clone(),
