@@ -759,3 +759,26 @@ fn rst_on_the_wire_with_so_error_etimedout_is_not_refused() {
     assert_eq!(r.verdict.layer, Layer::Inconclusive, "{}", render_text(&r));
     assert_eq!(r.verdict.cause, "insufficient-evidence");
 }
+
+#[test]
+fn go_wording_of_another_outcome_excludes_the_attempt() {
+    // The only dial to the address was refused, but Go's line naming that
+    // address says "i/o timeout": Go reports something not recorded, so
+    // the refused dial must not be the verdict.
+    let mut b = Bundle::new(Some(1));
+    refused_dial(&mut b, false);
+    b.stderr = Some(
+        "go: example.com/m@v1.0.0: Get \"http://proxy.lab.test:8080/x\": dial tcp 198.18.0.2:8080: i/o timeout\n"
+            .into(),
+    );
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_eq!(r.verdict.layer, Layer::Inconclusive, "{}", render_text(&r));
+    assert_eq!(r.verdict.cause, "insufficient-evidence");
+    assert_eq!(r.verdict.other_failures.len(), 1, "{}", render_text(&r));
+    // The same wording about another address leaves the match alone.
+    b.stderr = Some(format!(
+        "{REFUSED_STDERR}go: also: dial tcp 198.18.0.9:443: i/o timeout\n"
+    ));
+    let r = analyze_bundle(&b.write()).unwrap();
+    assert_eq!(r.verdict.cause, "connection-refused", "{}", render_text(&r));
+}

@@ -451,15 +451,44 @@ fn score(a: &Attempt, d: &Diagnosis, clues: &GoClues, stderr: &str) -> u32 {
         }
     };
     // Go's wording for this outcome confirms the match; another outcome's
-    // wording for the same address means Go reports a different attempt.
+    // wording on a line naming the same address means Go reports a
+    // different attempt, so this one is excluded (score 0).
     if let (true, Some(phrase)) = (s > 0, d.go_phrase) {
         if stderr.contains(phrase) {
             s += 1;
+        } else if lines_naming(stderr, a.peer).any(|l| {
+            OUTCOME_PHRASES
+                .iter()
+                .any(|p| *p != phrase && l.contains(p))
+        }) {
+            s = 0;
         } else {
             s = s.saturating_sub(1).max(1);
         }
     }
     s
+}
+
+/// Every outcome wording of [`errno_phrase`] and the DNS/timeout rules.
+const OUTCOME_PHRASES: [&str; 8] = [
+    "connection refused",
+    "connection timed out",
+    "no route to host",
+    "network is unreachable",
+    "connection reset by peer",
+    "i/o timeout",
+    "no such host",
+    "server misbehaving",
+];
+
+/// Lines of `stderr` naming `peer` (`198.18.0.2:8080`, `[2001:db8::1]:80`;
+/// an IPv4-mapped peer also in its IPv4 form, as Go prints it).
+fn lines_naming(stderr: &str, peer: SocketAddr) -> impl Iterator<Item = &str> {
+    let plain = peer.to_string();
+    let canonical = SocketAddr::new(peer.ip().to_canonical(), peer.port()).to_string();
+    stderr
+        .lines()
+        .filter(move |l| l.contains(&plain) || l.contains(&canonical))
 }
 
 /// How Go words an errno in its error text (syscall.Errno strings of
