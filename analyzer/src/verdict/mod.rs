@@ -214,20 +214,10 @@ pub fn decide(input: &Input<'_>) -> Verdict {
         );
     }
     match pick(&diags, &clues, input) {
-        Pick::One(i) => {
-            let Some(d) = diags.get(i) else {
-                return inconclusive(
-                    input,
-                    format!("the command {status}{go_says}"),
-                    vec![],
-                    &all,
-                );
-            };
+        Pick::One(d) => {
             let others: Vec<&Diagnosis> = diags
                 .iter()
-                .enumerate()
-                .filter(|(j, o)| *j != i && !o.no_outcome)
-                .map(|(_, o)| o)
+                .filter(|o| !std::ptr::eq(*o, d) && !o.no_outcome)
                 .collect();
             let summary = d.summary.clone();
             let c = if d.layer == Layer::Inconclusive {
@@ -256,13 +246,13 @@ pub fn speaker(argv: &[String]) -> &'static str {
     }
 }
 
-enum Pick {
-    One(usize),
+enum Pick<'a> {
+    One(&'a Diagnosis),
     None(String, Vec<String>),
 }
 
 /// Chooses the attempt Go's error is about.
-fn pick(diags: &[Diagnosis], clues: &GoClues, input: &Input<'_>) -> Pick {
+fn pick<'a>(diags: &'a [Diagnosis], clues: &GoClues, input: &Input<'_>) -> Pick<'a> {
     if diags.is_empty() {
         return Pick::None(
             "no failed connection or DNS exchange was recorded: the error is above the network (HTTP status, TLS, checksum) or its syscalls were not traced".into(),
@@ -273,11 +263,10 @@ fn pick(diags: &[Diagnosis], clues: &GoClues, input: &Input<'_>) -> Pick {
     if !stderr_text.is_empty() {
         let best = diags
             .iter()
-            .enumerate()
-            .filter(|(_, d)| d.stderr_score > 0)
-            .max_by_key(|(_, d)| (d.stderr_score, d.decided(), d.start_ns));
-        if let Some((i, _)) = best {
-            return Pick::One(i);
+            .filter(|d| d.stderr_score > 0)
+            .max_by_key(|d| (d.stderr_score, d.decided(), d.start_ns));
+        if let Some(d) = best {
+            return Pick::One(d);
         }
         if input.meta.exit.is_none() && !clues.has_network_clue() {
             return Pick::None(
@@ -297,12 +286,8 @@ fn pick(diags: &[Diagnosis], clues: &GoClues, input: &Input<'_>) -> Pick {
     }
     // No stderr: decide only when every decided failure agrees and nothing
     // succeeded after the last one.
-    let decided: Vec<(usize, &Diagnosis)> = diags
-        .iter()
-        .enumerate()
-        .filter(|(_, d)| d.decided())
-        .collect();
-    let Some((last_i, last)) = decided.iter().max_by_key(|(_, d)| d.start_ns).copied() else {
+    let decided: Vec<&Diagnosis> = diags.iter().filter(|d| d.decided()).collect();
+    let Some(last) = decided.iter().max_by_key(|d| d.start_ns).copied() else {
         return Pick::None(
             "stderr.log is missing and no failure was proven".into(),
             vec!["stderr.log".into()],
@@ -310,7 +295,7 @@ fn pick(diags: &[Diagnosis], clues: &GoClues, input: &Input<'_>) -> Pick {
     };
     let agree = decided
         .iter()
-        .all(|(_, d)| d.cause == last.cause && d.layer == last.layer);
+        .all(|d| d.cause == last.cause && d.layer == last.layer);
     let later_success = input
         .corr
         .attempts
@@ -318,7 +303,7 @@ fn pick(diags: &[Diagnosis], clues: &GoClues, input: &Input<'_>) -> Pick {
         .enumerate()
         .any(|(i, a)| a.start_ns > last.start_ns && !diags.iter().any(|d| d.attempt == i));
     if agree && !later_success {
-        Pick::One(last_i)
+        Pick::One(last)
     } else {
         Pick::None(
             "stderr.log is missing and the recorded failures disagree".into(),
