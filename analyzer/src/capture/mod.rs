@@ -77,7 +77,6 @@ impl CaptureIndex {
     pub fn from_reader<R: Read>(mut reader: CaptureReader<R>) -> CaptureIndex {
         let mut idx = CaptureIndex::default();
         while let Some(frame) = reader.next_frame() {
-            idx.packets = frame.number;
             if let Some(p) = decode(&frame) {
                 idx.add(p);
             }
