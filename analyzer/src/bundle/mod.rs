@@ -9,7 +9,7 @@ mod reader;
 
 pub use event::{Event, Op, SockAddr};
 pub use meta::{ClockMap, ExitStatus, Interface, Meta, FORMAT_VERSION};
-pub use reader::{read_bundle, read_events, Bundle};
+pub use reader::{read_bundle, read_events, Bundle, ReadEvents};
 
 /// File names inside a bundle directory.
 pub mod files {

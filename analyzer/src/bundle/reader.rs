@@ -77,13 +77,17 @@ pub fn read_bundle(dir: &Path) -> Result<Bundle, AnalyzeError> {
     }
 
     let events_path = dir.join(files::EVENTS);
-    let before = warnings.len();
+    let mut events_damaged = false;
     let events = match File::open(&events_path) {
         Ok(_) if !events_path.is_file() => {
             warnings.push("events.jsonl is not a regular file; ignored".to_string());
             None
         }
-        Ok(f) => Some(read_events(BufReader::new(f), &mut warnings)),
+        Ok(f) => {
+            let read = read_events(BufReader::new(f), &mut warnings);
+            events_damaged = read.damaged;
+            Some(read.events)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             warnings.push(
                 "events.jsonl missing: no syscall trace, the verdict can only be inconclusive about where the failure happened"
@@ -99,7 +103,6 @@ pub fn read_bundle(dir: &Path) -> Result<Bundle, AnalyzeError> {
         }
     };
 
-    let events_damaged = events.is_some() && warnings.len() > before;
     let capture_path = dir.join(files::CAPTURE);
     let capture = if capture_path.is_file() {
         Some(capture_path)
@@ -163,9 +166,20 @@ fn read_meta(dir: &Path) -> Result<Meta, AnalyzeError> {
     })
 }
 
+/// What [`read_events`] got out of `events.jsonl`.
+#[derive(Debug, Clone, Default)]
+pub struct ReadEvents {
+    /// Events sorted by time (then id).
+    pub events: Vec<Event>,
+    /// Some lines were unreadable (or reading stopped at an I/O error): an
+    /// absence of events proves nothing.
+    pub damaged: bool,
+}
+
 /// Parses `events.jsonl`. A bad last line is reported as truncation (the
 /// tracer died mid-write); a bad line elsewhere is skipped with its number.
-pub fn read_events<R: BufRead>(mut input: R, warnings: &mut Vec<String>) -> Vec<Event> {
+pub fn read_events<R: BufRead>(mut input: R, warnings: &mut Vec<String>) -> ReadEvents {
+    let mut damaged = false;
     let mut events = Vec::new();
     let mut bad: Vec<(usize, String)> = Vec::new();
     let mut last_nonempty = 0usize;
@@ -180,6 +194,7 @@ pub fn read_events<R: BufRead>(mut input: R, warnings: &mut Vec<String>) -> Vec<
                 warnings.push(format!(
                     "events.jsonl: read error after line {lineno}: {e}; later events are not used"
                 ));
+                damaged = true;
                 break;
             }
         }
@@ -194,6 +209,7 @@ pub fn read_events<R: BufRead>(mut input: R, warnings: &mut Vec<String>) -> Vec<
             Err(e) => bad.push((lineno, e.to_string())),
         }
     }
+    damaged |= !bad.is_empty();
     for (n, err) in bad {
         if n == last_nonempty {
             warnings.push(format!(
@@ -205,7 +221,7 @@ pub fn read_events<R: BufRead>(mut input: R, warnings: &mut Vec<String>) -> Vec<
     }
     // The ring buffer is per CPU, so file order may differ slightly from time order.
     events.sort_by_key(|e| (e.ts_ns, e.id));
-    events
+    ReadEvents { events, damaged }
 }
 
 fn read_stderr(path: &Path, warnings: &mut Vec<String>) -> Option<String> {
@@ -250,7 +266,9 @@ mod tests {
     fn truncated_last_line_and_corrupt_middle_line() {
         let text = format!("{}\nnot json\n{}\n{{\"id\":4,\"ts", line(1), line(3));
         let mut w = Vec::new();
-        let ev = read_events(text.as_bytes(), &mut w);
+        let read = read_events(text.as_bytes(), &mut w);
+        assert!(read.damaged);
+        let ev = read.events;
         assert_eq!(ev.iter().map(|e| e.id).collect::<Vec<_>>(), vec![3, 1]);
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(w[0].starts_with("events.jsonl:2: corrupt line skipped"));
@@ -261,7 +279,9 @@ mod tests {
     fn blank_lines_and_missing_final_newline_are_fine() {
         let text = format!("\n{}\n\n{}", line(1), line(2));
         let mut w = Vec::new();
-        assert_eq!(read_events(text.as_bytes(), &mut w).len(), 2);
+        let read = read_events(text.as_bytes(), &mut w);
+        assert_eq!(read.events.len(), 2);
+        assert!(!read.damaged);
         assert!(w.is_empty());
     }
 }
