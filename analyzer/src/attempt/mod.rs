@@ -176,6 +176,11 @@ impl Attempt {
             .find(|s| s.source == Source::Packet && s.id == number)
     }
 
+    /// The DNS ids of the queries the process wrote (none for TCP).
+    pub fn query_ids(&self) -> Vec<u16> {
+        self.queries.iter().map(|q| q.value.id).collect()
+    }
+
     /// The first DNS name this attempt asked for (from events or the wire).
     pub fn qname(&self) -> Option<&str> {
         self.queries

@@ -35,7 +35,7 @@ pub(super) fn link(attempts: &mut [Attempt], idx: &CaptureIndex, clock: &Clock) 
     for a in attempts.iter_mut().filter(|a| a.local.is_none()) {
         a.capture_searched = true;
         let proto = proto_of(a.kind);
-        let ids: Vec<u16> = a.queries.iter().map(|q| q.value.id).collect();
+        let ids = a.query_ids();
         let mut candidates: Vec<(FlowKey, Vec<&Packet>)> = idx
             .flows_with(proto, a.peer)
             .filter(|(k, _)| !claimed.contains(k))
@@ -91,17 +91,21 @@ fn near_connect(p: &Packet, a: &Attempt, clock: &Clock) -> bool {
     let (Some(rt), Some(c)) = (p.realtime_ns, a.connect.as_ref()) else {
         return true;
     };
-    let slack = SLACK_NS.saturating_add(i64::try_from(clock.uncertainty_ns).unwrap_or(i64::MAX));
     let t = i64::try_from(c.ts_ns).unwrap_or(i64::MAX);
-    clock.packet_mono_ns(rt).abs_diff(t) <= slack.unsigned_abs()
+    clock.packet_mono_ns(rt).abs_diff(t) <= slack_ns(clock).unsigned_abs()
+}
+
+/// How far (ns) a packet may precede the event it goes with: [`SLACK_NS`]
+/// plus the clock mapping's uncertainty.
+fn slack_ns(clock: &Clock) -> i64 {
+    SLACK_NS.saturating_add(i64::try_from(clock.uncertainty_ns).unwrap_or(i64::MAX))
 }
 
 /// The packets of `pkts` inside the attempt's time window.
 fn window<'a>(pkts: &'a [Packet], a: &Attempt, clock: &Clock) -> Vec<&'a Packet> {
-    let slack = SLACK_NS.saturating_add(i64::try_from(clock.uncertainty_ns).unwrap_or(i64::MAX));
     let from = i64::try_from(a.start_ns)
         .unwrap_or(i64::MAX)
-        .saturating_sub(slack);
+        .saturating_sub(slack_ns(clock));
     let to = i64::try_from(a.end_ns)
         .unwrap_or(i64::MAX)
         .saturating_add(if a.closed { CLOSED_TAIL_NS } else { TAIL_NS });
@@ -118,7 +122,7 @@ fn window<'a>(pkts: &'a [Packet], a: &Attempt, clock: &Clock) -> Vec<&'a Packet>
 }
 
 fn attach(a: &mut Attempt, pkts: &[&Packet], clock: &Clock) {
-    let ids: Vec<u16> = a.queries.iter().map(|q| q.value.id).collect();
+    let ids = a.query_ids();
     for p in pkts {
         let from_peer = p.src == a.peer;
         // Arrived after close(): the process never saw it.
