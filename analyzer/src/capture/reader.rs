@@ -393,7 +393,15 @@ impl<R: Read> CaptureReader<R> {
                 let len = pb.data.len();
                 let orig = pb.original_len;
                 let iface = u32::from(pb.interface_id);
-                Some(self.packet(number, iface, Some(pb.timestamp), orig, 28..28 + len))
+                // pcap-file 2.0.0 reads this timestamp as one u64, but the
+                // obsolete Packet Block stores two u32, high then low
+                // (draft-ietf-opsawg-pcapng, "Packet Block (obsolete!)"):
+                // its halves are swapped in little-endian files. Rebuilt
+                // from the block bytes: type 4, length 4, interface id 2,
+                // drops count 2, then timestamp high and low.
+                let ts = (u64::from(rd32(&self.buf, 12, big)) << 32)
+                    | u64::from(rd32(&self.buf, 16, big));
+                Some(self.packet(number, iface, Some(ts), orig, 28..28 + len))
             }
             Block::SimplePacket(spb) => {
                 // The SPB body is padded; its real length is bounded by the
@@ -584,6 +592,72 @@ mod tests {
         assert_eq!(ts_to_ns(u64::MAX, 6, 0), None);
         assert_eq!(ts_to_ns(1, 200, 0), Some(0));
         assert_eq!(ts_to_ns(0, 9, 2), Some(2_000_000_000));
+    }
+
+    /// SHB, an Ethernet IDB (µs timestamps) and one obsolete Packet Block
+    /// with `ts` split into high and low u32, in the given byte order.
+    fn packet_block_file(big: bool, ts: u64, data: &[u8; 4]) -> Vec<u8> {
+        let u16b = |v: u16| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let u32b = |v: u32| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let mut f = Vec::new();
+        // Section Header Block: type, length 28, BOM, version 1.0, section length -1.
+        f.extend_from_slice(&SHB.to_be_bytes());
+        f.extend_from_slice(&u32b(28));
+        f.extend_from_slice(&u32b(0x1A2B_3C4D));
+        f.extend_from_slice(&u16b(1));
+        f.extend_from_slice(&u16b(0));
+        f.extend_from_slice(&[0xff; 8]);
+        f.extend_from_slice(&u32b(28));
+        // Interface Description Block: Ethernet, snaplen 65535, no options.
+        f.extend_from_slice(&u32b(1));
+        f.extend_from_slice(&u32b(20));
+        f.extend_from_slice(&u16b(1));
+        f.extend_from_slice(&u16b(0));
+        f.extend_from_slice(&u32b(65535));
+        f.extend_from_slice(&u32b(20));
+        // Packet Block: interface 0, drops 0, ts high, ts low, caplen, len, data.
+        f.extend_from_slice(&u32b(PACKET_BLOCK));
+        f.extend_from_slice(&u32b(36));
+        f.extend_from_slice(&u16b(0));
+        f.extend_from_slice(&u16b(0));
+        f.extend_from_slice(&u32b((ts >> 32) as u32));
+        f.extend_from_slice(&u32b(ts as u32));
+        f.extend_from_slice(&u32b(4));
+        f.extend_from_slice(&u32b(60));
+        f.extend_from_slice(data);
+        f.extend_from_slice(&u32b(36));
+        f
+    }
+
+    #[test]
+    fn obsolete_packet_block_timestamp_is_high_then_low() {
+        // 2025-11-13T02:13:20.123456Z in µs: both halves non-zero.
+        let ts_us: u64 = 1_763_000_000_123_456;
+        assert!(ts_us >> 32 != 0 && ts_us as u32 != 0);
+        for big in [false, true] {
+            let file = packet_block_file(big, ts_us, &[0xde, 0xad, 0xbe, 0xef]);
+            let mut r = CaptureReader::new(&file[..]).unwrap();
+            let f = r.next_frame().unwrap();
+            assert_eq!(f.number, 1);
+            assert_eq!(f.link_type, 1);
+            assert_eq!(f.data, &[0xde, 0xad, 0xbe, 0xef]);
+            assert_eq!(f.original_len, 60);
+            assert_eq!(f.realtime_ns, Some(ts_us as i64 * 1000), "big-endian {big}");
+            assert!(r.next_frame().is_none());
+            assert!(r.take_warnings().is_empty());
+        }
     }
 
     #[test]
