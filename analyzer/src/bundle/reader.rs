@@ -15,6 +15,11 @@ use crate::error::AnalyzeError;
 const META_MAX_BYTES: u64 = 4 << 20;
 /// Only the tail of a long stderr is kept (bytes): Go prints its error last.
 const STDERR_TAIL_BYTES: u64 = 1 << 20;
+/// Longest `events.jsonl` line read (bytes, newline included); gotrace's
+/// events are a few hundred bytes, so a longer line is damage.
+pub const MAX_EVENT_LINE_BYTES: usize = 1 << 20;
+/// Bad `events.jsonl` lines listed one by one; the rest are counted.
+pub const MAX_BAD_LINE_WARNINGS: usize = 20;
 
 /// A bundle as read from disk.
 #[derive(Debug, Clone)]
@@ -178,18 +183,25 @@ pub struct ReadEvents {
 
 /// Parses `events.jsonl`. A bad last line is reported as truncation (the
 /// tracer died mid-write); a bad line elsewhere is skipped with its number.
+///
+/// Memory is bounded whatever the input: a line longer than
+/// [`MAX_EVENT_LINE_BYTES`] is skipped (one warning), and only the first
+/// [`MAX_BAD_LINE_WARNINGS`] bad lines are listed, then a count of the rest.
 pub fn read_events<R: BufRead>(mut input: R, warnings: &mut Vec<String>) -> ReadEvents {
     let mut damaged = false;
     let mut events = Vec::new();
-    let mut bad: Vec<(usize, String)> = Vec::new();
+    // The first bad lines, the total, and the latest one past the list (it
+    // may be the truncated last line, reported whatever the cap).
+    let mut bad: Vec<(usize, BadLine)> = Vec::new();
+    let mut bad_total = 0usize;
+    let mut bad_latest: Option<(usize, BadLine)> = None;
     let mut last_nonempty = 0usize;
     let mut line = Vec::new();
     let mut lineno = 0usize;
     loop {
-        line.clear();
-        match input.read_until(b'\n', &mut line) {
-            Ok(0) => break,
-            Ok(_) => {}
+        let too_long = match read_line_capped(&mut input, &mut line, MAX_EVENT_LINE_BYTES) {
+            Ok(None) => break,
+            Ok(Some(too_long)) => too_long,
             Err(e) => {
                 warnings.push(format!(
                     "events.jsonl: read error after line {lineno}: {e}; later events are not used"
@@ -197,31 +209,114 @@ pub fn read_events<R: BufRead>(mut input: R, warnings: &mut Vec<String>) -> Read
                 damaged = true;
                 break;
             }
-        }
+        };
         lineno += 1;
-        let text = line.trim_ascii();
-        if text.is_empty() {
-            continue;
-        }
+        let problem = if too_long {
+            BadLine::TooLong
+        } else {
+            let text = line.trim_ascii();
+            if text.is_empty() {
+                continue;
+            }
+            match serde_json::from_slice::<Event>(text) {
+                Ok(ev) => {
+                    events.push(ev);
+                    last_nonempty = lineno;
+                    continue;
+                }
+                Err(e) => BadLine::Json(e.to_string()),
+            }
+        };
         last_nonempty = lineno;
-        match serde_json::from_slice::<Event>(text) {
-            Ok(ev) => events.push(ev),
-            Err(e) => bad.push((lineno, e.to_string())),
+        bad_total += 1;
+        if bad.len() < MAX_BAD_LINE_WARNINGS {
+            bad.push((lineno, problem));
+        } else {
+            bad_latest = Some((lineno, problem));
         }
     }
-    damaged |= !bad.is_empty();
-    for (n, err) in bad {
-        if n == last_nonempty {
-            warnings.push(format!(
-                "events.jsonl:{n}: last line is truncated ({err}); the trace ends early (tracer killed?)"
-            ));
-        } else {
-            warnings.push(format!("events.jsonl:{n}: corrupt line skipped ({err})"));
-        }
+    damaged |= bad_total > 0;
+    let mut unlisted = bad_total - bad.len();
+    let truncated_last = bad_latest.filter(|(n, _)| *n == last_nonempty);
+    if truncated_last.is_some() {
+        unlisted -= 1;
+    }
+    for (n, problem) in bad {
+        warnings.push(problem.warning(n, n == last_nonempty));
+    }
+    if unlisted > 0 {
+        warnings.push(format!(
+            "events.jsonl: {unlisted} more unreadable lines skipped (only the first {MAX_BAD_LINE_WARNINGS} are listed)"
+        ));
+    }
+    if let Some((n, problem)) = truncated_last {
+        warnings.push(problem.warning(n, true));
     }
     // The ring buffer is per CPU, so file order may differ slightly from time order.
     events.sort_by_key(|e| (e.ts_ns, e.id));
     ReadEvents { events, damaged }
+}
+
+/// Why a line of `events.jsonl` was not used.
+enum BadLine {
+    /// Not an event (serde's message).
+    Json(String),
+    /// Longer than [`MAX_EVENT_LINE_BYTES`].
+    TooLong,
+}
+
+impl BadLine {
+    fn warning(&self, n: usize, last: bool) -> String {
+        match self {
+            BadLine::TooLong => format!(
+                "events.jsonl:{n}: line longer than {MAX_EVENT_LINE_BYTES} bytes skipped (not something gotrace writes)"
+            ),
+            BadLine::Json(err) if last => format!(
+                "events.jsonl:{n}: last line is truncated ({err}); the trace ends early (tracer killed?)"
+            ),
+            BadLine::Json(err) => format!("events.jsonl:{n}: corrupt line skipped ({err})"),
+        }
+    }
+}
+
+/// Reads one line (newline included) into `line`, keeping at most `max`
+/// bytes: the rest of a longer line is consumed and dropped. `None` at the
+/// end of input, else whether the line was longer than `max`.
+fn read_line_capped<R: BufRead>(
+    input: &mut R,
+    line: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Option<bool>> {
+    line.clear();
+    let mut any = false;
+    let mut too_long = false;
+    loop {
+        let buf = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            return Ok(any.then_some(too_long));
+        }
+        any = true;
+        let (n, end) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        if !too_long {
+            if line.len() + n <= max {
+                line.extend_from_slice(buf.get(..n).unwrap_or_default());
+            } else {
+                too_long = true;
+                line.clear();
+            }
+        }
+        input.consume(n);
+        if end {
+            return Ok(Some(too_long));
+        }
+    }
 }
 
 fn read_stderr(path: &Path, warnings: &mut Vec<String>) -> Option<String> {
@@ -273,6 +368,79 @@ mod tests {
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(w[0].starts_with("events.jsonl:2: corrupt line skipped"));
         assert!(w[1].starts_with("events.jsonl:4: last line is truncated"));
+    }
+
+    #[test]
+    fn an_over_long_line_is_skipped_with_one_warning() {
+        let long = "x".repeat(MAX_EVENT_LINE_BYTES + 10);
+        let text = format!("{}\n{long}\n{}\n", line(1), line(3));
+        // A small buffer makes the reader cross many chunk boundaries.
+        for cap in [7, 1 << 16] {
+            let mut w = Vec::new();
+            let read = read_events(
+                std::io::BufReader::with_capacity(cap, text.as_bytes()),
+                &mut w,
+            );
+            assert_eq!(
+                read.events.iter().map(|e| e.id).collect::<Vec<_>>(),
+                vec![3, 1]
+            );
+            assert!(read.damaged);
+            assert_eq!(w.len(), 1, "{w:?}");
+            assert!(
+                w[0].starts_with("events.jsonl:2: line longer than 1048576 bytes"),
+                "{w:?}"
+            );
+        }
+        // Without any newline (a file of garbage): one warning, no events.
+        let mut w = Vec::new();
+        let endless = std::io::BufReader::new(std::io::repeat(b'x').take(3 << 20));
+        let read = read_events(endless, &mut w);
+        assert!(read.events.is_empty() && read.damaged);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with("events.jsonl:1: line longer than"),
+            "{w:?}"
+        );
+        // A line of exactly the limit (newline included) is still read.
+        let mut exact = line(5);
+        exact.push_str(&" ".repeat(MAX_EVENT_LINE_BYTES - exact.len() - 1));
+        exact.push('\n');
+        let mut w = Vec::new();
+        let read = read_events(exact.as_bytes(), &mut w);
+        assert_eq!(read.events.len(), 1, "{w:?}");
+        assert!(w.is_empty() && !read.damaged);
+    }
+
+    #[test]
+    fn bad_line_warnings_are_capped() {
+        let mut text = String::new();
+        for _ in 0..50 {
+            text.push_str("garbage\n");
+        }
+        text.push_str(&line(1));
+        text.push('\n');
+        let mut w = Vec::new();
+        let read = read_events(text.as_bytes(), &mut w);
+        assert_eq!(read.events.len(), 1);
+        assert!(read.damaged);
+        assert_eq!(w.len(), MAX_BAD_LINE_WARNINGS + 1, "{w:?}");
+        assert!(w[0].starts_with("events.jsonl:1: corrupt line skipped"));
+        assert!(w[19].starts_with("events.jsonl:20: corrupt line skipped"));
+        assert!(
+            w[20].starts_with("events.jsonl: 30 more unreadable lines skipped"),
+            "{w:?}"
+        );
+        // A truncated last line is still reported past the cap.
+        text.push_str("{\"id\":9,\"ts");
+        let mut w = Vec::new();
+        read_events(text.as_bytes(), &mut w);
+        assert_eq!(w.len(), MAX_BAD_LINE_WARNINGS + 2, "{w:?}");
+        assert!(w[20].starts_with("events.jsonl: 30 more"), "{w:?}");
+        assert!(
+            w[21].starts_with("events.jsonl:52: last line is truncated"),
+            "{w:?}"
+        );
     }
 
     #[test]
