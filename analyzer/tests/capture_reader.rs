@@ -17,7 +17,7 @@ use pcap_file::DataLink;
 
 fn ip_syn() -> Vec<u8> {
     let mut v = Vec::new();
-    PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+    PacketBuilder::ipv4([198, 18, 0, 1], [198, 18, 0, 2], 64)
         .tcp(1234, 80, 1, 100)
         .syn()
         .write(&mut v, &[])
@@ -41,7 +41,7 @@ fn interfaces_link_types_resolutions_and_spb() {
     let ip = ip_syn();
     let mut eth = Vec::new();
     PacketBuilder::ethernet2([1; 6], [2; 6])
-        .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+        .ipv4([198, 18, 0, 1], [198, 18, 0, 2], 64)
         .udp(1, 2)
         .write(&mut eth, b"hi")
         .unwrap();

@@ -224,7 +224,7 @@ mod tests {
             comm: "go".into(),
             op: Op::Exit {},
         };
-        let mut a = Attempt::new(Kind::Tcp, &ev, 3, "10.0.0.2:80".parse().unwrap());
+        let mut a = Attempt::new(Kind::Tcp, &ev, 3, "198.18.0.2:80".parse().unwrap());
         a.end_ns = 2_000_000_000;
         a.closed = closed;
         a
@@ -234,8 +234,8 @@ mod tests {
         Packet {
             number: 1,
             realtime_ns: Some(mono_ns + 1_000),
-            src: "10.0.0.1:5".parse().unwrap(),
-            dst: "10.0.0.2:80".parse().unwrap(),
+            src: "198.18.0.1:5".parse().unwrap(),
+            dst: "198.18.0.2:80".parse().unwrap(),
             payload: Payload::Tcp {
                 flags: TcpFlags::default(),
                 len: 0,

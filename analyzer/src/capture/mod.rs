@@ -173,7 +173,7 @@ mod tests {
     #[test]
     fn flows_are_direction_free_and_bounded() {
         let mut idx = CaptureIndex::default();
-        let (c, s) = ("10.0.0.1:4000", "10.0.0.2:80");
+        let (c, s) = ("198.18.0.1:4000", "198.18.0.2:80");
         for n in 0..100 {
             let p = if n % 2 == 0 {
                 tcp(n, c, s)
@@ -182,12 +182,12 @@ mod tests {
             };
             idx.add(p);
         }
-        idx.add(tcp(200, "10.0.0.3:5000", s));
+        idx.add(tcp(200, "198.18.0.3:5000", s));
         let f = idx.flow(6, s.parse().unwrap(), c.parse().unwrap());
         assert_eq!(f.len(), MAX_PACKETS_PER_FLOW);
         assert_eq!(f.first().map(|p| p.number), Some(0));
         assert_eq!(idx.flows_with(6, s.parse().unwrap()).count(), 2);
         assert_eq!(idx.flows_with(17, s.parse().unwrap()).count(), 0);
-        assert_eq!(idx.sent_to("10.0.0.2".parse().unwrap()).len(), 8);
+        assert_eq!(idx.sent_to("198.18.0.2".parse().unwrap()).len(), 8);
     }
 }
