@@ -80,7 +80,8 @@ impl Probes {
         }
         tracefs::ensure_mounted()?;
         raise_memlock_limit();
-        let fork_child = tracefs::field_offset("sched", "sched_process_fork", "child_pid")? as u32;
+        let fork_child =
+            tracefs::Format::read("sched", "sched_process_fork")?.offset("child_pid")? as u32;
         let mut ebpf = EbpfLoader::new()
             .override_global(globals::FORK_CHILD_PID_OFFSET, &fork_child, true)
             .load(OBJECT)
@@ -177,8 +178,15 @@ fn check_layout(
     expected: &[(&str, usize)],
     warnings: &mut Vec<String>,
 ) -> bool {
+    let format = match tracefs::Format::read(category, event) {
+        Ok(f) => f,
+        Err(e) => {
+            warnings.push(format!("{e}: TCP state events disabled"));
+            return false;
+        }
+    };
     for &(field, off) in expected {
-        match tracefs::field_offset(category, event, field) {
+        match format.offset(field) {
             Ok(o) if o == off => {}
             Ok(o) => {
                 warnings.push(format!("{category}:{event} field {field} is at offset {o}, expected {off}: TCP state events disabled"));

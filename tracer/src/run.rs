@@ -158,8 +158,8 @@ fn pump_until_exit(
 }
 
 /// Waits up to `wait` for the ring buffer, then writes what it holds. After
-/// a write error (recorded once in `err`) events are still drained, so the
-/// kernel side never stalls, but no longer written.
+/// the first write error (recorded in `err`) events are still drained, so
+/// the kernel side never stalls, but no longer written.
 fn pump(probes: &mut Probes, bundle: &mut BundleWriter, wait: Duration, err: &mut Option<String>) {
     let mut pfd = [libc::pollfd {
         fd: probes.ring_fd(),
@@ -168,22 +168,20 @@ fn pump(probes: &mut Probes, bundle: &mut BundleWriter, wait: Duration, err: &mu
     }];
     // SAFETY: one valid pollfd.
     unsafe { libc::poll(pfd.as_mut_ptr(), 1, wait.as_millis() as libc::c_int) };
-    let mut result = Ok(());
+    let writing = err.is_none();
+    let mut failed = None;
     probes.drain(|raw| {
-        if err.is_some() || result.is_err() {
+        if !writing || failed.is_some() {
             return;
         }
         if let Some(ev) = decode::decode(raw, bundle.next_id()) {
-            result = bundle.write_event(&ev);
+            failed = bundle.write_event(&ev).err();
         }
     });
-    if let Err(e) = result.and_then(|_| {
-        if err.is_none() {
-            bundle.flush()
-        } else {
-            Ok(())
-        }
-    }) {
+    if writing && failed.is_none() {
+        failed = bundle.flush().err();
+    }
+    if let Some(e) = failed {
         *err = Some(format!(
             "events after #{} were not recorded: {e}",
             bundle.next_id() - 1

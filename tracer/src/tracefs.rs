@@ -34,26 +34,40 @@ pub fn ensure_mounted() -> Result<(), TracerError> {
     }
 }
 
-/// Byte offset of `field` in the records of tracepoint `category/event`,
-/// parsed from lines like `field:pid_t child_pid;\toffset:20;\tsize:4;...`.
-pub fn field_offset(category: &str, event: &str, field: &str) -> Result<usize, TracerError> {
-    let tp = format!("{category}/{event}");
-    let path = Path::new(TRACEFS)
-        .join("events")
-        .join(category)
-        .join(event)
-        .join("format");
-    let text = std::fs::read_to_string(&path).map_err(|e| TracerError::TracepointFormat {
-        tracepoint: tp.clone(),
-        problem: format!("cannot read {}: {e}", path.display()),
-    })?;
-    parse_offset(&text, field).ok_or_else(|| TracerError::TracepointFormat {
-        tracepoint: tp,
-        problem: format!("no field `{field}` in its format file"),
-    })
+/// The `format` file of one tracepoint, read once so several fields can
+/// be looked up without re-reading it.
+pub struct Format {
+    tracepoint: String,
+    text: String,
 }
 
-/// The parsing half of [`field_offset`], separate so it can be tested.
+impl Format {
+    /// Reads `events/<category>/<event>/format` under tracefs.
+    pub fn read(category: &str, event: &str) -> Result<Format, TracerError> {
+        let tracepoint = format!("{category}/{event}");
+        let path = Path::new(TRACEFS)
+            .join("events")
+            .join(category)
+            .join(event)
+            .join("format");
+        let text = std::fs::read_to_string(&path).map_err(|e| TracerError::TracepointFormat {
+            tracepoint: tracepoint.clone(),
+            problem: format!("cannot read {}: {e}", path.display()),
+        })?;
+        Ok(Format { tracepoint, text })
+    }
+
+    /// Byte offset of `field` in the records, parsed from lines like
+    /// `field:pid_t child_pid;\toffset:20;\tsize:4;...`.
+    pub fn offset(&self, field: &str) -> Result<usize, TracerError> {
+        parse_offset(&self.text, field).ok_or_else(|| TracerError::TracepointFormat {
+            tracepoint: self.tracepoint.clone(),
+            problem: format!("no field `{field}` in its format file"),
+        })
+    }
+}
+
+/// The parsing half of [`Format::offset`], separate so it can be tested.
 fn parse_offset(format: &str, field: &str) -> Option<usize> {
     format.lines().find_map(|line| {
         let decl = line.trim().strip_prefix("field:")?;
