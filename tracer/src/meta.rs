@@ -63,5 +63,8 @@ pub fn initial(argv: &[String], root_pid: u32, clock: ClockMap, start_monotonic_
         env: go_env(),
         interfaces: Vec::new(),
         warnings: Vec::new(),
+        drop_reasons: Default::default(),
+        resolv_conf: None,
+        firewall: None,
     }
 }

@@ -235,6 +235,11 @@ pub(super) fn from_events(events: &[Event], clock: &Clock) -> Correlation {
             }),
             Op::Exec { filename } => out.execs.push((ev.id, ev.ts_ns, filename.clone())),
             Op::Fork { .. } | Op::Exit {} => {}
+            // Kernel verdicts are linked to attempts by socket later.
+            Op::TcpRetransmit { .. }
+            | Op::TcpReceiveReset { .. }
+            | Op::TcpSendReset { .. }
+            | Op::SkbDrop { .. } => {}
         }
     }
     link_tcp_states(&mut out.attempts, &mut changes, clock);

@@ -105,6 +105,51 @@ pub enum Op {
         local: SockAddr,
         peer: SockAddr,
     },
+    /// `tcp:tcp_retransmit_skb` for a TCP socket of the tree: the kernel
+    /// resent a segment (a SYN while `state` is `SYN_SENT`). `err` is the
+    /// transmit's result, 0 or -errno; -EPERM (`err_name` "EPERM") means a
+    /// local netfilter hook dropped it before any device (ip_local_out()).
+    /// Runs in timer softirq: `tid` is 0, `tgid` the socket's owner.
+    TcpRetransmit {
+        sock: String,
+        state: String,
+        local: SockAddr,
+        peer: SockAddr,
+        err: i32,
+        err_name: Option<String>,
+    },
+    /// `tcp:tcp_receive_reset`: an RST was accepted for a socket of the
+    /// tree (the kernel then reports ECONNREFUSED in SYN_SENT, ECONNRESET
+    /// later; RFC 9293 3.10.7). `tid` is 0 when it ran in softirq.
+    TcpReceiveReset {
+        sock: String,
+        local: SockAddr,
+        peer: SockAddr,
+    },
+    /// `tcp:tcp_send_reset`: this host sent an RST on a socket of the tree;
+    /// `reason` is `enum sk_rst_reason` (`reason_name` from the tracing
+    /// kernel's format file), `state` the socket's TCP state.
+    TcpSendReset {
+        sock: String,
+        state: String,
+        reason: u32,
+        reason_name: Option<String>,
+        local: Option<SockAddr>,
+        peer: Option<SockAddr>,
+    },
+    /// `skb:kfree_skb`: the kernel dropped a packet owned by a socket of the
+    /// tree (`sock`, the skb's `struct sock *`), or one freed in a traced
+    /// task's syscall. `reason` is `enum skb_drop_reason` of the tracing
+    /// kernel (`reason_name` resolved through its format file, also kept in
+    /// [`crate::bundle::Meta::drop_reasons`]); `location` the freeing kernel
+    /// function's address (hex); `protocol` the skb's ethertype (0x0800 IPv4).
+    SkbDrop {
+        sock: Option<String>,
+        reason: u32,
+        reason_name: Option<String>,
+        location: String,
+        protocol: u16,
+    },
 }
 
 impl SockAddr {

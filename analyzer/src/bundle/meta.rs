@@ -49,6 +49,46 @@ pub struct Meta {
     /// Warnings the tracer raised while recording (e.g. a probe that could not attach).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// `enum skb_drop_reason` of the tracing kernel: value -> name without
+    /// the `SKB_DROP_REASON_` prefix (`12` -> `NETFILTER_DROP` on 6.18),
+    /// read from the `__print_symbolic` list of
+    /// `/sys/kernel/tracing/events/skb/kfree_skb/format`. Values differ
+    /// between kernels, so offline analysis names drops with this table.
+    #[serde(default)]
+    pub drop_reasons: BTreeMap<u32, String>,
+    /// `/etc/resolv.conf` as the traced command saw it at start; absent in
+    /// bundles of older tracers.
+    #[serde(default)]
+    pub resolv_conf: Option<ResolvConf>,
+    /// The packet-filter ruleset of the command's network namespace at
+    /// start (`nft list ruleset`), so a local drop can be traced to its rule.
+    #[serde(default)]
+    pub firewall: Option<Firewall>,
+}
+
+/// The resolver configuration Go's pure-Go resolver reads (src/net/dnsconfig_unix.go).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvConf {
+    /// The path read (`/etc/resolv.conf`).
+    pub path: String,
+    /// Whether the file could be read. When it cannot, or names no
+    /// nameserver, Go asks 127.0.0.1:53 and [::1]:53.
+    pub present: bool,
+    /// Why it could not be read (`No such file or directory`).
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The `nameserver` lines' addresses, in file order.
+    #[serde(default)]
+    pub nameservers: Vec<String>,
+}
+
+/// A packet-filter ruleset snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Firewall {
+    /// The command that printed it (`nft list ruleset`).
+    pub command: String,
+    /// Its output, at most 64 KiB (cut at a line end).
+    pub ruleset: String,
 }
 
 /// Maps CLOCK_MONOTONIC (events) to CLOCK_REALTIME (pcapng timestamps).
