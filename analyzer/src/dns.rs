@@ -14,6 +14,8 @@ use simple_dns::{header_buffer, Packet, PacketFlag};
 pub const RCODE_NXDOMAIN: u8 = 3;
 /// RCODE 2, "Server failure" (RFC 1035 4.1.1); Go says "server misbehaving".
 pub const RCODE_SERVFAIL: u8 = 2;
+/// RCODE 5, "Refused" (RFC 1035 4.1.1): the server will not answer this client.
+pub const RCODE_REFUSED: u8 = 5;
 /// Well-known DNS port (RFC 1035 4.2).
 pub const PORT: u16 = 53;
 /// At most this many answer addresses are kept per message.

@@ -9,6 +9,8 @@ pub const EPERM: i32 = 1;
 pub const EAGAIN: i32 = 11;
 /// Permission denied.
 pub const EACCES: i32 = 13;
+/// Broken pipe: a write after the peer reset the connection.
+pub const EPIPE: i32 = 32;
 /// Cannot assign requested address.
 pub const EADDRNOTAVAIL: i32 = 99;
 /// Network is unreachable: no route; `connect()` returns it synchronously.
@@ -38,7 +40,7 @@ pub fn name(errno: i32) -> String {
         EACCES => "EACCES",
         22 => "EINVAL",
         24 => "EMFILE",
-        32 => "EPIPE",
+        EPIPE => "EPIPE",
         97 => "EAFNOSUPPORT",
         98 => "EADDRINUSE",
         EADDRNOTAVAIL => "EADDRNOTAVAIL",

@@ -60,6 +60,21 @@ pub struct IcmpError {
     pub kind: Unreachable,
     /// The quoted datagram's flow, when readable.
     pub quoted: Option<Quoted>,
+    /// ICMPv6 (RFC 4443) rather than ICMPv4 (RFC 792).
+    pub v6: bool,
+    /// The raw code (ICMPv4 type 3 / ICMPv6 type 1).
+    pub code: u8,
+}
+
+impl IcmpError {
+    /// `ICMP type 3 code 13` / `ICMPv6 type 1 code 1`, as the RFCs number them.
+    pub fn type_code(&self) -> String {
+        if self.v6 {
+            format!("ICMPv6 type 1 code {}", self.code)
+        } else {
+            format!("ICMP type 3 code {}", self.code)
+        }
+    }
 }
 
 /// Parses an ICMPv4 message; `None` unless type 3 (destination unreachable).
@@ -77,6 +92,8 @@ pub fn from_v4(icmp_type: u8, code: u8, quoted: &[u8]) -> Option<IcmpError> {
     Some(IcmpError {
         kind,
         quoted: parse_quote(quoted),
+        v6: false,
+        code,
     })
 }
 
@@ -95,6 +112,8 @@ pub fn from_v6(icmp_type: u8, code: u8, quoted: &[u8]) -> Option<IcmpError> {
     Some(IcmpError {
         kind,
         quoted: parse_quote(quoted),
+        v6: true,
+        code,
     })
 }
 

@@ -163,6 +163,12 @@ pub(super) fn from_events(events: &[Event], clock: &Clock) -> Correlation {
                 a.end_ns = ev.ts_ns;
                 if *ret > 0 {
                     a.data_moved |= a.kind == Kind::Tcp;
+                } else if let Some(e) = errno::of_ret(*ret) {
+                    a.send_errno.get_or_insert(EventFact {
+                        id: ev.id,
+                        ts_ns: ev.ts_ns,
+                        value: e,
+                    });
                 }
                 if let Some(m) = msg.filter(|m| !m.response) {
                     a.queries.push(EventFact {
@@ -215,6 +221,7 @@ pub(super) fn from_events(events: &[Event], clock: &Clock) -> Correlation {
                 if let Some(a) = open.remove(&key).and_then(|i| out.attempts.get_mut(i)) {
                     a.end_ns = ev.ts_ns;
                     a.closed = true;
+                    a.close_ns = Some(ev.ts_ns);
                 }
                 sockets.remove(&key);
             }
@@ -288,6 +295,7 @@ fn link_tcp_states(attempts: &mut [Attempt], changes: &mut [TcpChange<'_>], cloc
             continue;
         };
         let sock = first.sock.to_string();
+        a.sock = Some(sock.clone());
         let start = first.ev.ts_ns;
         // The kernel enters SYN_SENT before it binds the source port, so
         // the SYN_SENT change carries port 0; a later change of the same

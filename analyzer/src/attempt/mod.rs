@@ -9,10 +9,13 @@
 //! `write` payload head).
 
 mod events;
+mod kernel;
 mod wire;
 
+pub use kernel::is_netfilter;
 pub use wire::sent_near;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use serde::Serialize;
@@ -129,6 +132,30 @@ pub struct Attempt {
     pub capture_searched: bool,
     /// A `close` of the socket was seen (bounds the packet window).
     pub closed: bool,
+    /// The kernel `struct sock *` (hex) of a TCP attempt, from its
+    /// SYN_SENT change: kernel events of the socket are linked by it.
+    pub sock: Option<String>,
+    /// `tcp_retransmit_skb` events of the socket: the transmit's result
+    /// (0, or -errno; -EPERM = refused by a local netfilter hook).
+    pub retransmits: Vec<EventFact<i32>>,
+    /// `tcp_receive_reset`: the kernel accepted an RST for the socket.
+    pub reset_received: Option<EventFact<()>>,
+    /// `tcp_send_reset`: this host sent an RST on the socket.
+    pub reset_sent: Option<EventFact<()>>,
+    /// `kfree_skb` drops of the attempt's own packets: the drop reason's
+    /// name (`NETFILTER_DROP`), or `reason N` when the table lacks it.
+    pub drops: Vec<EventFact<String>>,
+    /// A `send`/`write` that failed: its errno (EPERM for a UDP datagram
+    /// the local firewall dropped).
+    pub send_errno: Option<EventFact<i32>>,
+    /// ICMP error's sender (the router or host that refused), with `icmp`.
+    pub icmp_sender: Option<std::net::IpAddr>,
+    /// The ICMP error's numbers (`ICMP type 3 code 13`), with `icmp`.
+    pub icmp_type_code: Option<String>,
+    /// `close()` of the socket, CLOCK_MONOTONIC ns.
+    pub close_ns: Option<u64>,
+    /// A DNS answer that arrived after the socket was closed (packet number).
+    pub late_answer: Option<u64>,
 }
 
 impl Attempt {
@@ -159,6 +186,16 @@ impl Attempt {
             wire_answers: Vec::new(),
             capture_searched: false,
             closed: false,
+            sock: None,
+            retransmits: Vec::new(),
+            reset_received: None,
+            reset_sent: None,
+            drops: Vec::new(),
+            send_errno: None,
+            icmp_sender: None,
+            icmp_type_code: None,
+            close_ns: None,
+            late_answer: None,
         }
     }
 
@@ -205,8 +242,16 @@ pub struct Correlation {
 }
 
 /// Builds attempts from `events` and links them to `capture` packets.
-pub fn correlate(events: &[Event], capture: Option<&CaptureIndex>, clock: &Clock) -> Correlation {
+/// `drop_reasons` names `kfree_skb` reasons the events leave unnamed
+/// (meta.json `drop_reasons`).
+pub fn correlate(
+    events: &[Event],
+    capture: Option<&CaptureIndex>,
+    clock: &Clock,
+    drop_reasons: &BTreeMap<u32, String>,
+) -> Correlation {
     let mut c = events::from_events(events, clock);
+    kernel::link(&mut c.attempts, events, clock, drop_reasons);
     if let Some(idx) = capture {
         wire::link(&mut c.attempts, idx, clock);
     }

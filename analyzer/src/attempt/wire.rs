@@ -162,6 +162,7 @@ fn attach(a: &mut Attempt, pkts: &[&Packet], clock: &Clock) {
                 };
                 if m.response && late {
                     note = " (after the socket was closed)";
+                    a.late_answer.get_or_insert(p.number);
                 } else if m.response {
                     a.wire_answers.push(fact);
                 } else {
@@ -181,6 +182,10 @@ fn attach(a: &mut Attempt, pkts: &[&Packet], clock: &Clock) {
                     if !ids.contains(&id) {
                         continue;
                     }
+                }
+                if a.icmp.is_none() {
+                    a.icmp_sender = Some(p.src.ip());
+                    a.icmp_type_code = Some(e.type_code());
                 }
                 a.icmp.get_or_insert(PacketFact {
                     number: p.number,

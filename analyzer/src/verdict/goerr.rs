@@ -23,6 +23,13 @@ pub struct GoClues {
     pub udp_locals: Vec<SocketAddr>,
     /// `module lookup disabled by GOPROXY=off` (cmd/go modfetch errProxyOff).
     pub proxy_off: bool,
+    /// The version-control tool Go could not run (`exec: "git":
+    /// executable file not found in $PATH`, os/exec ErrNotFound).
+    pub vcs_missing: Option<String>,
+    /// The line where Go rejects a proxy setting: GOPROXY (`invalid proxy
+    /// URL ...`, cmd/go/internal/modfetch/proxy.go) or HTTP(S)_PROXY
+    /// (`invalid proxy address ...`, net/http ProxyFromEnvironment).
+    pub bad_proxy: Option<String>,
     /// The line that best states Go's error, for summaries.
     pub error_line: Option<String>,
 }
@@ -49,6 +56,14 @@ pub fn parse(stderr: &str) -> GoClues {
         let mut notable = false;
         if line.contains("GOPROXY=off") {
             c.proxy_off = true;
+            notable = true;
+        }
+        if let Some(tool) = missing_executable(line) {
+            c.vcs_missing = Some(tool);
+            notable = true;
+        }
+        if BAD_PROXY_PHRASES.iter().any(|p| line.contains(p)) {
+            c.bad_proxy = Some(line.chars().take(400).collect());
             notable = true;
         }
         for rest in after_all(line, "dial tcp") {
@@ -110,6 +125,26 @@ pub fn parse(stderr: &str) -> GoClues {
     c
 }
 
+/// How Go words a proxy setting it cannot use.
+const BAD_PROXY_PHRASES: [&str; 4] = [
+    "invalid proxy URL",
+    "invalid proxy address",
+    "GOPROXY list is not the empty string",
+    "invalid GOPROXY",
+];
+
+/// Version-control tools cmd/go runs for direct fetches
+/// (cmd/go/internal/vcs/vcs.go).
+const VCS_TOOLS: [&str; 5] = ["git", "hg", "svn", "bzr", "fossil"];
+
+/// `git` from `exec: "git": executable file not found in $PATH`.
+fn missing_executable(line: &str) -> Option<String> {
+    let (_, rest) = line.split_once("exec: \"")?;
+    let (tool, rest) = rest.split_once('"')?;
+    (rest.contains("executable file not found") && VCS_TOOLS.contains(&tool))
+        .then(|| tool.to_string())
+}
+
 /// Every suffix of `s` following an occurrence of `pat`.
 fn after_all<'a>(s: &'a str, pat: &'a str) -> impl Iterator<Item = &'a str> + 'a {
     s.match_indices(pat)
@@ -169,6 +204,15 @@ mod tests {
         assert_eq!(c.lookups[0].1, Some("[::1]:53".parse().unwrap()));
         let c = parse("lookup proxy.lab.test: no such host");
         assert_eq!(c.lookups[0], ("proxy.lab.test".to_string(), None));
+    }
+
+    #[test]
+    fn missing_vcs_and_bad_proxy_settings() {
+        let c = parse("go: lab.test/greet.git@v1.0.0: git ls-remote -q origin in /tmp/x: exec: \"git\": executable file not found in $PATH");
+        assert_eq!(c.vcs_missing.as_deref(), Some("git"));
+        assert_eq!(parse("exec: \"gcc\": executable file not found").vcs_missing, None);
+        let c = parse("go: lab.test/greet@v1.0.0: invalid proxy URL missing scheme: ::bad");
+        assert!(c.bad_proxy.unwrap().contains("missing scheme"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! sides of the story (the syscall result and the wire) and otherwise says
 //! `inconclusive` and what is missing.
 
+mod before;
 pub mod causes;
 pub mod goerr;
 pub mod remediation;
@@ -36,6 +37,41 @@ pub mod cause {
     pub const NO_NETWORK_ATTEMPT: &str = "no-network-attempt";
     /// Not enough evidence to name a layer.
     pub const INSUFFICIENT_EVIDENCE: &str = "insufficient-evidence";
+    /// A GOPROXY, HTTP(S)_PROXY or ALL_PROXY value Go cannot parse.
+    pub const BAD_PROXY_CONFIG: &str = "bad-proxy-config";
+    /// A direct (GOPRIVATE/GONOPROXY/`direct`) fetch needs a VCS tool
+    /// (`git`, `hg`, ...) that is not in PATH.
+    pub const VCS_UNAVAILABLE: &str = "vcs-unavailable";
+    /// This host's own packet filter dropped the packet before it left
+    /// (`kfree_skb` reason NETFILTER_DROP, retransmits failing with EPERM).
+    pub const LOCAL_FIREWALL_DROP: &str = "local-firewall-drop";
+    /// This host's own packet filter rejected the packet and answered the
+    /// socket itself (RST or ICMP made locally); nothing reached the wire.
+    pub const LOCAL_FIREWALL_REJECT: &str = "local-firewall-reject";
+    /// A loopback/local address refused the connection (a proxy variable
+    /// pointing at a local port where nothing listens).
+    pub const LOCAL_REFUSED: &str = "local-refused";
+    /// No name server answers on this host's loopback (resolv.conf missing
+    /// or naming a local resolver that is not running).
+    pub const NO_RESOLVER: &str = "no-resolver";
+    /// SYNs left and were never answered: the kernel (ETIMEDOUT) or Go's
+    /// dial deadline (i/o timeout) gave up.
+    pub const CONNECT_TIMEOUT: &str = "connect-timeout";
+    /// An ICMP destination unreachable came back for the SYN (RFC 792, RFC 4443).
+    pub const ICMP_UNREACHABLE: &str = "icmp-unreachable";
+    /// The name server answered SERVFAIL, REFUSED or another error RCODE
+    /// (RFC 1035 4.1.1).
+    pub const DNS_SERVER_FAILURE: &str = "dns-server-failure";
+    /// DNS queries left and no answer came before Go's resolver gave up.
+    pub const DNS_TIMEOUT: &str = "dns-timeout";
+    /// The TLS server's certificate failed Go's verification (x509).
+    pub const TLS_UNTRUSTED_CERTIFICATE: &str = "tls-untrusted-certificate";
+    /// The peer ended the TLS handshake with a fatal alert (RFC 8446 6.2).
+    pub const TLS_ALERT: &str = "tls-alert";
+    /// The proxy answered with an HTTP error status (RFC 9110 15).
+    pub const HTTP_STATUS: &str = "http-status";
+    /// The peer reset an established connection (RFC 9293 3.10.7.4).
+    pub const CONNECTION_RESET: &str = "connection-reset";
 }
 
 /// Where the failure happened.
@@ -187,31 +223,19 @@ pub fn decide(input: &Input<'_>) -> Verdict {
                 &all,
             );
         }
-        let (c, summary) = if clues.proxy_off {
-            (
-                cause::PROXY_DISABLED,
-                format!("the command {status} without opening a socket: module lookup is disabled by GOPROXY=off"),
-            )
-        } else {
-            (
+        let (c, summary) = before::classify(&clues, &status, "without opening a socket")
+            .unwrap_or((
                 cause::NO_NETWORK_ATTEMPT,
                 format!("the command {status} without a single network syscall: the failure is local to the command{go_says}"),
-            )
-        };
+            ));
         return verdict(input, Layer::BeforeSyscall, c, summary, None, &[], &[]);
     }
-    if clues.proxy_off && diags.is_empty() {
-        // Other fetches used the network fine; this one was never tried.
-        let summary = format!("the command {status}: module lookup is disabled by GOPROXY=off (no network attempt failed)");
-        return verdict(
-            input,
-            Layer::BeforeSyscall,
-            cause::PROXY_DISABLED,
-            summary,
-            None,
-            &[],
-            &[],
-        );
+    if let (Some((c, summary)), true) = (
+        before::classify(&clues, &status, "before its network step"),
+        diags.iter().all(|d| d.stderr_score == 0),
+    ) {
+        // Other fetches used the network fine; the failing one was never tried.
+        return verdict(input, Layer::BeforeSyscall, c, summary, None, &[], &[]);
     }
     match pick(&diags, &clues, input) {
         Pick::One(d) => {
@@ -364,7 +388,9 @@ fn verdict(
             .and_then(|d| d.advice.clone())
             .unwrap_or_else(|| remediation::for_missing(&missing))
     } else {
-        remediation::for_cause(cause, target.as_ref(), &input.meta.env)
+        chosen
+            .and_then(|d| d.fix.clone())
+            .unwrap_or_else(|| remediation::for_cause(cause, target.as_ref(), &input.meta.env))
     };
     Verdict {
         layer,

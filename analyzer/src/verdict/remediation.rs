@@ -64,6 +64,48 @@ pub fn for_cause(cause: &str, target: Option<&Target>, env: &BTreeMap<String, St
         ),
         cause::PROXY_DISABLED => "GOPROXY=off forbids downloads: set GOPROXY=https://proxy.golang.org,direct (or your mirror), or provide the modules in the module cache or vendor/".into(),
         cause::NO_NETWORK_ATTEMPT => "the command failed before any network access: read its message (go.mod/go.sum, GOFLAGS=-mod=..., GOTOOLCHAIN, GONOSUMDB/GOPRIVATE); the network is not involved".into(),
+        cause::BAD_PROXY_CONFIG => format!(
+            "fix the proxy setting Go rejected{proxy}: GOPROXY is a comma- or pipe-separated list of full URLs (https://goproxy.cn,direct), `direct` or `off`; HTTPS_PROXY/HTTP_PROXY must be a URL such as http://proxy.corp:3128 (check `go env GOPROXY` and the environment)"
+        ),
+        cause::VCS_UNAVAILABLE => {
+            let path = env
+                .get("PATH")
+                .map(|p| format!(" (PATH is {p})"))
+                .unwrap_or_default();
+            format!("install git (or the VCS named) and put it in PATH{path}, or fetch the module through a proxy instead: take it out of GOPRIVATE/GONOPROXY and make sure GOPROXY does not end the lookup at `direct`")
+        }
+        cause::LOCAL_FIREWALL_DROP | cause::LOCAL_FIREWALL_REJECT => format!(
+            "a rule in this host's OUTPUT path blocks {addr}: find it with `nft list ruleset` (or `iptables -S OUTPUT`) and allow it, or set GOPROXY{proxy_var} to a proxy the firewall allows{proxy}"
+        ),
+        cause::LOCAL_REFUSED => format!(
+            "nothing listens on {addr} on this host: start the local proxy, or fix or unset HTTPS_PROXY/HTTP_PROXY (both cases) and GOPROXY{proxy}"
+        ),
+        cause::NO_RESOLVER => "give this host an /etc/resolv.conf whose `nameserver` lines name a resolver that runs and is reachable".into(),
+        cause::CONNECT_TIMEOUT => format!(
+            "{addr} never answered: check that it is up and that no firewall on the way or at {addr} drops the port; a corporate network may need HTTPS_PROXY, and GOPROXY=a|b lets Go fall back to a mirror (e.g. https://goproxy.cn) on such errors{proxy}"
+        ),
+        cause::ICMP_UNREACHABLE => format!(
+            "a router or firewall refuses {addr}: check the route and the firewalls on the way, or set GOPROXY{proxy_var} to a proxy you may reach{proxy}"
+        ),
+        cause::DNS_SERVER_FAILURE => format!(
+            "the resolver {addr} cannot resolve the name: check its upstream servers and logs, or point /etc/resolv.conf at a working resolver"
+        ),
+        cause::DNS_TIMEOUT => format!(
+            "the name server {addr} does not answer: check that it runs and that UDP port 53 to it is open, or put a reachable resolver in /etc/resolv.conf"
+        ),
+        cause::TLS_UNTRUSTED_CERTIFICATE => format!(
+            "the certificate of {} is not trusted here: install the issuing CA in the system trust store (or set SSL_CERT_FILE / SSL_CERT_DIR), or, for a private server you trust, use GOINSECURE/GOPRIVATE with care; a TLS-intercepting corporate proxy needs its CA installed",
+            name.as_deref().unwrap_or(&addr)
+        ),
+        cause::TLS_ALERT => format!(
+            "{addr} aborted the TLS handshake: check that it serves TLS on this port with a protocol version and cipher Go offers, and that the host name (SNI) is one it serves"
+        ),
+        cause::HTTP_STATUS => format!(
+            "the proxy {addr} answered with an HTTP error: check the module path and version, the proxy's access rules and logs; with GOPROXY=a,b Go tries the next entry only on 404/410, with a|b on any error{proxy}"
+        ),
+        cause::CONNECTION_RESET => format!(
+            "{addr} (or a middlebox) aborted the connection: check the proxy's logs and limits; GOPROXY=a|b lets Go fall back to the next proxy on such errors{proxy}"
+        ),
         _ => for_missing(&[]),
     }
 }

@@ -1,0 +1,46 @@
+//! Failures Go reports before it makes any network syscall, told apart by
+//! its own words (only when the trace shows the network was not the
+//! problem): `GOPROXY=off`, a proxy setting it cannot parse, a missing
+//! version-control tool.
+
+use super::cause;
+use super::goerr::GoClues;
+
+/// The before-syscall cause Go's stderr states, with a summary; `status`
+/// is "exited with status 1", `when` says when it failed.
+pub(super) fn classify(
+    clues: &GoClues,
+    status: &str,
+    when: &str,
+) -> Option<(&'static str, String)> {
+    if clues.proxy_off {
+        return Some((
+            cause::PROXY_DISABLED,
+            format!("the command {status} {when}: module lookup is disabled by GOPROXY=off"),
+        ));
+    }
+    if let Some(line) = &clues.bad_proxy {
+        return Some((
+            cause::BAD_PROXY_CONFIG,
+            format!("the command {status} {when}: Go rejected a proxy setting: {}", tail(line)),
+        ));
+    }
+    if let Some(tool) = &clues.vcs_missing {
+        return Some((
+            cause::VCS_UNAVAILABLE,
+            format!("the command {status} {when}: a direct fetch (GOPRIVATE, GONOPROXY or `direct` in GOPROXY) needs `{tool}`, which is not in PATH"),
+        ));
+    }
+    None
+}
+
+/// Go's error without the module prefix (`go: m@v: `): from the first
+/// phrase Go uses for a proxy problem.
+fn tail(line: &str) -> &str {
+    ["invalid", "GOPROXY"]
+        .iter()
+        .filter_map(|p| line.find(p))
+        .min()
+        .and_then(|i| line.get(i..))
+        .unwrap_or(line)
+}
