@@ -80,6 +80,13 @@ pub(super) fn link(
             text,
         });
         a.end_ns = a.end_ns.max(ev.ts_ns);
+        // The SYN_SENT change carries port 0; these name the bound port,
+        // which the capture needs to find the flow.
+        if let Op::TcpRetransmit { local, .. } | Op::TcpReceiveReset { local, .. } = &ev.op {
+            if a.local.is_none() && local.port != 0 {
+                a.local = Some(std::net::SocketAddr::new(local.ip.to_canonical(), local.port));
+            }
+        }
         match &ev.op {
             Op::TcpRetransmit { err, .. } => a.retransmits.push(fact(ev, *err)),
             Op::TcpReceiveReset { .. } => {

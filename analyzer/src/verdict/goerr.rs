@@ -21,6 +21,11 @@ pub struct GoClues {
     pub udp_peers: Vec<SocketAddr>,
     /// Local ends (A) of the same clauses: they pin the exact exchange.
     pub udp_locals: Vec<SocketAddr>,
+    /// Remote ends of `read tcp A->B:` / `write tcp A->B:` clauses (an
+    /// established connection that failed).
+    pub tcp_peers: Vec<SocketAddr>,
+    /// Local ends of the same clauses.
+    pub tcp_locals: Vec<SocketAddr>,
     /// `module lookup disabled by GOPROXY=off` (cmd/go modfetch errProxyOff).
     pub proxy_off: bool,
     /// The version-control tool Go could not run (`exec: "git":
@@ -37,7 +42,10 @@ pub struct GoClues {
 impl GoClues {
     /// Whether any address or name clue was found.
     pub fn has_network_clue(&self) -> bool {
-        !self.dials.is_empty() || !self.lookups.is_empty() || !self.udp_peers.is_empty()
+        !self.dials.is_empty()
+            || !self.lookups.is_empty()
+            || !self.udp_peers.is_empty()
+            || !self.tcp_peers.is_empty()
     }
 }
 
@@ -100,13 +108,17 @@ pub fn parse(stderr: &str) -> GoClues {
             c.lookups.push((name.to_string(), server));
             notable = true;
         }
-        for rest in after_all(line, "udp ") {
-            if let Some(i) = rest.find("->") {
+        for (proto, peers, locals) in [
+            ("udp ", &mut c.udp_peers, &mut c.udp_locals),
+            ("tcp ", &mut c.tcp_peers, &mut c.tcp_locals),
+        ] {
+            for rest in after_all(line, proto) {
+                let Some(i) = rest.find("->") else { continue };
                 if let Some(a) = rest.get(i + 2..).and_then(addr_until_colon_space) {
-                    c.udp_peers.push(a);
+                    peers.push(a);
                     notable = true;
                     if let Some(l) = rest.get(..i).and_then(|l| l.parse().ok()) {
-                        c.udp_locals.push(l);
+                        locals.push(l);
                     }
                 }
             }

@@ -123,13 +123,11 @@ pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         d.go_phrase = errno_phrase(errno::ECONNREFUSED);
         return Some(d);
     }
-    let failed_answer = a
-        .answers
-        .iter()
-        .map(|m| (Some(m.id), None, &m.value))
-        .chain(a.wire_answers.iter().map(|m| (None, Some(m.number), &m.value)))
-        .find(|(_, _, m)| m.rcode != 0);
-    if let Some((ev_id, pkt, m)) = failed_answer {
+    let failed_ev = a.answers.iter().find(|m| m.value.rcode != 0);
+    let failed_pkt = a.wire_answers.iter().find(|m| m.value.rcode != 0);
+    let failed_answer = failed_ev.map(|m| &m.value).or(failed_pkt.map(|m| &m.value));
+    if let Some(m) = failed_answer {
+        let (ev_id, pkt) = (failed_ev.map(|m| m.id), failed_pkt.map(|m| m.number));
         let rcode = dns::rcode_name(m.rcode);
         let meaning = match m.rcode {
             dns::RCODE_SERVFAIL => "it could not resolve the name (its upstream or zone failed)",

@@ -137,7 +137,17 @@ fn name_from_dns(peer: SocketAddr, input: &Input<'_>) -> Option<String> {
 /// How strongly Go's stderr points at this attempt.
 fn score(a: &Attempt, d: &Diagnosis, clues: &GoClues, stderr: &str) -> u32 {
     let mut s = match a.kind {
-        Kind::Tcp => 2 * u32::from(clues.dials.contains(&a.peer)),
+        Kind::Tcp => {
+            let mut s = 2 * u32::from(clues.dials.contains(&a.peer));
+            if clues.tcp_peers.contains(&a.peer) {
+                s = s.max(2);
+                // `read tcp A->B` names our port too: the very connection.
+                if a.local.is_some_and(|l| clues.tcp_locals.contains(&l)) {
+                    s += 2;
+                }
+            }
+            s
+        }
         Kind::Dns => {
             let q = a.qname().map(|n| n.trim_end_matches('.'));
             let mut s = 0;
