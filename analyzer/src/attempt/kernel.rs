@@ -260,6 +260,6 @@ mod tests {
         link(&mut attempts, &events, &CLOCK, &BTreeMap::new());
         let names: Vec<&str> = attempts[0].drops.iter().map(|d| d.value.as_str()).collect();
         assert_eq!(names, ["NETFILTER_DROP"], "only the drop on the sending thread");
-        assert!(is_netfilter(&names[0]) && !is_netfilter("NOT_SPECIFIED"));
+        assert!(is_netfilter(names[0]) && !is_netfilter("NOT_SPECIFIED"));
     }
 }

@@ -136,10 +136,8 @@ fn local_firewall(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         Some("an RST".to_string())
     } else if let Some(i) = &a.icmp {
         Some(format!("ICMP {}", i.value.text()))
-    } else if let Some(e) = so.filter(|&e| e != errno::ETIMEDOUT) {
-        Some(errno::name(e))
     } else {
-        None
+        so.filter(|&e| e != errno::ETIMEDOUT).map(errno::name)
     };
     let mut d = match &answer {
         Some(what) => {
