@@ -26,6 +26,9 @@ pub struct GoClues {
     pub tcp_peers: Vec<SocketAddr>,
     /// Local ends of the same clauses.
     pub tcp_locals: Vec<SocketAddr>,
+    /// Every `http://` / `https://` URL Go names (`Get "URL"`, `reading
+    /// URL: 403 Forbidden`): the request that failed.
+    pub urls: Vec<UrlClue>,
     /// `module lookup disabled by GOPROXY=off` (cmd/go modfetch errProxyOff).
     pub proxy_off: bool,
     /// The version-control tool Go could not run (`exec: "git":
@@ -37,6 +40,27 @@ pub struct GoClues {
     pub bad_proxy: Option<String>,
     /// The line that best states Go's error, for summaries.
     pub error_line: Option<String>,
+}
+
+/// A URL from Go's error text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlClue {
+    /// `http` or `https`.
+    pub scheme: String,
+    /// Host name or IP literal (brackets removed).
+    pub host: String,
+    /// Port, the scheme's default (80, 443) when absent.
+    pub port: u16,
+    /// Path and query (`/lab.test/greet/@v/v1.0.0.zip`), `/` when empty.
+    pub path: String,
+}
+
+impl UrlClue {
+    /// The socket address, when the host is an IP literal.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        let ip: std::net::IpAddr = self.host.parse().ok()?;
+        Some(SocketAddr::new(ip, self.port))
+    }
 }
 
 impl GoClues {
@@ -123,6 +147,12 @@ pub fn parse(stderr: &str) -> GoClues {
                 }
             }
         }
+        for u in urls(line) {
+            notable = true;
+            if !c.urls.contains(&u) {
+                c.urls.push(u);
+            }
+        }
         any = Some(line);
         if notable {
             notable_line = Some(line);
@@ -168,6 +198,59 @@ fn addr_until_colon_space(s: &str) -> Option<SocketAddr> {
     let end = s.find(": ").unwrap_or(s.len());
     let tok = s.get(..end)?.trim_end_matches([',', '"', ')', ':']);
     tok.parse().ok()
+}
+
+/// The http(s) URLs in `line` (RFC 3986 authority: host, optional port;
+/// IPv6 literals in brackets).
+fn urls(line: &str) -> Vec<UrlClue> {
+    let mut out = Vec::new();
+    for (i, _) in line.match_indices("://") {
+        let scheme_start = line
+            .get(..i)
+            .and_then(|p| p.rfind(|c: char| !c.is_ascii_alphanumeric()))
+            .map_or(0, |j| j + 1);
+        let scheme = line.get(scheme_start..i).unwrap_or("").to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "http" => 80,
+            "https" => 443,
+            _ => continue,
+        };
+        let Some(rest) = line.get(i + 3..) else { continue };
+        // The URL ends at a quote or space; `URL: 403 Forbidden` leaves a ':'.
+        let end = rest.find(['"', ' ']).unwrap_or(rest.len());
+        let url = rest.get(..end).unwrap_or("").trim_end_matches(':');
+        let (authority, path) = match url.find('/') {
+            Some(p) => (url.get(..p).unwrap_or(""), url.get(p..).unwrap_or("/")),
+            None => (url, "/"),
+        };
+        let authority = authority.rsplit('@').next().unwrap_or("");
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (h, p) = v6.split_once(']').unwrap_or((v6, ""));
+            (h, p.strip_prefix(':'))
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            }
+        };
+        let port = match port {
+            Some(p) => match p.parse() {
+                Ok(n) => n,
+                Err(_) => continue,
+            },
+            None => default_port,
+        };
+        if host.is_empty() {
+            continue;
+        }
+        out.push(UrlClue {
+            scheme,
+            host: host.to_string(),
+            port,
+            path: path.to_string(),
+        });
+    }
+    out
 }
 
 /// Host of the first `scheme://host[:port]/` URL in `line`, unless it is an
@@ -216,6 +299,26 @@ mod tests {
         assert_eq!(c.lookups[0].1, Some("[::1]:53".parse().unwrap()));
         let c = parse("lookup proxy.lab.test: no such host");
         assert_eq!(c.lookups[0], ("proxy.lab.test".to_string(), None));
+    }
+
+    #[test]
+    fn urls_with_ports_paths_and_ipv6() {
+        let c = parse("go: m@v1: reading http://198.18.0.2:8080/lab.test/greet/@v/v1.0.0.info: 403 Forbidden\nGet \"https://proxy.lab.test/x/@v/list\": x509: bad\nGet \"http://[2001:db8::1]:81/p\": EOF");
+        let u: Vec<(String, String, u16, String)> = c
+            .urls
+            .iter()
+            .map(|u| (u.scheme.clone(), u.host.clone(), u.port, u.path.clone()))
+            .collect();
+        assert_eq!(
+            u,
+            [
+                ("http".into(), "198.18.0.2".into(), 8080, "/lab.test/greet/@v/v1.0.0.info".into()),
+                ("https".into(), "proxy.lab.test".into(), 443, "/x/@v/list".into()),
+                ("http".into(), "2001:db8::1".into(), 81, "/p".into()),
+            ]
+        );
+        assert_eq!(c.urls[0].addr(), Some("198.18.0.2:8080".parse().unwrap()));
+        assert!(parse("ftp://x/ and http://: and https://[::1").urls.len() <= 1);
     }
 
     #[test]
