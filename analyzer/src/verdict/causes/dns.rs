@@ -17,6 +17,7 @@
 //!   dns-timeout` (Go's resolver: 5 s per try, 2 tries, resolv.conf
 //!   `options timeout:`/`attempts:`).
 
+use std::borrow::Cow;
 use super::{base, errno_phrase, ev, pk, undecided, Diagnosis};
 use crate::attempt::{is_netfilter, Attempt};
 use crate::dns::{self, DnsMessage};
@@ -44,7 +45,7 @@ pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         d.evidence.extend(query_pkt);
         d.evidence.extend(pk(a, port_unreach.map(|i| i.number)));
         d.evidence.extend(ev(a, refused.map(|r| r.id)));
-        d.go_phrase = errno_phrase(errno::ECONNREFUSED);
+        d.go_phrase = errno_phrase(errno::ECONNREFUSED).map(Cow::Borrowed);
         d.fix = Some(resolv_fix(input, server));
         return Some(d);
     }
@@ -73,7 +74,7 @@ pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         d.evidence.extend(query_pkt);
         d.evidence.extend(pk(a, nx_pkt.map(|m| m.number)));
         d.evidence.extend(ev(a, nx_ev.map(|m| m.id)));
-        d.go_phrase = Some("no such host");
+        d.go_phrase = Some(Cow::Borrowed("no such host"));
         return Some(d);
     }
     if let (Some(icmp), None) = (port_unreach, &query_pkt) {
@@ -85,7 +86,7 @@ pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         );
         d.evidence.extend(query_ev);
         d.evidence.extend(pk(a, Some(icmp.number)));
-        d.go_phrase = errno_phrase(errno::ECONNREFUSED);
+        d.go_phrase = errno_phrase(errno::ECONNREFUSED).map(Cow::Borrowed);
         d.advice = Some("check this host's firewall for a REJECT rule on UDP port 53 (`nft list ruleset`, iptables OUTPUT), and /etc/resolv.conf".into());
         return Some(d);
     }
@@ -105,7 +106,7 @@ pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         d.evidence.extend(query_pkt);
         d.evidence.extend(pk(a, Some(icmp.number)));
         d.evidence.extend(ev(a, refused.map(|r| r.id)));
-        d.go_phrase = errno_phrase(errno::ECONNREFUSED);
+        d.go_phrase = errno_phrase(errno::ECONNREFUSED).map(Cow::Borrowed);
         return Some(d);
     }
     if let Some(r) = refused {
@@ -120,7 +121,7 @@ pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         );
         d.evidence.extend(query_ev);
         d.evidence.extend(ev(a, Some(r.id)));
-        d.go_phrase = errno_phrase(errno::ECONNREFUSED);
+        d.go_phrase = errno_phrase(errno::ECONNREFUSED).map(Cow::Borrowed);
         return Some(d);
     }
     let failed_ev = a.answers.iter().find(|m| m.value.rcode != 0);
@@ -143,7 +144,7 @@ pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         d.evidence.extend(query_pkt);
         d.evidence.extend(pk(a, pkt));
         d.evidence.extend(ev(a, ev_id));
-        d.go_phrase = Some("server misbehaving");
+        d.go_phrase = Some(Cow::Borrowed("server misbehaving"));
         d.fix = Some(format!("the resolver {server} failed ({rcode}): check its upstream servers and logs, or point /etc/resolv.conf at a working resolver; for private module hosts make sure the internal DNS serves them"));
         return Some(d);
     }
@@ -169,7 +170,7 @@ fn timeout(a: &Attempt, input: &Input<'_>, name: &str) -> Diagnosis {
         );
         d.no_outcome = !a.closed;
         d.evidence.extend(query_ev);
-        d.go_phrase = Some("i/o timeout");
+        d.go_phrase = Some(Cow::Borrowed("i/o timeout"));
         d.advice = Some("look for a local firewall dropping UDP port 53 (`nft list ruleset`), and check /etc/resolv.conf".into());
         return d;
     }
@@ -207,7 +208,7 @@ fn timeout(a: &Attempt, input: &Input<'_>, name: &str) -> Diagnosis {
         d.missing.push("capture".into());
     }
     d.no_outcome = !a.closed;
-    d.go_phrase = Some("i/o timeout");
+    d.go_phrase = Some(Cow::Borrowed("i/o timeout"));
     d.fix = Some(format!("the name server {server} does not answer: check that it runs and that UDP port 53 to it is open on every firewall on the way, or put a reachable resolver in /etc/resolv.conf"));
     d
 }
@@ -241,7 +242,7 @@ fn local_drop(a: &Attempt, input: &Input<'_>, name: &str) -> Option<Diagnosis> {
     if input.capture.is_none() {
         d.missing.push("capture".into());
     }
-    d.go_phrase = errno_phrase(errno::EPERM);
+    d.go_phrase = errno_phrase(errno::EPERM).map(Cow::Borrowed);
     d.fix = Some(format!("a rule in this host's OUTPUT path drops DNS to {server}: find it with `nft list ruleset` (or `iptables -S OUTPUT`) and allow UDP port 53 to the resolver, or use a resolver the firewall allows"));
     Some(d)
 }

@@ -10,6 +10,7 @@
 mod dns;
 mod tcp;
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use super::goerr::GoClues;
@@ -43,7 +44,7 @@ pub struct Diagnosis {
     /// Advice when the layer is not proven but the facts point somewhere.
     pub advice: Option<String>,
     /// The words Go's error uses for this outcome (`connection refused`).
-    pub go_phrase: Option<&'static str>,
+    pub go_phrase: Option<Cow<'static, str>>,
     /// Advice specific to this attempt (the rule that dropped it, the
     /// proxy variable); replaces the cause's generic remediation.
     pub fix: Option<String>,
@@ -139,6 +140,16 @@ fn score(a: &Attempt, d: &Diagnosis, clues: &GoClues, stderr: &str) -> u32 {
     let mut s = match a.kind {
         Kind::Tcp => {
             let mut s = 2 * u32::from(clues.dials.contains(&a.peer));
+            // A TLS or HTTP failure names only the URL: its host (an IP
+            // literal, or the name DNS gave this address) and port.
+            let url_hit = clues.urls.iter().any(|u| {
+                u.port == a.peer.port()
+                    && (u.addr().is_some_and(|x| x.ip().to_canonical() == a.peer.ip())
+                        || d.target.name.as_deref() == Some(u.host.as_str()))
+            });
+            if url_hit {
+                s = s.max(1);
+            }
             if clues.tcp_peers.contains(&a.peer) {
                 s = s.max(2);
                 // `read tcp A->B` names our port too: the very connection.
@@ -174,7 +185,7 @@ fn score(a: &Attempt, d: &Diagnosis, clues: &GoClues, stderr: &str) -> u32 {
     // Go's wording for this outcome confirms the match; another outcome's
     // wording on a line naming the same address means Go reports a
     // different attempt, so this one is excluded (score 0).
-    if let (true, Some(phrase)) = (s > 0, d.go_phrase) {
+    if let (true, Some(phrase)) = (s > 0, d.go_phrase.as_deref()) {
         if stderr.contains(phrase) {
             s += 1;
         } else if lines_naming(stderr, a.peer).any(|l| {

@@ -18,6 +18,7 @@
 //! - After the handshake: an RST from the peer with read/write failing
 //!   ECONNRESET: `network / connection-reset`.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use super::{base, errno_phrase, ev, pk, undecided, Diagnosis};
@@ -92,7 +93,7 @@ fn no_route(a: &Attempt, input: &Input<'_>) -> Diagnosis {
     if sent.is_none() {
         d.missing.push("capture".into());
     }
-    d.go_phrase = errno_phrase(errno::ENETUNREACH);
+    d.go_phrase = errno_phrase(errno::ENETUNREACH).map(Cow::Borrowed);
     d
 }
 
@@ -149,7 +150,7 @@ fn local_firewall(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
                 cause::LOCAL_FIREWALL_REJECT,
                 format!("this host's packet filter rejected the SYN to {peer}: the kernel dropped it before it left ({reason}) and answered the socket itself with {what}{so_text}{wire}"),
             );
-            d.go_phrase = so.and_then(errno_phrase);
+            d.go_phrase = so.and_then(errno_phrase).map(Cow::Borrowed);
             d
         }
         None => {
@@ -158,7 +159,7 @@ fn local_firewall(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
                 cause::LOCAL_FIREWALL_DROP,
                 format!("the SYN to {peer} never left this host: the kernel dropped it ({reason}){refused_again}{wire}; {}", gave_up(a, input)),
             );
-            d.go_phrase = go_timeout_phrase(a);
+            d.go_phrase = go_timeout_phrase(a).map(Cow::Borrowed);
             d
         }
     };
@@ -272,7 +273,7 @@ fn refused(a: &Attempt, input: &Input<'_>) -> Diagnosis {
         d.evidence.extend(syn);
         d.evidence.extend(rst);
         d.evidence.extend(ev(a, a.reset_received.as_ref().map(|r| r.id)));
-        d.go_phrase = errno_phrase(errno::ECONNREFUSED);
+        d.go_phrase = errno_phrase(errno::ECONNREFUSED).map(Cow::Borrowed);
         d.fix = Some(match var {
             Some((k, v)) => format!("{k}={v} points Go at {peer}, where nothing listens: start that proxy, fix or unset {k} (and its lower-case twin), or list the module host in NO_PROXY"),
             None => format!("nothing listens on {peer} on this host: start the service there, or fix the address in GOPROXY"),
@@ -294,7 +295,7 @@ fn refused(a: &Attempt, input: &Input<'_>) -> Diagnosis {
         d.evidence.extend(so_ev(a));
         d.evidence.push(syn);
         d.evidence.push(rst);
-        d.go_phrase = errno_phrase(errno::ECONNREFUSED);
+        d.go_phrase = errno_phrase(errno::ECONNREFUSED).map(Cow::Borrowed);
         return d;
     }
     let (why, missing) = if input.capture.is_none() {
@@ -317,7 +318,7 @@ fn refused(a: &Attempt, input: &Input<'_>) -> Diagnosis {
     d.evidence.extend(connect_ev(a));
     d.evidence.extend(so_ev(a));
     d.evidence.extend(syn);
-    d.go_phrase = errno_phrase(errno::ECONNREFUSED);
+    d.go_phrase = errno_phrase(errno::ECONNREFUSED).map(Cow::Borrowed);
     d
 }
 
@@ -362,7 +363,7 @@ fn timed_out(a: &Attempt, input: &Input<'_>) -> Diagnosis {
         d.evidence.extend(connect_ev(a));
         d.evidence.extend(so_ev(a));
         d.advice = Some(path_advice(a, input));
-        d.go_phrase = go_timeout_phrase(a);
+        d.go_phrase = go_timeout_phrase(a).map(Cow::Borrowed);
         d.no_outcome = a.so_error.is_none() && !a.closed;
         return d;
     }
@@ -383,7 +384,7 @@ fn timed_out(a: &Attempt, input: &Input<'_>) -> Diagnosis {
     if input.capture.is_none() {
         d.missing.push("capture".into());
     }
-    d.go_phrase = go_timeout_phrase(a);
+    d.go_phrase = go_timeout_phrase(a).map(Cow::Borrowed);
     d
 }
 
@@ -416,7 +417,7 @@ fn no_result(a: &Attempt, input: &Input<'_>) -> Diagnosis {
     d.evidence.extend(connect_ev(a));
     d.evidence.extend(pk(a, a.syn.as_ref().map(|p| p.number)));
     d.advice = Some(path_advice(a, input));
-    d.go_phrase = Some("i/o timeout");
+    d.go_phrase = Some(Cow::Borrowed("i/o timeout"));
     d
 }
 
@@ -444,7 +445,7 @@ fn icmp_unreachable(a: &Attempt, input: &Input<'_>) -> Diagnosis {
     d.evidence.extend(pk(a, Some(syn.number)));
     d.evidence.extend(pk(a, Some(icmp.number)));
     d.evidence.extend(so_ev(a));
-    d.go_phrase = errno_phrase(so);
+    d.go_phrase = errno_phrase(so).map(Cow::Borrowed);
     d.fix = Some(format!("{sender} refuses traffic to {peer} ({}): a firewall there or on the path rejects it; ask for the port to be opened, or set GOPROXY (and HTTPS_PROXY/NO_PROXY) to a proxy you may reach", icmp.value.text()));
     d
 }
@@ -460,7 +461,7 @@ fn other_errno(a: &Attempt, input: &Input<'_>, e: i32) -> Diagnosis {
     d.evidence.extend(pk(a, a.syn.as_ref().map(|p| p.number)));
     d.evidence.extend(pk(a, a.icmp.as_ref().map(|p| p.number)));
     d.advice = Some(path_advice(a, input));
-    d.go_phrase = errno_phrase(e);
+    d.go_phrase = errno_phrase(e).map(Cow::Borrowed);
     d
 }
 
@@ -484,7 +485,7 @@ fn established(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         );
         d.evidence.extend(ev(a, Some(io_err.id)));
         d.evidence.extend(ev(a, a.reset_received.as_ref().map(|r| r.id)));
-        d.go_phrase = errno_phrase(errno::ECONNRESET);
+        d.go_phrase = errno_phrase(errno::ECONNRESET).map(Cow::Borrowed);
         return Some(d);
     };
     let mut d = base(
@@ -495,7 +496,7 @@ fn established(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     d.evidence.extend(ev(a, a.reset_received.as_ref().map(|r| r.id)));
     d.evidence.extend(pk(a, Some(rst.number)));
     d.evidence.extend(ev(a, Some(io_err.id)));
-    d.go_phrase = errno_phrase(errno::ECONNRESET);
+    d.go_phrase = errno_phrase(errno::ECONNRESET).map(Cow::Borrowed);
     d.fix = Some(format!("{peer} (or a middlebox on the way) aborted the transfer: check the proxy's logs and limits (timeouts, body size, crashes); with GOPROXY=a|b Go falls back to the next proxy on such errors"));
     Some(d)
 }
