@@ -18,6 +18,7 @@ pub mod errno;
 mod error;
 pub mod icmp;
 mod report;
+pub mod tls;
 pub mod verdict;
 
 use std::path::Path;
