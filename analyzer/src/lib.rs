@@ -16,6 +16,7 @@ pub mod clock;
 pub mod dns;
 pub mod errno;
 mod error;
+pub mod http;
 pub mod icmp;
 mod report;
 pub mod tls;
