@@ -5,7 +5,8 @@
 //!
 //! Entry points: [`analyze_bundle`] -> [`Report`], then [`Report::to_json`]
 //! or [`render_text`]. The pieces are public for capture-only use:
-//! [`capture::CaptureReader`], [`capture::CaptureIndex`], [`dns`], [`icmp`].
+//! [`capture::CaptureReader`], [`capture::CaptureIndex`], [`dns`], [`icmp`],
+//! [`tls`], [`http`].
 
 #![warn(missing_docs)]
 

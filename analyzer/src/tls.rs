@@ -79,10 +79,11 @@ pub struct CutRecord {
 /// One message (or one opaque record) decoded from the buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
-    /// ClientHello (RFC 8446 section 4.1.2).
-    ClientHello(ClientHello),
+    /// ClientHello (RFC 8446 section 4.1.2); boxed to keep [`Message`] at
+    /// 16 bytes.
+    ClientHello(Box<ClientHello>),
     /// ServerHello, or a HelloRetryRequest (RFC 8446 sections 4.1.3, 4.1.4).
-    ServerHello(ServerHello),
+    ServerHello(Box<ServerHello>),
     /// Certificate in cleartext (TLS <= 1.2 only; RFC 5246 section 7.4.2).
     Certificate {
         /// Certificates in the chain.
@@ -451,7 +452,7 @@ impl TlsSummary {
     /// The first ClientHello, if any.
     pub fn client_hello(&self) -> Option<&ClientHello> {
         self.messages.iter().find_map(|m| match m {
-            Message::ClientHello(c) => Some(c),
+            Message::ClientHello(c) => Some(c.as_ref()),
             _ => None,
         })
     }
@@ -459,7 +460,7 @@ impl TlsSummary {
     /// The first ServerHello (or HelloRetryRequest), if any.
     pub fn server_hello(&self) -> Option<&ServerHello> {
         self.messages.iter().find_map(|m| match m {
-            Message::ServerHello(s) => Some(s),
+            Message::ServerHello(s) => Some(s.as_ref()),
             _ => None,
         })
     }
@@ -539,9 +540,9 @@ fn handshake_message(msg_type: u8, m: &[u8], cut: bool) -> Option<Message> {
     let body = m.get(4..).unwrap_or(&[]);
     let other = Message::Handshake { msg_type, cut };
     match msg_type {
-        HS_CLIENT_HELLO => Some(Message::ClientHello(client_hello(body, cut))),
+        HS_CLIENT_HELLO => Some(Message::ClientHello(Box::new(client_hello(body, cut)))),
         HS_SERVER_HELLO => match server_hello(body) {
-            Some(s) => Some(Message::ServerHello(s)),
+            Some(s) => Some(Message::ServerHello(Box::new(s))),
             None => cut.then_some(other),
         },
         _ if cut => Some(other),
@@ -854,6 +855,11 @@ mod tests {
             describe(b"\x15\x03\x03\x00\x02\x02\x28\x18\x03\x03\x00\x03\x01\x00\x00"),
             "Alert (Level: Fatal, Description: Handshake Failure), Heartbeat"
         );
+    }
+
+    #[test]
+    fn messages_stay_small() {
+        assert!(std::mem::size_of::<Message>() <= 16);
     }
 
     #[test]
