@@ -31,6 +31,8 @@ use tls_parser::{
 
 /// Bytes in a record header (RFC 8446 section 5.1).
 pub const RECORD_HEADER_LEN: usize = 5;
+/// Largest TLSPlaintext fragment, bytes (RFC 8446 section 5.1).
+const MAX_PLAINTEXT: u16 = 1 << 14;
 /// At most this many messages are kept per summary; the rest is skipped.
 pub const MAX_MESSAGES: usize = 16;
 /// Length range (record header `length`, bytes) of a TLS 1.3 ApplicationData
@@ -488,8 +490,12 @@ impl TlsSummary {
 
 /// Decodes the handshake messages of one record body (`body`; `complete`
 /// when the whole declared `len` is present) into `out`. A complete record
-/// whose messages do not tile it exactly is not cleartext handshake.
+/// whose messages do not tile it exactly is not cleartext handshake, unless
+/// it is full-size: a message may then run on into the next record
+/// (RFC 8446 section 5.1). A record that starts with such a continuation
+/// reads as an encrypted one.
 fn handshake_record(body: &[u8], complete: bool, len: u16, out: &mut Vec<Message>) {
+    let runs_on = !complete || len == MAX_PLAINTEXT;
     let mut msgs = Vec::new();
     let mut rest = body;
     let mut tiles = true;
@@ -499,21 +505,17 @@ fn handshake_record(body: &[u8], complete: bool, len: u16, out: &mut Vec<Message
             break;
         }
         // HandshakeType (1 byte), length (3 bytes; RFC 8446 section 4).
-        let Some(&[_, a, b, c]) = rest.get(..4) else {
-            tiles = false;
-            if !complete {
-                msgs.push(Message::Handshake {
-                    msg_type,
-                    cut: true,
-                });
+        let mlen = match rest.get(..4) {
+            Some(&[_, a, b, c]) => {
+                4 + (usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c))
             }
-            break;
+            _ => usize::MAX,
         };
-        let mlen = 4 + (usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c));
         let Some(m) = rest.get(..mlen) else {
-            tiles = false;
-            if !complete {
+            if runs_on {
                 msgs.extend(handshake_message(msg_type, rest, true));
+            } else {
+                tiles = false;
             }
             break;
         };
@@ -798,6 +800,20 @@ mod tests {
         let mut b = vec![22, 3, 3, 0, 40, 0, 0, 0, 0, 0, 0, 0, 0];
         b.extend((0..32u8).map(|i| i.wrapping_mul(37).wrapping_add(91)));
         assert_eq!(describe(&b), "Encrypted Handshake Message");
+    }
+
+    #[test]
+    fn a_message_runs_on_only_past_a_full_size_record() {
+        // Certificate (11) claiming 20000 bytes.
+        let record = |len: u16| {
+            let mut b = vec![22, 3, 3];
+            b.extend(len.to_be_bytes());
+            b.extend([11, 0, 0x4e, 0x20]);
+            b.resize(5 + usize::from(len), 0);
+            b
+        };
+        assert_eq!(describe(&record(MAX_PLAINTEXT)), "Certificate (partial)");
+        assert_eq!(describe(&record(100)), "Encrypted Handshake Message");
     }
 
     #[test]
