@@ -5,7 +5,8 @@
 //!
 //! Entry points: [`analyze_bundle`] -> [`Report`], then [`Report::to_json`]
 //! or [`render_text`]. The pieces are public for capture-only use:
-//! [`capture::CaptureReader`], [`capture::CaptureIndex`], [`dns`], [`icmp`].
+//! [`capture::CaptureReader`], [`capture::CaptureIndex`], [`dns`], [`icmp`],
+//! [`tls`], [`http`].
 
 #![warn(missing_docs)]
 
@@ -16,8 +17,10 @@ pub mod clock;
 pub mod dns;
 pub mod errno;
 mod error;
+pub mod http;
 pub mod icmp;
 mod report;
+pub mod tls;
 pub mod verdict;
 
 use std::path::Path;

@@ -188,3 +188,94 @@ fn real_packets_decode_as_the_index_says() {
         assert!(p[0].dst.ip().is_ipv6());
     }
 }
+
+/// `describe()` of packet `number` of a shared capture.
+fn line(name: &str, number: u64) -> String {
+    packets(name)
+        .iter()
+        .find(|p| p.number == number)
+        .unwrap_or_else(|| panic!("{name}: no decoded packet #{number}"))
+        .describe()
+}
+
+#[test]
+fn real_tls_and_http_payloads_are_summarised() {
+    for (name, number, end) in [
+        // Client rejects the server certificate: cleartext alert 48.
+        (
+            "zk_tls13draft16-ff52.a01.pcap",
+            8,
+            "[PSH, ACK] (7 bytes) TLS Alert (Level: Fatal, Description: Unknown CA)",
+        ),
+        (
+            "zk_tls13draft16-ff52.a01.pcap",
+            6,
+            "TLS Server Hello (TLS 1.3 draft 16), Application Data, Application Data, \
+             Application Data, Application Data",
+        ),
+        (
+            "zk_tls-1.2-handshake-failure.pcap",
+            6,
+            "TLS Alert (Level: Fatal, Description: Handshake Failure)",
+        ),
+        // A warning before the ServerHello; the Certificate runs on.
+        (
+            "zk_tls-early-alert.pcap",
+            6,
+            "TLS Alert (Level: Warning, Description: Unrecognized Name), \
+             Server Hello (TLS 1.2), Certificate (partial)",
+        ),
+        (
+            "zk_tls12-decryption.pcap",
+            6,
+            "TLS Server Hello (TLS 1.2), Certificate, Server Key Exchange, Server Hello Done",
+        ),
+        (
+            "zk_chrome-1250-tls-x25519-kyber.pcap",
+            4,
+            "(1756 bytes) TLS Client Hello (SNI=lh3.google.com)",
+        ),
+        (
+            "zk_chrome-1250-tls-x25519-kyber.pcap",
+            6,
+            "TLS Server Hello (TLS 1.3), Change Cipher Spec, Application Data",
+        ),
+        // The HTTPS_PROXY path: CONNECT, 200, then TLS inside the tunnel.
+        (
+            "zk_http-connect-with-header.pcap",
+            5,
+            "CONNECT secure.newegg.com:443 HTTP/1.1",
+        ),
+        (
+            "zk_http-connect-with-header.pcap",
+            7,
+            "HTTP/1.0 200 Connection Established",
+        ),
+        (
+            "zk_http-connect-with-header.pcap",
+            9,
+            "TLS Client Hello (SNI=secure.newegg.com)",
+        ),
+        (
+            "cs_ppa1e_http-fault-post.pcap",
+            8,
+            "[ACK] (1460 bytes) HTTP/1.1 403 Forbidden",
+        ),
+        (
+            "cs_http_ip4and6.pcapng",
+            14,
+            "GET / HTTP/1.1 (Host: [2001:db8:1:2::1000])",
+        ),
+        // Sniffed by content: a ClientHello to port 80.
+        (
+            "zk_https-to-http.pcap",
+            4,
+            "127.0.0.1:50382 > 127.0.0.1:80 [PSH, ACK] (517 bytes) TLS Client Hello",
+        ),
+        // Python's answer has no status line (HTTP/0.9 style): no summary.
+        ("zk_https-to-http.pcap", 6, "[PSH, ACK] (468 bytes)"),
+    ] {
+        let got = line(name, number);
+        assert!(got.ends_with(end), "{name} #{number}: {got}");
+    }
+}

@@ -244,6 +244,7 @@ mod tests {
             payload: Payload::Tcp {
                 flags: TcpFlags::default(),
                 len: 0,
+                app: None,
             },
         }
     }

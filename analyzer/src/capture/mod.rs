@@ -13,7 +13,7 @@ use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
-pub use packet::{decode, Packet, Payload, TcpFlags};
+pub use packet::{decode, AppSummary, Packet, Payload, TcpFlags};
 pub use reader::{CaptureReader, Frame};
 
 use crate::error::AnalyzeError;
@@ -166,6 +166,7 @@ mod tests {
             payload: Payload::Tcp {
                 flags: TcpFlags::default(),
                 len: 0,
+                app: None,
             },
         }
     }

@@ -1,5 +1,7 @@
 //! Decoding one captured frame into the facts correlation needs: addresses,
-//! ports, TCP flags (RFC 9293 3.1), DNS messages, ICMP errors.
+//! ports, TCP flags (RFC 9293 3.1), DNS messages, ICMP errors, and what a
+//! TCP payload starts with at the application layer (TLS records, an
+//! HTTP/1.x head: [`AppSummary`]).
 //!
 //! Uses etherparse's lax slicing so snaplen-truncated packets still decode.
 
@@ -12,7 +14,9 @@ use etherparse::{ip_number, EtherType, LaxNetSlice, LaxSlicedPacket, TransportSl
 
 use super::reader::Frame;
 use crate::dns::{self, DnsMessage};
+use crate::http::{self, HttpHead};
 use crate::icmp::{self, IcmpError};
+use crate::tls::{self, TlsSummary};
 
 /// LINKTYPE_NULL: BSD loopback, 4-byte host-order address family.
 pub const LINKTYPE_NULL: u32 = 0;
@@ -87,6 +91,10 @@ pub enum Payload {
         flags: TcpFlags,
         /// Payload bytes on the wire (from the IP length; may exceed captured).
         len: usize,
+        /// What the captured payload starts with (TLS records or an HTTP
+        /// head), sniffed by content; boxed, and only the decoded summary is
+        /// kept, never the payload.
+        app: Option<Box<AppSummary>>,
     },
     /// A UDP datagram; `dns` when either port is 53 and it parses.
     Udp {
@@ -95,6 +103,44 @@ pub enum Payload {
     },
     /// An ICMP/ICMPv6 destination unreachable.
     IcmpError(IcmpError),
+}
+
+/// The application-layer start of one TCP segment's payload, sniffed by
+/// content, not by port: TLS when it starts with a record header
+/// ([`tls::looks_like_record`]: content type 20..=23, version 3.0..=3.4),
+/// HTTP when it starts with a method and a space or with `HTTP/1.`
+/// ([`http::looks_like_http`]). A segment that starts inside a record or a
+/// body has none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppSummary {
+    /// TLS records (RFC 8446 section 5).
+    Tls(TlsSummary),
+    /// An HTTP/1.x request or response head (RFC 9112).
+    Http(HttpHead),
+}
+
+impl AppSummary {
+    /// Decodes the start of `payload`; `None` when it is neither TLS nor
+    /// HTTP/1.x (or too cut to say anything).
+    pub fn sniff(payload: &[u8]) -> Option<AppSummary> {
+        if tls::looks_like_record(payload) {
+            return TlsSummary::parse(payload).map(AppSummary::Tls);
+        }
+        if http::looks_like_http(payload) {
+            return HttpHead::parse(payload).map(AppSummary::Http);
+        }
+        None
+    }
+
+    /// `TLS Client Hello (SNI=proxy.lab.test)`, `TLS Alert (Level: Fatal,
+    /// Description: Unknown CA)`, `HTTP/1.0 403 Forbidden`, `GET /x
+    /// HTTP/1.1 (Host: proxy.lab.test)`.
+    pub fn describe(&self) -> String {
+        match self {
+            AppSummary::Tls(t) => format!("TLS {}", t.describe()),
+            AppSummary::Http(h) => h.describe(),
+        }
+    }
 }
 
 /// A decoded packet.
@@ -114,16 +160,22 @@ pub struct Packet {
 
 impl Packet {
     /// One line in tcpdump's style, e.g.
-    /// `198.18.0.1:40122 > 198.18.0.2:8080 [SYN]`.
+    /// `198.18.0.1:40122 > 198.18.0.2:8080 [SYN]`, or with a payload
+    /// `198.18.0.2:8080 > 198.18.0.1:40122 [PSH, ACK] (177 bytes) HTTP/1.1
+    /// 403 Forbidden` ([`AppSummary::describe`]).
     pub fn describe(&self) -> String {
         match &self.payload {
-            Payload::Tcp { flags, len } => {
+            Payload::Tcp { flags, len, app } => {
                 let data = if *len > 0 {
                     format!(" ({len} bytes)")
                 } else {
                     String::new()
                 };
-                format!("{} > {} {flags}{data}", self.src, self.dst)
+                let app = app
+                    .as_ref()
+                    .map(|a| format!(" {}", a.describe()))
+                    .unwrap_or_default();
+                format!("{} > {} {flags}{data}{app}", self.src, self.dst)
             }
             Payload::Udp { dns: Some(m) } => {
                 format!("{} > {} DNS {}", self.src, self.dst, m.summary())
@@ -218,10 +270,11 @@ pub fn decode(frame: &Frame<'_>) -> Option<Packet> {
             };
             let len = ip_payload_len.saturating_sub(usize::from(t.data_offset()) * 4);
             let len = len.max(t.payload().len());
+            let app = AppSummary::sniff(t.payload()).map(Box::new);
             (
                 t.source_port(),
                 t.destination_port(),
-                Payload::Tcp { flags, len },
+                Payload::Tcp { flags, len, app },
             )
         }
         TransportSlice::Udp(u) => {
@@ -270,7 +323,11 @@ fn cut_tcp_header(b: &[u8]) -> Option<(u16, u16, Payload)> {
     Some((
         u16::from_be_bytes([h[0], h[1]]),
         u16::from_be_bytes([h[2], h[3]]),
-        Payload::Tcp { flags, len: 0 },
+        Payload::Tcp {
+            flags,
+            len: 0,
+            app: None,
+        },
     ))
 }
 
@@ -343,9 +400,75 @@ mod tests {
         v
     }
 
+    /// An Ethernet frame with a PSH/ACK TCP segment carrying `payload`.
+    fn data(src: ([u8; 4], u16), dst: ([u8; 4], u16), payload: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4(src.0, dst.0, 64)
+            .tcp(src.1, dst.1, 1, 64240)
+            .psh()
+            .ack(1)
+            .write(&mut v, payload)
+            .unwrap();
+        v
+    }
+
+    const CLIENT: ([u8; 4], u16) = ([198, 18, 0, 1], 40122);
+    const SERVER: ([u8; 4], u16) = ([198, 18, 0, 2], 8080);
+
+    fn describe_data(from: ([u8; 4], u16), to: ([u8; 4], u16), payload: &[u8]) -> String {
+        let v = data(from, to, payload);
+        decode(&frame(LINKTYPE_ETHERNET, &v)).unwrap().describe()
+    }
+
+    #[test]
+    fn tcp_payloads_carry_tls_and_http_summaries() {
+        let hello = include_bytes!("../../testdata/wire/go-tls13-client-hello.bin");
+        assert_eq!(
+            describe_data(CLIENT, SERVER, hello),
+            "198.18.0.1:40122 > 198.18.0.2:8080 [PSH, ACK] (280 bytes) \
+             TLS Client Hello (SNI=proxy.lab.test)"
+        );
+        let alert = include_bytes!("../../testdata/wire/go-tls12-client-alert.bin");
+        assert_eq!(
+            describe_data(CLIENT, SERVER, alert),
+            "198.18.0.1:40122 > 198.18.0.2:8080 [PSH, ACK] (7 bytes) \
+             TLS Alert (Level: Fatal, Description: Bad Certificate)"
+        );
+        assert_eq!(
+            describe_data(SERVER, CLIENT, b"HTTP/1.0 403 Forbidden\r\n\r\n"),
+            "198.18.0.2:8080 > 198.18.0.1:40122 [PSH, ACK] (26 bytes) HTTP/1.0 403 Forbidden"
+        );
+        let get = include_bytes!("../../testdata/wire/go-http-get.bin");
+        assert!(describe_data(CLIENT, SERVER, get)
+            .ends_with("(118 bytes) GET /github.com/x/y/@v/list HTTP/1.1 (Host: 127.0.0.1:18080)"));
+        // Sniffed by content: the port says nothing, a segment that starts
+        // inside a record or a body has no summary.
+        let v = data(CLIENT, ([198, 18, 0, 2], 443), b"GET / HTTP/1.1\r\n\r\n");
+        let p = decode(&frame(LINKTYPE_ETHERNET, &v)).unwrap();
+        assert!(matches!(&p.payload, Payload::Tcp { app: Some(a), .. }
+            if matches!(**a, AppSummary::Http(_))));
+        for payload in [&hello[100..], b"forbidden by policy\n", b"\x16\x03"] {
+            let v = data(SERVER, CLIENT, payload);
+            let p = decode(&frame(LINKTYPE_ETHERNET, &v)).unwrap();
+            assert!(matches!(p.payload, Payload::Tcp { app: None, .. }), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn the_summary_keeps_packets_small() {
+        // The index keeps up to 48 packets per flow: the summary is boxed so
+        // it costs a packet one pointer (and the TCP variant stays smaller
+        // than the UDP/DNS and ICMP ones).
+        use std::mem::size_of;
+        assert_eq!(size_of::<Option<Box<AppSummary>>>(), size_of::<usize>());
+        assert!(size_of::<TcpFlags>() + 2 * size_of::<usize>() < size_of::<Option<DnsMessage>>());
+    }
+
     #[test]
     fn every_prefix_decodes_without_panic() {
-        for v in [syn(), syn_with_options()] {
+        let hello = include_bytes!("../../testdata/wire/go-tls13-client-hello.bin");
+        for v in [syn(), syn_with_options(), data(CLIENT, SERVER, hello)] {
             for n in 0..v.len() {
                 for lt in [0, 1, 101, 113, 276] {
                     let _ = decode(&frame(lt, &v[..n]));
