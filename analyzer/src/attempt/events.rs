@@ -3,8 +3,9 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use super::{Attempt, Correlation, EventFact, Kind, Source, Step};
+use super::{AppObs, Attempt, Correlation, EventFact, Kind, Source, Step};
 use crate::bundle::{Event, Op, SockAddr};
+use crate::capture::AppSummary;
 use crate::clock::Clock;
 use crate::dns::{self, DnsMessage};
 use crate::errno;
@@ -158,8 +159,10 @@ pub(super) fn from_events(events: &[Event], clock: &Clock) -> Correlation {
                     continue;
                 };
                 let msg = dns_of(a, data_hex.as_deref());
-                a.steps
-                    .push(step(ev, io_text(syscall, *fd, *ret, msg.as_ref())));
+                let app = app_of(a, ev, data_hex.as_deref(), false);
+                let text = io_text(syscall, *fd, *ret, msg.as_ref(), app.as_ref());
+                a.steps.push(step(ev, text));
+                a.app.extend(app);
                 a.end_ns = ev.ts_ns;
                 if *ret > 0 {
                     a.data_moved |= a.kind == Kind::Tcp;
@@ -191,13 +194,17 @@ pub(super) fn from_events(events: &[Event], clock: &Clock) -> Correlation {
                 else {
                     continue;
                 };
-                let msg = if *ret > 0 {
-                    dns_of(a, data_hex.as_deref())
+                let (msg, app) = if *ret > 0 {
+                    (
+                        dns_of(a, data_hex.as_deref()),
+                        app_of(a, ev, data_hex.as_deref(), true),
+                    )
                 } else {
-                    None
+                    (None, None)
                 };
-                a.steps
-                    .push(step(ev, io_text(syscall, *fd, *ret, msg.as_ref())));
+                let text = io_text(syscall, *fd, *ret, msg.as_ref(), app.as_ref());
+                a.steps.push(step(ev, text));
+                a.app.extend(app);
                 a.end_ns = ev.ts_ns;
                 if let Some(e) = errno::of_ret(*ret) {
                     a.read_errno = Some(EventFact {
@@ -253,14 +260,35 @@ pub(super) fn from_events(events: &[Event], clock: &Clock) -> Correlation {
     out
 }
 
-/// How a send/recv syscall reads in a timeline, with the DNS message it
-/// carried, if any.
-fn io_text(syscall: &str, fd: i32, ret: i64, msg: Option<&DnsMessage>) -> String {
-    let what = match msg {
-        Some(m) => format!(", DNS {}", m.summary()),
-        None => String::new(),
+/// How a send/recv syscall reads in a timeline, with the DNS message or
+/// TLS/HTTP head it carried, if any.
+fn io_text(
+    syscall: &str,
+    fd: i32,
+    ret: i64,
+    msg: Option<&DnsMessage>,
+    app: Option<&AppObs>,
+) -> String {
+    let what = match (msg, app) {
+        (Some(m), _) => format!(", DNS {}", m.summary()),
+        (None, Some(o)) => format!(", {}", o.summary.describe()),
+        (None, None) => String::new(),
     };
     format!("{syscall}(fd {fd}{what}) = {}", errno::ret_text(ret))
+}
+
+/// The TLS/HTTP head in a TCP syscall's payload head.
+fn app_of(a: &Attempt, ev: &Event, data_hex: Option<&str>, from_peer: bool) -> Option<AppObs> {
+    if a.kind != Kind::Tcp {
+        return None;
+    }
+    let summary = AppSummary::sniff(&dns::from_hex(data_hex?)?)?;
+    Some(AppObs {
+        source: Source::Event,
+        id: ev.id,
+        from_peer,
+        summary,
+    })
 }
 
 fn dns_of(a: &Attempt, data_hex: Option<&str>) -> Option<DnsMessage> {

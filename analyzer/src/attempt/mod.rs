@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use serde::Serialize;
 
 use crate::bundle::Event;
-use crate::capture::CaptureIndex;
+use crate::capture::{AppSummary, CaptureIndex};
 use crate::clock::Clock;
 use crate::dns::DnsMessage;
 use crate::icmp::Unreachable;
@@ -77,6 +77,19 @@ pub struct PacketFact<T> {
     pub number: u64,
     /// The value.
     pub value: T,
+}
+
+/// A TLS or HTTP message seen on a connection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppObs {
+    /// Syscall payload head or packet.
+    pub source: Source,
+    /// Event id or packet number.
+    pub id: u64,
+    /// Sent by the peer (server), not by us.
+    pub from_peer: bool,
+    /// What it decoded to.
+    pub summary: AppSummary,
 }
 
 /// One TCP dial or DNS exchange.
@@ -156,6 +169,11 @@ pub struct Attempt {
     pub close_ns: Option<u64>,
     /// A DNS answer that arrived after the socket was closed (packet number).
     pub late_answer: Option<u64>,
+    /// TLS records and HTTP heads seen on a TCP attempt, from payload heads
+    /// of its send/recv syscalls and from its packets, in that order.
+    pub app: Vec<AppObs>,
+    /// Our FIN on the wire (packet number): how a client ends a handshake.
+    pub client_fin: Option<u64>,
 }
 
 impl Attempt {
@@ -196,6 +214,8 @@ impl Attempt {
             icmp_type_code: None,
             close_ns: None,
             late_answer: None,
+            app: Vec::new(),
+            client_fin: None,
         }
     }
 

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
-use super::{Attempt, Kind, PacketFact, Source, Step};
+use super::{AppObs, Attempt, Kind, PacketFact, Source, Step};
 use crate::capture::{CaptureIndex, FlowKey, Packet, Payload};
 use crate::clock::Clock;
 use crate::icmp::{PROTO_TCP, PROTO_UDP};
@@ -132,7 +132,18 @@ fn attach(a: &mut Attempt, pkts: &[&Packet], clock: &Clock) {
             });
         let mut note = "";
         match &p.payload {
-            Payload::Tcp { flags, .. } => {
+            Payload::Tcp { flags, app, .. } => {
+                if let Some(summary) = app {
+                    a.app.push(AppObs {
+                        source: Source::Packet,
+                        id: p.number,
+                        from_peer,
+                        summary: (**summary).clone(),
+                    });
+                }
+                if flags.fin && !from_peer {
+                    a.client_fin.get_or_insert(p.number);
+                }
                 if flags.syn && !flags.ack && !from_peer {
                     a.syn_count += 1;
                     a.syn.get_or_insert(PacketFact {

@@ -306,3 +306,47 @@ pub fn refused_dial(b: &mut Bundle, with_noise: bool) -> (u64, u64, u64, u64) {
 }
 
 pub const REFUSED_STDERR: &str = "go: downloading example.com/m v1.0.0\ngo: example.com/m@v1.0.0: Get \"http://proxy.lab.test:8080/example.com/m/@v/v1.0.0.info\": dial tcp 198.18.0.2:8080: connect: connection refused\n";
+
+/// A TCP segment with PSH+ACK carrying `payload`.
+pub fn tcp_data(src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<u8> {
+    let (SocketAddr::V4(s), SocketAddr::V4(d)) = (src, dst) else {
+        panic!("v4 only")
+    };
+    let mut v = Vec::new();
+    PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4(s.ip().octets(), d.ip().octets(), 64)
+        .tcp(s.port(), d.port(), 1000, 64240)
+        .psh()
+        .ack(1)
+        .write(&mut v, payload)
+        .unwrap();
+    v
+}
+
+/// A real payload from analyzer/testdata/wire/.
+pub fn wire(name: &str) -> Vec<u8> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/wire").join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// An established dial SERVER:`port` from CLIENT:40122 (socket, SYN_SENT,
+/// connect, ESTABLISHED, SO_ERROR 0), handshake packets included.
+pub fn established_dial(b: &mut Bundle, port: u16) {
+    let peer = sa(SERVER, port);
+    let local = sa(CLIENT, 40122);
+    b.ev(10.0, sock_ev(7, true));
+    b.ev(10.05, tcp_state("CLOSE", "SYN_SENT", sa(CLIENT, 0), peer.clone()));
+    b.ev(10.1, connect_ev(7, peer.clone(), -115));
+    b.pkt(10.06, tcp(local.socket_addr(), peer.socket_addr(), true, false, false));
+    b.pkt(10.07, tcp(peer.socket_addr(), local.socket_addr(), true, false, true));
+    b.ev(10.08, tcp_state("SYN_SENT", "ESTABLISHED", local, peer));
+    b.ev(
+        10.2,
+        Op::SoError {
+            fd: 7,
+            ret: 0,
+            so_error: 0,
+            so_error_name: None,
+        },
+    );
+}

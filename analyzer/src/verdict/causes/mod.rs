@@ -7,6 +7,7 @@
 //! wire, or a syscall result and the kernel's own drop record); with one
 //! missing it says `inconclusive` and what is missing.
 
+mod app;
 mod dns;
 mod tcp;
 

@@ -465,8 +465,7 @@ fn other_errno(a: &Attempt, input: &Input<'_>, e: i32) -> Diagnosis {
     d
 }
 
-/// After the handshake: resets (HTTP and TLS outcomes are judged on the
-/// exchange, elsewhere).
+/// After the handshake: resets here, TLS and HTTP outcomes in [`super::app`].
 fn established(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     let io_err = a
         .read_errno
@@ -476,7 +475,9 @@ fn established(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
             .send_errno
             .as_ref()
             .filter(|s| matches!(s.value, errno::ECONNRESET | errno::EPIPE)));
-    let io_err = io_err?;
+    let Some(io_err) = io_err else {
+        return super::app::diagnose(a, input);
+    };
     let peer = a.peer;
     let Some(rst) = &a.rst else {
         let mut d = undecided(
