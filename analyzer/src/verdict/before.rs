@@ -37,7 +37,7 @@ pub(super) fn classify(
 /// Go's error without the module prefix (`go: m@v: `): from the first
 /// phrase Go uses for a proxy problem.
 fn tail(line: &str) -> &str {
-    ["invalid", "GOPROXY"]
+    ["invalid proxy", "proxyconnect", "GOPROXY"]
         .iter()
         .filter_map(|p| line.find(p))
         .min()

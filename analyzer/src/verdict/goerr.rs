@@ -94,7 +94,11 @@ pub fn parse(stderr: &str) -> GoClues {
             c.vcs_missing = Some(tool);
             notable = true;
         }
-        if BAD_PROXY_PHRASES.iter().any(|p| line.contains(p)) {
+        // A proxy URL whose host:port net.Dial cannot even parse
+        // (`proxyconnect tcp: dial tcp: address 312800: invalid port`).
+        let bad_proxy_addr = line.contains("proxyconnect")
+            && BAD_ADDRESS_PHRASES.iter().any(|p| line.contains(p));
+        if bad_proxy_addr || BAD_PROXY_PHRASES.iter().any(|p| line.contains(p)) {
             c.bad_proxy = Some(line.chars().take(400).collect());
             notable = true;
         }
@@ -173,6 +177,15 @@ const BAD_PROXY_PHRASES: [&str; 4] = [
     "invalid proxy address",
     "GOPROXY list is not the empty string",
     "invalid GOPROXY",
+];
+
+/// How net.Dial rejects an address it cannot parse (net/ipsock.go
+/// SplitHostPort, net/port.go).
+const BAD_ADDRESS_PHRASES: [&str; 4] = [
+    "invalid port",
+    "missing port in address",
+    "too many colons in address",
+    "missing ']' in address",
 ];
 
 /// Version-control tools cmd/go runs for direct fetches
@@ -328,6 +341,9 @@ mod tests {
         assert_eq!(parse("exec: \"gcc\": executable file not found").vcs_missing, None);
         let c = parse("go: lab.test/greet@v1.0.0: invalid proxy URL missing scheme: ::bad");
         assert!(c.bad_proxy.unwrap().contains("missing scheme"));
+        let c = parse("Get \"http://198.18.0.2:8080/x\": proxyconnect tcp: dial tcp: address 312800: invalid port");
+        assert!(c.bad_proxy.is_some());
+        assert!(parse("dial tcp 198.18.0.2:8080: connect: connection refused").bad_proxy.is_none());
     }
 
     #[test]
