@@ -94,8 +94,40 @@ impl Report {
     }
 }
 
-/// Keeps the evidence steps and the ends of a long attempt.
+/// A line repeated this often (SYN retransmits, their drops) shows only
+/// its first and last time.
+const FOLD_FROM: usize = 3;
+
+/// Keeps the evidence steps and the ends of a long attempt; a line that
+/// repeats (retransmitted SYNs, the kernel dropping each) is folded to its
+/// first and last time, the first saying how many there were.
 pub(crate) fn trim_timeline(steps: &[Step], evidence: &[Step]) -> Vec<Step> {
+    let is_evidence = |s: &Step| evidence.iter().any(|e| e.source == s.source && e.id == s.id);
+    // (source is a packet, text) -> (count, first index, last index)
+    let mut seen: std::collections::HashMap<(bool, &str), (usize, usize, usize)> =
+        std::collections::HashMap::new();
+    for (i, s) in steps.iter().enumerate() {
+        let e = seen
+            .entry((s.source == Source::Packet, s.text.as_str()))
+            .or_insert((0, i, i));
+        e.0 += 1;
+        e.2 = i;
+    }
+    let mut folded: Vec<Step> = Vec::with_capacity(steps.len());
+    for (i, s) in steps.iter().enumerate() {
+        let (n, first, last) = seen
+            .get(&(s.source == Source::Packet, s.text.as_str()))
+            .copied()
+            .unwrap_or((1, i, i));
+        if n < FOLD_FROM || is_evidence(s) || i == last {
+            folded.push(s.clone());
+        } else if i == first {
+            let mut f = s.clone();
+            f.text = format!("{}  [x{n}]", s.text);
+            folded.push(f);
+        }
+    }
+    let steps = &folded[..];
     if steps.len() <= TIMELINE_MAX {
         return steps.to_vec();
     }
@@ -310,13 +342,33 @@ mod tests {
     }
 
     #[test]
+    fn repeated_lines_fold_to_first_and_last() {
+        let step = |id: u64, text: &str| Step {
+            source: Source::Packet,
+            id,
+            t_ms: Some(id as f64),
+            text: text.into(),
+        };
+        let mut steps = vec![step(1, "connect")];
+        steps.extend((2..=7).map(|i| step(i, "[SYN]")));
+        steps.push(step(8, "close"));
+        let ev = vec![steps[3].clone()];
+        let t = trim_timeline(&steps, &ev);
+        let got: Vec<(u64, &str)> = t.iter().map(|s| (s.id, s.text.as_str())).collect();
+        assert_eq!(
+            got,
+            [(1, "connect"), (2, "[SYN]  [x6]"), (4, "[SYN]"), (7, "[SYN]"), (8, "close")]
+        );
+    }
+
+    #[test]
     fn long_timelines_keep_evidence_and_ends() {
         let steps: Vec<Step> = (1..=40)
             .map(|i| Step {
                 source: Source::Event,
                 id: i,
                 t_ms: Some(i as f64),
-                text: String::new(),
+                text: format!("step {i}"),
             })
             .collect();
         let ev = vec![steps[19].clone()];
