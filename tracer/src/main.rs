@@ -6,11 +6,13 @@
 //! on the network. `gotrace analyze BUNDLE` re-analyses a bundle offline.
 
 mod analyze_cmd;
+mod btf;
 mod bundle;
 mod capture;
 mod clock;
 mod decode;
 mod error;
+mod kernel_events;
 mod meta;
 mod privileges;
 mod probes;

@@ -69,6 +69,7 @@ fn trace(
     let start = clock::monotonic_ns();
     let mut meta = meta::initial(&opts.argv, pid.as_raw() as u32, clock_map, start);
     meta.warnings.extend(probes.warnings.iter().cloned());
+    meta.drop_reasons = probes.names.drop_reasons.clone();
     bundle.write_meta(&meta)?;
     if let Some(ready) = &opts.ready_file {
         std::fs::write(ready, format!("{}\n", pid))
@@ -170,11 +171,11 @@ fn pump(probes: &mut Probes, bundle: &mut BundleWriter, wait: Duration, err: &mu
     unsafe { libc::poll(pfd.as_mut_ptr(), 1, wait.as_millis() as libc::c_int) };
     let writing = err.is_none();
     let mut failed = None;
-    probes.drain(|raw| {
+    probes.drain(|raw, names| {
         if !writing || failed.is_some() {
             return;
         }
-        if let Some(ev) = decode::decode(raw, bundle.next_id()) {
+        if let Some(ev) = decode::decode(raw, bundle.next_id(), names) {
             failed = bundle.write_event(&ev).err();
         }
     });
