@@ -5,7 +5,7 @@ use aya::maps::{HashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::TracePoint;
 use aya::{Ebpf, EbpfLoader};
 use gotrace_abi::{globals, RawEvent};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 
 use crate::error::TracerError;
 use crate::kernel_events::{self, Names};
@@ -167,6 +167,19 @@ impl Probes {
         n
     }
 
+    /// Times the kernel skipped one of the programs because another eBPF
+    /// program was already running on that CPU: a softirq (timer
+    /// retransmit, packet receive) interrupting any probe, ours or not,
+    /// runs no tracepoint program (trace_call_bpf(), kernel/trace/bpf_trace.c).
+    /// Those events are missing without being in [`Probes::lost_events`].
+    pub fn missed_runs(&self) -> u64 {
+        self.ebpf
+            .programs()
+            .filter_map(|(_, p)| p.fd().ok())
+            .map(|fd| recursion_misses(fd.as_fd().as_raw_fd()))
+            .sum()
+    }
+
     /// Events the kernel side could not put in the ring buffer (full), summed over CPUs.
     pub fn lost_events(&self) -> u64 {
         let Some(map) = self.ebpf.map("LOST") else {
@@ -177,6 +190,18 @@ impl Probes {
         };
         arr.get(&0, 0).map(|v| v.iter().sum()).unwrap_or(0)
     }
+}
+
+/// `recursion_misses` of the program behind `fd`, from /proc/self/fdinfo
+/// (Linux >= 5.12; 0 where the line is absent).
+fn recursion_misses(fd: RawFd) -> u64 {
+    std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("recursion_misses:")?.trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn attach(ebpf: &mut Ebpf, prog: &str, category: &str, event: &str) -> Result<(), TracerError> {

@@ -121,6 +121,10 @@ fn follow(
     meta.end_monotonic_ns = Some(clock::monotonic_ns());
     meta.exit = status.as_ref().ok().copied();
     meta.lost_events = probes.lost_events();
+    let missed = probes.missed_runs();
+    if missed > 0 {
+        meta.warnings.push(format!("the kernel skipped {missed} runs of gotrace's probes because another eBPF program was running on the same CPU (a softirq interrupting a probe): kernel events such as retransmits or TCP state changes may be missing from events.jsonl"));
+    }
     meta.dropped_packets = cap.dropped;
     meta.interfaces = cap.interfaces;
     meta.warnings.extend(cap.warnings);
