@@ -64,8 +64,10 @@ pub mod kind {
     /// `tcp:tcp_receive_reset`: an RST was accepted for a socket of the
     /// tree; `cookie`, ends and `tgid`/`tid` as TCP_RETRANSMIT.
     pub const TCP_RECEIVE_RESET: u32 = 17;
-    /// `tcp:tcp_send_reset` on a socket of the tree: `arg` packs
-    /// `state | reason << 32` (`enum sk_rst_reason`, Linux >= 6.10);
+    /// `tcp:tcp_send_reset` on a socket of the tree, or on a socket in
+    /// state CLOSE while a traced task is current (close(2) sets CLOSE,
+    /// dropping the socket from the set, before it sends its RST): `arg`
+    /// packs `state | reason << 32` (`enum sk_rst_reason`, Linux >= 6.10);
     /// `cookie`, `tgid`/`tid` as TCP_RETRANSMIT. Ends from the record's
     /// sockaddr blobs; `family` 0 when the kernel left them empty.
     pub const TCP_SEND_RESET: u32 = 18;

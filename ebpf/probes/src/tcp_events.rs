@@ -8,23 +8,34 @@
 //! checked against the running kernel's format files before attaching, and
 //! `err` (only on recent kernels) comes from the tracer as a global.
 
-use aya_ebpf::{macros::tracepoint, programs::TracePointContext, Global};
+use aya_ebpf::{macros::tracepoint, maps::ring_buf::RingBufEntry, programs::TracePointContext, Global};
 use gotrace_abi::{kind, RawEvent, AF_INET, AF_INET6};
 
-use crate::maps::{current, reserve, TCPSOCKS};
+use crate::maps::{current, is_traced, reserve, TCPSOCKS};
+
+const TCP_CLOSE: u32 = 7;
 
 /// Offset of `err` in tcp_retransmit_skb; 0 = the kernel has no such field.
 #[no_mangle]
 static RETRANSMIT_ERR_OFFSET: Global<u32> = Global::new(76);
 
-/// Owner TGID and the TID to report for socket `sk`, or None when `sk` is
-/// not one of the tree's. In softirq the current task is unrelated, so the
-/// TID is 0 unless the owner itself is current (as in tcp.rs).
+/// Reserves a `k` event for the socket at record offset `sk_off` if it is
+/// one of the tree's: `tgid` its owner, `cookie` the socket. In softirq the
+/// current task is unrelated, so `tid` is 0 unless the owner is current
+/// (as in tcp.rs). With `closing`, a socket no longer in the set counts
+/// when a traced task is current: see tcp_send_reset.
 #[inline(always)]
-fn owner(sk: u64) -> Option<(u32, u32)> {
-    let owner = unsafe { *TCPSOCKS.get(&sk)? };
+fn reserve_for(ctx: &TracePointContext, sk_off: usize, k: u32, ret: i64, closing: bool) -> Option<RingBufEntry<RawEvent>> {
+    let sk: u64 = unsafe { ctx.read_at(sk_off).ok()? };
     let (tgid, tid) = current();
-    Some((owner, if tgid == owner { tid } else { 0 }))
+    let owner = match unsafe { TCPSOCKS.get(&sk) } {
+        Some(&owner) => owner,
+        None if closing && sk != 0 && is_traced(tgid) => tgid,
+        None => return None,
+    };
+    let mut e = reserve(k, owner, if tgid == owner { tid } else { 0 }, -1, ret)?;
+    unsafe { (*e.as_mut_ptr()).cookie = sk };
+    Some(e)
 }
 
 /// Fills family and both ends from the `tcp_event_sk*` 5-tuple fields that
@@ -48,14 +59,11 @@ unsafe fn five_tuple(ctx: &TracePointContext, p: *mut RawEvent, base: usize) {
 
 #[tracepoint]
 pub fn tcp_retransmit_skb(ctx: TracePointContext) -> u32 {
-    let Ok(sk) = (unsafe { ctx.read_at::<u64>(16) }) else { return 0 };
-    let Some((tgid, tid)) = owner(sk) else { return 0 };
     let off = RETRANSMIT_ERR_OFFSET.load() as usize;
     let err: i32 = if off == 0 { 0 } else { unsafe { ctx.read_at(off & 0xff).unwrap_or(0) } };
-    let Some(mut e) = reserve(kind::TCP_RETRANSMIT, tgid, tid, -1, err as i64) else { return 0 };
+    let Some(mut e) = reserve_for(&ctx, 16, kind::TCP_RETRANSMIT, err as i64, false) else { return 0 };
     unsafe {
         let p = e.as_mut_ptr();
-        (*p).cookie = sk;
         (*p).arg = ctx.read_at::<i32>(24).unwrap_or(0) as u32 as u64;
         five_tuple(&ctx, p, 28);
     }
@@ -65,27 +73,21 @@ pub fn tcp_retransmit_skb(ctx: TracePointContext) -> u32 {
 
 #[tracepoint]
 pub fn tcp_receive_reset(ctx: TracePointContext) -> u32 {
-    let Ok(sk) = (unsafe { ctx.read_at::<u64>(8) }) else { return 0 };
-    let Some((tgid, tid)) = owner(sk) else { return 0 };
-    let Some(mut e) = reserve(kind::TCP_RECEIVE_RESET, tgid, tid, -1, 0) else { return 0 };
-    unsafe {
-        let p = e.as_mut_ptr();
-        (*p).cookie = sk;
-        five_tuple(&ctx, p, 16);
-    }
+    let Some(mut e) = reserve_for(&ctx, 8, kind::TCP_RECEIVE_RESET, 0, false) else { return 0 };
+    unsafe { five_tuple(&ctx, e.as_mut_ptr(), 16) };
     e.submit(0);
     0
 }
 
 #[tracepoint]
 pub fn tcp_send_reset(ctx: TracePointContext) -> u32 {
-    let Ok(sk) = (unsafe { ctx.read_at::<u64>(16) }) else { return 0 };
-    let Some((tgid, tid)) = owner(sk) else { return 0 };
-    let Some(mut e) = reserve(kind::TCP_SEND_RESET, tgid, tid, -1, 0) else { return 0 };
+    let state: u32 = unsafe { ctx.read_at(24).unwrap_or(0) };
+    // close(2) and shutdown(2) set CLOSE, which drops the socket from
+    // TCPSOCKS (tcp.rs), before they send their RST (__tcp_close(),
+    // tcp_disconnect()), in the closing task: accept it from a traced one.
+    let Some(mut e) = reserve_for(&ctx, 16, kind::TCP_SEND_RESET, 0, state == TCP_CLOSE) else { return 0 };
     unsafe {
         let p = e.as_mut_ptr();
-        (*p).cookie = sk;
-        let state: u32 = ctx.read_at(24).unwrap_or(0);
         let reason: u32 = ctx.read_at(28).unwrap_or(0);
         (*p).arg = state as u64 | (reason as u64) << 32;
         // saddr/daddr are `struct sockaddr_in6`-sized blobs holding a
