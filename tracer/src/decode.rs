@@ -4,9 +4,12 @@ use gotrace_abi::{kind, RawEvent, AF_INET, AF_INET6};
 use gotrace_analyzer::bundle::{Event, Op, SockAddr};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use crate::kernel_events::Names;
+
 /// Decodes one record; `None` for an unknown kind (an object newer than
-/// this tracer). `id` becomes [`Event::id`].
-pub fn decode(raw: &RawEvent, id: u64) -> Option<Event> {
+/// this tracer). `id` becomes [`Event::id`]; `names` are the tracing
+/// kernel's enum names for drop and RST reasons.
+pub fn decode(raw: &RawEvent, id: u64, names: &Names) -> Option<Event> {
     let op = match raw.kind {
         kind::SOCKET => Op::Socket {
             ret: raw.ret,
@@ -63,18 +66,46 @@ pub fn decode(raw: &RawEvent, id: u64) -> Option<Event> {
         },
         kind::EXIT => Op::Exit {},
         kind::TCP_STATE => Op::TcpState {
-            sock: format!("{:#x}", raw.cookie),
-            old: tcp_state_name((raw.arg & 0xff) as u8).into(),
-            new: tcp_state_name(((raw.arg >> 8) & 0xff) as u8).into(),
-            local: SockAddr {
-                ip: ip(raw.family, &raw.laddr)?,
-                port: raw.lport,
-            },
-            peer: SockAddr {
-                ip: ip(raw.family, &raw.addr)?,
-                port: raw.port,
-            },
+            sock: hex(raw.cookie),
+            old: tcp_state_name(raw.arg & 0xff).into(),
+            new: tcp_state_name((raw.arg >> 8) & 0xff).into(),
+            local: local(raw)?,
+            peer: peer(raw)?,
         },
+        kind::TCP_RETRANSMIT => Op::TcpRetransmit {
+            sock: hex(raw.cookie),
+            state: tcp_state_name(raw.arg).into(),
+            local: local(raw)?,
+            peer: peer(raw)?,
+            err: raw.ret as i32,
+            err_name: errno_name(raw.ret),
+        },
+        kind::TCP_RECEIVE_RESET => Op::TcpReceiveReset {
+            sock: hex(raw.cookie),
+            local: local(raw)?,
+            peer: peer(raw)?,
+        },
+        kind::TCP_SEND_RESET => {
+            let reason = (raw.arg >> 32) as u32;
+            Op::TcpSendReset {
+                sock: hex(raw.cookie),
+                state: tcp_state_name(raw.arg & 0xffff_ffff).into(),
+                reason,
+                reason_name: names.rst_reasons.get(&reason).cloned(),
+                local: local(raw),
+                peer: peer(raw),
+            }
+        }
+        kind::SKB_DROP => {
+            let reason = raw.ret as u32;
+            Op::SkbDrop {
+                sock: (raw.cookie != 0).then(|| hex(raw.cookie)),
+                reason,
+                reason_name: names.drop_reasons.get(&reason).cloned(),
+                location: hex(raw.arg),
+                protocol: (raw.ret >> 32) as u16,
+            }
+        }
         _ => return None,
     };
     Some(Event {
@@ -114,6 +145,18 @@ fn peer(raw: &RawEvent) -> Option<SockAddr> {
     })
 }
 
+fn local(raw: &RawEvent) -> Option<SockAddr> {
+    Some(SockAddr {
+        ip: ip(raw.family, &raw.laddr)?,
+        port: raw.lport,
+    })
+}
+
+/// A kernel address as the bundle writes it (`0xffff...`).
+fn hex(addr: u64) -> String {
+    format!("{addr:#x}")
+}
+
 /// errno(3) name of a negative syscall return, e.g. -111 -> "ECONNREFUSED".
 fn errno_name(ret: i64) -> Option<String> {
     (ret < 0 && ret > -4096).then(|| errno_str((-ret) as i32))
@@ -127,7 +170,7 @@ fn errno_str(n: i32) -> String {
 }
 
 /// TCP states of include/net/tcp_states.h.
-fn tcp_state_name(s: u8) -> &'static str {
+fn tcp_state_name(s: u64) -> &'static str {
     match s {
         1 => "ESTABLISHED",
         2 => "SYN_SENT",
@@ -194,7 +237,7 @@ mod tests {
         r.family = AF_INET;
         r.port = 8080;
         r.addr[..4].copy_from_slice(&[198, 18, 0, 2]);
-        let e = decode(&r, 3).unwrap();
+        let e = decode(&r, 3, &Names::default()).unwrap();
         assert_eq!(e.comm, "go");
         let Op::Connect { errno, peer, .. } = e.op else {
             panic!("not connect")
@@ -215,7 +258,7 @@ mod tests {
             so_error_name,
             ret,
             ..
-        } = decode(&r, 1).unwrap().op
+        } = decode(&r, 1, &Names::default()).unwrap().op
         else {
             panic!()
         };
@@ -232,7 +275,7 @@ mod tests {
         r.data_len = 3;
         let Op::Send {
             data_hex, syscall, ..
-        } = decode(&r, 1).unwrap().op
+        } = decode(&r, 1, &Names::default()).unwrap().op
         else {
             panic!()
         };
@@ -241,12 +284,144 @@ mod tests {
             (Some("ab01ff"), "write")
         );
         r.data_len = 60000; // corrupt length: clamp, never panic
-        assert!(decode(&r, 1).is_some());
+        assert!(decode(&r, 1, &Names::default()).is_some());
+    }
+
+    /// A record of `k` for a SYN_SENT socket 198.18.0.1:40000 > 198.18.0.2:8080.
+    fn tcp(k: u32) -> RawEvent {
+        let mut r = raw(k);
+        r.fd = -1;
+        r.cookie = 0xffff_8880_0abc_d000;
+        r.family = AF_INET;
+        (r.lport, r.port) = (40000, 8080);
+        r.laddr[..4].copy_from_slice(&[198, 18, 0, 1]);
+        r.addr[..4].copy_from_slice(&[198, 18, 0, 2]);
+        r
+    }
+
+    #[test]
+    fn retransmit_refused_by_netfilter_is_eperm() {
+        let mut r = tcp(kind::TCP_RETRANSMIT);
+        (r.arg, r.ret) = (2, -1);
+        let Op::TcpRetransmit {
+            sock,
+            state,
+            local,
+            peer,
+            err,
+            err_name,
+        } = decode(&r, 1, &Names::default()).unwrap().op
+        else {
+            panic!("not a retransmit")
+        };
+        assert_eq!(
+            (sock.as_str(), state.as_str()),
+            ("0xffff88800abcd000", "SYN_SENT")
+        );
+        assert_eq!((err, err_name.as_deref()), (-1, Some("EPERM")));
+        assert_eq!(local.to_string_pair(), ("198.18.0.1".to_string(), 40000));
+        assert_eq!(peer.to_string_pair(), ("198.18.0.2".to_string(), 8080));
+        r.ret = 0;
+        let Op::TcpRetransmit { err, err_name, .. } = decode(&r, 1, &Names::default()).unwrap().op
+        else {
+            panic!()
+        };
+        assert_eq!((err, err_name), (0, None));
+    }
+
+    #[test]
+    fn receive_reset_keeps_both_ends() {
+        let mut r = tcp(kind::TCP_RECEIVE_RESET);
+        r.family = AF_INET6;
+        r.addr = std::net::Ipv6Addr::LOCALHOST.octets();
+        let Op::TcpReceiveReset { sock, peer, .. } = decode(&r, 1, &Names::default()).unwrap().op
+        else {
+            panic!()
+        };
+        assert_eq!(sock, "0xffff88800abcd000");
+        assert_eq!(peer.to_string_pair(), ("::1".to_string(), 8080));
+    }
+
+    #[test]
+    fn send_reset_reason_is_named_from_the_kernel_table() {
+        let names = Names {
+            rst_reasons: [(1, "NO_SOCKET".to_string())].into(),
+            ..Names::default()
+        };
+        let mut r = tcp(kind::TCP_SEND_RESET);
+        r.arg = 1 | 1 << 32;
+        let Op::TcpSendReset {
+            state,
+            reason,
+            reason_name,
+            local,
+            ..
+        } = decode(&r, 1, &names).unwrap().op
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (state.as_str(), reason, reason_name.as_deref()),
+            ("ESTABLISHED", 1, Some("NO_SOCKET"))
+        );
+        assert_eq!(
+            local.unwrap().to_string_pair(),
+            ("198.18.0.1".to_string(), 40000)
+        );
+        // Ends the kernel left empty, an unknown reason: kept, not dropped.
+        r.family = 0;
+        r.arg = 99 << 32;
+        let Op::TcpSendReset {
+            state,
+            reason_name,
+            local,
+            peer,
+            ..
+        } = decode(&r, 1, &names).unwrap().op
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (state.as_str(), reason_name, local, peer),
+            ("UNKNOWN", None, None, None)
+        );
+    }
+
+    #[test]
+    fn skb_drop_unpacks_reason_protocol_and_location() {
+        let names = Names {
+            drop_reasons: [(12, "NETFILTER_DROP".to_string())].into(),
+            ..Names::default()
+        };
+        let mut r = tcp(kind::SKB_DROP);
+        r.ret = 12 | 0x0800 << 32;
+        r.arg = 0xffff_ffff_8123_4567;
+        let Op::SkbDrop {
+            sock,
+            reason,
+            reason_name,
+            location,
+            protocol,
+        } = decode(&r, 1, &names).unwrap().op
+        else {
+            panic!()
+        };
+        assert_eq!(sock.as_deref(), Some("0xffff88800abcd000"));
+        assert_eq!(
+            (reason, reason_name.as_deref(), protocol),
+            (12, Some("NETFILTER_DROP"), 0x0800)
+        );
+        assert_eq!(location, "0xffffffff81234567");
+        r.cookie = 0;
+        let Op::SkbDrop { sock, .. } = decode(&r, 1, &names).unwrap().op else {
+            panic!()
+        };
+        assert_eq!(sock, None);
     }
 
     #[test]
     fn unknown_kind_is_skipped() {
-        assert!(decode(&raw(999), 1).is_none());
+        assert!(decode(&raw(999), 1, &Names::default()).is_none());
     }
 
     trait Pair {

@@ -6,15 +6,19 @@
 //! on the network. `gotrace analyze BUNDLE` re-analyses a bundle offline.
 
 mod analyze_cmd;
+mod btf;
 mod bundle;
 mod capture;
 mod clock;
 mod decode;
 mod error;
+mod firewall;
+mod kernel_events;
 mod meta;
 mod privileges;
 mod probes;
 mod report;
+mod resolv;
 mod run;
 mod signals;
 mod spawn;

@@ -1,12 +1,17 @@
 //! Building meta.json's contents at the start of a run.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use gotrace_analyzer::bundle::{ClockMap, Meta, FORMAT_VERSION};
 
+use crate::{firewall, resolv};
+
 /// Environment variables that decide where and how Go fetches modules
-/// (`go help environment`, `go help module-private`), kept in meta.json.
+/// (`go help environment`, `go help module-private`), kept in meta.json,
+/// and PATH, where Go looks for `git` for `direct` fetches.
 const GO_ENV: &[&str] = &[
+    "PATH",
     "GOPROXY",
     "GONOPROXY",
     "GOPRIVATE",
@@ -37,8 +42,12 @@ pub fn go_env() -> BTreeMap<String, String> {
         .collect()
 }
 
-/// meta.json as known at start: no exit status or end time yet.
+/// meta.json as known at start: no exit status or end time yet. Includes
+/// the resolver configuration and firewall ruleset this process sees (the
+/// command's: it runs in the same namespaces).
 pub fn initial(argv: &[String], root_pid: u32, clock: ClockMap, start_monotonic_ns: u64) -> Meta {
+    let mut warnings = Vec::new();
+    let firewall = firewall::snapshot(&mut warnings);
     Meta {
         format_version: FORMAT_VERSION,
         gotrace_version: env!("CARGO_PKG_VERSION").into(),
@@ -62,9 +71,9 @@ pub fn initial(argv: &[String], root_pid: u32, clock: ClockMap, start_monotonic_
         dropped_packets: 0,
         env: go_env(),
         interfaces: Vec::new(),
-        warnings: Vec::new(),
+        warnings,
         drop_reasons: Default::default(),
-        resolv_conf: None,
-        firewall: None,
+        resolv_conf: Some(resolv::read(Path::new(resolv::PATH))),
+        firewall,
     }
 }

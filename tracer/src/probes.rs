@@ -5,16 +5,18 @@ use aya::maps::{HashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::TracePoint;
 use aya::{Ebpf, EbpfLoader};
 use gotrace_abi::{globals, RawEvent};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 
 use crate::error::TracerError;
+use crate::kernel_events::{self, Names};
 use crate::tracefs;
 
 /// The eBPF object compiled from ebpf/probes, embedded by build.rs
 /// (empty when the binary was built without it).
 static OBJECT: &[u8] = include_bytes!(env!("GOTRACE_EBPF_OBJ"));
 
-/// Every program: (program name in the object, tracepoint category, event).
+/// The programs every run needs: (program name in the object, tracepoint
+/// category, event). The kernel-evidence ones are in kernel_events.rs.
 const TRACEPOINTS: &[(&str, &str, &str)] = &[
     ("sys_enter_socket", "syscalls", "sys_enter_socket"),
     ("sys_exit_socket", "syscalls", "sys_exit_socket"),
@@ -67,6 +69,8 @@ pub struct Probes {
     ring: RingBuf<MapData>,
     /// Non-fatal problems met while attaching, for meta.json.
     pub warnings: Vec<String>,
+    /// The kernel's enum names, to decode reasons with.
+    pub names: Names,
 }
 
 impl Probes {
@@ -82,22 +86,38 @@ impl Probes {
         raise_memlock_limit();
         let fork_child =
             tracefs::Format::read("sched", "sched_process_fork")?.offset("child_pid")? as u32;
-        let mut ebpf = EbpfLoader::new()
-            .override_global(globals::FORK_CHILD_PID_OFFSET, &fork_child, true)
+        let kernel = kernel_events::prepare();
+        let mut loader = EbpfLoader::new();
+        loader.override_global(globals::FORK_CHILD_PID_OFFSET, &fork_child, true);
+        for (name, value) in &kernel.globals {
+            loader.override_global(name, value, true);
+        }
+        let mut ebpf = loader
             .load(OBJECT)
             .map_err(|e| TracerError::Ebpf(format!("{e:#}")))?;
         let mut warnings = Vec::new();
-        let set_state_ok = check_layout(
-            "sock",
-            "inet_sock_set_state",
-            SET_STATE_LAYOUT,
-            &mut warnings,
-        );
+        let set_state_ok = match tracefs::Format::read("sock", "inet_sock_set_state")
+            .and_then(|f| f.check_layout(SET_STATE_LAYOUT))
+        {
+            Ok(()) => true,
+            Err(e) => {
+                warnings.push(format!("{e}: TCP state events disabled"));
+                false
+            }
+        };
         for &(prog, category, event) in TRACEPOINTS {
             if prog == "inet_sock_set_state" && !set_state_ok {
                 continue;
             }
             attach(&mut ebpf, prog, category, event)?;
+        }
+        warnings.extend(kernel.warnings);
+        // Evidence on top of the syscall trace: a kernel that cannot run one
+        // of these loses that evidence, not the run.
+        for (prog, category, event) in kernel.programs {
+            if let Err(e) = attach(&mut ebpf, prog, category, event) {
+                warnings.push(format!("{e}: {category}:{event} events disabled"));
+            }
         }
         let ring = ebpf
             .take_map("EVENTS")
@@ -107,6 +127,7 @@ impl Probes {
             ebpf,
             ring,
             warnings,
+            names: kernel.names,
         })
     }
 
@@ -128,21 +149,35 @@ impl Probes {
         self.ring.as_raw_fd()
     }
 
-    /// Passes every record waiting in the ring buffer to `f`; returns how many.
+    /// Passes every record waiting in the ring buffer to `f`, with the
+    /// kernel's enum names to decode it; returns how many.
     /// Records shorter than [`RawEvent::SIZE`] are skipped (never happens
     /// with a matching object; guards against a mismatched one).
-    pub fn drain(&mut self, mut f: impl FnMut(&RawEvent)) -> usize {
+    pub fn drain(&mut self, mut f: impl FnMut(&RawEvent, &Names)) -> usize {
         let mut n = 0;
         while let Some(item) = self.ring.next() {
             if item.len() >= RawEvent::SIZE {
                 // SAFETY: RawEvent is plain old data of RawEvent::SIZE bytes;
                 // read_unaligned copes with any alignment of the ring buffer slot.
                 let ev = unsafe { std::ptr::read_unaligned(item.as_ptr() as *const RawEvent) };
-                f(&ev);
+                f(&ev, &self.names);
                 n += 1;
             }
         }
         n
+    }
+
+    /// Times the kernel skipped one of the programs because another eBPF
+    /// program was already running on that CPU: a softirq (timer
+    /// retransmit, packet receive) interrupting any probe, ours or not,
+    /// runs no tracepoint program (trace_call_bpf(), kernel/trace/bpf_trace.c).
+    /// Those events are missing without being in [`Probes::lost_events`].
+    pub fn missed_runs(&self) -> u64 {
+        self.ebpf
+            .programs()
+            .filter_map(|(_, p)| p.fd().ok())
+            .map(|fd| recursion_misses(fd.as_fd().as_raw_fd()))
+            .sum()
     }
 
     /// Events the kernel side could not put in the ring buffer (full), summed over CPUs.
@@ -157,6 +192,18 @@ impl Probes {
     }
 }
 
+/// `recursion_misses` of the program behind `fd`, from /proc/self/fdinfo
+/// (Linux >= 5.12; 0 where the line is absent).
+fn recursion_misses(fd: RawFd) -> u64 {
+    std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("recursion_misses:")?.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 fn attach(ebpf: &mut Ebpf, prog: &str, category: &str, event: &str) -> Result<(), TracerError> {
     let p: &mut TracePoint = ebpf
         .program_mut(prog)
@@ -168,37 +215,6 @@ fn attach(ebpf: &mut Ebpf, prog: &str, category: &str, event: &str) -> Result<()
     p.attach(category, event)
         .map_err(|e| TracerError::Ebpf(format!("attaching {prog} to {category}:{event}: {e:#}")))?;
     Ok(())
-}
-
-/// Whether the running kernel lays out `category/event` as `expected`; a
-/// mismatch disables that program with a warning rather than reading garbage.
-fn check_layout(
-    category: &str,
-    event: &str,
-    expected: &[(&str, usize)],
-    warnings: &mut Vec<String>,
-) -> bool {
-    let format = match tracefs::Format::read(category, event) {
-        Ok(f) => f,
-        Err(e) => {
-            warnings.push(format!("{e}: TCP state events disabled"));
-            return false;
-        }
-    };
-    for &(field, off) in expected {
-        match format.offset(field) {
-            Ok(o) if o == off => {}
-            Ok(o) => {
-                warnings.push(format!("{category}:{event} field {field} is at offset {o}, expected {off}: TCP state events disabled"));
-                return false;
-            }
-            Err(e) => {
-                warnings.push(format!("{e}: TCP state events disabled"));
-                return false;
-            }
-        }
-    }
-    true
 }
 
 /// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK; raise it so the

@@ -69,6 +69,7 @@ fn trace(
     let start = clock::monotonic_ns();
     let mut meta = meta::initial(&opts.argv, pid.as_raw() as u32, clock_map, start);
     meta.warnings.extend(probes.warnings.iter().cloned());
+    meta.drop_reasons = probes.names.drop_reasons.clone();
     bundle.write_meta(&meta)?;
     if let Some(ready) = &opts.ready_file {
         std::fs::write(ready, format!("{}\n", pid))
@@ -120,6 +121,10 @@ fn follow(
     meta.end_monotonic_ns = Some(clock::monotonic_ns());
     meta.exit = status.as_ref().ok().copied();
     meta.lost_events = probes.lost_events();
+    let missed = probes.missed_runs();
+    if missed > 0 {
+        meta.warnings.push(format!("the kernel skipped {missed} runs of gotrace's probes because another eBPF program was running on the same CPU (a softirq interrupting a probe): kernel events such as retransmits or TCP state changes may be missing from events.jsonl"));
+    }
     meta.dropped_packets = cap.dropped;
     meta.interfaces = cap.interfaces;
     meta.warnings.extend(cap.warnings);
@@ -170,11 +175,11 @@ fn pump(probes: &mut Probes, bundle: &mut BundleWriter, wait: Duration, err: &mu
     unsafe { libc::poll(pfd.as_mut_ptr(), 1, wait.as_millis() as libc::c_int) };
     let writing = err.is_none();
     let mut failed = None;
-    probes.drain(|raw| {
+    probes.drain(|raw, names| {
         if !writing || failed.is_some() {
             return;
         }
-        if let Some(ev) = decode::decode(raw, bundle.next_id()) {
+        if let Some(ev) = decode::decode(raw, bundle.next_id(), names) {
             failed = bundle.write_event(&ev).err();
         }
     });

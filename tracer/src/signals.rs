@@ -59,9 +59,11 @@ mod tests {
     #[test]
     fn a_signal_from_a_process_is_queued_once_and_every_kind_is_kept() {
         install();
-        // kill(2) from this process: si_code SI_USER, so it must be queued.
-        signal::kill(nix::unistd::getpid(), Signal::SIGTERM).unwrap();
-        signal::kill(nix::unistd::getpid(), Signal::SIGHUP).unwrap();
+        // raise(3) is tgkill(2) to this thread: si_code SI_TKILL (< 0), so it
+        // must be queued, and it is handled before raise returns. kill(2) of
+        // the process could run the handler later on another test thread.
+        signal::raise(Signal::SIGTERM).unwrap();
+        signal::raise(Signal::SIGHUP).unwrap();
         let got = take();
         assert!(
             got.contains(&Signal::SIGTERM) && got.contains(&Signal::SIGHUP),

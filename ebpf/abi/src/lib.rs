@@ -54,6 +54,30 @@ pub mod kind {
     /// peer in `addr`/`port`. Transitions after SYN_SENT often run in softirq,
     /// so `tgid`/`tid` are then whatever task was current; link by `cookie`.
     pub const TCP_STATE: u32 = 15;
+    /// `tcp:tcp_retransmit_skb` for a socket in the tree's TCP set: `cookie`
+    /// is the kernel socket address, `arg` its TCP state (as TCP_STATE),
+    /// `ret` the transmit's result, 0 or -errno (-EPERM when a local
+    /// netfilter hook dropped it; 0 on kernels without the `err` field).
+    /// Local end in `laddr`/`lport`, peer in `addr`/`port`. Runs in timer
+    /// softirq: `tgid` is the socket's owner, `tid` 0 unless the owner was current.
+    pub const TCP_RETRANSMIT: u32 = 16;
+    /// `tcp:tcp_receive_reset`: an RST was accepted for a socket of the
+    /// tree; `cookie`, ends and `tgid`/`tid` as TCP_RETRANSMIT.
+    pub const TCP_RECEIVE_RESET: u32 = 17;
+    /// `tcp:tcp_send_reset` on a socket of the tree, or on a socket in
+    /// state CLOSE while a traced task is current (close(2) sets CLOSE,
+    /// dropping the socket from the set, before it sends its RST): `arg`
+    /// packs `state | reason << 32` (`enum sk_rst_reason`, Linux >= 6.10);
+    /// `cookie`, `tgid`/`tid` as TCP_RETRANSMIT. Ends from the record's
+    /// sockaddr blobs; `family` 0 when the kernel left them empty.
+    pub const TCP_SEND_RESET: u32 = 18;
+    /// `skb:kfree_skb` of a packet whose `skb->sk` is in the tree's TCP set
+    /// (`tgid` = owner, `tid` as TCP_RETRANSMIT), or any socket's packet
+    /// freed while a traced task was current (its own send). `cookie` is
+    /// `skb->sk`, `arg` the freeing function's address (`location`), `ret`
+    /// packs `reason | protocol << 32` (`enum skb_drop_reason`; ethertype in
+    /// host order, 0x0800 IPv4).
+    pub const SKB_DROP: u32 = 19;
 }
 
 /// Address family values as in `<sys/socket.h>`.
@@ -70,11 +94,12 @@ pub const AF_INET6: u16 = 10;
 pub struct RawEvent {
     /// `bpf_ktime_get_ns()`: CLOCK_MONOTONIC, ns.
     pub ts_ns: u64,
-    /// Syscall return (bytes, fd, or negative errno); 0 where not a syscall.
+    /// Syscall return (bytes, fd, or negative errno); TCP_RETRANSMIT's
+    /// `err`, SKB_DROP's reason and protocol; 0 otherwise.
     pub ret: i64,
     /// Kind-specific value (see [`kind`]).
     pub arg: u64,
-    /// Kernel `struct sock *` for TCP_STATE, 0 otherwise.
+    /// Kernel `struct sock *` for TCP_STATE and kinds 16..19, 0 otherwise.
     pub cookie: u64,
     /// One of [`kind`].
     pub kind: u32,
@@ -88,13 +113,13 @@ pub struct RawEvent {
     pub family: u16,
     /// Peer port, host byte order.
     pub port: u16,
-    /// Local port, host byte order (TCP_STATE only).
+    /// Local port, host byte order (TCP_STATE and the TCP kinds 16..18).
     pub lport: u16,
     /// Valid bytes in `data`.
     pub data_len: u16,
     /// Peer address in network byte order; IPv4 uses the first 4 bytes.
     pub addr: [u8; 16],
-    /// Local address in network byte order (TCP_STATE only).
+    /// Local address in network byte order (TCP_STATE and the TCP kinds 16..18).
     pub laddr: [u8; 16],
     /// Task comm (`TASK_COMM_LEN` = 16), NUL-padded.
     pub comm: [u8; 16],
@@ -113,4 +138,13 @@ impl RawEvent {
 pub mod globals {
     /// Offset of `child_pid` in `sched:sched_process_fork` (20 on 6.18, 44 on 5.x).
     pub const FORK_CHILD_PID_OFFSET: &str = "FORK_CHILD_PID_OFFSET";
+    /// Offset of `err` in `tcp:tcp_retransmit_skb` (76 on 6.18); 0 when the
+    /// kernel's record has no such field (then TCP_RETRANSMIT's `ret` is 0).
+    pub const RETRANSMIT_ERR_OFFSET: &str = "RETRANSMIT_ERR_OFFSET";
+    /// Offset of `protocol` in `skb:kfree_skb` (32 on 6.18, 24 before `rx_sk`).
+    pub const KFREE_SKB_PROTOCOL_OFFSET: &str = "KFREE_SKB_PROTOCOL_OFFSET";
+    /// Offset of `reason` in `skb:kfree_skb` (36 on 6.18); 0 when absent (< 5.17).
+    pub const KFREE_SKB_REASON_OFFSET: &str = "KFREE_SKB_REASON_OFFSET";
+    /// Offset of `sk` in `struct sk_buff`, from the kernel's BTF (24 on x86_64).
+    pub const SKB_SK_OFFSET: &str = "SKB_SK_OFFSET";
 }

@@ -1,5 +1,6 @@
 //! gotrace's eBPF programs: tracepoints that record the traced process tree's
-//! network syscalls, its fork/exec/exit, and its TCP state changes into one
+//! network syscalls, its fork/exec/exit, its TCP state changes, and the
+//! kernel's verdicts on its packets (retransmits, resets, drops) into one
 //! ring buffer of [`gotrace_abi::RawEvent`] records.
 //!
 //! Filtering happens here, in the kernel: every handler first looks up the
@@ -10,8 +11,10 @@
 
 mod maps;
 mod sched;
+mod skb;
 mod syscalls;
 mod tcp;
+mod tcp_events;
 mod user;
 
 /// Helpers such as `bpf_probe_read_kernel` are GPL-only.
