@@ -119,12 +119,12 @@ pub(crate) fn trim_timeline(steps: &[Step], evidence: &[Step]) -> Vec<Step> {
             .get(&(s.source == Source::Packet, s.text.as_str()))
             .copied()
             .unwrap_or((1, i, i));
-        if n < FOLD_FROM || is_evidence(s) || i == last {
-            folded.push(s.clone());
-        } else if i == first {
+        if n >= FOLD_FROM && i == first {
             let mut f = s.clone();
             f.text = format!("{}  [x{n}]", s.text);
             folded.push(f);
+        } else if n < FOLD_FROM || is_evidence(s) || i == last {
+            folded.push(s.clone());
         }
     }
     let steps = &folded[..];

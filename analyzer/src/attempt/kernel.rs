@@ -16,6 +16,10 @@ use crate::bundle::{Event, Op};
 use crate::clock::Clock;
 use crate::errno;
 
+/// Drop reasons that are housekeeping, not a verdict on a packet: the
+/// unsent queue purged when the socket is closed (include/net/dropreason-core.h).
+const BENIGN_DROPS: [&str; 2] = ["QUEUE_PURGE", "SOCKET_CLOSE"];
+
 /// A drop and the send syscall it happened in are this close (ns): the
 /// syscall's exit event follows the drop inside the same call.
 const SAME_SYSCALL_NS: u64 = 5_000_000;
@@ -60,6 +64,9 @@ pub(super) fn link(
             }
             Op::SkbDrop { sock, .. } => {
                 let name = drop_name(&ev.op, drop_reasons);
+                if BENIGN_DROPS.contains(&name.as_str()) {
+                    continue;
+                }
                 (sock.as_deref(), format!("kernel drops packet: {name}"))
             }
             _ => continue,
