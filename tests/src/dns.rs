@@ -1,22 +1,63 @@
-//! The lab's DNS server: dnsmasq in the server namespace, answering
-//! `proxy.lab.test` with the server's address and NXDOMAIN for every other
-//! name, never forwarding anywhere.
+//! The lab's DNS server in the server namespace, on 198.18.0.2:53: dnsmasq
+//! answering `proxy.lab.test` with the server's address and NXDOMAIN for
+//! every other name (never forwarding anywhere), or `tests/lab/dns_rcode.py`
+//! answering every query with one error rcode.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use crate::netns::SERVER_IP;
-use crate::probe;
 use crate::server::Server;
-use crate::LabError;
+use crate::{paths, probe, LabError};
 
 /// The name dnsmasq resolves to the server (the module proxy's host).
 pub const PROXY_NAME: &str = "proxy.lab.test";
 
-/// Starts dnsmasq in `ns` on SERVER_IP:53 and waits until it answers a
-/// query sent from `probe_ns`.
-pub fn start(ns: &str, probe_ns: &str, work: &Path) -> Result<Server, LabError> {
+/// Which DNS server runs on 198.18.0.2:53.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dns {
+    /// None: the server's kernel answers ICMP port unreachable.
+    #[default]
+    None,
+    /// dnsmasq: `proxy.lab.test` resolves, every other name is NXDOMAIN.
+    Dnsmasq,
+    /// Every query answered with this rcode (2 SERVFAIL, 5 REFUSED, ...),
+    /// which dnsmasq cannot be told to do.
+    Rcode(u8),
+}
+
+impl Dns {
+    /// Starts the server in `ns` and waits until it answers a query sent
+    /// from `probe_ns`. None for [`Dns::None`].
+    pub(crate) fn start(
+        self,
+        ns: &str,
+        probe_ns: &str,
+        work: &Path,
+    ) -> Result<Option<Server>, LabError> {
+        let (name, mut server) = match self {
+            Dns::None => return Ok(None),
+            Dns::Dnsmasq => ("dnsmasq", start_dnsmasq(ns, work)?),
+            Dns::Rcode(rcode) => {
+                let script = paths::lab_script("dns_rcode.py").display().to_string();
+                let rcode = rcode.to_string();
+                let args = [script.as_str(), SERVER_IP, "53", &rcode];
+                let server = Server::start("dns-rcode", ns, "python3", &args, work)?;
+                ("dns_rcode.py", server)
+            }
+        };
+        let addr = SocketAddr::from(([198, 18, 0, 2], 53));
+        probe::wait_until(name, Duration::from_secs(10), || {
+            server.check_alive()?;
+            probe::dns_answers(probe_ns, addr, PROXY_NAME)
+        })?;
+        Ok(Some(server))
+    }
+}
+
+/// Starts dnsmasq in `ns` on SERVER_IP:53.
+fn start_dnsmasq(ns: &str, work: &Path) -> Result<Server, LabError> {
     let program = ["/usr/sbin/dnsmasq", "/sbin/dnsmasq"]
         .into_iter()
         .find(|p| Path::new(p).exists())
@@ -41,11 +82,5 @@ pub fn start(ns: &str, probe_ns: &str, work: &Path) -> Result<Server, LabError> 
         "--log-facility=-".into(),
     ];
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut server = Server::start("dnsmasq", ns, program, &args, work)?;
-    let addr = SocketAddr::from(([198, 18, 0, 2], 53));
-    probe::wait_until("dnsmasq", Duration::from_secs(10), || {
-        server.check_alive()?;
-        probe::dns_answers(probe_ns, addr, PROXY_NAME)
-    })?;
-    Ok(server)
+    Server::start("dnsmasq", ns, program, &args, work)
 }

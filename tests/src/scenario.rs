@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::{Firewall, Lab, LabConfig, LabError, ResolvConf, LAB_GOPROXY};
+use crate::{Dns, Firewall, Lab, LabConfig, LabError, Proxy};
 
 /// An address inside 198.18.0.0/15 but off the lab's connected /24; with no
 /// default route the client's kernel has nowhere to send it.
@@ -41,65 +41,72 @@ pub struct Scenario {
     pub go_says: &'static str,
 }
 
-fn config(proxy: bool, dns: bool, goproxy: &str) -> LabConfig {
+/// The lab with GOPROXY set to `goproxy`.
+fn goproxy(goproxy: &str) -> LabConfig {
     LabConfig {
-        proxy,
-        dns,
-        resolv_conf: ResolvConf::LabServer,
         goproxy: goproxy.into(),
-        firewall: Firewall::None,
-        syn_retries: Some(2),
+        ..LabConfig::default()
     }
 }
 
+/// The lab with one firewall rule.
 fn firewalled(firewall: Firewall) -> LabConfig {
     LabConfig {
         firewall,
-        ..config(true, false, LAB_GOPROXY)
+        ..LabConfig::default()
     }
 }
+
+/// GOPROXY by name: resolving it is the step that fails.
+const BY_NAME: &str = "http://proxy.lab.test:8080";
 
 /// Every scenario, in a stable order.
 pub fn all() -> Vec<Scenario> {
     vec![
         Scenario {
             name: "success",
-            config: config(true, false, LAB_GOPROXY),
+            config: LabConfig::default(),
             verdict: verdict("none", "none"),
             exit_code: 0,
             go_says: "",
         },
         Scenario {
             name: "connection-refused",
-            config: config(false, false, LAB_GOPROXY),
+            config: LabConfig {
+                proxy: Proxy::Closed,
+                ..LabConfig::default()
+            },
             verdict: verdict("network", "connection-refused"),
             exit_code: 1,
             go_says: "connect: connection refused",
         },
         Scenario {
             name: "no-route",
-            config: config(true, false, &format!("http://{UNROUTED_IP}:8080")),
+            config: goproxy(&format!("http://{UNROUTED_IP}:8080")),
             verdict: verdict("kernel", "no-route"),
             exit_code: 1,
             go_says: "connect: network is unreachable",
         },
         Scenario {
             name: "proxy-off",
-            config: config(true, false, "off"),
+            config: goproxy("off"),
             verdict: verdict("before-syscall", "proxy-disabled"),
             exit_code: 1,
             go_says: "module lookup disabled by GOPROXY=off",
         },
         Scenario {
             name: "dns-port-unreachable",
-            config: config(true, false, "http://proxy.lab.test:8080"),
+            config: goproxy(BY_NAME),
             verdict: verdict("network", "dns-port-unreachable"),
             exit_code: 1,
             go_says: "read: connection refused",
         },
         Scenario {
             name: "dns-nxdomain",
-            config: config(true, true, "http://missing.lab.test:8080"),
+            config: LabConfig {
+                dns: Dns::Dnsmasq,
+                ..goproxy("http://missing.lab.test:8080")
+            },
             verdict: verdict("network", "dns-nxdomain"),
             exit_code: 1,
             go_says: "no such host",

@@ -1,12 +1,9 @@
-//! The lab's module proxy: a static GOPROXY tree served by python3's
-//! http.server in the server namespace.
+//! The static GOPROXY tree the lab's module proxy serves, built from
+//! `fixtures/goproxy/` at setup time (no binary zip is committed).
 
 use std::path::{Path, PathBuf};
 
 use crate::{paths, zip, LabError};
-
-/// The port the module proxy listens on (or would, when closed).
-pub const PROXY_PORT: u16 = 8080;
 
 /// Copies `fixtures/goproxy/tree` into `dest` and writes each module zip
 /// from `fixtures/goproxy/zip/<module>@<version>/` into
