@@ -33,6 +33,31 @@ pub fn gotrace() -> PathBuf {
     bin
 }
 
+/// Runs plain `go mod tidy` in scenario `name` and checks Go's exit status
+/// and error text; returns Go's stderr.
+pub fn plain_go(name: &str) -> String {
+    require_root();
+    let s = scenario::by_name(name).expect("known scenario");
+    let lab = Lab::up(s.config.clone()).expect("setting up the lab");
+    let out = lab.go(&["mod", "tidy"]).expect("running go");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    eprintln!(
+        "[{name}] go mod tidy exited {}; stderr:\n{stderr}",
+        out.status
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(s.exit_code),
+        "go mod tidy exit status; stderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(s.go_says),
+        "go's stderr should contain {:?}:\n{stderr}",
+        s.go_says
+    );
+    stderr
+}
+
 /// A scratch directory for one test's bundle: deleted when the test
 /// passes, kept (and its path printed) when it panics.
 pub struct Scratch {
@@ -114,14 +139,17 @@ pub fn trace(name: &str) -> Traced {
         Some(scenario.exit_code),
         "gotrace's exit status must be go's\n{context}"
     );
-    assert_eq!(verdict["layer"], expected.layer, "layer\n{context}");
-    assert_eq!(verdict["cause"], expected.cause, "cause\n{context}");
     assert!(
         stderr.contains(scenario.go_says),
         "go's own stderr must pass through: {:?}\n{context}",
         scenario.go_says
     );
-    tshark::assert_reads_cleanly(&bundle.join("capture.pcapng"));
+    let capture = bundle.join("capture.pcapng");
+    tshark::assert_reads_cleanly(&capture);
+    tshark::assert_stays_in_lab(&capture);
+    // Last, so a wrong verdict is the only thing a failure can mean.
+    assert_eq!(verdict["layer"], expected.layer, "layer\n{context}");
+    assert_eq!(verdict["cause"], expected.cause, "cause\n{context}");
     Traced {
         scenario,
         lab,
