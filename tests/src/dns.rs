@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::netns::SERVER_IP;
+use crate::netns::{NetnsPair, SERVER_IP};
 use crate::server::Server;
 use crate::{paths, probe, LabError};
 
@@ -28,29 +28,23 @@ pub enum Dns {
 }
 
 impl Dns {
-    /// Starts the server in `ns` and waits until it answers a query sent
-    /// from `probe_ns`. None for [`Dns::None`].
-    pub(crate) fn start(
-        self,
-        ns: &str,
-        probe_ns: &str,
-        work: &Path,
-    ) -> Result<Option<Server>, LabError> {
-        let (name, mut server) = match self {
+    /// Starts the server in the server namespace and waits until it
+    /// answers a query sent from the client's. None for [`Dns::None`].
+    pub(crate) fn start(self, netns: &NetnsPair, work: &Path) -> Result<Option<Server>, LabError> {
+        let ns = &netns.server;
+        let mut server = match self {
             Dns::None => return Ok(None),
-            Dns::Dnsmasq => ("dnsmasq", start_dnsmasq(ns, work)?),
+            Dns::Dnsmasq => start_dnsmasq(ns, work)?,
             Dns::Rcode(rcode) => {
                 let script = paths::lab_script("dns_rcode.py").display().to_string();
                 let rcode = rcode.to_string();
                 let args = [script.as_str(), SERVER_IP, "53", &rcode];
-                let server = Server::start("dns-rcode", ns, "python3", &args, work)?;
-                ("dns_rcode.py", server)
+                Server::start("dns_rcode.py", ns, "python3", &args, work)?
             }
         };
         let addr = SocketAddr::from(([198, 18, 0, 2], 53));
-        probe::wait_until(name, Duration::from_secs(10), || {
-            server.check_alive()?;
-            probe::dns_answers(probe_ns, addr, PROXY_NAME)
+        server.wait_ready(Duration::from_secs(10), || {
+            probe::dns_answers(&netns.client, addr, PROXY_NAME)
         })?;
         Ok(Some(server))
     }

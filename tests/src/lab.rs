@@ -67,10 +67,9 @@ impl Lab {
             home,
             temp,
         };
-        let (server, client, work) = (&lab.netns.server, &lab.netns.client, lab.temp.path());
-        let proxy = lab.config.proxy.start(server, client, work)?;
+        let proxy = lab.config.proxy.start(&lab.netns, lab.temp.path())?;
         lab.servers.extend(proxy);
-        let dns = lab.config.dns.start(server, client, work)?;
+        let dns = lab.config.dns.start(&lab.netns, lab.temp.path())?;
         lab.servers.extend(dns);
         // After the readiness probes, which the rules would block.
         lab.config.firewall.apply(&lab.netns, lab.temp.path())?;

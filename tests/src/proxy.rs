@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::netns::SERVER_IP;
+use crate::netns::{NetnsPair, SERVER_IP};
 use crate::server::Server;
 use crate::{paths, probe, tree, LabError};
 
@@ -53,14 +53,10 @@ impl Proxy {
         })
     }
 
-    /// Builds the tree under `work`, starts the server in `ns` and waits
-    /// until a TCP connect from `probe_ns` succeeds. None when closed.
-    pub(crate) fn start(
-        self,
-        ns: &str,
-        probe_ns: &str,
-        work: &Path,
-    ) -> Result<Option<Server>, LabError> {
+    /// Builds the tree under `work`, starts the server in the server
+    /// namespace and waits until a TCP connect from the client's succeeds.
+    /// None when closed.
+    pub(crate) fn start(self, netns: &NetnsPair, work: &Path) -> Result<Option<Server>, LabError> {
         let Some(mode) = self.mode_args() else {
             return Ok(None);
         };
@@ -74,11 +70,10 @@ impl Proxy {
         ];
         args.extend(mode);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut server = Server::start("goproxy", ns, "python3", &args, work)?;
+        let mut server = Server::start("goproxy.py", &netns.server, "python3", &args, work)?;
         let addr = SocketAddr::from(([198, 18, 0, 2], self.port()));
-        probe::wait_until("module proxy (goproxy.py)", Duration::from_secs(15), || {
-            server.check_alive()?;
-            probe::tcp_accepts(probe_ns, addr)
+        server.wait_ready(Duration::from_secs(15), || {
+            probe::tcp_accepts(&netns.client, addr)
         })?;
         Ok(Some(server))
     }

@@ -52,22 +52,25 @@ scenario_tests! {
     "goproxy-fallback" => lab_go_goproxy_fallback, gotrace_goproxy_fallback;
 }
 
-// The firewall scenarios had no cause id when e2e.rs tested them with
-// plain go only; their gotrace tests live here.
-
-#[test]
-fn gotrace_server_rejects() {
-    support::trace("server-rejects");
+/// gotrace tests only, for the firewall scenarios: they had no cause id
+/// when e2e.rs got their plain-go tests (with timing checks), so their
+/// gotrace tests live here. `SPLIT` lists them.
+macro_rules! gotrace_tests {
+    ($($name:literal => $traced:ident;)*) => {
+        $(
+            #[test]
+            fn $traced() {
+                support::trace($name);
+            }
+        )*
+        const SPLIT: &[&str] = &[$($name),*];
+    };
 }
 
-#[test]
-fn gotrace_server_drops() {
-    support::trace("server-drops");
-}
-
-#[test]
-fn gotrace_client_drops() {
-    support::trace("client-drops");
+gotrace_tests! {
+    "server-rejects" => gotrace_server_rejects;
+    "server-drops" => gotrace_server_drops;
+    "client-drops" => gotrace_client_drops;
 }
 
 /// Scenarios whose plain-go and gotrace tests are in e2e.rs (success's
@@ -80,9 +83,6 @@ const IN_E2E: &[&str] = &[
     "dns-port-unreachable",
     "dns-nxdomain",
 ];
-
-/// Plain-go only in e2e.rs, gotrace here.
-const SPLIT: &[&str] = &["server-rejects", "server-drops", "client-drops"];
 
 #[test]
 fn every_scenario_has_a_plain_and_a_gotrace_test() {

@@ -45,17 +45,19 @@ pub fn plain_go(name: &str) -> String {
         "[{name}] go mod tidy exited {}; stderr:\n{stderr}",
         out.status
     );
-    assert_eq!(
-        out.status.code(),
-        Some(s.exit_code),
-        "go mod tidy exit status; stderr:\n{stderr}"
-    );
+    assert_go_outcome(&s, out.status.code(), &stderr, &stderr);
+    stderr
+}
+
+/// The exit status is the scenario's and Go's stderr says what the
+/// scenario records; `context` goes into the failure message.
+fn assert_go_outcome(s: &Scenario, code: Option<i32>, stderr: &str, context: &str) {
+    assert_eq!(code, Some(s.exit_code), "exit status\n{context}");
     assert!(
         stderr.contains(s.go_says),
-        "go's stderr should contain {:?}:\n{stderr}",
+        "go's stderr should contain {:?}\n{context}",
         s.go_says
     );
-    stderr
 }
 
 /// A scratch directory for one test's bundle: deleted when the test
@@ -134,16 +136,8 @@ pub fn trace(name: &str) -> Traced {
     );
     let verdict = bundle::verdict_from_stdout(&stdout)
         .unwrap_or_else(|| panic!("no verdict JSON on stdout\n{context}"));
-    assert_eq!(
-        output.status.code(),
-        Some(scenario.exit_code),
-        "gotrace's exit status must be go's\n{context}"
-    );
-    assert!(
-        stderr.contains(scenario.go_says),
-        "go's own stderr must pass through: {:?}\n{context}",
-        scenario.go_says
-    );
+    // gotrace exits with go's status and passes go's stderr through.
+    assert_go_outcome(&scenario, output.status.code(), &stderr, &context);
     let capture = bundle.join("capture.pcapng");
     tshark::assert_reads_cleanly(&capture);
     tshark::assert_stays_in_lab(&capture);
