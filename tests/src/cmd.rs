@@ -52,3 +52,12 @@ pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
 }
+
+/// `ip` by absolute path: lab commands may run with a PATH that holds
+/// only `go`, and Command looks the program up on the child's PATH.
+pub fn ip_program() -> &'static str {
+    ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap_or("ip")
+}

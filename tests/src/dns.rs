@@ -1,22 +1,57 @@
-//! The lab's DNS server: dnsmasq in the server namespace, answering
-//! `proxy.lab.test` with the server's address and NXDOMAIN for every other
-//! name, never forwarding anywhere.
+//! The lab's DNS server in the server namespace, on 198.18.0.2:53: dnsmasq
+//! answering `proxy.lab.test` with the server's address and NXDOMAIN for
+//! every other name (never forwarding anywhere), or `tests/lab/dns_rcode.py`
+//! answering every query with one error rcode.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::netns::SERVER_IP;
-use crate::probe;
+use crate::netns::{NetnsPair, SERVER_IP};
 use crate::server::Server;
-use crate::LabError;
+use crate::{paths, probe, LabError};
 
 /// The name dnsmasq resolves to the server (the module proxy's host).
 pub const PROXY_NAME: &str = "proxy.lab.test";
 
-/// Starts dnsmasq in `ns` on SERVER_IP:53 and waits until it answers a
-/// query sent from `probe_ns`.
-pub fn start(ns: &str, probe_ns: &str, work: &Path) -> Result<Server, LabError> {
+/// Which DNS server runs on 198.18.0.2:53.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dns {
+    /// None: the server's kernel answers ICMP port unreachable.
+    #[default]
+    None,
+    /// dnsmasq: `proxy.lab.test` resolves, every other name is NXDOMAIN.
+    Dnsmasq,
+    /// Every query answered with this rcode (2 SERVFAIL, 5 REFUSED, ...),
+    /// which dnsmasq cannot be told to do.
+    Rcode(u8),
+}
+
+impl Dns {
+    /// Starts the server in the server namespace and waits until it
+    /// answers a query sent from the client's. None for [`Dns::None`].
+    pub(crate) fn start(self, netns: &NetnsPair, work: &Path) -> Result<Option<Server>, LabError> {
+        let ns = &netns.server;
+        let mut server = match self {
+            Dns::None => return Ok(None),
+            Dns::Dnsmasq => start_dnsmasq(ns, work)?,
+            Dns::Rcode(rcode) => {
+                let script = paths::lab_script("dns_rcode.py").display().to_string();
+                let rcode = rcode.to_string();
+                let args = [script.as_str(), SERVER_IP, "53", &rcode];
+                Server::start("dns_rcode.py", ns, "python3", &args, work)?
+            }
+        };
+        let addr = SocketAddr::from(([198, 18, 0, 2], 53));
+        server.wait_ready(Duration::from_secs(10), || {
+            probe::dns_answers(&netns.client, addr, PROXY_NAME)
+        })?;
+        Ok(Some(server))
+    }
+}
+
+/// Starts dnsmasq in `ns` on SERVER_IP:53.
+fn start_dnsmasq(ns: &str, work: &Path) -> Result<Server, LabError> {
     let program = ["/usr/sbin/dnsmasq", "/sbin/dnsmasq"]
         .into_iter()
         .find(|p| Path::new(p).exists())
@@ -41,11 +76,5 @@ pub fn start(ns: &str, probe_ns: &str, work: &Path) -> Result<Server, LabError> 
         "--log-facility=-".into(),
     ];
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut server = Server::start("dnsmasq", ns, program, &args, work)?;
-    let addr = SocketAddr::from(([198, 18, 0, 2], 53));
-    probe::wait_until("dnsmasq", Duration::from_secs(10), || {
-        server.check_alive()?;
-        probe::dns_answers(probe_ns, addr, PROXY_NAME)
-    })?;
-    Ok(server)
+    Server::start("dnsmasq", ns, program, &args, work)
 }

@@ -29,3 +29,14 @@ pub fn gotrace_bin() -> PathBuf {
         _ => workspace_root().join("target/release/gotrace"),
     }
 }
+
+/// `tests/lab/`: the lab's helper scripts (module proxy, DNS responder).
+pub fn lab_script(name: &str) -> PathBuf {
+    workspace_root().join("tests/lab").join(name)
+}
+
+/// `fixtures/modules/<name>`: a module other than the demo for scenarios
+/// that need their own go.mod (e.g. a broken one).
+pub fn lab_module_dir(name: &str) -> PathBuf {
+    fixtures_dir().join("modules").join(name)
+}

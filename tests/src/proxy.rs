@@ -1,96 +1,80 @@
-//! The lab's module proxy: a static GOPROXY tree served by python3's
-//! http.server in the server namespace.
+//! The lab's module proxy in the server namespace: `tests/lab/goproxy.py`
+//! serving the static tree, or misbehaving in one chosen way.
 
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
 
-use crate::{paths, zip, LabError};
+use crate::netns::{NetnsPair, SERVER_IP};
+use crate::server::Server;
+use crate::{paths, probe, tree, LabError};
 
 /// The port the module proxy listens on (or would, when closed).
 pub const PROXY_PORT: u16 = 8080;
+/// The port of the HTTPS module proxy ([`Proxy::Tls`]).
+pub const TLS_PROXY_PORT: u16 = 8443;
 
-/// Copies `fixtures/goproxy/tree` into `dest` and writes each module zip
-/// from `fixtures/goproxy/zip/<module>@<version>/` into
-/// `dest/<module>/@v/<version>.zip`. Returns `dest`.
-pub fn build_tree(dest: &Path) -> Result<PathBuf, LabError> {
-    let src = paths::fixtures_dir().join("goproxy");
-    copy_dir(&src.join("tree"), dest)?;
-    let zips = src.join("zip");
-    for module_dir in walk_module_dirs(&zips)? {
-        let rel = module_dir
-            .strip_prefix(&zips)
-            .unwrap_or(&module_dir)
-            .to_string_lossy()
-            .into_owned();
-        let Some((module, version)) = rel.rsplit_once('@') else {
-            continue;
+/// What answers on the module proxy's port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Proxy {
+    /// Nothing: the port is closed (the server's kernel answers RST).
+    Closed,
+    /// The module tree over plain HTTP on 198.18.0.2:8080.
+    #[default]
+    Plain,
+    /// The module tree over HTTPS on 198.18.0.2:8443, with the self-signed
+    /// certificate in `fixtures/tls/` that the client does not trust.
+    Tls,
+    /// Every request answered with this HTTP status, on 8080.
+    Status(u16),
+    /// On 8080: status line, headers and part of the body, then an RST.
+    Reset,
+}
+
+impl Proxy {
+    /// The port it listens on.
+    pub fn port(self) -> u16 {
+        match self {
+            Proxy::Tls => TLS_PROXY_PORT,
+            _ => PROXY_PORT,
+        }
+    }
+
+    /// goproxy.py's mode arguments; None for [`Proxy::Closed`].
+    fn mode_args(self) -> Option<Vec<String>> {
+        let tls = paths::fixtures_dir().join("tls");
+        let file = |name: &str| tls.join(name).display().to_string();
+        Some(match self {
+            Proxy::Closed => return None,
+            Proxy::Plain => vec!["plain".into()],
+            Proxy::Tls => vec!["tls".into(), file("proxy.crt"), file("proxy.key")],
+            Proxy::Status(code) => vec!["status".into(), code.to_string()],
+            Proxy::Reset => vec!["reset".into()],
+        })
+    }
+
+    /// Builds the tree under `work`, starts the server in the server
+    /// namespace and waits until a TCP connect from the client's succeeds.
+    /// None when closed.
+    pub(crate) fn start(self, netns: &NetnsPair, work: &Path) -> Result<Option<Server>, LabError> {
+        let Some(mode) = self.mode_args() else {
+            return Ok(None);
         };
-        let mut entries = Vec::new();
-        for file in files_under(&module_dir)? {
-            let inner = file
-                .strip_prefix(&module_dir)
-                .unwrap_or(&file)
-                .to_string_lossy()
-                .into_owned();
-            let data = std::fs::read(&file).map_err(LabError::io("reading", &file))?;
-            entries.push((format!("{rel}/{inner}"), data));
-        }
-        entries.sort();
-        let out = dest.join(module).join("@v").join(format!("{version}.zip"));
-        let bytes = zip::build(&entries).map_err(LabError::io("zipping", &out))?;
-        std::fs::write(&out, bytes).map_err(LabError::io("writing", &out))?;
+        let tree = tree::build_tree(&work.join("goproxy"))?;
+        let script = paths::lab_script("goproxy.py").display().to_string();
+        let mut args = vec![
+            script,
+            SERVER_IP.into(),
+            self.port().to_string(),
+            tree.display().to_string(),
+        ];
+        args.extend(mode);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut server = Server::start("goproxy.py", &netns.server, "python3", &args, work)?;
+        let addr = SocketAddr::from(([198, 18, 0, 2], self.port()));
+        server.wait_ready(Duration::from_secs(15), || {
+            probe::tcp_accepts(&netns.client, addr)
+        })?;
+        Ok(Some(server))
     }
-    Ok(dest.to_path_buf())
-}
-
-/// Directories whose name contains `@` (a `module@version` root) under `root`.
-fn walk_module_dirs(root: &Path) -> Result<Vec<PathBuf>, LabError> {
-    let mut found = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).map_err(LabError::io("listing", &dir))? {
-            let path = entry.map_err(LabError::io("listing", &dir))?.path();
-            if !path.is_dir() {
-                continue;
-            }
-            if path
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().contains('@'))
-            {
-                found.push(path);
-            } else {
-                stack.push(path);
-            }
-        }
-    }
-    Ok(found)
-}
-
-/// Every regular file under `root`, recursively.
-pub(crate) fn files_under(root: &Path) -> Result<Vec<PathBuf>, LabError> {
-    let mut files = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).map_err(LabError::io("listing", &dir))? {
-            let path = entry.map_err(LabError::io("listing", &dir))?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    Ok(files)
-}
-
-/// Copies the directory tree `src` to `dest` (created if needed).
-pub fn copy_dir(src: &Path, dest: &Path) -> Result<(), LabError> {
-    for file in files_under(src)? {
-        let rel = file.strip_prefix(src).unwrap_or(&file);
-        let target = dest.join(rel);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(LabError::io("creating", parent))?;
-        }
-        std::fs::copy(&file, &target).map_err(LabError::io("copying", &file))?;
-    }
-    Ok(())
 }

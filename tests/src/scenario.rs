@@ -5,7 +5,10 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::{Firewall, Lab, LabConfig, LabError, ResolvConf, LAB_GOPROXY};
+use crate::{
+    paths, Dns, Firewall, Lab, LabConfig, LabError, PathEnv, Proxy, ResolvConf, LAB_GOPROXY,
+    TLS_PROXY_PORT,
+};
 
 /// An address inside 198.18.0.0/15 but off the lab's connected /24; with no
 /// default route the client's kernel has nowhere to send it.
@@ -41,82 +44,107 @@ pub struct Scenario {
     pub go_says: &'static str,
 }
 
-fn config(proxy: bool, dns: bool, goproxy: &str) -> LabConfig {
+/// The lab with GOPROXY set to `goproxy`.
+fn goproxy(goproxy: &str) -> LabConfig {
     LabConfig {
-        proxy,
-        dns,
-        resolv_conf: ResolvConf::LabServer,
         goproxy: goproxy.into(),
-        firewall: Firewall::None,
-        syn_retries: Some(2),
+        ..LabConfig::default()
     }
 }
 
+/// The lab with one firewall rule.
 fn firewalled(firewall: Firewall) -> LabConfig {
     LabConfig {
         firewall,
-        ..config(true, false, LAB_GOPROXY)
+        ..LabConfig::default()
     }
 }
 
-/// Every scenario, in a stable order.
+/// The lab with extra environment variables for go.
+fn with_env(vars: &[(&str, &str)]) -> LabConfig {
+    LabConfig {
+        env: vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..LabConfig::default()
+    }
+}
+
+/// GOPROXY by name: resolving it is the step that fails.
+const BY_NAME: &str = "http://proxy.lab.test:8080";
+
+/// Every scenario, in a stable order: the first nine are the original
+/// ones (fixtures/bundles has them), the rest issue 3's matrix.
 pub fn all() -> Vec<Scenario> {
+    let mut all = original();
+    all.extend(before_syscall());
+    all.extend(kernel());
+    all.extend(network());
+    all
+}
+
+fn original() -> Vec<Scenario> {
     vec![
         Scenario {
             name: "success",
-            config: config(true, false, LAB_GOPROXY),
+            config: LabConfig::default(),
             verdict: verdict("none", "none"),
             exit_code: 0,
             go_says: "",
         },
         Scenario {
             name: "connection-refused",
-            config: config(false, false, LAB_GOPROXY),
+            config: LabConfig {
+                proxy: Proxy::Closed,
+                ..LabConfig::default()
+            },
             verdict: verdict("network", "connection-refused"),
             exit_code: 1,
             go_says: "connect: connection refused",
         },
         Scenario {
             name: "no-route",
-            config: config(true, false, &format!("http://{UNROUTED_IP}:8080")),
+            config: goproxy(&format!("http://{UNROUTED_IP}:8080")),
             verdict: verdict("kernel", "no-route"),
             exit_code: 1,
             go_says: "connect: network is unreachable",
         },
         Scenario {
             name: "proxy-off",
-            config: config(true, false, "off"),
+            config: goproxy("off"),
             verdict: verdict("before-syscall", "proxy-disabled"),
             exit_code: 1,
             go_says: "module lookup disabled by GOPROXY=off",
         },
         Scenario {
             name: "dns-port-unreachable",
-            config: config(true, false, "http://proxy.lab.test:8080"),
+            config: goproxy(BY_NAME),
             verdict: verdict("network", "dns-port-unreachable"),
             exit_code: 1,
             go_says: "read: connection refused",
         },
         Scenario {
             name: "dns-nxdomain",
-            config: config(true, true, "http://missing.lab.test:8080"),
+            config: LabConfig {
+                dns: Dns::Dnsmasq,
+                ..goproxy("http://missing.lab.test:8080")
+            },
             verdict: verdict("network", "dns-nxdomain"),
             exit_code: 1,
             go_says: "no such host",
         },
-        // The firewall cases: no cause id yet, so gotrace's verdict is not
-        // asserted; Go's text is, and the bundles are recorded.
         Scenario {
             name: "server-rejects",
             config: firewalled(Firewall::ServerRejects),
-            verdict: None,
+            verdict: verdict("network", "icmp-unreachable"),
             exit_code: 1,
             go_says: "connect: no route to host",
         },
         Scenario {
             name: "server-drops",
             config: firewalled(Firewall::ServerDropsInput),
-            verdict: None,
+            verdict: verdict("network", "connect-timeout"),
             exit_code: 1,
             go_says: "connect: connection timed out",
         },
@@ -129,9 +157,172 @@ pub fn all() -> Vec<Scenario> {
                 syn_retries: None,
                 ..firewalled(Firewall::ClientDropsOutput)
             },
-            verdict: None,
+            verdict: verdict("kernel", "local-firewall-drop"),
             exit_code: 1,
             go_says: "i/o timeout",
+        },
+    ]
+}
+
+/// Go gives up before any network syscall.
+fn before_syscall() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            name: "bad-go-mod",
+            // A typo in go.mod: Go stops while parsing it. (`go mod tidy`
+            // ignores -mod=vendor, so a missing vendor dir would not do.)
+            config: LabConfig {
+                module: paths::lab_module_dir("bad-go-mod"),
+                ..LabConfig::default()
+            },
+            verdict: verdict("before-syscall", "no-network-attempt"),
+            exit_code: 1,
+            go_says: "unknown directive: requir",
+        },
+        Scenario {
+            name: "bad-goproxy",
+            // A typo in the scheme: cmd/go checks the GOPROXY list first.
+            config: goproxy("htp://198.18.0.2:8080"),
+            verdict: verdict("before-syscall", "bad-proxy-config"),
+            exit_code: 1,
+            go_says: "invalid proxy URL scheme (must be https, http, file)",
+        },
+        Scenario {
+            name: "bad-http-proxy",
+            // Go 1.19 silently ignores an HTTP_PROXY that does not parse as
+            // a URL; a port out of range parses, and the dial refuses it
+            // before creating a socket.
+            config: with_env(&[("HTTP_PROXY", "http://127.0.0.1:312800")]),
+            verdict: verdict("before-syscall", "bad-proxy-config"),
+            exit_code: 1,
+            go_says: "proxyconnect tcp: dial tcp: address 312800: invalid port",
+        },
+        Scenario {
+            name: "git-missing",
+            // lab.test/greet.git under GOPRIVATE: Go fetches it with git
+            // directly (no ?go-get=1 lookup, fixtures/modules/README.md),
+            // and PATH holds nothing but go.
+            config: LabConfig {
+                module: paths::lab_module_dir("git-path"),
+                path: PathEnv::GoOnly,
+                ..with_env(&[("GOPRIVATE", "lab.test")])
+            },
+            verdict: verdict("before-syscall", "vcs-unavailable"),
+            exit_code: 1,
+            go_says: "exec: \"git\": executable file not found in $PATH",
+        },
+    ]
+}
+
+/// The client's own kernel refuses or drops it.
+fn kernel() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            name: "client-rejects-reset",
+            config: firewalled(Firewall::ClientRejectsReset),
+            verdict: verdict("kernel", "local-firewall-reject"),
+            exit_code: 1,
+            go_says: "connect: connection refused",
+        },
+        Scenario {
+            name: "client-rejects-icmp",
+            config: firewalled(Firewall::ClientRejectsIcmp),
+            verdict: verdict("kernel", "local-firewall-reject"),
+            exit_code: 1,
+            go_says: "connect: no route to host",
+        },
+        Scenario {
+            name: "proxy-var-refused",
+            // HTTP_PROXY applies: the lab's GOPROXY is http://.
+            config: with_env(&[("HTTP_PROXY", "http://127.0.0.1:3128")]),
+            verdict: verdict("kernel", "local-refused"),
+            exit_code: 1,
+            go_says: "proxyconnect tcp: dial tcp 127.0.0.1:3128: connect: connection refused",
+        },
+        Scenario {
+            name: "resolv-conf-missing",
+            // Go asks 127.0.0.1:53 then [::1]:53 (twice each) and reports
+            // the last one.
+            config: LabConfig {
+                resolv_conf: ResolvConf::Missing,
+                ..goproxy(BY_NAME)
+            },
+            verdict: verdict("kernel", "no-resolver"),
+            exit_code: 1,
+            go_says: "lookup proxy.lab.test on [::1]:53",
+        },
+    ]
+}
+
+/// It left the machine and the other side answered badly (or not at all).
+fn network() -> Vec<Scenario> {
+    let status = |name, code, says| Scenario {
+        name,
+        config: LabConfig {
+            proxy: Proxy::Status(code),
+            ..LabConfig::default()
+        },
+        verdict: verdict("network", "http-status"),
+        exit_code: 1,
+        go_says: says,
+    };
+    let dns = |name, dns, firewall| Scenario {
+        name,
+        config: LabConfig {
+            dns,
+            firewall,
+            ..goproxy(BY_NAME)
+        },
+        verdict: verdict("network", "dns-server-failure"),
+        exit_code: 1,
+        go_says: "lookup proxy.lab.test on 198.18.0.2:53: server misbehaving",
+    };
+    vec![
+        Scenario {
+            name: "server-rejects-host",
+            config: firewalled(Firewall::ServerRejectsHostUnreachable),
+            verdict: verdict("network", "icmp-unreachable"),
+            exit_code: 1,
+            go_says: "connect: no route to host",
+        },
+        dns("dns-servfail", Dns::Rcode(2), Firewall::None),
+        dns("dns-refused", Dns::Rcode(5), Firewall::None),
+        Scenario {
+            // Go's resolver: 5 s per attempt, 2 attempts (~10 s).
+            verdict: verdict("network", "dns-timeout"),
+            go_says: "->198.18.0.2:53: i/o timeout",
+            ..dns("dns-silent", Dns::Dnsmasq, Firewall::ServerDropsDns)
+        },
+        Scenario {
+            name: "tls-untrusted",
+            config: LabConfig {
+                proxy: Proxy::Tls,
+                ..goproxy(&format!("https://198.18.0.2:{TLS_PROXY_PORT}"))
+            },
+            verdict: verdict("network", "tls-untrusted-certificate"),
+            exit_code: 1,
+            go_says: "x509: certificate signed by unknown authority",
+        },
+        status("http-403", 403, "403 Forbidden"),
+        status("http-404", 404, "404 Not Found"),
+        status("http-502", 502, "502 Bad Gateway"),
+        Scenario {
+            name: "reset-mid-response",
+            config: LabConfig {
+                proxy: Proxy::Reset,
+                ..LabConfig::default()
+            },
+            verdict: verdict("network", "connection-reset"),
+            exit_code: 1,
+            go_says: "read: connection reset by peer",
+        },
+        Scenario {
+            name: "goproxy-fallback",
+            // `|`: on any error Go tries the next entry (`,` only on 404/410).
+            config: goproxy(&format!("http://198.18.0.2:8081|{LAB_GOPROXY}")),
+            verdict: verdict("none", "none"),
+            exit_code: 0,
+            go_says: "",
         },
     ]
 }

@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
-use crate::LabError;
+use crate::{probe, LabError};
 
 /// A background server; SIGKILLed and reaped on drop.
 #[derive(Debug)]
@@ -53,6 +54,20 @@ impl Server {
             }),
             _ => Ok(()),
         }
+    }
+
+    /// Polls `ready` until it says yes or `timeout` passes, failing at once
+    /// (with the server's log) if the server exits meanwhile.
+    pub fn wait_ready(
+        &mut self,
+        timeout: Duration,
+        mut ready: impl FnMut() -> Result<bool, LabError>,
+    ) -> Result<(), LabError> {
+        let what = self.name.clone();
+        probe::wait_until(&what, timeout, || {
+            self.check_alive()?;
+            ready()
+        })
     }
 }
 

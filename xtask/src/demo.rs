@@ -26,7 +26,7 @@ pub fn run() -> Result<(), String> {
     // The lab is dropped (namespaces deleted) at the end of this function,
     // also on the error paths.
     let lab = Lab::up(LabConfig {
-        proxy: false,
+        proxy: gotrace_e2e::Proxy::Closed,
         ..LabConfig::default()
     })
     .map_err(|e| e.to_string())?;

@@ -33,6 +33,33 @@ pub fn gotrace() -> PathBuf {
     bin
 }
 
+/// Runs plain `go mod tidy` in scenario `name` and checks Go's exit status
+/// and error text; returns Go's stderr.
+pub fn plain_go(name: &str) -> String {
+    require_root();
+    let s = scenario::by_name(name).expect("known scenario");
+    let lab = Lab::up(s.config.clone()).expect("setting up the lab");
+    let out = lab.go(&["mod", "tidy"]).expect("running go");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    eprintln!(
+        "[{name}] go mod tidy exited {}; stderr:\n{stderr}",
+        out.status
+    );
+    assert_go_outcome(&s, out.status.code(), &stderr, &stderr);
+    stderr
+}
+
+/// The exit status is the scenario's and Go's stderr says what the
+/// scenario records; `context` goes into the failure message.
+fn assert_go_outcome(s: &Scenario, code: Option<i32>, stderr: &str, context: &str) {
+    assert_eq!(code, Some(s.exit_code), "exit status\n{context}");
+    assert!(
+        stderr.contains(s.go_says),
+        "go's stderr should contain {:?}\n{context}",
+        s.go_says
+    );
+}
+
 /// A scratch directory for one test's bundle: deleted when the test
 /// passes, kept (and its path printed) when it panics.
 pub struct Scratch {
@@ -109,19 +136,14 @@ pub fn trace(name: &str) -> Traced {
     );
     let verdict = bundle::verdict_from_stdout(&stdout)
         .unwrap_or_else(|| panic!("no verdict JSON on stdout\n{context}"));
-    assert_eq!(
-        output.status.code(),
-        Some(scenario.exit_code),
-        "gotrace's exit status must be go's\n{context}"
-    );
+    // gotrace exits with go's status and passes go's stderr through.
+    assert_go_outcome(&scenario, output.status.code(), &stderr, &context);
+    let capture = bundle.join("capture.pcapng");
+    tshark::assert_reads_cleanly(&capture);
+    tshark::assert_stays_in_lab(&capture);
+    // Last, so a wrong verdict is the only thing a failure can mean.
     assert_eq!(verdict["layer"], expected.layer, "layer\n{context}");
     assert_eq!(verdict["cause"], expected.cause, "cause\n{context}");
-    assert!(
-        stderr.contains(scenario.go_says),
-        "go's own stderr must pass through: {:?}\n{context}",
-        scenario.go_says
-    );
-    tshark::assert_reads_cleanly(&bundle.join("capture.pcapng"));
     Traced {
         scenario,
         lab,

@@ -70,3 +70,37 @@ fn epoch_ns_keeps_nanoseconds() {
     assert_eq!(epoch_ns("1.5"), 1_500_000_000);
     assert_eq!(epoch_ns("1763752813.000000007"), 1_763_752_813_000_000_007);
 }
+
+/// The network rule, checked on a capture: every IP packet stays on
+/// loopback, 198.18.0.0/15, or IPv6 link-local/multicast (the veth's own
+/// router solicitations and address checks).
+pub fn assert_stays_in_lab(file: &Path) {
+    let ok_v4 = |a: &str| {
+        let o: Vec<u8> = a.split('.').filter_map(|p| p.parse().ok()).collect();
+        o.len() == 4 && (o[0] == 127 || (o[0] == 198 && (o[1] == 18 || o[1] == 19)))
+    };
+    // "::" is the unspecified source of IPv6 duplicate address detection.
+    let ok_v6 =
+        |a: &str| a == "::" || a == "::1" || a.starts_with("fe80:") || a.starts_with("ff02:");
+    let packets = fields(
+        file,
+        "ip || ipv6",
+        &["frame.number", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst"],
+    );
+    for p in &packets {
+        let get = |i: usize| p.get(i).map(String::as_str).unwrap_or("");
+        // An ICMP error quotes the packet it answers: several addresses, comma-separated.
+        let v4 = [get(1), get(2)].into_iter().flat_map(|f| f.split(','));
+        let v6 = [get(3), get(4)].into_iter().flat_map(|f| f.split(','));
+        let bad: Vec<&str> = v4
+            .filter(|a| !a.is_empty() && !ok_v4(a))
+            .chain(v6.filter(|a| !a.is_empty() && !ok_v6(a)))
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "frame {} of {} leaves the lab: {bad:?}",
+            get(0),
+            file.display()
+        );
+    }
+}

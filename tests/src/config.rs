@@ -1,0 +1,54 @@
+//! `LabConfig`: what one lab sets up. Every field has a default, so a
+//! scenario names only what differs from "proxy served, go succeeds".
+
+use std::path::PathBuf;
+
+use crate::{paths, Dns, Firewall, PathEnv, Proxy, ResolvConf};
+
+/// The GOPROXY URL of the lab's module proxy, by address.
+pub const LAB_GOPROXY: &str = "http://198.18.0.2:8080";
+
+/// What to set up.
+#[derive(Debug, Clone)]
+pub struct LabConfig {
+    /// What answers on the module proxy's port (198.18.0.2:8080, or 8443
+    /// for TLS); [`Proxy::Closed`] leaves the port closed.
+    pub proxy: Proxy,
+    /// Which DNS server answers on 198.18.0.2:53, if any.
+    pub dns: Dns,
+    /// The client's resolv.conf.
+    pub resolv_conf: ResolvConf,
+    /// GOPROXY for commands run with [`crate::Lab::command`].
+    pub goproxy: String,
+    /// An nftables rule between the client and the proxy or DNS port.
+    pub firewall: Firewall,
+    /// `net.ipv4.tcp_syn_retries` in the client namespace. Default 2: an
+    /// unanswered SYN fails in ~7 s. None keeps the kernel's 6 (~127 s),
+    /// which outlasts Go's 30 s dial deadline.
+    pub syn_retries: Option<u8>,
+    /// Environment variables set on top of the lab's clean Go environment
+    /// (replacing one of the same name, e.g. GOFLAGS), e.g. HTTP_PROXY.
+    pub env: Vec<(String, String)>,
+    /// The PATH lab commands get.
+    pub path: PathEnv,
+    /// The Go module copied into the scratch dir commands run in.
+    pub module: PathBuf,
+}
+
+impl Default for LabConfig {
+    /// Proxy served, no DNS server, resolv.conf naming the lab server,
+    /// the demo module.
+    fn default() -> Self {
+        LabConfig {
+            proxy: Proxy::Plain,
+            dns: Dns::None,
+            resolv_conf: ResolvConf::LabServer,
+            goproxy: LAB_GOPROXY.into(),
+            firewall: Firewall::None,
+            syn_retries: Some(2),
+            env: Vec::new(),
+            path: PathEnv::Lab,
+            module: paths::demo_module_dir(),
+        }
+    }
+}
