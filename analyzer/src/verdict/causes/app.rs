@@ -107,7 +107,7 @@ fn tls_outcome(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         let mut d = base(
             Layer::Network,
             cause::TLS_ALERT,
-            format!("the TLS server {server} ({}) ended the handshake with the fatal alert {}", a.peer, alert_text(al)),
+            format!("the TLS server {} ended the handshake with the fatal alert {}", server_text(&server, a), alert_text(al)),
         );
         d.evidence.extend(cite(a, hello));
         d.evidence.extend(cite(a, o));
@@ -126,6 +126,16 @@ fn tls_outcome(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         return Some(d);
     }
     None
+}
+
+/// `proxy.lab.test (198.18.0.2:8443)`, or just the address without SNI.
+fn server_text(server: &str, a: &Attempt) -> String {
+    let peer = a.peer.to_string();
+    if server == peer {
+        peer
+    } else {
+        format!("{server} ({peer})")
+    }
 }
 
 fn alert_text(al: Alert) -> String {
@@ -151,7 +161,7 @@ fn untrusted(
     let mut d = base(
         Layer::Network,
         cause::TLS_UNTRUSTED_CERTIFICATE,
-        format!("the TLS server {server} ({}) presented a certificate this host does not trust: Go, the client, {how} and closed the connection{why}", a.peer),
+        format!("the TLS server {} presented a certificate this host does not trust: Go, the client, {how} and closed the connection{why}", server_text(server, a)),
     );
     d.evidence.extend(cite(a, hello));
     d.evidence.extend(server_hello.and_then(|o| cite(a, o)));

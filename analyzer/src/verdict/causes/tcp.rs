@@ -129,7 +129,7 @@ fn local_firewall(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         n => format!(", and refused its {n} retransmits with EPERM"),
     };
     let wire = match input.capture {
-        Some(_) => "; no packet of it is in the capture",
+        Some(_) => "; the SYN is not in the capture",
         None => "",
     };
     let so = a.so_error.as_ref().map(|s| s.value).filter(|&e| e != 0);
