@@ -227,7 +227,7 @@ fn http_status(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     let mut d = base(
         Layer::Network,
         cause::HTTP_STATUS,
-        format!("the proxy {} answered {status_text} to {what}: the request arrived and was refused by the server, not the network; {rule}", a.peer),
+        format!("the proxy {} answered {status_text} to {what}: the request reached the proxy and the proxy answered with an error, so the network delivered it; {rule}", a.peer),
     );
     d.evidence.extend(f.req.as_ref().and_then(|(o, _, _)| cite(a, o)));
     d.evidence.extend(cite(a, f.resp));
