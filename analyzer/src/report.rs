@@ -102,7 +102,11 @@ const FOLD_FROM: usize = 3;
 /// repeats (retransmitted SYNs, the kernel dropping each) is folded to its
 /// first and last time, the first saying how many there were.
 pub(crate) fn trim_timeline(steps: &[Step], evidence: &[Step]) -> Vec<Step> {
-    let is_evidence = |s: &Step| evidence.iter().any(|e| e.source == s.source && e.id == s.id);
+    let is_evidence = |s: &Step| {
+        evidence
+            .iter()
+            .any(|e| e.source == s.source && e.id == s.id)
+    };
     // (source is a packet, text) -> (count, first index, last index)
     let mut seen: std::collections::HashMap<(bool, &str), (usize, usize, usize)> =
         std::collections::HashMap::new();
@@ -357,7 +361,13 @@ mod tests {
         let got: Vec<(u64, &str)> = t.iter().map(|s| (s.id, s.text.as_str())).collect();
         assert_eq!(
             got,
-            [(1, "connect"), (2, "[SYN]  [x6]"), (4, "[SYN]"), (7, "[SYN]"), (8, "close")]
+            [
+                (1, "connect"),
+                (2, "[SYN]  [x6]"),
+                (4, "[SYN]"),
+                (7, "[SYN]"),
+                (8, "close")
+            ]
         );
     }
 

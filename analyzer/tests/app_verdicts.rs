@@ -30,8 +30,14 @@ fn tls_bundle(version: &str) -> (Bundle, u64, u64) {
     let mut b = Bundle::new(Some(1));
     established_dial(&mut b, 8443);
     let (c, s) = (socket_addr(CLIENT, 40122), socket_addr(SERVER, 8443));
-    let hello = b.pkt(10.3, tcp_data(c, s, &wire(&format!("go-tls{version}-client-hello.bin"))));
-    b.pkt(10.5, tcp_data(s, c, &wire(&format!("go-tls{version}-server-flight.bin"))));
+    let hello = b.pkt(
+        10.3,
+        tcp_data(c, s, &wire(&format!("go-tls{version}-client-hello.bin"))),
+    );
+    b.pkt(
+        10.5,
+        tcp_data(s, c, &wire(&format!("go-tls{version}-server-flight.bin"))),
+    );
     let alert_file = if version == "13" {
         "go-tls13-client-encrypted-alert.bin"
     } else {
@@ -49,7 +55,10 @@ fn tls13_untrusted_certificate_is_our_encrypted_alert_with_go_saying_x509() {
     let r = analyze_bundle(&b.write()).unwrap();
     assert_cause(&r, Layer::Network, "tls-untrusted-certificate");
     let s = &r.verdict.summary;
-    assert!(s.contains("proxy.lab.test") && s.contains("TLS 1.3") && s.contains("x509"), "{s}");
+    assert!(
+        s.contains("proxy.lab.test") && s.contains("TLS 1.3") && s.contains("x509"),
+        "{s}"
+    );
     assert!(cites(&r, Source::Packet, hello) && cites(&r, Source::Packet, alert));
     assert!(r.verdict.remediation.contains("CA"));
 }
@@ -59,7 +68,12 @@ fn tls13_abort_without_go_words_is_not_called_a_certificate_problem() {
     let (mut b, _, _) = tls_bundle("13");
     b.stderr = Some("go: lab.test/greet@v1.0.0: Get \"https://198.18.0.2:8443/x\": EOF\n".into());
     let r = analyze_bundle(&b.write()).unwrap();
-    assert_ne!(r.verdict.cause, "tls-untrusted-certificate", "{}", render_text(&r));
+    assert_ne!(
+        r.verdict.cause,
+        "tls-untrusted-certificate",
+        "{}",
+        render_text(&r)
+    );
 }
 
 #[test]
@@ -68,7 +82,13 @@ fn tls12_cleartext_bad_certificate_alert_names_who_sent_it() {
     b.stderr = Some(X509_STDERR.into());
     let r = analyze_bundle(&b.write()).unwrap();
     assert_cause(&r, Layer::Network, "tls-untrusted-certificate");
-    assert!(r.verdict.summary.contains("Go, the client, sent the alert bad_certificate (42)"), "{}", r.verdict.summary);
+    assert!(
+        r.verdict
+            .summary
+            .contains("Go, the client, sent the alert bad_certificate (42)"),
+        "{}",
+        r.verdict.summary
+    );
     assert!(cites(&r, Source::Packet, alert));
 }
 
@@ -105,7 +125,10 @@ fn http_403_names_status_and_path_from_the_syscalls() {
     let r = analyze_bundle(&b.write()).unwrap();
     assert_cause(&r, Layer::Network, "http-status");
     let s = &r.verdict.summary;
-    assert!(s.contains("403 Forbidden") && s.contains("GET /lab.test/greet/@v/v1.0.0.info"), "{s}");
+    assert!(
+        s.contains("403 Forbidden") && s.contains("GET /lab.test/greet/@v/v1.0.0.info"),
+        "{s}"
+    );
     assert!(cites(&r, Source::Event, w) && cites(&r, Source::Event, rd));
     assert!(r.verdict.remediation.contains("GOPRIVATE"));
 }

@@ -29,7 +29,11 @@ fn bundles() -> Vec<(PathBuf, String)> {
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         out.push((e.path(), v["layer"].as_str().unwrap_or("").to_string()));
     }
-    assert!(!out.is_empty(), "no bundle with expected.json in {}", root.display());
+    assert!(
+        !out.is_empty(),
+        "no bundle with expected.json in {}",
+        root.display()
+    );
     out
 }
 

@@ -59,13 +59,19 @@ fn retransmit(err: i32) -> Op {
 fn locally_dropped_dial(b: &mut Bundle) -> (u64, u64) {
     let peer = sa(SERVER, 8080);
     b.ev(10.0, sock_ev(7, true));
-    b.ev(10.05, tcp_state("CLOSE", "SYN_SENT", sa(CLIENT, 0), peer.clone()));
+    b.ev(
+        10.05,
+        tcp_state("CLOSE", "SYN_SENT", sa(CLIENT, 0), peer.clone()),
+    );
     let drop = b.ev(10.07, skb_drop(12, "NETFILTER_DROP"));
     let c = b.ev(10.1, connect_ev(7, peer.clone(), -115));
     b.ev(1010.0, retransmit(-1));
     b.ev(3010.0, retransmit(-1));
     b.ev(30_010.0, Op::Close { fd: 7, ret: 0 });
-    b.ev(30_010.1, tcp_state("SYN_SENT", "CLOSE", sa(CLIENT, 40122), peer));
+    b.ev(
+        30_010.1,
+        tcp_state("SYN_SENT", "CLOSE", sa(CLIENT, 40122), peer),
+    );
     b.stderr = Some(TIMEOUT_STDERR.into());
     (c, drop)
 }
@@ -81,11 +87,19 @@ fn local_drop_is_the_kernel_and_go_gave_up_first() {
     let r = verdict_of(&b);
     assert_cause(&r, Layer::Kernel, "local-firewall-drop");
     let s = &r.verdict.summary;
-    assert!(s.contains("NETFILTER_DROP") && s.contains("2 retransmits"), "{s}");
-    assert!(s.contains("Go gave up first") && s.contains("30.0 s"), "{s}");
+    assert!(
+        s.contains("NETFILTER_DROP") && s.contains("2 retransmits"),
+        "{s}"
+    );
+    assert!(
+        s.contains("Go gave up first") && s.contains("30.0 s"),
+        "{s}"
+    );
     assert!(cites(&r, Source::Event, c) && cites(&r, Source::Event, drop));
     assert!(
-        r.verdict.remediation.contains("ip daddr 198.18.0.2 tcp dport 8080 drop"),
+        r.verdict
+            .remediation
+            .contains("ip daddr 198.18.0.2 tcp dport 8080 drop"),
         "{}",
         r.verdict.remediation
     );
@@ -107,7 +121,13 @@ fn a_syn_on_the_wire_contradicts_a_local_drop() {
     locally_dropped_dial(&mut b);
     b.pkt(
         10.08,
-        tcp(socket_addr(CLIENT, 40122), socket_addr(SERVER, 8080), true, false, false),
+        tcp(
+            socket_addr(CLIENT, 40122),
+            socket_addr(SERVER, 8080),
+            true,
+            false,
+            false,
+        ),
     );
     let r = verdict_of(&b);
     assert_eq!(r.verdict.layer, Layer::Inconclusive, "{}", render_text(&r));
@@ -119,7 +139,10 @@ fn local_reject_with_rst_is_not_the_servers_refusal() {
     let peer = sa(SERVER, 8080);
     let local = sa(CLIENT, 40122);
     b.ev(10.0, sock_ev(7, true));
-    b.ev(10.05, tcp_state("CLOSE", "SYN_SENT", sa(CLIENT, 0), peer.clone()));
+    b.ev(
+        10.05,
+        tcp_state("CLOSE", "SYN_SENT", sa(CLIENT, 0), peer.clone()),
+    );
     let drop = b.ev(10.07, skb_drop(12, "NETFILTER_DROP"));
     // The REJECT rule's RST, delivered over lo: on the capture, no SYN.
     let rst = b.pkt(
@@ -148,7 +171,11 @@ fn local_reject_with_rst_is_not_the_servers_refusal() {
     b.stderr = Some(REFUSED_STDERR.into());
     let r = verdict_of(&b);
     assert_cause(&r, Layer::Kernel, "local-firewall-reject");
-    assert!(r.verdict.summary.contains("an RST"), "{}", r.verdict.summary);
+    assert!(
+        r.verdict.summary.contains("an RST"),
+        "{}",
+        r.verdict.summary
+    );
     assert!(cites(&r, Source::Event, drop), "{:?}", r.verdict.evidence);
     assert!(cites(&r, Source::Packet, rst), "{:?}", r.verdict.evidence);
 }
@@ -166,8 +193,26 @@ fn refused_by_a_local_proxy_port_names_the_variable() {
     b.ev(10.0, sock_ev(7, true));
     b.ev(10.05, tcp_state("CLOSE", "SYN_SENT", lo(0), lo(3128)));
     b.ev(10.1, connect_ev(7, lo(3128), -115));
-    b.pkt(10.08, tcp(lo(50000).socket_addr(), lo(3128).socket_addr(), true, false, false));
-    b.pkt(10.09, tcp(lo(3128).socket_addr(), lo(50000).socket_addr(), false, true, true));
+    b.pkt(
+        10.08,
+        tcp(
+            lo(50000).socket_addr(),
+            lo(3128).socket_addr(),
+            true,
+            false,
+            false,
+        ),
+    );
+    b.pkt(
+        10.09,
+        tcp(
+            lo(3128).socket_addr(),
+            lo(50000).socket_addr(),
+            false,
+            true,
+            true,
+        ),
+    );
     b.ev(10.1, tcp_state("SYN_SENT", "CLOSE", lo(50000), lo(3128)));
     b.ev(
         10.2,
@@ -181,7 +226,10 @@ fn refused_by_a_local_proxy_port_names_the_variable() {
     b.stderr = Some("go: lab.test/greet@v1.0.0: Get \"http://198.18.0.2:8080/lab.test/greet/@v/v1.0.0.zip\": proxyconnect tcp: dial tcp 127.0.0.1:3128: connect: connection refused\n".into());
     let r = verdict_of(&b);
     assert_cause(&r, Layer::Kernel, "local-refused");
-    assert!(r.verdict.summary.contains("HTTP_PROXY=http://127.0.0.1:3128"));
+    assert!(r
+        .verdict
+        .summary
+        .contains("HTTP_PROXY=http://127.0.0.1:3128"));
     assert!(r.verdict.remediation.contains("HTTP_PROXY"));
 }
 
@@ -207,7 +255,10 @@ fn refused_lookup(b: &mut Bundle, server: SockAddr, local: SockAddr, ms: f64) {
     };
     let query = udp(local.socket_addr(), server.socket_addr(), &q);
     b.pkt(ms + 0.25, query.clone());
-    b.pkt(ms + 0.3, icmp_port_unreachable(ip(&server), ip(&local), &query));
+    b.pkt(
+        ms + 0.3,
+        icmp_port_unreachable(ip(&server), ip(&local), &query),
+    );
     b.ev(
         ms + 0.4,
         Op::Recv {
@@ -240,7 +291,10 @@ fn missing_resolv_conf_is_no_resolver_and_names_the_file() {
     let r = verdict_of(&b);
     assert_cause(&r, Layer::Kernel, "no-resolver");
     let s = &r.verdict.summary;
-    assert!(s.contains("/etc/resolv.conf is missing") && s.contains("127.0.0.1:53"), "{s}");
+    assert!(
+        s.contains("/etc/resolv.conf is missing") && s.contains("127.0.0.1:53"),
+        "{s}"
+    );
     assert!(r.verdict.remediation.contains("nameserver"));
 }
 
@@ -250,7 +304,10 @@ fn unanswered_syns_until_go_gives_up_are_a_network_timeout() {
     let peer = sa(SERVER, 8080);
     let local = sa(CLIENT, 40122);
     b.ev(10.0, sock_ev(7, true));
-    b.ev(10.05, tcp_state("CLOSE", "SYN_SENT", sa(CLIENT, 0), peer.clone()));
+    b.ev(
+        10.05,
+        tcp_state("CLOSE", "SYN_SENT", sa(CLIENT, 0), peer.clone()),
+    );
     b.ev(10.1, connect_ev(7, peer.clone(), -115));
     let syn = tcp(local.socket_addr(), peer.socket_addr(), true, false, false);
     let first = b.pkt(10.08, syn.clone());
@@ -264,7 +321,10 @@ fn unanswered_syns_until_go_gives_up_are_a_network_timeout() {
     let r = verdict_of(&b);
     assert_cause(&r, Layer::Network, "connect-timeout");
     let s = &r.verdict.summary;
-    assert!(s.contains("4 SYNs") && s.contains("Go gave up first"), "{s}");
+    assert!(
+        s.contains("4 SYNs") && s.contains("Go gave up first"),
+        "{s}"
+    );
     assert!(cites(&r, Source::Packet, first));
 }
 
@@ -286,8 +346,14 @@ fn servfail_is_a_server_failure() {
             data_hex: Some(hex(&q)),
         },
     );
-    b.pkt(1.3, udp(socket_addr(CLIENT, 40000), socket_addr(SERVER, 53), &q));
-    let ap = b.pkt(1.4, udp(socket_addr(SERVER, 53), socket_addr(CLIENT, 40000), &a));
+    b.pkt(
+        1.3,
+        udp(socket_addr(CLIENT, 40000), socket_addr(SERVER, 53), &q),
+    );
+    let ap = b.pkt(
+        1.4,
+        udp(socket_addr(SERVER, 53), socket_addr(CLIENT, 40000), &a),
+    );
     b.ev(
         1.5,
         Op::Recv {
@@ -303,7 +369,11 @@ fn servfail_is_a_server_failure() {
     b.stderr = Some("go: lab.test/greet@v1.0.0: Get \"http://proxy.lab.test:8080/x\": dial tcp: lookup proxy.lab.test on 198.18.0.2:53: server misbehaving\n".into());
     let r = verdict_of(&b);
     assert_cause(&r, Layer::Network, "dns-server-failure");
-    assert!(r.verdict.summary.contains("SERVFAIL"), "{}", r.verdict.summary);
+    assert!(
+        r.verdict.summary.contains("SERVFAIL"),
+        "{}",
+        r.verdict.summary
+    );
     assert!(cites(&r, Source::Packet, ap));
 }
 
@@ -324,7 +394,10 @@ fn a_silent_name_server_is_a_dns_timeout() {
             data_hex: Some(hex(&q)),
         },
     );
-    let qp = b.pkt(1.3, udp(socket_addr(CLIENT, 40000), socket_addr(SERVER, 53), &q));
+    let qp = b.pkt(
+        1.3,
+        udp(socket_addr(CLIENT, 40000), socket_addr(SERVER, 53), &q),
+    );
     b.ev(5001.2, Op::Close { fd: 9, ret: 0 });
     b.stderr = Some("go: lab.test/greet@v1.0.0: Get \"http://proxy.lab.test:8080/x\": dial tcp: lookup proxy.lab.test on 198.18.0.2:53: read udp 198.18.0.1:40000->198.18.0.2:53: i/o timeout\n".into());
     let r = verdict_of(&b);
@@ -339,9 +412,15 @@ fn a_reset_after_the_handshake_is_a_connection_reset() {
     let peer = sa(SERVER, 8080);
     let local = sa(CLIENT, 40122);
     b.ev(10.0, sock_ev(7, true));
-    b.ev(10.05, tcp_state("CLOSE", "SYN_SENT", sa(CLIENT, 0), peer.clone()));
+    b.ev(
+        10.05,
+        tcp_state("CLOSE", "SYN_SENT", sa(CLIENT, 0), peer.clone()),
+    );
     b.ev(10.1, connect_ev(7, peer.clone(), -115));
-    b.ev(10.2, tcp_state("SYN_SENT", "ESTABLISHED", local.clone(), peer.clone()));
+    b.ev(
+        10.2,
+        tcp_state("SYN_SENT", "ESTABLISHED", local.clone(), peer.clone()),
+    );
     b.ev(
         10.3,
         Op::SoError {
@@ -374,7 +453,12 @@ fn a_reset_after_the_handshake_is_a_connection_reset() {
 
 fn no_network(stderr: &str) -> Report {
     let mut b = Bundle::new(Some(1));
-    b.ev(1.0, Op::Exec { filename: "/usr/bin/go".into() });
+    b.ev(
+        1.0,
+        Op::Exec {
+            filename: "/usr/bin/go".into(),
+        },
+    );
     b.stderr = Some(stderr.into());
     verdict_of(&b)
 }
@@ -386,7 +470,10 @@ fn go_words_name_the_before_syscall_cause() {
     assert!(r.verdict.summary.contains("`git`"));
     let r = no_network("go: lab.test/greet@v1.0.0: invalid proxy URL missing scheme: bad\n");
     assert_cause(&r, Layer::BeforeSyscall, "bad-proxy-config");
-    assert!(r.verdict.summary.contains("invalid proxy URL missing scheme"));
+    assert!(r
+        .verdict
+        .summary
+        .contains("invalid proxy URL missing scheme"));
     let r = no_network("go: inconsistent vendoring in /tmp/m\n");
     assert_cause(&r, Layer::BeforeSyscall, "no-network-attempt");
 }

@@ -655,7 +655,11 @@ fn our_own_port_unreachable_for_a_late_answer_is_not_the_servers() {
         "{}",
         render_text(&r)
     );
-    assert!(r.verdict.summary.contains("only after that (pkt 2)"), "{}", r.verdict.summary);
+    assert!(
+        r.verdict.summary.contains("only after that (pkt 2)"),
+        "{}",
+        r.verdict.summary
+    );
 }
 
 #[test]

@@ -45,7 +45,11 @@ pub(super) fn link(
                 } else {
                     format!(" -> -{}", errno::name(-err))
                 };
-                let what = if state == "SYN_SENT" { "SYN" } else { "segment" };
+                let what = if state == "SYN_SENT" {
+                    "SYN"
+                } else {
+                    "segment"
+                };
                 let text = format!("kernel retransmits {what} {local} > {peer}{result}");
                 (Some(sock.as_str()), text)
             }
@@ -59,7 +63,9 @@ pub(super) fn link(
                 reason,
                 ..
             } => {
-                let why = reason_name.clone().unwrap_or_else(|| format!("reason {reason}"));
+                let why = reason_name
+                    .clone()
+                    .unwrap_or_else(|| format!("reason {reason}"));
                 (Some(sock.as_str()), format!("kernel sends RST ({why})"))
             }
             Op::SkbDrop { sock, .. } => {
@@ -91,7 +97,10 @@ pub(super) fn link(
         // which the capture needs to find the flow.
         if let Op::TcpRetransmit { local, .. } | Op::TcpReceiveReset { local, .. } = &ev.op {
             if a.local.is_none() && local.port != 0 {
-                a.local = Some(std::net::SocketAddr::new(local.ip.to_canonical(), local.port));
+                a.local = Some(std::net::SocketAddr::new(
+                    local.ip.to_canonical(),
+                    local.port,
+                ));
             }
         }
         match &ev.op {
@@ -154,7 +163,9 @@ fn by_send(attempts: &[Attempt], events: &[Event], drop: &Event) -> Option<usize
             && e.ts_ns >= drop.ts_ns
             && e.ts_ns - drop.ts_ns <= SAME_SYSCALL_NS
     })?;
-    attempts.iter().position(|a| a.event_step(send.id).is_some())
+    attempts
+        .iter()
+        .position(|a| a.event_step(send.id).is_some())
 }
 
 /// Whether a drop reason is a netfilter verdict (`NETFILTER_DROP`; older
@@ -236,9 +247,17 @@ mod tests {
         link(&mut attempts, &events, &CLOCK, &table);
         assert_eq!(attempts[0].retransmits.len(), 1);
         assert_eq!(attempts[0].retransmits[0].value, -errno::EPERM);
-        assert!(attempts[0].steps[0].text.ends_with("-> -EPERM"), "{:?}", attempts[0].steps);
+        assert!(
+            attempts[0].steps[0].text.ends_with("-> -EPERM"),
+            "{:?}",
+            attempts[0].steps
+        );
         assert_eq!(attempts[1].retransmits[0].id, 11);
-        assert_eq!(attempts[2].drops.len(), 1, "an unknown socket's drop is not ours");
+        assert_eq!(
+            attempts[2].drops.len(),
+            1,
+            "an unknown socket's drop is not ours"
+        );
         assert_eq!(attempts[2].drops[0].value, "NETFILTER_DROP");
     }
 
@@ -266,7 +285,11 @@ mod tests {
         ];
         link(&mut attempts, &events, &CLOCK, &BTreeMap::new());
         let names: Vec<&str> = attempts[0].drops.iter().map(|d| d.value.as_str()).collect();
-        assert_eq!(names, ["NETFILTER_DROP"], "only the drop on the sending thread");
+        assert_eq!(
+            names,
+            ["NETFILTER_DROP"],
+            "only the drop on the sending thread"
+        );
         assert!(is_netfilter(names[0]) && !is_netfilter("NOT_SPECIFIED"));
     }
 }

@@ -22,7 +22,10 @@ pub(super) fn classify(
     if let Some(line) = &clues.bad_proxy {
         return Some((
             cause::BAD_PROXY_CONFIG,
-            format!("the command {status} {when}: Go rejected a proxy setting: {}", tail(line)),
+            format!(
+                "the command {status} {when}: Go rejected a proxy setting: {}",
+                tail(line)
+            ),
         ));
     }
     if let Some(tool) = &clues.vcs_missing {

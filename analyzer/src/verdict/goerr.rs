@@ -96,8 +96,8 @@ pub fn parse(stderr: &str) -> GoClues {
         }
         // A proxy URL whose host:port net.Dial cannot even parse
         // (`proxyconnect tcp: dial tcp: address 312800: invalid port`).
-        let bad_proxy_addr = line.contains("proxyconnect")
-            && BAD_ADDRESS_PHRASES.iter().any(|p| line.contains(p));
+        let bad_proxy_addr =
+            line.contains("proxyconnect") && BAD_ADDRESS_PHRASES.iter().any(|p| line.contains(p));
         if bad_proxy_addr || BAD_PROXY_PHRASES.iter().any(|p| line.contains(p)) {
             c.bad_proxy = Some(line.chars().take(400).collect());
             notable = true;
@@ -228,7 +228,9 @@ fn urls(line: &str) -> Vec<UrlClue> {
             "https" => 443,
             _ => continue,
         };
-        let Some(rest) = line.get(i + 3..) else { continue };
+        let Some(rest) = line.get(i + 3..) else {
+            continue;
+        };
         // The URL ends at a quote or space; `URL: 403 Forbidden` leaves a ':'.
         let end = rest.find(['"', ' ']).unwrap_or(rest.len());
         let url = rest.get(..end).unwrap_or("").trim_end_matches(':');
@@ -325,8 +327,18 @@ mod tests {
         assert_eq!(
             u,
             [
-                ("http".into(), "198.18.0.2".into(), 8080, "/lab.test/greet/@v/v1.0.0.info".into()),
-                ("https".into(), "proxy.lab.test".into(), 443, "/x/@v/list".into()),
+                (
+                    "http".into(),
+                    "198.18.0.2".into(),
+                    8080,
+                    "/lab.test/greet/@v/v1.0.0.info".into()
+                ),
+                (
+                    "https".into(),
+                    "proxy.lab.test".into(),
+                    443,
+                    "/x/@v/list".into()
+                ),
                 ("http".into(), "2001:db8::1".into(), 81, "/p".into()),
             ]
         );
@@ -338,12 +350,19 @@ mod tests {
     fn missing_vcs_and_bad_proxy_settings() {
         let c = parse("go: lab.test/greet.git@v1.0.0: git ls-remote -q origin in /tmp/x: exec: \"git\": executable file not found in $PATH");
         assert_eq!(c.vcs_missing.as_deref(), Some("git"));
-        assert_eq!(parse("exec: \"gcc\": executable file not found").vcs_missing, None);
+        assert_eq!(
+            parse("exec: \"gcc\": executable file not found").vcs_missing,
+            None
+        );
         let c = parse("go: lab.test/greet@v1.0.0: invalid proxy URL missing scheme: ::bad");
         assert!(c.bad_proxy.unwrap().contains("missing scheme"));
         let c = parse("Get \"http://198.18.0.2:8080/x\": proxyconnect tcp: dial tcp: address 312800: invalid port");
         assert!(c.bad_proxy.is_some());
-        assert!(parse("dial tcp 198.18.0.2:8080: connect: connection refused").bad_proxy.is_none());
+        assert!(
+            parse("dial tcp 198.18.0.2:8080: connect: connection refused")
+                .bad_proxy
+                .is_none()
+        );
     }
 
     #[test]

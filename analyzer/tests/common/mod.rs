@@ -325,7 +325,9 @@ pub fn tcp_data(src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<u8> {
 
 /// A real payload from analyzer/testdata/wire/.
 pub fn wire(name: &str) -> Vec<u8> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/wire").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/wire")
+        .join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -335,10 +337,19 @@ pub fn established_dial(b: &mut Bundle, port: u16) {
     let peer = sa(SERVER, port);
     let local = sa(CLIENT, 40122);
     b.ev(10.0, sock_ev(7, true));
-    b.ev(10.05, tcp_state("CLOSE", "SYN_SENT", sa(CLIENT, 0), peer.clone()));
+    b.ev(
+        10.05,
+        tcp_state("CLOSE", "SYN_SENT", sa(CLIENT, 0), peer.clone()),
+    );
     b.ev(10.1, connect_ev(7, peer.clone(), -115));
-    b.pkt(10.06, tcp(local.socket_addr(), peer.socket_addr(), true, false, false));
-    b.pkt(10.07, tcp(peer.socket_addr(), local.socket_addr(), true, false, true));
+    b.pkt(
+        10.06,
+        tcp(local.socket_addr(), peer.socket_addr(), true, false, false),
+    );
+    b.pkt(
+        10.07,
+        tcp(peer.socket_addr(), local.socket_addr(), true, false, true),
+    );
     b.ev(10.08, tcp_state("SYN_SENT", "ESTABLISHED", local, peer));
     b.ev(
         10.2,

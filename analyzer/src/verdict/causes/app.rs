@@ -57,7 +57,10 @@ fn x509_words(input: &Input<'_>) -> Option<String> {
 
 fn tls_outcome(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     let hello = first(a, |o| {
-        !o.from_peer && tls_msgs(o).iter().any(|m| matches!(m, Message::ClientHello(_)))
+        !o.from_peer
+            && tls_msgs(o)
+                .iter()
+                .any(|m| matches!(m, Message::ClientHello(_)))
     })?;
     let sni = tls_msgs(hello).iter().find_map(|m| match m {
         Message::ClientHello(c) => c.sni.clone(),
@@ -65,7 +68,10 @@ fn tls_outcome(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     });
     let server = sni.clone().unwrap_or_else(|| a.peer.to_string());
     let server_hello = first(a, |o| {
-        o.from_peer && tls_msgs(o).iter().any(|m| matches!(m, Message::ServerHello(_)))
+        o.from_peer
+            && tls_msgs(o)
+                .iter()
+                .any(|m| matches!(m, Message::ServerHello(_)))
     });
     let version = server_hello
         .and_then(|o| {
@@ -91,7 +97,15 @@ fn tls_outcome(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         .unwrap_or_default();
     // Our own certificate alert in cleartext (TLS <= 1.2).
     if let Some((o, al)) = alert(false).filter(|(_, al)| CERT_ALERTS.contains(&al.description)) {
-        return Some(untrusted(a, hello, server_hello, o, &server, &format!("sent the alert {}", alert_text(al)), x509));
+        return Some(untrusted(
+            a,
+            hello,
+            server_hello,
+            o,
+            &server,
+            &format!("sent the alert {}", alert_text(al)),
+            x509,
+        ));
     }
     // TLS 1.3: our alert is encrypted; an alert-sized record from us after
     // the server's flight, with Go naming an x509 failure, is that alert.
@@ -101,13 +115,25 @@ fn tls_outcome(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
             && tls_msgs(o).iter().any(Message::may_be_encrypted_alert)
     });
     if let (Some(o), Some(_)) = (enc, &x509) {
-        return Some(untrusted(a, hello, server_hello, o, &server, &format!("ended the handshake{in_version} with an encrypted alert-sized record"), x509));
+        return Some(untrusted(
+            a,
+            hello,
+            server_hello,
+            o,
+            &server,
+            &format!("ended the handshake{in_version} with an encrypted alert-sized record"),
+            x509,
+        ));
     }
     if let Some((o, al)) = alert(true) {
         let mut d = base(
             Layer::Network,
             cause::TLS_ALERT,
-            format!("the TLS server {} ended the handshake with the fatal alert {}", server_text(&server, a), alert_text(al)),
+            format!(
+                "the TLS server {} ended the handshake with the fatal alert {}",
+                server_text(&server, a),
+                alert_text(al)
+            ),
         );
         d.evidence.extend(cite(a, hello));
         d.evidence.extend(cite(a, o));
@@ -167,7 +193,11 @@ fn untrusted(
     d.evidence.extend(server_hello.and_then(|o| cite(a, o)));
     d.evidence.extend(cite(a, abort));
     d.evidence.extend(pk(a, a.client_fin));
-    d.go_phrase = Some(Cow::Borrowed(if x509.is_some() { "x509: " } else { "certificate" }));
+    d.go_phrase = Some(Cow::Borrowed(if x509.is_some() {
+        "x509: "
+    } else {
+        "certificate"
+    }));
     d.target.name = Some(server.to_string());
     d
 }
@@ -212,7 +242,10 @@ fn http_status(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     let f = failed
         .iter()
         .find(named)
-        .or(failed.iter().rev().find(|f| f.resp.source == Source::Packet))
+        .or(failed
+            .iter()
+            .rev()
+            .find(|f| f.resp.source == Source::Packet))
         .or(failed.last())?;
     let status = f.status;
     let what = match &f.req {
@@ -229,7 +262,8 @@ fn http_status(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         cause::HTTP_STATUS,
         format!("the proxy {} answered {status_text} to {what}: the request reached the proxy and the proxy answered with an error, so the network delivered it; {rule}", a.peer),
     );
-    d.evidence.extend(f.req.as_ref().and_then(|(o, _, _)| cite(a, o)));
+    d.evidence
+        .extend(f.req.as_ref().and_then(|(o, _, _)| cite(a, o)));
     d.evidence.extend(cite(a, f.resp));
     d.go_phrase = Some(Cow::Owned(status.to_string()));
     d.fix = Some(http_fix(status, &what, a));

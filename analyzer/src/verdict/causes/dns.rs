@@ -17,13 +17,13 @@
 //!   dns-timeout` (Go's resolver: 5 s per try, 2 tries, resolv.conf
 //!   `options timeout:`/`attempts:`).
 
-use std::borrow::Cow;
 use super::{base, errno_phrase, ev, pk, undecided, Diagnosis};
 use crate::attempt::{is_netfilter, Attempt};
 use crate::dns::{self, DnsMessage};
 use crate::errno;
 use crate::icmp::Unreachable;
 use crate::verdict::{cause, Input, Layer};
+use std::borrow::Cow;
 
 pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     let server = a.peer;
@@ -132,7 +132,9 @@ pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         let rcode = dns::rcode_name(m.rcode);
         let meaning = match m.rcode {
             dns::RCODE_SERVFAIL => "it could not resolve the name (its upstream or zone failed)",
-            dns::RCODE_REFUSED => "it refuses to resolve for this client (policy, or no recursion for it)",
+            dns::RCODE_REFUSED => {
+                "it refuses to resolve for this client (policy, or no recursion for it)"
+            }
             _ => "it reports an error",
         };
         let mut d = base(
@@ -189,7 +191,9 @@ fn timeout(a: &Attempt, input: &Input<'_>, name: &str) -> Diagnosis {
     };
     let late = a
         .late_answer
-        .map(|n| format!("; an answer arrived only after that (pkt {n}): the server is slow, not silent"))
+        .map(|n| {
+            format!("; an answer arrived only after that (pkt {n}): the server is slow, not silent")
+        })
         .unwrap_or_default();
     let gave_up = if a.closed {
         format!("Go's resolver gave up{wait} (its timeout: 5 s per try, 2 tries unless resolv.conf `options timeout:`/`attempts:` say otherwise; Go: i/o timeout)")
@@ -254,11 +258,21 @@ fn resolv_story(input: &Input<'_>, server: std::net::SocketAddr) -> String {
     };
     if !r.present {
         let why = r.error.as_deref().unwrap_or("unreadable");
-        format!("{} is missing ({why}), so Go fell back to 127.0.0.1:53 and [::1]:53", r.path)
+        format!(
+            "{} is missing ({why}), so Go fell back to 127.0.0.1:53 and [::1]:53",
+            r.path
+        )
     } else if r.nameservers.is_empty() {
-        format!("{} names no nameserver, so Go fell back to 127.0.0.1:53 and [::1]:53", r.path)
+        format!(
+            "{} names no nameserver, so Go fell back to 127.0.0.1:53 and [::1]:53",
+            r.path
+        )
     } else {
-        format!("{} names {}, but nothing listens on {server}", r.path, r.nameservers.join(", "))
+        format!(
+            "{} names {}, but nothing listens on {server}",
+            r.path,
+            r.nameservers.join(", ")
+        )
     }
 }
 

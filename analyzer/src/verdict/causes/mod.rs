@@ -145,7 +145,9 @@ fn score(a: &Attempt, d: &Diagnosis, clues: &GoClues, stderr: &str) -> u32 {
             // literal, or the name DNS gave this address) and port.
             let url_hit = clues.urls.iter().any(|u| {
                 u.port == a.peer.port()
-                    && (u.addr().is_some_and(|x| x.ip().to_canonical() == a.peer.ip())
+                    && (u
+                        .addr()
+                        .is_some_and(|x| x.ip().to_canonical() == a.peer.ip())
                         || d.target.name.as_deref() == Some(u.host.as_str()))
             });
             if url_hit {

@@ -40,8 +40,7 @@ pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     }
     let so = a.so_error.as_ref().map(|s| s.value);
     let connected_at_once = a.connect.as_ref().is_some_and(|c| c.value == 0);
-    if so == Some(0) || connected_at_once || a.established || a.syn_ack.is_some() || a.data_moved
-    {
+    if so == Some(0) || connected_at_once || a.established || a.syn_ack.is_some() || a.data_moved {
         return established(a, input);
     }
     // A blocking connect() (git, curl) returns the errno itself.
@@ -73,7 +72,11 @@ fn no_route(a: &Attempt, input: &Input<'_>) -> Diagnosis {
     let sent = input.capture.map(|idx| sent_near(idx, a, input.clock));
     if let Some(p) = sent.as_ref().and_then(|s| s.first()) {
         let mut d = undecided(
-            format!("connect() to {peer} failed with ENETUNREACH, yet packet {} went to {} around then", p.number, peer.ip()),
+            format!(
+                "connect() to {peer} failed with ENETUNREACH, yet packet {} went to {} around then",
+                p.number,
+                peer.ip()
+            ),
             vec!["a consistent record (capture and trace disagree)".into()],
         );
         d.evidence.extend(connect_ev(a));
@@ -165,8 +168,10 @@ fn local_firewall(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     };
     d.evidence.extend(connect_ev(a));
     d.evidence.extend(nf_drop.and_then(|x| ev(a, Some(x.id))));
-    d.evidence.extend(eperm.first().and_then(|r| ev(a, Some(r.id))));
-    d.evidence.extend(ev(a, a.reset_received.as_ref().map(|r| r.id)));
+    d.evidence
+        .extend(eperm.first().and_then(|r| ev(a, Some(r.id))));
+    d.evidence
+        .extend(ev(a, a.reset_received.as_ref().map(|r| r.id)));
     d.evidence.extend(pk(a, a.rst.as_ref().map(|r| r.number)));
     d.evidence.extend(pk(a, a.icmp.as_ref().map(|r| r.number)));
     d.evidence.extend(so_ev(a));
@@ -255,8 +260,7 @@ fn refused(a: &Attempt, input: &Input<'_>) -> Diagnosis {
     let peer = a.peer;
     let syn = pk(a, a.syn.as_ref().map(|p| p.number));
     let rst = pk(a, a.rst.as_ref().map(|p| p.number));
-    let on_this_host =
-        peer.ip().is_loopback() || a.local.is_some_and(|l| l.ip() == peer.ip());
+    let on_this_host = peer.ip().is_loopback() || a.local.is_some_and(|l| l.ip() == peer.ip());
     if on_this_host {
         let var = proxy_var(peer, input);
         let via = var
@@ -272,7 +276,8 @@ fn refused(a: &Attempt, input: &Input<'_>) -> Diagnosis {
         d.evidence.extend(so_ev(a));
         d.evidence.extend(syn);
         d.evidence.extend(rst);
-        d.evidence.extend(ev(a, a.reset_received.as_ref().map(|r| r.id)));
+        d.evidence
+            .extend(ev(a, a.reset_received.as_ref().map(|r| r.id)));
         d.go_phrase = errno_phrase(errno::ECONNREFUSED).map(Cow::Borrowed);
         d.fix = Some(match var {
             Some((k, v)) => format!("{k}={v} points Go at {peer}, where nothing listens: start that proxy, fix or unset {k} (and its lower-case twin), or list the module host in NO_PROXY"),
@@ -309,7 +314,10 @@ fn refused(a: &Attempt, input: &Input<'_>) -> Diagnosis {
             "the connection's SYN and RST in the capture",
         )
     } else {
-        ("the capture shows no RST from the peer", "the RST in the capture")
+        (
+            "the capture shows no RST from the peer",
+            "the RST in the capture",
+        )
     };
     let mut d = undecided(
         format!("the kernel reported ECONNREFUSED for {peer}, but {why}"),
@@ -353,7 +361,10 @@ fn timed_out(a: &Attempt, input: &Input<'_>) -> Diagnosis {
     let kernel_proof = input.capture.is_none() && sent_ok && a.drops.is_empty();
     if wire_proof.is_none() && !kernel_proof {
         let mut d = undecided(
-            format!("the dial to {peer} timed out, but {}", timeout_gap(a, input)),
+            format!(
+                "the dial to {peer} timed out, but {}",
+                timeout_gap(a, input)
+            ),
             vec![if input.capture.is_none() {
                 "capture".into()
             } else {
@@ -410,7 +421,10 @@ fn no_result(a: &Attempt, input: &Input<'_>) -> Diagnosis {
     }
     let peer = a.peer;
     let mut d = undecided(
-        format!("connect() to {peer} started but no result was recorded{}", wire_story(a, input)),
+        format!(
+            "connect() to {peer} started but no result was recorded{}",
+            wire_story(a, input)
+        ),
         vec!["the dial's SO_ERROR result".into()],
     );
     d.no_outcome = true;
@@ -453,7 +467,11 @@ fn icmp_unreachable(a: &Attempt, input: &Input<'_>) -> Diagnosis {
 fn other_errno(a: &Attempt, input: &Input<'_>, e: i32) -> Diagnosis {
     let peer = a.peer;
     let mut d = undecided(
-        format!("the dial to {peer} failed with {}{}", errno::name(e), wire_story(a, input)),
+        format!(
+            "the dial to {peer} failed with {}{}",
+            errno::name(e),
+            wire_story(a, input)
+        ),
         vec![format!("a rule for {} with this evidence", errno::name(e))],
     );
     d.evidence.extend(connect_ev(a));
@@ -485,7 +503,8 @@ fn established(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
             vec!["the RST in the capture".into()],
         );
         d.evidence.extend(ev(a, Some(io_err.id)));
-        d.evidence.extend(ev(a, a.reset_received.as_ref().map(|r| r.id)));
+        d.evidence
+            .extend(ev(a, a.reset_received.as_ref().map(|r| r.id)));
         d.go_phrase = errno_phrase(errno::ECONNRESET).map(Cow::Borrowed);
         return Some(d);
     };
@@ -494,7 +513,8 @@ fn established(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         cause::CONNECTION_RESET,
         format!("{peer} reset the established connection (RST, pkt {}): {} failed with {} (Go: connection reset by peer)", rst.number, a.event_step(io_err.id).map_or("the read", |s| s.text.split('(').next().unwrap_or("read")), errno::name(io_err.value)),
     );
-    d.evidence.extend(ev(a, a.reset_received.as_ref().map(|r| r.id)));
+    d.evidence
+        .extend(ev(a, a.reset_received.as_ref().map(|r| r.id)));
     d.evidence.extend(pk(a, Some(rst.number)));
     d.evidence.extend(ev(a, Some(io_err.id)));
     d.go_phrase = errno_phrase(errno::ECONNRESET).map(Cow::Borrowed);
@@ -541,7 +561,10 @@ mod tests {
         let ruleset = "table inet gotrace_lab {\n\tchain output {\n\t\ttype filter hook output priority filter; policy accept;\n\t\tip daddr 198.18.0.2 tcp dport 8080 drop\n\t\tip daddr 198.18.0.9 accept\n\t}\n}\n";
         let peer: SocketAddr = "198.18.0.2:8080".parse().unwrap();
         let r = matching_rules(ruleset, peer);
-        assert_eq!(r, ["`ip daddr 198.18.0.2 tcp dport 8080 drop` (chain output)"]);
+        assert_eq!(
+            r,
+            ["`ip daddr 198.18.0.2 tcp dport 8080 drop` (chain output)"]
+        );
         assert!(matching_rules(ruleset, "198.18.0.3:443".parse().unwrap()).is_empty());
     }
 }
