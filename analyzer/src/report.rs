@@ -139,13 +139,7 @@ pub(crate) fn trim_timeline(steps: &[Step], evidence: &[Step]) -> Vec<Step> {
     steps
         .iter()
         .enumerate()
-        .filter(|(i, s)| {
-            *i < 3
-                || *i + 3 >= n
-                || evidence
-                    .iter()
-                    .any(|e| e.source == s.source && e.id == s.id)
-        })
+        .filter(|(i, s)| *i < 3 || *i + 3 >= n || is_evidence(s))
         .map(|(_, s)| s.clone())
         .take(TIMELINE_MAX * 2)
         .collect()

@@ -111,8 +111,10 @@ pub fn parse(stderr: &str) -> GoClues {
             if let Some(a) = addr_until_colon_space(rest) {
                 c.dials.push(a);
                 notable = true;
-                if let Some(h) = url_host(line) {
-                    c.dial_names.push((a, h));
+                // The host of the first URL, unless it is an IP literal.
+                let host = urls(line).into_iter().next().filter(|u| u.addr().is_none());
+                if let Some(u) = host {
+                    c.dial_names.push((a, u.host));
                 }
             }
         }
@@ -234,7 +236,8 @@ fn urls(line: &str) -> Vec<UrlClue> {
         // The URL ends at a quote or space; `URL: 403 Forbidden` leaves a ':'.
         let end = rest.find(['"', ' ']).unwrap_or(rest.len());
         let url = rest.get(..end).unwrap_or("").trim_end_matches(':');
-        let (authority, path) = match url.find('/') {
+        // RFC 3986 3.2: the authority ends at '/', '?' or '#'.
+        let (authority, path) = match url.find(['/', '?', '#']) {
             Some(p) => (url.get(..p).unwrap_or(""), url.get(p..).unwrap_or("/")),
             None => (url, "/"),
         };
@@ -266,23 +269,6 @@ fn urls(line: &str) -> Vec<UrlClue> {
         });
     }
     out
-}
-
-/// Host of the first `scheme://host[:port]/` URL in `line`, unless it is an
-/// IP literal.
-fn url_host(line: &str) -> Option<String> {
-    let i = line.find("://")?;
-    let rest = line.get(i + 3..)?;
-    let end = rest.find(['/', '"', ' ', '?']).unwrap_or(rest.len());
-    let hostport = rest.get(..end)?;
-    if hostport.starts_with('[') {
-        return None;
-    }
-    let host = hostport.split(':').next()?;
-    if host.is_empty() || host.parse::<std::net::IpAddr>().is_ok() {
-        return None;
-    }
-    Some(host.to_string())
 }
 
 #[cfg(test)]
