@@ -6,23 +6,7 @@ mod common;
 use common::*;
 use gotrace_analyzer::attempt::Source;
 use gotrace_analyzer::bundle::Op;
-use gotrace_analyzer::{analyze_bundle, render_text, Layer, Report};
-
-fn assert_cause(r: &Report, layer: Layer, cause: &str) {
-    assert_eq!(
-        (r.verdict.layer, r.verdict.cause.as_str()),
-        (layer, cause),
-        "{}",
-        render_text(r)
-    );
-}
-
-fn cites(r: &Report, source: Source, id: u64) -> bool {
-    r.verdict
-        .evidence
-        .iter()
-        .any(|e| e.source == source && e.id == id)
-}
+use gotrace_analyzer::{analyze_bundle, render_text, Layer};
 
 const X509_STDERR: &str = "go: lab.test/greet@v1.0.0: Get \"https://198.18.0.2:8443/lab.test/greet/@v/v1.0.0.info\": x509: certificate signed by unknown authority\n";
 
@@ -98,28 +82,8 @@ fn http_403_names_status_and_path_from_the_syscalls() {
     established_dial(&mut b, 8080);
     let req = b"GET /lab.test/greet/@v/v1.0.0.info HTTP/1.1\r\nHost: 198.18.0.2:8080\r\nUser-Agent: Go-http-client/1.1\r\n\r\n";
     let resp = b"HTTP/1.0 403 Forbidden\r\nServer: SimpleHTTP/0.6 Python/3.11\r\nContent-Length: 9\r\n\r\nforbidden";
-    let w = b.ev(
-        10.3,
-        Op::Send {
-            syscall: "write".into(),
-            fd: 7,
-            ret: req.len() as i64,
-            errno: None,
-            peer: None,
-            data_hex: Some(hex(req)),
-        },
-    );
-    let rd = b.ev(
-        10.6,
-        Op::Recv {
-            syscall: "read".into(),
-            fd: 7,
-            ret: resp.len() as i64,
-            errno: None,
-            peer: None,
-            data_hex: Some(hex(resp)),
-        },
-    );
+    let w = b.ev(10.3, write_ev(7, req));
+    let rd = b.ev(10.6, read_ev(7, resp));
     b.ev(10.8, Op::Close { fd: 7, ret: 0 });
     b.stderr = Some("go: lab.test/greet@v1.0.0: reading http://198.18.0.2:8080/lab.test/greet/@v/v1.0.0.info: 403 Forbidden\n".into());
     let r = analyze_bundle(&b.write()).unwrap();

@@ -17,22 +17,6 @@ fn verdict_of(b: &Bundle) -> Report {
     analyze_bundle(&b.write()).unwrap()
 }
 
-fn assert_cause(r: &Report, layer: Layer, cause: &str) {
-    assert_eq!(
-        (r.verdict.layer, r.verdict.cause.as_str()),
-        (layer, cause),
-        "{}",
-        render_text(r)
-    );
-}
-
-fn cites(r: &Report, source: Source, id: u64) -> bool {
-    r.verdict
-        .evidence
-        .iter()
-        .any(|e| e.source == source && e.id == id)
-}
-
 fn skb_drop(reason: u32, name: &str) -> Op {
     Op::SkbDrop {
         sock: Some(SOCK.into()),
@@ -238,17 +222,7 @@ fn refused_lookup(b: &mut Bundle, server: SockAddr, local: SockAddr, ms: f64) {
     let q = dns_query(0x77, "proxy.lab.test", TYPE::A);
     b.ev(ms, sock_ev(9, false));
     b.ev(ms + 0.1, connect_ev(9, server.clone(), 0));
-    b.ev(
-        ms + 0.2,
-        Op::Send {
-            syscall: "write".into(),
-            fd: 9,
-            ret: q.len() as i64,
-            errno: None,
-            peer: None,
-            data_hex: Some(hex(&q)),
-        },
-    );
+    b.ev(ms + 0.2, write_ev(9, &q));
     let ip = |a: &SockAddr| match a.ip {
         std::net::IpAddr::V4(v) => v.octets(),
         _ => panic!("v4"),
@@ -259,17 +233,7 @@ fn refused_lookup(b: &mut Bundle, server: SockAddr, local: SockAddr, ms: f64) {
         ms + 0.3,
         icmp_port_unreachable(ip(&server), ip(&local), &query),
     );
-    b.ev(
-        ms + 0.4,
-        Op::Recv {
-            syscall: "read".into(),
-            fd: 9,
-            ret: -111,
-            errno: Some("ECONNREFUSED".into()),
-            peer: None,
-            data_hex: None,
-        },
-    );
+    b.ev(ms + 0.4, read_err(9, 111, "ECONNREFUSED"));
     b.ev(ms + 0.5, Op::Close { fd: 9, ret: 0 });
 }
 
@@ -335,17 +299,7 @@ fn servfail_is_a_server_failure() {
     let a = dns_response(&q, 2);
     b.ev(1.0, sock_ev(9, false));
     b.ev(1.1, connect_ev(9, sa(SERVER, 53), 0));
-    b.ev(
-        1.2,
-        Op::Send {
-            syscall: "write".into(),
-            fd: 9,
-            ret: q.len() as i64,
-            errno: None,
-            peer: None,
-            data_hex: Some(hex(&q)),
-        },
-    );
+    b.ev(1.2, write_ev(9, &q));
     b.pkt(
         1.3,
         udp(socket_addr(CLIENT, 40000), socket_addr(SERVER, 53), &q),
@@ -354,17 +308,7 @@ fn servfail_is_a_server_failure() {
         1.4,
         udp(socket_addr(SERVER, 53), socket_addr(CLIENT, 40000), &a),
     );
-    b.ev(
-        1.5,
-        Op::Recv {
-            syscall: "read".into(),
-            fd: 9,
-            ret: a.len() as i64,
-            errno: None,
-            peer: None,
-            data_hex: Some(hex(&a)),
-        },
-    );
+    b.ev(1.5, read_ev(9, &a));
     b.ev(1.6, Op::Close { fd: 9, ret: 0 });
     b.stderr = Some("go: lab.test/greet@v1.0.0: Get \"http://proxy.lab.test:8080/x\": dial tcp: lookup proxy.lab.test on 198.18.0.2:53: server misbehaving\n".into());
     let r = verdict_of(&b);
@@ -383,17 +327,7 @@ fn a_silent_name_server_is_a_dns_timeout() {
     let q = dns_query(0x66, "proxy.lab.test", TYPE::A);
     b.ev(1.0, sock_ev(9, false));
     b.ev(1.1, connect_ev(9, sa(SERVER, 53), 0));
-    b.ev(
-        1.2,
-        Op::Send {
-            syscall: "write".into(),
-            fd: 9,
-            ret: q.len() as i64,
-            errno: None,
-            peer: None,
-            data_hex: Some(hex(&q)),
-        },
-    );
+    b.ev(1.2, write_ev(9, &q));
     let qp = b.pkt(
         1.3,
         udp(socket_addr(CLIENT, 40000), socket_addr(SERVER, 53), &q),
@@ -434,17 +368,7 @@ fn a_reset_after_the_handshake_is_a_connection_reset() {
         20.0,
         tcp(peer.socket_addr(), local.socket_addr(), false, true, true),
     );
-    let read = b.ev(
-        20.1,
-        Op::Recv {
-            syscall: "read".into(),
-            fd: 7,
-            ret: -104,
-            errno: Some("ECONNRESET".into()),
-            peer: None,
-            data_hex: None,
-        },
-    );
+    let read = b.ev(20.1, read_err(7, 104, "ECONNRESET"));
     b.stderr = Some("go: lab.test/greet@v1.0.0: Get \"http://198.18.0.2:8080/lab.test/greet/@v/v1.0.0.zip\": read tcp 198.18.0.1:40122->198.18.0.2:8080: read: connection reset by peer\n".into());
     let r = verdict_of(&b);
     assert_cause(&r, Layer::Network, "connection-reset");

@@ -176,31 +176,11 @@ fn refused_exchange(b: &mut Bundle, fd: i32, port: u16, ms: f64, id: u16) -> (u6
     let q = dns_query(id, "proxy.lab.test", TYPE::A);
     b.ev(ms, sock_ev(i64::from(fd), false));
     b.ev(ms + 0.1, connect_ev(fd, server.clone(), 0));
-    b.ev(
-        ms + 0.2,
-        Op::Send {
-            syscall: "write".into(),
-            fd,
-            ret: q.len() as i64,
-            errno: None,
-            peer: None,
-            data_hex: Some(hex(&q)),
-        },
-    );
+    b.ev(ms + 0.2, write_ev(fd, &q));
     let query = udp(socket_addr(CLIENT, port), socket_addr(SERVER, 53), &q);
     let qp = b.pkt(ms + 0.25, query.clone());
     let ip = b.pkt(ms + 0.3, icmp_port_unreachable(SERVER, CLIENT, &query));
-    let read = b.ev(
-        ms + 0.4,
-        Op::Recv {
-            syscall: "read".into(),
-            fd,
-            ret: -111,
-            errno: Some("ECONNREFUSED".into()),
-            peer: None,
-            data_hex: None,
-        },
-    );
+    let read = b.ev(ms + 0.4, read_err(fd, 111, "ECONNREFUSED"));
     b.ev(ms + 0.5, Op::Close { fd, ret: 0 });
     (qp, ip, read)
 }
@@ -255,17 +235,7 @@ fn exchange(
     let a = dns_response(&q, rcode);
     b.ev(ms, sock_ev(i64::from(fd), false));
     b.ev(ms + 0.01, connect_ev(fd, server, 0));
-    b.ev(
-        ms + 0.02,
-        Op::Send {
-            syscall: "write".into(),
-            fd,
-            ret: q.len() as i64,
-            errno: None,
-            peer: None,
-            data_hex: Some(hex(&q)),
-        },
-    );
+    b.ev(ms + 0.02, write_ev(fd, &q));
     b.pkt(
         ms + 0.03,
         udp(socket_addr(CLIENT, port), socket_addr(SERVER, 53), &q),
@@ -274,17 +244,7 @@ fn exchange(
         ms + 0.5,
         udp(socket_addr(SERVER, 53), socket_addr(CLIENT, port), &a),
     );
-    let rd = b.ev(
-        ms + 0.6,
-        Op::Recv {
-            syscall: "read".into(),
-            fd,
-            ret: a.len() as i64,
-            errno: None,
-            peer: None,
-            data_hex: Some(hex(&a)),
-        },
-    );
+    let rd = b.ev(ms + 0.6, read_ev(fd, &a));
     b.ev(ms + 0.7, Op::Close { fd, ret: 0 });
     (ap, rd)
 }
@@ -627,17 +587,7 @@ fn our_own_port_unreachable_for_a_late_answer_is_not_the_servers() {
     let a = dns_response(&q, 0);
     b.ev(1.0, sock_ev(9, false));
     b.ev(1.1, connect_ev(9, sa(SERVER, 53), 0));
-    b.ev(
-        1.2,
-        Op::Send {
-            syscall: "write".into(),
-            fd: 9,
-            ret: q.len() as i64,
-            errno: None,
-            peer: None,
-            data_hex: Some(hex(&q)),
-        },
-    );
+    b.ev(1.2, write_ev(9, &q));
     b.pkt(
         1.25,
         udp(socket_addr(CLIENT, 40000), socket_addr(SERVER, 53), &q),

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use etherparse::PacketBuilder;
+use gotrace_analyzer::attempt::Source;
 use gotrace_analyzer::bundle::{ClockMap, Event, ExitStatus, Meta, Op, SockAddr};
+use gotrace_analyzer::{render_text, Layer, Report};
 use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
 use pcap_file::pcapng::blocks::interface_description::{
     InterfaceDescriptionBlock, InterfaceDescriptionOption,
@@ -360,4 +362,58 @@ pub fn established_dial(b: &mut Bundle, port: u16) {
             so_error_name: None,
         },
     );
+}
+
+/// A successful `write(fd, payload)` on a socket, with its payload head.
+pub fn write_ev(fd: i32, payload: &[u8]) -> Op {
+    Op::Send {
+        syscall: "write".into(),
+        fd,
+        ret: payload.len() as i64,
+        errno: None,
+        peer: None,
+        data_hex: Some(hex(payload)),
+    }
+}
+
+/// A successful `read(fd)` that returned `payload`.
+pub fn read_ev(fd: i32, payload: &[u8]) -> Op {
+    Op::Recv {
+        syscall: "read".into(),
+        fd,
+        ret: payload.len() as i64,
+        errno: None,
+        peer: None,
+        data_hex: Some(hex(payload)),
+    }
+}
+
+/// A `read(fd)` that failed with `errno` (its Linux number and name).
+pub fn read_err(fd: i32, errno: i64, name: &str) -> Op {
+    Op::Recv {
+        syscall: "read".into(),
+        fd,
+        ret: -errno,
+        errno: Some(name.into()),
+        peer: None,
+        data_hex: None,
+    }
+}
+
+/// Asserts the verdict's layer and cause, printing the report otherwise.
+pub fn assert_cause(r: &Report, layer: Layer, cause: &str) {
+    assert_eq!(
+        (r.verdict.layer, r.verdict.cause.as_str()),
+        (layer, cause),
+        "{}",
+        render_text(r)
+    );
+}
+
+/// Whether the verdict cites event or packet `id`.
+pub fn cites(r: &Report, source: Source, id: u64) -> bool {
+    r.verdict
+        .evidence
+        .iter()
+        .any(|e| e.source == source && e.id == id)
 }
