@@ -113,7 +113,7 @@ mod tests {
             tgid: 2,
             tid: 2,
             comm: "go".into(),
-            op: Op::Exit {},
+            op: Op::Exit { status: None },
         };
         w.write_event(&ev).unwrap();
         assert_eq!(w.next_id(), 2);

@@ -64,7 +64,7 @@ pub fn decode(raw: &RawEvent, id: u64, names: &Names) -> Option<Event> {
         kind::EXEC => Op::Exec {
             filename: cstr(&raw.data[..usize::from(raw.data_len).min(raw.data.len())]),
         },
-        kind::EXIT => Op::Exit {},
+        kind::EXIT => Op::Exit { status: None },
         kind::TCP_STATE => Op::TcpState {
             sock: hex(raw.cookie),
             old: tcp_state_name(raw.arg & 0xff).into(),

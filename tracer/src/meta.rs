@@ -75,5 +75,6 @@ pub fn initial(argv: &[String], root_pid: u32, clock: ClockMap, start_monotonic_
         drop_reasons: Default::default(),
         resolv_conf: Some(resolv::read(Path::new(resolv::PATH))),
         firewall,
+        attach: None,
     }
 }

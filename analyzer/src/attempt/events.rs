@@ -248,7 +248,7 @@ pub(super) fn from_events(events: &[Event], clock: &Clock) -> Correlation {
                 used: false,
             }),
             Op::Exec { filename } => out.execs.push((ev.id, ev.ts_ns, filename.clone())),
-            Op::Fork { .. } | Op::Exit {} => {}
+            Op::Fork { .. } | Op::Exit { .. } => {}
             // Kernel verdicts are linked to attempts by socket later.
             Op::TcpRetransmit { .. }
             | Op::TcpReceiveReset { .. }

@@ -206,7 +206,7 @@ mod tests {
     }
 
     fn attempt(kind: Kind, sock: Option<&str>, start_ns: u64) -> Attempt {
-        let ev = event(1, start_ns, 6, Op::Exit {});
+        let ev = event(1, start_ns, 6, Op::Exit { status: None });
         let mut a = Attempt::new(kind, &ev, 7, "198.18.0.2:8080".parse().unwrap());
         a.sock = sock.map(str::to_string);
         a

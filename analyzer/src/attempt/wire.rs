@@ -238,7 +238,7 @@ mod tests {
             tgid: 1,
             tid: 1,
             comm: "go".into(),
-            op: Op::Exit {},
+            op: Op::Exit { status: None },
         };
         let mut a = Attempt::new(Kind::Tcp, &ev, 3, "198.18.0.2:80".parse().unwrap());
         a.end_ns = 2_000_000_000;

@@ -92,8 +92,14 @@ pub enum Op {
     Fork { child: u32 },
     /// `execve` succeeded; `filename` as the kernel saw it.
     Exec { filename: String },
-    /// A thread group leader exited.
-    Exit {},
+    /// A thread group leader exited. `status` is how the whole process
+    /// ended, from the kernel's `task_struct.exit_code` at
+    /// `sched:sched_process_exit` (a wait(2) status: code << 8, or the
+    /// signal number); absent in bundles of older tracers.
+    Exit {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<super::ExitStatus>,
+    },
     /// TCP state change (`sock:inet_sock_set_state`), states as named in
     /// include/net/tcp_states.h (`SYN_SENT`, `ESTABLISHED`, `CLOSE`...).
     /// `sock` is the kernel socket address in hex, to link later changes

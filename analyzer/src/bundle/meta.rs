@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use super::SockAddr;
+
 /// Current bundle format version, written to [`Meta::format_version`].
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -64,6 +66,54 @@ pub struct Meta {
     /// start (`nft list ruleset`), so a local drop can be traced to its rule.
     #[serde(default)]
     pub firewall: Option<Firewall>,
+    /// Present when the bundle comes from `gotrace attach` (`mode` is
+    /// `"attach"`): what was attached to and what was already open then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attach: Option<Attach>,
+}
+
+/// How `gotrace attach --pid N` found the process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attach {
+    /// The TGID attached to (also [`Meta::root_pid`]).
+    pub pid: u32,
+    /// The network namespace captured, as `readlink /proc/N/ns/net` prints
+    /// it (`net:[4026532281]`).
+    #[serde(default)]
+    pub netns: Option<String>,
+    /// Internet sockets the process held when tracing started, from
+    /// `/proc/N/fd` (socket inodes) joined with `/proc/N/net/{tcp,tcp6,udp,udp6}`
+    /// (proc(5)). Their socket()/connect() happened before the attach, so
+    /// only this snapshot names their peers.
+    #[serde(default)]
+    pub pre_existing: Vec<PreExistingSocket>,
+    /// Why tracing stopped: `"exited"` (the process exited), `"interrupted"`
+    /// (SIGINT/SIGTERM/SIGHUP to gotrace: it detached, the process kept
+    /// running), `"duration"` (`--duration` elapsed, detached). Absent when
+    /// gotrace was killed.
+    #[serde(default)]
+    pub ended_by: Option<String>,
+}
+
+/// One socket open before the attach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreExistingSocket {
+    /// The fd in the attached process.
+    pub fd: i32,
+    /// Socket inode (`socket:[inode]` in /proc/N/fd).
+    pub inode: u64,
+    /// `"tcp"` or `"udp"`.
+    pub proto: String,
+    /// Local end.
+    pub local: SockAddr,
+    /// Remote end; absent for listeners and unconnected UDP sockets
+    /// (remote `0.0.0.0:0` in /proc/net).
+    #[serde(default)]
+    pub peer: Option<SockAddr>,
+    /// TCP state named as in include/net/tcp_states.h (`SYN_SENT`,
+    /// `ESTABLISHED`, `LISTEN`...); for UDP `ESTABLISHED` (connected) or
+    /// `CLOSE` (unconnected), as /proc/net/udp reports them.
+    pub state: String,
 }
 
 /// The resolver configuration Go's pure-Go resolver reads (src/net/dnsconfig_unix.go).

@@ -8,7 +8,10 @@ mod meta;
 mod reader;
 
 pub use event::{Event, Op, SockAddr};
-pub use meta::{ClockMap, ExitStatus, Firewall, Interface, Meta, ResolvConf, FORMAT_VERSION};
+pub use meta::{
+    Attach, ClockMap, ExitStatus, Firewall, Interface, Meta, PreExistingSocket, ResolvConf,
+    FORMAT_VERSION,
+};
 pub use reader::{read_bundle, read_events, Bundle, ReadEvents};
 
 /// File names inside a bundle directory.

@@ -88,6 +88,7 @@ impl Bundle {
                 drop_reasons: BTreeMap::new(),
                 resolv_conf: None,
                 firewall: None,
+                attach: None,
             },
             events: Vec::new(),
             packets: Vec::new(),
