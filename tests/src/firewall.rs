@@ -29,6 +29,10 @@ pub enum Firewall {
     /// The server silently drops SYNs to the proxy port: the kernel gives
     /// up after its SYN retries (`connect: connection timed out`).
     ServerDropsInput,
+    /// The server answers SYNs to the proxy port with a TCP reset, as a
+    /// closed port would (`connect: connection refused`); for switching a
+    /// silent proxy to a refusing one while go waits.
+    ServerRefuses,
     /// The server answers SYNs with ICMP admin-prohibited
     /// (`connect: no route to host`).
     ServerRejects,
@@ -57,6 +61,11 @@ impl Firewall {
                 format!("{to_proxy} reject with icmp type admin-prohibited"),
             ),
             Firewall::ServerDropsInput => (&netns.server, "input", format!("{to_proxy} drop")),
+            Firewall::ServerRefuses => (
+                &netns.server,
+                "input",
+                format!("{to_proxy} reject with tcp reset"),
+            ),
             Firewall::ServerRejects => (
                 &netns.server,
                 "input",
@@ -73,8 +82,10 @@ impl Firewall {
                 format!("ip daddr {SERVER_IP} udp dport 53 drop"),
             ),
         };
+        // Replacing a rule: the table is declared, flushed, then filled in
+        // one nft transaction, so no packet sees it half made.
         let ruleset = format!(
-            "table inet gotrace_lab {{\n  chain {hook} {{\n    type filter hook {hook} priority 0; policy accept;\n    {rule}\n  }}\n}}\n"
+            "table inet gotrace_lab {{}}\nflush table inet gotrace_lab\ntable inet gotrace_lab {{\n  chain {hook} {{\n    type filter hook {hook} priority 0; policy accept;\n    {rule}\n  }}\n}}\n"
         );
         let file = work.join(format!("nft-{hook}.conf"));
         std::fs::write(&file, ruleset).map_err(LabError::io("writing", &file))?;

@@ -76,6 +76,15 @@ impl Lab {
         Ok(lab)
     }
 
+    /// Replaces the lab's firewall rule with `firewall` while commands run
+    /// (e.g. a silent proxy starts refusing). Only rules in the same
+    /// namespace and hook as the current one are replaced.
+    pub fn set_firewall(&mut self, firewall: Firewall) -> Result<(), LabError> {
+        firewall.apply(&self.netns, self.temp.path())?;
+        self.config.firewall = firewall;
+        Ok(())
+    }
+
     /// Name of the client namespace (where go and gotrace run).
     pub fn client_ns(&self) -> &str {
         &self.netns.client

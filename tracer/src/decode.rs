@@ -1,10 +1,20 @@
 //! Turning ring-buffer records ([`RawEvent`]) into bundle events ([`Event`]).
 
 use gotrace_abi::{kind, RawEvent, AF_INET, AF_INET6};
-use gotrace_analyzer::bundle::{Event, Op, SockAddr};
+use gotrace_analyzer::bundle::{Event, ExitStatus, Op, SockAddr};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::kernel_events::Names;
+
+/// A wait(2) status as the kernel keeps it in `task_struct.exit_code`:
+/// low 7 bits the killing signal (0 = exited), bits 8..15 the exit code
+/// (WIFEXITED/WEXITSTATUS/WTERMSIG in <sys/wait.h>).
+pub fn wait_status(w: i32) -> ExitStatus {
+    match w & 0x7f {
+        0 => ExitStatus::Code((w >> 8) & 0xff),
+        sig => ExitStatus::Signal(sig),
+    }
+}
 
 /// Decodes one record; `None` for an unknown kind (an object newer than
 /// this tracer). `id` becomes [`Event::id`]; `names` are the tracing
@@ -64,7 +74,9 @@ pub fn decode(raw: &RawEvent, id: u64, names: &Names) -> Option<Event> {
         kind::EXEC => Op::Exec {
             filename: cstr(&raw.data[..usize::from(raw.data_len).min(raw.data.len())]),
         },
-        kind::EXIT => Op::Exit { status: None },
+        kind::EXIT => Op::Exit {
+            status: (raw.arg >> 32 == 1).then(|| wait_status(raw.arg as u32 as i32)),
+        },
         kind::TCP_STATE => Op::TcpState {
             sock: hex(raw.cookie),
             old: tcp_state_name(raw.arg & 0xff).into(),
@@ -170,7 +182,7 @@ fn errno_str(n: i32) -> String {
 }
 
 /// TCP states of include/net/tcp_states.h.
-fn tcp_state_name(s: u64) -> &'static str {
+pub fn tcp_state_name(s: u64) -> &'static str {
     match s {
         1 => "ESTABLISHED",
         2 => "SYN_SENT",
@@ -247,6 +259,23 @@ mod tests {
             peer.unwrap().to_string_pair(),
             ("198.18.0.2".to_string(), 8080)
         );
+    }
+
+    #[test]
+    fn exit_status_is_decoded_from_the_wait_status_only_when_read() {
+        let mut r = raw(kind::EXIT);
+        let status = |r: &RawEvent| match decode(r, 1, &Names::default()).unwrap().op {
+            Op::Exit { status } => status,
+            _ => panic!("not exit"),
+        };
+        assert_eq!(status(&r), None);
+        r.arg = 1 << 32 | 1 << 8;
+        assert_eq!(status(&r), Some(ExitStatus::Code(1)));
+        r.arg = 1 << 32 | 9;
+        assert_eq!(status(&r), Some(ExitStatus::Signal(9)));
+        // SIGSEGV with core dump (0x80).
+        r.arg = 1 << 32 | 0x80 | 11;
+        assert_eq!(status(&r), Some(ExitStatus::Signal(11)));
     }
 
     #[test]

@@ -44,17 +44,34 @@ pub enum TracerError {
         what: String,
         source: std::io::Error,
     },
+    /// `attach --pid N`: no process N.
+    #[error("gotrace attach: no process with PID {pid}: check it with `ps -p {pid}`")]
+    NoSuchProcess { pid: i64 },
+    /// `attach --pid N` where N is a thread, not a process (TGID).
+    #[error("gotrace attach: {tid} is a thread of process {tgid}, not a process: attach to the process (`gotrace attach --pid {tgid}`); all its threads are traced")]
+    IsThread { tid: u32, tgid: u32 },
+    /// `attach --pid N` where N is gotrace itself.
+    #[error("gotrace attach: PID {pid} is this gotrace process; attach to the Go process instead")]
+    AttachSelf { pid: u32 },
+    /// The process exited before tracing started.
+    #[error("gotrace attach: process {pid} exited while gotrace was attaching: there is nothing left to trace (run the command under `gotrace run` instead)")]
+    ExitedDuringAttach { pid: u32 },
     /// `gotrace analyze` could not read its input.
     #[error("{0}")]
     Analyze(#[from] gotrace_analyzer::AnalyzeError),
 }
 
 impl TracerError {
-    /// Exit status for this error: 127/126 like a shell for a command that
-    /// cannot run, 77 (EX_NOPERM) for privileges, 66/65 for `analyze` input,
-    /// 70 (EX_SOFTWARE) for everything else.
+    /// Exit status for this error (sysexits.h where one fits): 127/126 like
+    /// a shell for a command that cannot run, 77 (EX_NOPERM) for
+    /// privileges, 66 (EX_NOINPUT) for an `attach` PID that does not exist
+    /// or exits while attaching, 64 (EX_USAGE) for an `attach` PID that is
+    /// a thread or gotrace itself, 66/65 for `analyze` input, 70
+    /// (EX_SOFTWARE) for everything else.
     pub fn exit_code(&self) -> i32 {
         match self {
+            TracerError::NoSuchProcess { .. } | TracerError::ExitedDuringAttach { .. } => 66,
+            TracerError::IsThread { .. } | TracerError::AttachSelf { .. } => 64,
             TracerError::CommandNotFound { .. } => 127,
             TracerError::NotExecutable { .. } => 126,
             TracerError::Privileges { .. } => 77,

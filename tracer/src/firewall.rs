@@ -3,7 +3,11 @@
 //! be traced to the rule behind it. Best effort: no `nft`, no snapshot.
 
 use std::io::Read;
+use std::os::fd::RawFd;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
+
+use crate::netns::NetNs;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -31,9 +35,16 @@ pub enum FirewallError {
 
 /// The ruleset, or `None` when `nft` is not installed or failed (then a
 /// line in `warnings` says why); a cut ruleset is noted there too.
-pub fn snapshot(warnings: &mut Vec<String>) -> Option<Firewall> {
+/// With `netns`, `nft` runs in that network namespace (the attached
+/// process's), else in gotrace's own.
+pub fn snapshot(warnings: &mut Vec<String>, netns: Option<&NetNs>) -> Option<Firewall> {
     let nft = find("nft")?;
-    match run(&nft, &["list", "ruleset"], TIMEOUT) {
+    match run(
+        &nft,
+        &["list", "ruleset"],
+        TIMEOUT,
+        netns.map(NetNs::raw_fd),
+    ) {
         Ok(out) => {
             let (ruleset, cut) = cap(&out, LIMIT);
             if cut {
@@ -64,13 +75,32 @@ fn find(name: &str) -> Option<PathBuf> {
 }
 
 /// Runs `cmd args` and returns its stdout; killed after `timeout`.
-fn run(cmd: &Path, args: &[&str], timeout: Duration) -> Result<String, FirewallError> {
+fn run(
+    cmd: &Path,
+    args: &[&str],
+    timeout: Duration,
+    netns: Option<RawFd>,
+) -> Result<String, FirewallError> {
     let name = format!("{} {}", cmd.display(), args.join(" "));
     let spawn_err = |source| FirewallError::Spawn {
         cmd: name.clone(),
         source,
     };
-    let mut child = Command::new(cmd)
+    let mut command = Command::new(cmd);
+    if let Some(fd) = netns {
+        // SAFETY: setns(2) is async-signal-safe; fd stays open in the parent
+        // (and is inherited across fork) until spawn returns.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::setns(fd, libc::CLONE_NEWNET) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+    }
+    let mut child = command
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -147,12 +177,19 @@ mod tests {
     #[test]
     fn output_failure_and_timeout_are_told_apart() {
         let sh = find("sh").expect("sh");
-        let ok = run(&sh, &["-c", "printf 'table ip lab {\\n}\\n'"], TIMEOUT).unwrap();
+        let ok = run(
+            &sh,
+            &["-c", "printf 'table ip lab {\\n}\\n'"],
+            TIMEOUT,
+            None,
+        )
+        .unwrap();
         assert_eq!(ok, "table ip lab {\n}\n");
         let big = run(
             &sh,
             &["-c", "head -c 200000 /dev/zero | tr '\\0' x"],
             TIMEOUT,
+            None,
         )
         .unwrap();
         assert_eq!(big.len(), 200_000);
@@ -160,6 +197,7 @@ mod tests {
             &sh,
             &["-c", "echo 'Operation not permitted' >&2; exit 1"],
             TIMEOUT,
+            None,
         )
         .unwrap_err();
         assert!(
@@ -167,10 +205,16 @@ mod tests {
             "{failed}"
         );
         let started = Instant::now();
-        let slow = run(&sh, &["-c", "exec sleep 5"], Duration::from_millis(100)).unwrap_err();
+        let slow = run(
+            &sh,
+            &["-c", "exec sleep 5"],
+            Duration::from_millis(100),
+            None,
+        )
+        .unwrap_err();
         assert!(matches!(slow, FirewallError::Timeout { .. }), "{slow}");
         assert!(started.elapsed() < Duration::from_secs(2));
-        let missing = run(Path::new("/nonexistent/nft"), &[], TIMEOUT).unwrap_err();
+        let missing = run(Path::new("/nonexistent/nft"), &[], TIMEOUT, None).unwrap_err();
         assert!(matches!(missing, FirewallError::Spawn { .. }), "{missing}");
     }
 }

@@ -113,10 +113,23 @@ pub fn prepare() -> Setup {
     if let Some(f) = s.checked("skb", "kfree_skb", KFREE_SKB, "packet-drop events") {
         s.kfree_skb(&f);
     }
+    s.exit_code();
     s
 }
 
 impl Setup {
+    /// `task_struct.exit_code` from the kernel's BTF, for the exit status of
+    /// processes that are not gotrace's children (attach); without it,
+    /// exit events carry no status (a warning says so).
+    fn exit_code(&mut self) {
+        match btf::member_offset(Path::new(btf::VMLINUX), "task_struct", "exit_code") {
+            Ok(o) => self.globals.push((globals::TASK_EXIT_CODE_OFFSET, o)),
+            Err(e) => self.warnings.push(format!(
+                "the kernel's BTF has no task_struct.exit_code ({e}): exit events carry no status, so an attached process's exit status is unknown"
+            )),
+        }
+    }
+
     /// The format of `category:event` if its layout is `expected`; else a
     /// warning that `what` are disabled.
     fn checked(

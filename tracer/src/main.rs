@@ -6,6 +6,7 @@
 //! on the network. `gotrace analyze BUNDLE` re-analyses a bundle offline.
 
 mod analyze_cmd;
+mod attach;
 mod btf;
 mod bundle;
 mod capture;
@@ -14,14 +15,19 @@ mod decode;
 mod error;
 mod firewall;
 mod kernel_events;
+mod live;
 mod meta;
+mod netns;
 mod privileges;
 mod probes;
+mod procnet;
 mod report;
 mod resolv;
 mod run;
+mod session;
 mod signals;
 mod spawn;
+mod target;
 mod tracefs;
 
 use std::path::PathBuf;
@@ -62,6 +68,37 @@ enum Cmd {
         )]
         command: Vec<String>,
     },
+    /// Trace a running process (its threads, and the children it starts
+    /// afterwards) until it exits, Ctrl-C, or --duration; then report.
+    /// The process is not stopped or signalled; detaching leaves it as it was.
+    Attach {
+        /// The process to trace: a PID (TGID), not a thread id.
+        #[arg(
+            short = 'p',
+            long = "pid",
+            value_name = "PID",
+            allow_negative_numbers = true
+        )]
+        pid: i64,
+        /// Detach after this long (30, 500ms, 30s, 2m, 1h).
+        #[arg(long, value_name = "DURATION", value_parser = attach::parse_duration)]
+        duration: Option<std::time::Duration>,
+        /// Bundle directory to write (default ./gotrace-YYYYmmdd-HHMMSS).
+        #[arg(short = 'o', long = "output", value_name = "PATH")]
+        output: Option<PathBuf>,
+        /// Print the verdict as JSON on stdout instead of the text report on stderr.
+        #[arg(long)]
+        json: bool,
+        /// Create this file (containing the PID) once tracing is live.
+        #[arg(long, value_name = "PATH")]
+        ready_file: Option<PathBuf>,
+        /// Print one line per network event as it happens (default when stderr is a terminal).
+        #[arg(short = 'v', long = "live", conflicts_with = "quiet")]
+        live: bool,
+        /// No live lines, only the report.
+        #[arg(short = 'q', long)]
+        quiet: bool,
+    },
     /// Analyse a bundle written by `gotrace run` (no privileges needed).
     Analyze {
         /// Print the verdict as JSON on stdout.
@@ -85,6 +122,22 @@ fn main() {
             output,
             json,
             ready_file,
+        }),
+        Cmd::Attach {
+            pid,
+            duration,
+            output,
+            json,
+            ready_file,
+            live,
+            quiet,
+        } => attach::attach(attach::AttachOptions {
+            pid,
+            output,
+            json,
+            ready_file,
+            duration,
+            live: live || (!quiet && std::io::IsTerminal::is_terminal(&std::io::stderr())),
         }),
         Cmd::Analyze { json, bundle } => analyze_cmd::analyze(&bundle, json),
     };

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use gotrace_analyzer::bundle::{ClockMap, Meta, FORMAT_VERSION};
 
+use crate::netns::NetNs;
 use crate::{firewall, resolv};
 
 /// Environment variables that decide where and how Go fetches modules
@@ -33,32 +34,68 @@ const GO_ENV: &[&str] = &[
     "all_proxy",
 ];
 
-/// The Go-relevant variables that are set in this process's environment
-/// (the command inherits it unchanged).
-pub fn go_env() -> BTreeMap<String, String> {
-    GO_ENV
-        .iter()
-        .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+/// The Go-relevant variables among `vars` (an environment).
+pub fn go_env(vars: impl IntoIterator<Item = (String, String)>) -> BTreeMap<String, String> {
+    vars.into_iter()
+        .filter(|(k, _)| GO_ENV.contains(&k.as_str()))
         .collect()
 }
 
+/// The traced process as meta.json describes it.
+pub struct Subject<'a> {
+    /// `"run"` or `"attach"`.
+    pub mode: &'static str,
+    pub argv: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub root_pid: u32,
+    /// Its Go-relevant environment ([`go_env`]).
+    pub env: BTreeMap<String, String>,
+    /// Its resolv.conf as a path gotrace can read (`/proc/N/root/etc/resolv.conf`
+    /// for another mount namespace).
+    pub resolv_conf: &'a Path,
+    /// Its network namespace when not gotrace's own.
+    pub netns: Option<&'a NetNs>,
+}
+
+impl Subject<'_> {
+    /// A command gotrace starts itself: it inherits gotrace's environment,
+    /// working directory and namespaces.
+    pub fn child(argv: &[String], pid: u32) -> Subject<'static> {
+        Subject {
+            mode: "run",
+            argv: argv.to_vec(),
+            cwd: std::env::current_dir()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            uid: nix::unistd::getuid().as_raw(),
+            gid: nix::unistd::getgid().as_raw(),
+            root_pid: pid,
+            env: go_env(std::env::vars()),
+            resolv_conf: Path::new(resolv::PATH),
+            netns: None,
+        }
+    }
+}
+
 /// meta.json as known at start: no exit status or end time yet. Includes
-/// the resolver configuration and firewall ruleset this process sees (the
-/// command's: it runs in the same namespaces).
-pub fn initial(argv: &[String], root_pid: u32, clock: ClockMap, start_monotonic_ns: u64) -> Meta {
+/// the resolver configuration and firewall ruleset the subject sees.
+pub fn initial(subject: Subject<'_>, clock: ClockMap, start_monotonic_ns: u64) -> Meta {
     let mut warnings = Vec::new();
-    let firewall = firewall::snapshot(&mut warnings);
+    let firewall = firewall::snapshot(&mut warnings, subject.netns);
+    let mut resolv_conf = resolv::read(subject.resolv_conf);
+    // Report the path Go reads, not the /proc route gotrace took to it.
+    resolv_conf.path = resolv::PATH.into();
     Meta {
         format_version: FORMAT_VERSION,
         gotrace_version: env!("CARGO_PKG_VERSION").into(),
-        mode: "run".into(),
-        argv: argv.to_vec(),
-        cwd: std::env::current_dir()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
-        uid: nix::unistd::getuid().as_raw(),
-        gid: nix::unistd::getgid().as_raw(),
-        root_pid,
+        mode: subject.mode.into(),
+        argv: subject.argv,
+        cwd: subject.cwd,
+        uid: subject.uid,
+        gid: subject.gid,
+        root_pid: subject.root_pid,
         start_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         start_monotonic_ns,
         end_monotonic_ns: None,
@@ -69,11 +106,11 @@ pub fn initial(argv: &[String], root_pid: u32, clock: ClockMap, start_monotonic_
         exit: None,
         lost_events: 0,
         dropped_packets: 0,
-        env: go_env(),
+        env: subject.env,
         interfaces: Vec::new(),
         warnings,
         drop_reasons: Default::default(),
-        resolv_conf: Some(resolv::read(Path::new(resolv::PATH))),
+        resolv_conf: Some(resolv_conf),
         firewall,
         attach: None,
     }

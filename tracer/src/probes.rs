@@ -78,7 +78,10 @@ impl Probes {
     ///
     /// Errors: [`TracerError::NoEbpfObject`], [`TracerError::Tracefs`],
     /// [`TracerError::TracepointFormat`], [`TracerError::Ebpf`].
-    pub fn load() -> Result<Probes, TracerError> {
+    /// With `capture_stderr`, writes to fd 2 of the traced tree are recorded
+    /// too (`kind::STDERR_WRITE`), for `attach`, where gotrace does not own
+    /// the process's stderr.
+    pub fn load(capture_stderr: bool) -> Result<Probes, TracerError> {
         if OBJECT.is_empty() {
             return Err(TracerError::NoEbpfObject);
         }
@@ -89,6 +92,8 @@ impl Probes {
         let kernel = kernel_events::prepare();
         let mut loader = EbpfLoader::new();
         loader.override_global(globals::FORK_CHILD_PID_OFFSET, &fork_child, true);
+        let stderr_flag = u32::from(capture_stderr);
+        loader.override_global(globals::CAPTURE_STDERR, &stderr_flag, true);
         for (name, value) in &kernel.globals {
             loader.override_global(name, value, true);
         }
@@ -133,15 +138,38 @@ impl Probes {
 
     /// Adds `tgid` to the traced set (its later children follow by fork).
     pub fn trace(&mut self, tgid: u32) -> Result<(), TracerError> {
+        self.map_insert("TRACED", tgid, 1u8)
+    }
+
+    /// Marks `fd` of `tgid` as a socket of type `sock_type` (SOCK_STREAM 1,
+    /// SOCK_DGRAM 2), so its read/write/close are traced: for sockets that
+    /// were open before an attach.
+    pub fn add_socket_fd(&mut self, tgid: u32, fd: i32, sock_type: u32) -> Result<(), TracerError> {
+        let key = (u64::from(tgid) << 32) | u64::from(fd as u32);
+        self.map_insert("SOCKFDS", key, sock_type)
+    }
+
+    /// Registers a TCP socket open before an attach by its 5-tuple
+    /// ([`gotrace_abi::presock_key`]), so the kernel's events on it
+    /// (retransmits, RSTs, state changes, drops) are attributed to `tgid`.
+    pub fn add_pre_existing_tcp(&mut self, key: u64, tgid: u32) -> Result<(), TracerError> {
+        self.map_insert("PRESOCKS", key, tgid)
+    }
+
+    fn map_insert<K: aya::Pod, V: aya::Pod>(
+        &mut self,
+        name: &str,
+        key: K,
+        value: V,
+    ) -> Result<(), TracerError> {
         let map = self
             .ebpf
-            .map_mut("TRACED")
-            .ok_or_else(|| TracerError::Ebpf("map TRACED missing".into()))?;
-        let mut traced: HashMap<_, u32, u8> =
-            HashMap::try_from(map).map_err(|e| TracerError::Ebpf(e.to_string()))?;
-        traced
-            .insert(tgid, 1, 0)
-            .map_err(|e| TracerError::Ebpf(format!("adding PID {tgid}: {e}")))
+            .map_mut(name)
+            .ok_or_else(|| TracerError::Ebpf(format!("map {name} missing from the object")))?;
+        let mut m: HashMap<_, K, V> =
+            HashMap::try_from(map).map_err(|e| TracerError::Ebpf(format!("{name}: {e}")))?;
+        m.insert(key, value, 0)
+            .map_err(|e| TracerError::Ebpf(format!("{name}: {e}")))
     }
 
     /// The ring buffer's fd, to poll(2) on.

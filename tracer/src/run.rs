@@ -4,17 +4,18 @@
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::Receiver;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gotrace_analyzer::bundle::{files, ExitStatus};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::bundle::BundleWriter;
-use crate::capture::{Capture, CaptureSummary};
+use crate::capture::Capture;
 use crate::error::TracerError;
 use crate::probes::Probes;
-use crate::{clock, decode, meta, privileges, report, signals, spawn};
+use crate::session::{Session, POLL};
+use crate::{clock, meta, privileges, signals, spawn};
 
 /// Options of `gotrace run`.
 pub struct RunOptions {
@@ -28,18 +29,12 @@ pub struct RunOptions {
     pub ready_file: Option<PathBuf>,
 }
 
-/// After the command exits, how long to keep reading events and packets
-/// (RSTs and ICMP errors for its last packets may still be in flight).
-const TAIL: Duration = Duration::from_millis(200);
-/// Poll period of the main loop; also the flush period of events.jsonl.
-const POLL: Duration = Duration::from_millis(50);
-
 /// Runs the command traced; returns the exit status gotrace should exit with
 /// (the command's, or 128 + signal number like a shell).
 pub fn run(opts: RunOptions) -> Result<i32, TracerError> {
     privileges::check("run")?;
     let path = spawn::resolve(&opts.argv[0])?;
-    let mut probes = Probes::load()?;
+    let mut probes = Probes::load(false)?;
     let dir = opts.output.clone().unwrap_or_else(default_dir);
     let mut bundle = BundleWriter::create(&dir)?;
     match trace(&opts, &path, &mut probes, &mut bundle) {
@@ -64,10 +59,11 @@ fn trace(
     let pid = child.pid;
     // If anything below fails, dropping `child` closes the gate: it exits 125.
     probes.trace(pid.as_raw() as u32)?;
-    let capture = Capture::start(bundle.path(files::CAPTURE))?;
+    let capture = Capture::start(bundle.path(files::CAPTURE), None)?;
     let clock_map = clock::sample_map();
     let start = clock::monotonic_ns();
-    let mut meta = meta::initial(&opts.argv, pid.as_raw() as u32, clock_map, start);
+    let subject = meta::Subject::child(&opts.argv, pid.as_raw() as u32);
+    let mut meta = meta::initial(subject, clock_map, start);
     meta.warnings.extend(probes.warnings.iter().cloned());
     meta.drop_reasons = probes.names.drop_reasons.clone();
     bundle.write_meta(&meta)?;
@@ -76,63 +72,27 @@ fn trace(
             .map_err(|e| TracerError::sys(format!("writing {}", ready.display()), e))?;
     }
     let (pid, stderr) = child.release()?;
-    Ok(follow(
-        pid, stderr, probes, bundle, capture, meta, opts.json,
-    ))
+    let session = Session::new(probes, bundle, capture, meta, None, None);
+    Ok(follow(pid, stderr, session, opts.json))
 }
 
-/// From the command's exec to its exit. The command now runs, so nothing
-/// here may abandon it or throw away what was recorded: failures (a full
-/// disk, a capture error) become warnings in meta.json and the report.
-fn follow(
-    pid: Pid,
-    stderr: std::os::fd::OwnedFd,
-    probes: &mut Probes,
-    bundle: &mut BundleWriter,
-    capture: Capture,
-    mut meta: gotrace_analyzer::bundle::Meta,
-    json: bool,
-) -> i32 {
+/// From the command's exec to its exit, then the bundle and the report.
+fn follow(pid: Pid, stderr: std::os::fd::OwnedFd, mut session: Session<'_>, json: bool) -> i32 {
     let mut warnings = Vec::new();
-    let tee = tee_stderr(stderr, bundle.path(files::STDERR), &mut warnings);
-    let mut events_err = None;
-    let status = pump_until_exit(pid, probes, bundle, &mut events_err);
-    let deadline = Instant::now() + TAIL;
-    while Instant::now() < deadline {
-        pump(probes, bundle, POLL, &mut events_err);
-    }
-    let cap = capture.stop().unwrap_or_else(|e| {
-        warnings.push(format!("the capture stopped early: {e}"));
-        CaptureSummary::default()
-    });
-    pump(probes, bundle, Duration::ZERO, &mut events_err);
+    let tee = tee_stderr(stderr, session.bundle.path(files::STDERR), &mut warnings);
+    let status = wait_forwarding_signals(pid, &mut session);
     // The pass-through ends at EOF; a background grandchild could hold the
-    // pipe open, so wait a bounded time.
+    // pipe open, so wait a bounded time (the tail below runs meanwhile).
     if tee.recv_timeout(Duration::from_secs(2)).is_err() {
         warnings.push(
             "stderr.log may be incomplete: the command's stderr was still open 2 s after it exited (a background process holds it?)".into(),
         );
     }
-    warnings.extend(events_err);
     if let Err(e) = &status {
         warnings.push(format!("lost track of the command: {e}"));
     }
-
-    meta.end_monotonic_ns = Some(clock::monotonic_ns());
-    meta.exit = status.as_ref().ok().copied();
-    meta.lost_events = probes.lost_events();
-    let missed = probes.missed_runs();
-    if missed > 0 {
-        meta.warnings.push(format!("the kernel skipped {missed} runs of gotrace's probes because another eBPF program was running on the same CPU (a softirq interrupting a probe): kernel events such as retransmits or TCP state changes may be missing from events.jsonl"));
-    }
-    meta.dropped_packets = cap.dropped;
-    meta.interfaces = cap.interfaces;
-    meta.warnings.extend(cap.warnings);
-    meta.warnings.extend(warnings);
-    if let Err(e) = bundle.write_meta(&meta) {
-        eprintln!("gotrace: {e}");
-    }
-    report::finish_run(bundle, json);
+    session.warnings.extend(warnings);
+    session.finish(status.as_ref().ok().copied(), json);
     match status {
         Ok(ExitStatus::Code(c)) => c,
         Ok(ExitStatus::Signal(s)) => 128 + s,
@@ -140,16 +100,11 @@ fn follow(
     }
 }
 
-/// Moves events from the ring buffer to events.jsonl until the command exits,
-/// forwarding signals gotrace receives from other processes.
-fn pump_until_exit(
-    pid: Pid,
-    probes: &mut Probes,
-    bundle: &mut BundleWriter,
-    events_err: &mut Option<String>,
-) -> Result<ExitStatus, TracerError> {
+/// Records until the command exits, forwarding signals gotrace receives
+/// from other processes.
+fn wait_forwarding_signals(pid: Pid, session: &mut Session<'_>) -> Result<ExitStatus, TracerError> {
     loop {
-        pump(probes, bundle, POLL, events_err);
+        session.pump(POLL);
         for sig in signals::take() {
             let _ = nix::sys::signal::kill(pid, sig);
         }
@@ -159,38 +114,6 @@ fn pump_until_exit(
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(TracerError::sys("waiting for the command", e.into())),
         }
-    }
-}
-
-/// Waits up to `wait` for the ring buffer, then writes what it holds. After
-/// the first write error (recorded in `err`) events are still drained, so
-/// the kernel side never stalls, but no longer written.
-fn pump(probes: &mut Probes, bundle: &mut BundleWriter, wait: Duration, err: &mut Option<String>) {
-    let mut pfd = [libc::pollfd {
-        fd: probes.ring_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    }];
-    // SAFETY: one valid pollfd.
-    unsafe { libc::poll(pfd.as_mut_ptr(), 1, wait.as_millis() as libc::c_int) };
-    let writing = err.is_none();
-    let mut failed = None;
-    probes.drain(|raw, names| {
-        if !writing || failed.is_some() {
-            return;
-        }
-        if let Some(ev) = decode::decode(raw, bundle.next_id(), names) {
-            failed = bundle.write_event(&ev).err();
-        }
-    });
-    if writing && failed.is_none() {
-        failed = bundle.flush().err();
-    }
-    if let Some(e) = failed {
-        *err = Some(format!(
-            "events after #{} were not recorded: {e}",
-            bundle.next_id() - 1
-        ));
     }
 }
 
@@ -230,7 +153,7 @@ fn tee_stderr(fd: std::os::fd::OwnedFd, log: PathBuf, warnings: &mut Vec<String>
 }
 
 /// `./gotrace-YYYYmmdd-HHMMSS` in local time, with `-N` appended if taken.
-fn default_dir() -> PathBuf {
+pub fn default_dir() -> PathBuf {
     let base = chrono::Local::now()
         .format("gotrace-%Y%m%d-%H%M%S")
         .to_string();

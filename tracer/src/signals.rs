@@ -14,11 +14,18 @@ use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
 
 /// Bit N set: signal N arrived from a process and is still to be forwarded.
 static PENDING: AtomicU64 = AtomicU64::new(0);
+/// Bit N set: signal N arrived from anywhere (terminal included); for
+/// `attach`, where the traced process is not in gotrace's process group.
+static RECEIVED: AtomicU64 = AtomicU64::new(0);
 
 extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+    if !(0..64).contains(&sig) {
+        return;
+    }
+    RECEIVED.fetch_or(1 << sig, Ordering::SeqCst);
     // SAFETY: the kernel passes a valid siginfo_t with SA_SIGINFO.
     let sent_by_process = !info.is_null() && unsafe { (*info).si_code } <= 0;
-    if sent_by_process && (0..64).contains(&sig) {
+    if sent_by_process {
         PENDING.fetch_or(1 << sig, Ordering::SeqCst);
     }
 }
@@ -45,7 +52,16 @@ pub fn install() {
 
 /// The signals received from other processes since the previous call.
 pub fn take() -> Vec<Signal> {
-    let mask = PENDING.swap(0, Ordering::SeqCst);
+    signals_in(PENDING.swap(0, Ordering::SeqCst))
+}
+
+/// Every handled signal received since the previous call, from a process
+/// or from the terminal (Ctrl-C).
+pub fn take_any() -> Vec<Signal> {
+    signals_in(RECEIVED.swap(0, Ordering::SeqCst))
+}
+
+fn signals_in(mask: u64) -> Vec<Signal> {
     (1..64)
         .filter(|n| mask & (1 << n) != 0)
         .filter_map(|n| Signal::try_from(n).ok())

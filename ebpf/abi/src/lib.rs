@@ -47,6 +47,10 @@ pub mod kind {
     /// `sched:sched_process_exec`: `data` holds the filename (NUL-terminated).
     pub const EXEC: u32 = 13;
     /// `sched:sched_process_exit` of a thread group leader (TID == TGID).
+    /// `arg` is `exit_code | 1 << 32` when the task's `exit_code` could be
+    /// read (a wait(2) status: `code << 8`, or the killing signal number,
+    /// with 0x80 for a core dump; kernel/exit.c sets it before the
+    /// tracepoint), 0 when not.
     pub const EXIT: u32 = 14;
     /// `sock:inet_sock_set_state` for a TCP socket of the tree: `arg` packs
     /// `oldstate | newstate << 8` (TCP_* values of include/net/tcp_states.h),
@@ -78,7 +82,18 @@ pub mod kind {
     /// packs `reason | protocol << 32` (`enum skb_drop_reason`; ethertype in
     /// host order, 0x0800 IPv4).
     pub const SKB_DROP: u32 = 19;
+    /// A chunk of a `write(2)` to fd 2 (stderr) by a traced task, only when
+    /// the tracer set the `CAPTURE_STDERR` global (attach: gotrace does not
+    /// own the process's stderr there). `ret` is the write's return (bytes
+    /// written), `arg` this chunk's byte offset in the buffer; `data` holds
+    /// up to [`DATA_LEN`] bytes. A write yields at most
+    /// [`STDERR_MAX_CHUNKS`] chunks.
+    pub const STDERR_WRITE: u32 = 20;
 }
+
+/// Most chunks one stderr write is split into (4 KiB at 128 bytes each):
+/// enough for Go's longest error lines.
+pub const STDERR_MAX_CHUNKS: usize = 32;
 
 /// Address family values as in `<sys/socket.h>`.
 pub const AF_INET: u16 = 2;
@@ -147,4 +162,18 @@ pub mod globals {
     pub const KFREE_SKB_REASON_OFFSET: &str = "KFREE_SKB_REASON_OFFSET";
     /// Offset of `sk` in `struct sk_buff`, from the kernel's BTF (24 on x86_64).
     pub const SKB_SK_OFFSET: &str = "SKB_SK_OFFSET";
+    /// Offset of `exit_code` in `struct task_struct`, from the kernel's BTF;
+    /// 0 when unknown (EXIT events then carry no status).
+    pub const TASK_EXIT_CODE_OFFSET: &str = "TASK_EXIT_CODE_OFFSET";
+    /// Non-zero: emit [`super::kind::STDERR_WRITE`] chunks (attach mode).
+    pub const CAPTURE_STDERR: &str = "CAPTURE_STDERR";
+}
+
+/// Key of the `PRESOCKS` map: TCP sockets that were open before an attach,
+/// by their 5-tuple, so the kernel-side TCP events of those sockets (which
+/// run in softirq and are matched by socket address) can adopt them.
+/// `lport` and `rport` in host order; `raddr4` is the IPv4 peer address, or
+/// the last 4 bytes of an IPv6 one, as `u32::from_ne_bytes` of its octets.
+pub fn presock_key(lport: u16, rport: u16, raddr4: [u8; 4]) -> u64 {
+    lport as u64 | (rport as u64) << 16 | (u32::from_ne_bytes(raddr4) as u64) << 32
 }

@@ -31,6 +31,23 @@ pub static SOCKFDS: HashMap<u64, u32> = HashMap::with_max_entries(65536, 0);
 #[map]
 pub static TCPSOCKS: HashMap<u64, u32> = HashMap::with_max_entries(16384, 0);
 
+/// TCP sockets open before an attach, by [`gotrace_abi::presock_key`],
+/// value = owning TGID. Seeded by the tracer; see [`owner_of`].
+#[map]
+pub static PRESOCKS: HashMap<u64, u32> = HashMap::with_max_entries(4096, 0);
+
+/// The traced TGID owning kernel socket `sk`: from `TCPSOCKS`, else from
+/// `PRESOCKS` by its 5-tuple (then `sk` is adopted into `TCPSOCKS`).
+#[inline(always)]
+pub fn owner_of(sk: u64, lport: u16, rport: u16, raddr4: [u8; 4]) -> Option<u32> {
+    if let Some(&o) = unsafe { TCPSOCKS.get(&sk) } {
+        return Some(o);
+    }
+    let o = *unsafe { PRESOCKS.get(&gotrace_abi::presock_key(lport, rport, raddr4)) }?;
+    let _ = TCPSOCKS.insert(&sk, &o, 0);
+    Some(o)
+}
+
 /// Events dropped because the ring buffer was full (index 0, summed over CPUs).
 #[map]
 pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);

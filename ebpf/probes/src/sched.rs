@@ -6,7 +6,10 @@
 //! be read from the record.
 
 use aya_ebpf::{
-    helpers::bpf_probe_read_kernel_str_bytes, macros::tracepoint, programs::TracePointContext, EbpfContext, Global,
+    helpers::{bpf_get_current_task, bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes},
+    macros::tracepoint,
+    programs::TracePointContext,
+    EbpfContext, Global,
 };
 use gotrace_abi::kind;
 
@@ -16,6 +19,10 @@ use crate::maps::{current, is_traced, reserve, PENDING, TRACED};
 /// are `__data_loc`, 44 on older ones. Set by the tracer from the format file.
 #[no_mangle]
 static FORK_CHILD_PID_OFFSET: Global<u32> = Global::new(20);
+
+/// Offset of `exit_code` in `struct task_struct` (kernel BTF); 0 = unknown.
+#[no_mangle]
+static TASK_EXIT_CODE_OFFSET: Global<u32> = Global::new(0);
 
 /// Offset of the `__data_loc char[] filename` field of sched_process_exec.
 const EXEC_FILENAME_LOC: usize = 8;
@@ -71,7 +78,17 @@ pub fn sched_process_exit(_ctx: TracePointContext) -> u32 {
         let _ = TRACED.remove(&tid);
         return 0;
     }
-    if let Some(e) = reserve(kind::EXIT, tgid, tid, -1, 0) {
+    if let Some(mut e) = reserve(kind::EXIT, tgid, tid, -1, 0) {
+        // do_exit() stores the wait status in exit_code before this
+        // tracepoint (kernel/exit.c): the only way to learn how a process
+        // that is not gotrace's child (attach) ended.
+        let off = TASK_EXIT_CODE_OFFSET.load() as u64;
+        if off != 0 {
+            let task = unsafe { bpf_get_current_task() };
+            if let Ok(code) = unsafe { bpf_probe_read_kernel((task + off) as *const i32) } {
+                unsafe { (*e.as_mut_ptr()).arg = code as u32 as u64 | 1 << 32 };
+            }
+        }
         e.submit(0);
     }
     let _ = TRACED.remove(&tgid);

@@ -6,10 +6,16 @@
 //! `syscalls:sys_enter_*` tracepoints: arg N at byte 16 + 8*N; `ret` of
 //! `sys_exit_*` at byte 16 (include/trace/syscall.h, stable across kernels).
 
-use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
-use gotrace_abi::kind;
+use aya_ebpf::{
+    helpers::{bpf_ktime_get_ns, generated as gen},
+    macros::tracepoint,
+    programs::TracePointContext,
+    Global,
+};
+use core::ffi::c_void;
+use gotrace_abi::{kind, RawEvent, DATA_LEN, STDERR_MAX_CHUNKS};
 
-use crate::maps::{current, is_traced, reserve, sockfd_key, Pending, PENDING, SOCKFDS};
+use crate::maps::{current, is_traced, reserve, sockfd_key, Pending, EVENTS, PENDING, SOCKFDS};
 use crate::user::{read_msghdr, read_payload, read_sockaddr};
 
 const SOL_SOCKET: u64 = 1;
@@ -190,14 +196,68 @@ pub fn sys_exit_sendmmsg(ctx: TracePointContext) -> u32 {
     0
 }
 
+/// Non-zero: also record writes to fd 2 (attach mode, see `kind::STDERR_WRITE`).
+#[no_mangle]
+static CAPTURE_STDERR: Global<u32> = Global::new(0);
+
 #[tracepoint]
 pub fn sys_enter_write(ctx: TracePointContext) -> u32 {
+    if arg(&ctx, 0) == 2 && CAPTURE_STDERR.load() != 0 {
+        return save(pending(kind::STDERR_WRITE, &ctx, arg(&ctx, 1), arg(&ctx, 2), 0));
+    }
     save_if_socket(pending(kind::WRITE, &ctx, arg(&ctx, 1), arg(&ctx, 2), 0))
 }
 
 #[tracepoint]
 pub fn sys_exit_write(ctx: TracePointContext) -> u32 {
-    buf_exit(kind::WRITE, exit_ret(&ctx), false)
+    let ret = exit_ret(&ctx);
+    if CAPTURE_STDERR.load() != 0 {
+        let (tgid, tid) = current();
+        if let Some(p) = unsafe { PENDING.get(&tid) }.copied() {
+            if p.kind == kind::STDERR_WRITE {
+                let _ = PENDING.remove(&tid);
+                stderr_chunks(tgid, tid, p.ptr, ret);
+                return 0;
+            }
+        }
+    }
+    buf_exit(kind::WRITE, ret, false)
+}
+
+/// Emits the first `ret` bytes at user `buf` as STDERR_WRITE chunks.
+/// Only the fields user space reads for this kind are set: the full
+/// [`reserve`] (zeroing, comm) per chunk would cost the verifier a
+/// million instructions over the loop.
+#[inline(always)]
+fn stderr_chunks(tgid: u32, tid: u32, buf: u64, ret: i64) {
+    if ret <= 0 {
+        return;
+    }
+    for i in 0..STDERR_MAX_CHUNKS {
+        let off = (i * DATA_LEN) as i64;
+        if off >= ret {
+            break;
+        }
+        let Some(mut e) = EVENTS.reserve::<RawEvent>(0) else { return };
+        let p = e.as_mut_ptr();
+        let left = ret - off;
+        let len: u32 = if left >= DATA_LEN as i64 { DATA_LEN as u32 } else { (left as u32) & (DATA_LEN as u32 - 1) };
+        unsafe {
+            (*p).ts_ns = bpf_ktime_get_ns();
+            (*p).kind = kind::STDERR_WRITE;
+            (*p).tgid = tgid;
+            (*p).tid = tid;
+            (*p).fd = 2;
+            (*p).ret = ret;
+            (*p).arg = off as u64;
+            (*p).data_len = 0;
+            let dst = (*p).data.as_mut_ptr() as *mut c_void;
+            if len > 0 && gen::bpf_probe_read_user(dst, len, (buf + off as u64) as *const c_void) == 0 {
+                (*p).data_len = len as u16;
+            }
+        }
+        e.submit(0);
+    }
 }
 
 // ---- receive side -------------------------------------------------------------

@@ -9,7 +9,7 @@
 use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
 use gotrace_abi::{kind, AF_INET};
 
-use crate::maps::{current, is_traced, reserve, TCPSOCKS};
+use crate::maps::{current, is_traced, owner_of, reserve, TCPSOCKS};
 
 const TCP_SYN_SENT: i32 = 2;
 const TCP_CLOSE: i32 = 7;
@@ -35,8 +35,11 @@ fn try_state(ctx: &TracePointContext) -> Result<(), i32> {
         let _ = TCPSOCKS.insert(&sk, &cur_tgid, 0);
         cur_tgid
     } else {
-        match unsafe { TCPSOCKS.get(&sk) } {
-            Some(t) => *t,
+        let family: u16 = unsafe { ctx.read_at(28)? };
+        let raddr4: [u8; 4] = unsafe { ctx.read_at(if family == AF_INET { 36 } else { 68 })? };
+        let (lport, rport): (u16, u16) = unsafe { (ctx.read_at(24)?, ctx.read_at(26)?) };
+        match owner_of(sk, lport, rport, raddr4) {
+            Some(t) => t,
             None => return Ok(()),
         }
     };

@@ -11,7 +11,7 @@
 use aya_ebpf::{macros::tracepoint, maps::ring_buf::RingBufEntry, programs::TracePointContext, Global};
 use gotrace_abi::{kind, RawEvent, AF_INET, AF_INET6};
 
-use crate::maps::{current, is_traced, reserve, TCPSOCKS};
+use crate::maps::{current, is_traced, owner_of, reserve, TCPSOCKS};
 
 const TCP_CLOSE: u32 = 7;
 
@@ -23,13 +23,30 @@ static RETRANSMIT_ERR_OFFSET: Global<u32> = Global::new(76);
 /// one of the tree's: `tgid` its owner, `cookie` the socket. In softirq the
 /// current task is unrelated, so `tid` is 0 unless the owner is current
 /// (as in tcp.rs). With `closing`, a socket no longer in the set counts
-/// when a traced task is current: see tcp_send_reset.
+/// when a traced task is current: see tcp_send_reset. `tuple` is the
+/// offset of the record's 5-tuple (as [`five_tuple`]), to adopt a socket
+/// that was open before an attach.
 #[inline(always)]
-fn reserve_for(ctx: &TracePointContext, sk_off: usize, k: u32, ret: i64, closing: bool) -> Option<RingBufEntry<RawEvent>> {
+fn reserve_for(
+    ctx: &TracePointContext,
+    sk_off: usize,
+    k: u32,
+    ret: i64,
+    closing: bool,
+    tuple: Option<usize>,
+) -> Option<RingBufEntry<RawEvent>> {
     let sk: u64 = unsafe { ctx.read_at(sk_off).ok()? };
     let (tgid, tid) = current();
-    let owner = match unsafe { TCPSOCKS.get(&sk) } {
-        Some(&owner) => owner,
+    let known = match tuple {
+        Some(b) => unsafe {
+            let family: u16 = ctx.read_at(b + 4).ok()?;
+            let raddr4: [u8; 4] = ctx.read_at(if family == AF_INET { b + 10 } else { b + 42 }).ok()?;
+            owner_of(sk, ctx.read_at(b).ok()?, ctx.read_at(b + 2).ok()?, raddr4)
+        },
+        None => unsafe { TCPSOCKS.get(&sk) }.copied(),
+    };
+    let owner = match known {
+        Some(owner) => owner,
         None if closing && sk != 0 && is_traced(tgid) => tgid,
         None => return None,
     };
@@ -61,7 +78,7 @@ unsafe fn five_tuple(ctx: &TracePointContext, p: *mut RawEvent, base: usize) {
 pub fn tcp_retransmit_skb(ctx: TracePointContext) -> u32 {
     let off = RETRANSMIT_ERR_OFFSET.load() as usize;
     let err: i32 = if off == 0 { 0 } else { unsafe { ctx.read_at(off & 0xff).unwrap_or(0) } };
-    let Some(mut e) = reserve_for(&ctx, 16, kind::TCP_RETRANSMIT, err as i64, false) else { return 0 };
+    let Some(mut e) = reserve_for(&ctx, 16, kind::TCP_RETRANSMIT, err as i64, false, Some(28)) else { return 0 };
     unsafe {
         let p = e.as_mut_ptr();
         (*p).arg = ctx.read_at::<i32>(24).unwrap_or(0) as u32 as u64;
@@ -73,7 +90,7 @@ pub fn tcp_retransmit_skb(ctx: TracePointContext) -> u32 {
 
 #[tracepoint]
 pub fn tcp_receive_reset(ctx: TracePointContext) -> u32 {
-    let Some(mut e) = reserve_for(&ctx, 8, kind::TCP_RECEIVE_RESET, 0, false) else { return 0 };
+    let Some(mut e) = reserve_for(&ctx, 8, kind::TCP_RECEIVE_RESET, 0, false, Some(16)) else { return 0 };
     unsafe { five_tuple(&ctx, e.as_mut_ptr(), 16) };
     e.submit(0);
     0
@@ -85,7 +102,7 @@ pub fn tcp_send_reset(ctx: TracePointContext) -> u32 {
     // close(2) and shutdown(2) set CLOSE, which drops the socket from
     // TCPSOCKS (tcp.rs), before they send their RST (__tcp_close(),
     // tcp_disconnect()), in the closing task: accept it from a traced one.
-    let Some(mut e) = reserve_for(&ctx, 16, kind::TCP_SEND_RESET, 0, state == TCP_CLOSE) else { return 0 };
+    let Some(mut e) = reserve_for(&ctx, 16, kind::TCP_SEND_RESET, 0, state == TCP_CLOSE, None) else { return 0 };
     unsafe {
         let p = e.as_mut_ptr();
         let reason: u32 = ctx.read_at(28).unwrap_or(0);

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use gotrace_analyzer::bundle::Interface;
 
 use crate::error::TracerError;
+use crate::netns::NetNs;
 use socket::PacketSocket;
 use writer::CaptureWriter;
 
@@ -39,17 +40,42 @@ pub struct Capture {
 
 impl Capture {
     /// Opens the socket (so no packet after this call is missed) and starts
-    /// writing `path` on a thread.
-    pub fn start(path: PathBuf) -> Result<Capture, TracerError> {
-        let sock = PacketSocket::open()?;
+    /// writing `path` on a thread. With `netns`, the capture thread first
+    /// enters that network namespace: the socket and the interface names it
+    /// records are then the namespace's.
+    pub fn start(path: PathBuf, netns: Option<NetNs>) -> Result<Capture, TracerError> {
         let writer = CaptureWriter::create(&path)?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let (opened_tx, opened_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("capture".into())
-            .spawn(move || run(sock, writer, &flag))
+            .spawn(move || {
+                let opened = netns
+                    .as_ref()
+                    .map_or(Ok(()), NetNs::enter_this_thread)
+                    .and_then(|()| PacketSocket::open());
+                let sock = match opened {
+                    Ok(sock) => {
+                        let _ = opened_tx.send(Ok(()));
+                        sock
+                    }
+                    Err(e) => {
+                        let msg = e.to_string();
+                        let _ = opened_tx.send(Err(e));
+                        return Err(TracerError::Capture(msg));
+                    }
+                };
+                run(sock, writer, &flag)
+            })
             .map_err(|e| TracerError::sys("starting the capture thread", e))?;
-        Ok(Capture { stop, thread })
+        match opened_rx.recv() {
+            Ok(Ok(())) => Ok(Capture { stop, thread }),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(TracerError::Capture(
+                "the capture thread ended before opening its socket".into(),
+            )),
+        }
     }
 
     /// Stops after the packets already queued on the socket are written.

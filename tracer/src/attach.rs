@@ -1,0 +1,221 @@
+//! `gotrace attach --pid N`: trace a process that is already running (like
+//! `strace -p`), until it exits, Ctrl-C, or `--duration`, then report.
+//!
+//! Nothing is done to the process itself: no ptrace, no signal. Probes
+//! filter on its TGID (all its threads, and children it forks after the
+//! attach); the capture runs in its network namespace; the sockets it
+//! already holds are read from /proc and registered with the probes so
+//! their later syscalls and kernel events are followed too. Detaching
+//! drops the probes; the process never notices.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use gotrace_analyzer::bundle::{files, Attach, PreExistingSocket};
+
+use crate::bundle::BundleWriter;
+use crate::capture::Capture;
+use crate::error::TracerError;
+use crate::live::LiveView;
+use crate::netns::NetNs;
+use crate::probes::Probes;
+use crate::session::{Session, POLL};
+use crate::target::Target;
+use crate::{clock, meta, privileges, procnet, run, signals};
+
+/// Options of `gotrace attach`.
+pub struct AttachOptions {
+    /// The TGID to attach to (signed: bad input is reported, not parsed away).
+    pub pid: i64,
+    /// Bundle directory; default `./gotrace-YYYYmmdd-HHMMSS`.
+    pub output: Option<PathBuf>,
+    /// Print the verdict as JSON on stdout instead of the text report.
+    pub json: bool,
+    /// File created (holding the PID) once tracing is live.
+    pub ready_file: Option<PathBuf>,
+    /// Detach after this long.
+    pub duration: Option<Duration>,
+    /// Print one line per network event as it happens.
+    pub live: bool,
+}
+
+/// SOCK_STREAM and SOCK_DGRAM (socket(2)), as the probes' SOCKFDS values.
+const SOCK_STREAM: u32 = 1;
+const SOCK_DGRAM: u32 = 2;
+
+/// Attaches, records, reports; returns 0 once a report was printed.
+///
+/// Errors: [`TracerError::NoSuchProcess`], [`TracerError::IsThread`],
+/// [`TracerError::AttachSelf`], [`TracerError::ExitedDuringAttach`], and
+/// the loading/capture/bundle errors of `run`.
+pub fn attach(opts: AttachOptions) -> Result<i32, TracerError> {
+    privileges::check("attach")?;
+    let target = Target::open(opts.pid)?;
+    let gone = |_| TracerError::ExitedDuringAttach { pid: target.pid };
+    // Two handles: one moves into the capture thread, one serves `nft`.
+    let netns = NetNs::of(target.pid).map_err(gone)?;
+    let capture_ns = NetNs::of(target.pid).map_err(gone)?;
+    let mut probes = Probes::load(true)?;
+    let dir = opts.output.clone().unwrap_or_else(run::default_dir);
+    let mut bundle = BundleWriter::create(&dir)?;
+    match trace(&opts, &target, netns, capture_ns, &mut probes, &mut bundle) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            // Never leave a half-made bundle that looks like a real one.
+            let _ = std::fs::remove_dir_all(bundle.dir());
+            Err(e)
+        }
+    }
+}
+
+fn trace(
+    opts: &AttachOptions,
+    target: &Target,
+    netns: NetNs,
+    capture_ns: NetNs,
+    probes: &mut Probes,
+    bundle: &mut BundleWriter,
+) -> Result<i32, TracerError> {
+    signals::install();
+    let pid = target.pid;
+    probes.trace(pid)?;
+    // Read after the probes are live: a socket opened later is in the trace.
+    let mut warnings = Vec::new();
+    let pre = procnet::pre_existing(pid, &mut warnings);
+    register(probes, pid, &pre)?;
+    let own = capture_ns.is_own();
+    let capture = Capture::start(bundle.path(files::CAPTURE), (!own).then_some(capture_ns))?;
+    if target.exited() {
+        let _ = capture.stop();
+        return Err(TracerError::ExitedDuringAttach { pid });
+    }
+    let start = clock::monotonic_ns();
+    let resolv = target.resolv_conf_path();
+    let subject = meta::Subject {
+        mode: "attach",
+        argv: target.argv.clone(),
+        cwd: target.cwd.clone(),
+        uid: target.uid,
+        gid: target.gid,
+        root_pid: pid,
+        env: target.env.clone(),
+        resolv_conf: &resolv,
+        netns: (!own).then_some(&netns),
+    };
+    let mut meta = meta::initial(subject, clock::sample_map(), start);
+    meta.warnings.extend(probes.warnings.iter().cloned());
+    meta.warnings.extend(warnings);
+    meta.drop_reasons = probes.names.drop_reasons.clone();
+    meta.attach = Some(Attach {
+        pid,
+        netns: Some(netns.id.clone()),
+        pre_existing: pre,
+        ended_by: None,
+    });
+    bundle.write_meta(&meta)?;
+    let stderr_log =
+        std::fs::File::create(bundle.path(files::STDERR)).map_err(|e| TracerError::Bundle {
+            path: bundle.path(files::STDERR),
+            source: e,
+        })?;
+    if let Some(ready) = &opts.ready_file {
+        std::fs::write(ready, format!("{pid}\n"))
+            .map_err(|e| TracerError::sys(format!("writing {}", ready.display()), e))?;
+    }
+    let live = opts.live.then(|| LiveView::stderr(start));
+    eprintln!(
+        "gotrace: attached to PID {pid} ({}); Ctrl-C detaches",
+        target.argv.join(" ")
+    );
+    let mut session = Session::new(probes, bundle, capture, meta, Some(stderr_log), live);
+    let ended_by = record(target, &mut session, opts.duration);
+    if ended_by != "exited" {
+        eprintln!("gotrace: detached from PID {pid}; it keeps running");
+    }
+    if let Some(a) = session.meta.attach.as_mut() {
+        a.ended_by = Some(ended_by.into());
+    }
+    session.finish(None, opts.json);
+    Ok(0)
+}
+
+/// Makes the probes follow sockets the process already holds: their fds
+/// (read/write/close) and, for TCP, their 5-tuples (kernel events).
+fn register(probes: &mut Probes, pid: u32, pre: &[PreExistingSocket]) -> Result<(), TracerError> {
+    for s in pre {
+        let tcp = s.proto == "tcp";
+        probes.add_socket_fd(pid, s.fd, if tcp { SOCK_STREAM } else { SOCK_DGRAM })?;
+        if let (true, Some(peer)) = (tcp, &s.peer) {
+            let raddr4 = match peer.ip {
+                std::net::IpAddr::V4(a) => a.octets(),
+                std::net::IpAddr::V6(a) => {
+                    let o = a.octets();
+                    [o[12], o[13], o[14], o[15]]
+                }
+            };
+            probes.add_pre_existing_tcp(
+                gotrace_abi::presock_key(s.local.port, peer.port, raddr4),
+                pid,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Records until the process exits (`"exited"`), a signal reaches gotrace
+/// (`"interrupted"`), or `duration` passes (`"duration"`).
+fn record(target: &Target, session: &mut Session<'_>, duration: Option<Duration>) -> &'static str {
+    let started = Instant::now();
+    loop {
+        session.pump(POLL);
+        if target.exited() {
+            return "exited";
+        }
+        if !signals::take_any().is_empty() {
+            return "interrupted";
+        }
+        if duration.is_some_and(|d| started.elapsed() >= d) {
+            return "duration";
+        }
+    }
+}
+
+/// Parses `--duration`: seconds (`30`, `1.5`) or with a unit (`500ms`, `30s`, `2m`, `1h`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration: use seconds (30) or 500ms, 30s, 2m, 1h"))?;
+    let scale = match unit {
+        "" | "s" => 1.0,
+        "ms" => 0.001,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("`{s}`: unknown unit `{unit}`: use ms, s, m or h")),
+    };
+    Duration::try_from_secs_f64(n * scale)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("`{s}` is not a positive duration"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units_and_bad_ones_are_errors() {
+        assert_eq!(parse_duration("30").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        for bad in ["", "abc", "10x", "0", "-3", "1e400", "..", "5 d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

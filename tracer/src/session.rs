@@ -1,0 +1,169 @@
+//! A recording in progress, shared by `run` and `attach`: probes loaded,
+//! capture running, bundle open. It moves events from the ring buffer to
+//! events.jsonl (and stderr chunks to stderr.log, and lines to the live
+//! view), then finishes the bundle and prints the report.
+//!
+//! Once the traced process runs, nothing here may abandon it or throw away
+//! what was recorded: failures (a full disk, a capture error) become
+//! warnings in meta.json and the report.
+
+use std::fs::File;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use gotrace_abi::{kind, RawEvent};
+use gotrace_analyzer::bundle::{ExitStatus, Meta, Op};
+
+use crate::bundle::BundleWriter;
+use crate::capture::{Capture, CaptureSummary};
+use crate::probes::Probes;
+use crate::{clock, decode, report};
+
+/// After the traced process exits, how long to keep reading events and
+/// packets (RSTs and ICMP errors for its last packets may still be in flight).
+pub const TAIL: Duration = Duration::from_millis(200);
+/// Poll period of the main loops; also the flush period of events.jsonl.
+pub const POLL: Duration = Duration::from_millis(50);
+
+/// The recording state.
+pub struct Session<'a> {
+    pub probes: &'a mut Probes,
+    pub bundle: &'a mut BundleWriter,
+    /// Taken by [`Session::finish`].
+    capture: Option<Capture>,
+    /// meta.json as written at start; completed by [`Session::finish`].
+    pub meta: Meta,
+    /// Where `kind::STDERR_WRITE` chunks go (attach); `None` for `run`.
+    stderr_log: Option<File>,
+    /// Live view of events as they arrive, if asked for.
+    live: Option<crate::live::LiveView>,
+    /// The first events.jsonl write error; later events are drained, not written.
+    events_err: Option<String>,
+    /// How the root process ended, from its exit event.
+    pub root_exit: Option<ExitStatus>,
+    /// Warnings for meta.json gathered while recording.
+    pub warnings: Vec<String>,
+}
+
+impl<'a> Session<'a> {
+    /// Starts recording into `bundle` with `meta` as written at start.
+    pub fn new(
+        probes: &'a mut Probes,
+        bundle: &'a mut BundleWriter,
+        capture: Capture,
+        meta: Meta,
+        stderr_log: Option<File>,
+        live: Option<crate::live::LiveView>,
+    ) -> Session<'a> {
+        Session {
+            probes,
+            bundle,
+            capture: Some(capture),
+            meta,
+            stderr_log,
+            live,
+            events_err: None,
+            root_exit: None,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Waits up to `wait` for the ring buffer, then writes what it holds.
+    /// After the first write error events are still drained, so the kernel
+    /// side never stalls, but no longer written.
+    pub fn pump(&mut self, wait: Duration) {
+        let mut pfd = [libc::pollfd {
+            fd: self.probes.ring_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(pfd.as_mut_ptr(), 1, wait.as_millis() as libc::c_int) };
+        let writing = self.events_err.is_none();
+        let root = self.meta.root_pid;
+        let mut failed = None;
+        let (bundle, stderr_log, live, root_exit) = (
+            &mut *self.bundle,
+            &mut self.stderr_log,
+            &mut self.live,
+            &mut self.root_exit,
+        );
+        self.probes.drain(|raw, names| {
+            if raw.kind == kind::STDERR_WRITE {
+                append_stderr(stderr_log, raw);
+                return;
+            }
+            if !writing || failed.is_some() {
+                return;
+            }
+            if let Some(ev) = decode::decode(raw, bundle.next_id(), names) {
+                if let (Op::Exit { status: Some(s) }, true) = (&ev.op, ev.tgid == root) {
+                    *root_exit = Some(*s);
+                }
+                if let Some(l) = live.as_mut() {
+                    l.show(&ev);
+                }
+                failed = bundle.write_event(&ev).err();
+            }
+        });
+        if writing && failed.is_none() {
+            failed = self.bundle.flush().err();
+        }
+        if let Some(f) = self.stderr_log.as_mut() {
+            let _ = f.flush();
+        }
+        if let Some(e) = failed {
+            self.events_err = Some(format!(
+                "events after #{} were not recorded: {e}",
+                self.bundle.next_id() - 1
+            ));
+        }
+    }
+
+    /// Reads the tail (events and packets still in flight), stops the
+    /// capture, completes meta.json with `exit` and the counters, and
+    /// prints the report (`json`: the verdict on stdout).
+    pub fn finish(mut self, exit: Option<ExitStatus>, json: bool) {
+        let deadline = Instant::now() + TAIL;
+        while Instant::now() < deadline {
+            self.pump(POLL);
+        }
+        let stopped = self.capture.take().map(Capture::stop);
+        let cap = match stopped {
+            Some(Ok(cap)) => cap,
+            Some(Err(e)) => {
+                self.warnings
+                    .push(format!("the capture stopped early: {e}"));
+                CaptureSummary::default()
+            }
+            None => CaptureSummary::default(),
+        };
+        self.pump(Duration::ZERO);
+        let mut meta = self.meta;
+        meta.end_monotonic_ns = Some(clock::monotonic_ns());
+        meta.exit = exit.or(self.root_exit);
+        meta.lost_events = self.probes.lost_events();
+        let missed = self.probes.missed_runs();
+        if missed > 0 {
+            meta.warnings.push(format!("the kernel skipped {missed} runs of gotrace's probes because another eBPF program was running on the same CPU (a softirq interrupting a probe): kernel events such as retransmits or TCP state changes may be missing from events.jsonl"));
+        }
+        meta.dropped_packets = cap.dropped;
+        meta.interfaces = cap.interfaces;
+        meta.warnings.extend(cap.warnings);
+        meta.warnings.extend(self.warnings);
+        meta.warnings.extend(self.events_err);
+        if let Err(e) = self.bundle.write_meta(&meta) {
+            eprintln!("gotrace: {e}");
+        }
+        report::finish_run(self.bundle, json);
+    }
+}
+
+/// Appends one stderr chunk to stderr.log (best effort: it is evidence, not
+/// the trace itself).
+fn append_stderr(log: &mut Option<File>, raw: &RawEvent) {
+    if let Some(f) = log.as_mut() {
+        let n = usize::from(raw.data_len).min(raw.data.len());
+        let _ = f.write_all(&raw.data[..n]);
+    }
+}
