@@ -8,7 +8,7 @@
 //! | `connect` | `connect(fd 8, 198.18.0.2:8080) = -EINPROGRESS` |
 //! | `so_error` | `getsockopt(fd 8, SO_ERROR) -> ECONNREFUSED`, `... -> 0 (connected)` |
 //! | `send` | `write(fd 5, 198.18.0.53:53, DNS query A proxy.lab.test (id 0x1a2b)) = 32` |
-//! | `recv` | `read(fd 8, 198.18.0.2:8443, TLS Server Hello (TLS 1.3), Change Cipher Spec) = 576` |
+//! | `recv` | `read(fd 8, 198.18.0.2:8443, TLS Server Hello (TLS 1.3)) = 576` |
 //! | `close` | `close(fd 8) = 0` |
 //! | `exec` | `exec /usr/bin/go` |
 //! | `exit` | `exited with status 1`, `killed by signal 9`, `exited` |
