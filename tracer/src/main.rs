@@ -14,6 +14,7 @@ mod decode;
 mod error;
 mod firewall;
 mod kernel_events;
+mod live;
 mod meta;
 mod privileges;
 mod probes;
