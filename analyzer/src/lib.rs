@@ -6,7 +6,8 @@
 //! Entry points: [`analyze_bundle`] -> [`Report`], then [`Report::to_json`]
 //! or [`render_text`]. The pieces are public for capture-only use:
 //! [`capture::CaptureReader`], [`capture::CaptureIndex`], [`dns`], [`icmp`],
-//! [`tls`], [`http`].
+//! [`tls`], [`http`]. [`describe::describe`] words one event as one
+//! strace-style line (the live view while tracing, and the report's steps).
 
 #![warn(missing_docs)]
 
@@ -14,6 +15,7 @@ pub mod attempt;
 pub mod bundle;
 pub mod capture;
 pub mod clock;
+pub mod describe;
 pub mod dns;
 pub mod errno;
 mod error;

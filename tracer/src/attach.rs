@@ -122,7 +122,9 @@ fn trace(
         std::fs::write(ready, format!("{pid}\n"))
             .map_err(|e| TracerError::sys(format!("writing {}", ready.display()), e))?;
     }
-    let live = opts.live.then(|| LiveView::stderr(start));
+    let live = opts
+        .live
+        .then(|| LiveView::new(Box::new(std::io::stderr()), start));
     eprintln!(
         "gotrace: attached to PID {pid} ({}); Ctrl-C detaches",
         target.argv.join(" ")

@@ -59,6 +59,10 @@ enum Cmd {
         /// just before the command starts; for scripts and tests.
         #[arg(long, value_name = "PATH")]
         ready_file: Option<PathBuf>,
+        /// Print one line per network event as it happens, on stderr
+        /// (interleaved with the command's own stderr).
+        #[arg(short = 'v', long = "live")]
+        live: bool,
         /// The command and its arguments, after `--`.
         #[arg(
             required = true,
@@ -116,12 +120,14 @@ fn main() {
             output,
             json,
             ready_file,
+            live,
             command,
         } => run::run(run::RunOptions {
             argv: command,
             output,
             json,
             ready_file,
+            live,
         }),
         Cmd::Attach {
             pid,

@@ -13,6 +13,7 @@ use nix::unistd::Pid;
 use crate::bundle::BundleWriter;
 use crate::capture::Capture;
 use crate::error::TracerError;
+use crate::live::LiveView;
 use crate::probes::Probes;
 use crate::session::{Session, POLL};
 use crate::{clock, meta, privileges, signals, spawn};
@@ -27,6 +28,8 @@ pub struct RunOptions {
     pub json: bool,
     /// File created once tracing is live, just before the command starts.
     pub ready_file: Option<PathBuf>,
+    /// Print one line per network event as it happens (on stderr).
+    pub live: bool,
 }
 
 /// Runs the command traced; returns the exit status gotrace should exit with
@@ -72,7 +75,10 @@ fn trace(
             .map_err(|e| TracerError::sys(format!("writing {}", ready.display()), e))?;
     }
     let (pid, stderr) = child.release()?;
-    let session = Session::new(probes, bundle, capture, meta, None, None);
+    let live = opts
+        .live
+        .then(|| LiveView::new(Box::new(std::io::stderr()), start));
+    let session = Session::new(probes, bundle, capture, meta, None, live);
     Ok(follow(pid, stderr, session, opts.json))
 }
 

@@ -139,6 +139,9 @@ impl<'a> Session<'a> {
             None => CaptureSummary::default(),
         };
         self.pump(Duration::ZERO);
+        if let Some(l) = self.live.as_mut() {
+            l.finish();
+        }
         let mut meta = self.meta;
         meta.end_monotonic_ns = Some(clock::monotonic_ns());
         meta.exit = exit.or(self.root_exit);

@@ -7,6 +7,7 @@ use super::{AppObs, Attempt, Correlation, EventFact, Kind, Source, Step};
 use crate::bundle::{Event, Op, SockAddr};
 use crate::capture::AppSummary;
 use crate::clock::Clock;
+use crate::describe::{self, describe};
 use crate::dns::{self, DnsMessage};
 use crate::errno;
 
@@ -62,12 +63,7 @@ pub(super) fn from_events(events: &[Event], clock: &Clock) -> Correlation {
                 if let Some(fd) = i32::try_from(*ret).ok().filter(|fd| *fd >= 0) {
                     let key = (ev.tgid, fd);
                     open.remove(&key);
-                    let text = format!(
-                        "socket({}, {}) = {}",
-                        family_name(*domain),
-                        type_name(*sock_type),
-                        errno::ret_text(*ret)
-                    );
+                    let text = describe(ev).unwrap_or_default();
                     sockets.insert(
                         key,
                         SockInfo {
@@ -96,10 +92,7 @@ pub(super) fn from_events(events: &[Event], clock: &Clock) -> Correlation {
                 if let Some(i) = info {
                     a.steps.push(i.event.clone());
                 }
-                a.steps.push(step(
-                    ev,
-                    format!("connect(fd {fd}, {peer}) = {}", errno::ret_text(*ret)),
-                ));
+                a.steps.push(step(ev, describe(ev).unwrap_or_default()));
                 a.connect = Some(EventFact {
                     id: ev.id,
                     ts_ns: ev.ts_ns,
@@ -115,13 +108,7 @@ pub(super) fn from_events(events: &[Event], clock: &Clock) -> Correlation {
                 else {
                     continue;
                 };
-                let what = if *so_error == 0 {
-                    "0 (connected)".to_string()
-                } else {
-                    errno::name(*so_error)
-                };
-                a.steps
-                    .push(step(ev, format!("getsockopt(fd {fd}, SO_ERROR) -> {what}")));
+                a.steps.push(step(ev, describe(ev).unwrap_or_default()));
                 a.end_ns = ev.ts_ns;
                 a.so_error = Some(EventFact {
                     id: ev.id,
@@ -270,11 +257,11 @@ fn io_text(
     app: Option<&AppObs>,
 ) -> String {
     let what = match (msg, app) {
-        (Some(m), _) => format!(", DNS {}", m.summary()),
-        (None, Some(o)) => format!(", {}", o.summary.describe()),
-        (None, None) => String::new(),
+        (Some(m), _) => Some(format!("DNS {}", m.summary())),
+        (None, Some(o)) => Some(o.summary.describe()),
+        (None, None) => None,
     };
-    format!("{syscall}(fd {fd}{what}) = {}", errno::ret_text(ret))
+    describe::io_line(syscall, fd, None, ret, what.as_deref())
 }
 
 /// The TLS/HTTP head in a TCP syscall's payload head.
@@ -351,16 +338,11 @@ fn link_tcp_states(attempts: &mut [Attempt], changes: &mut [TcpChange<'_>], cloc
                 a.established = true;
             }
             a.end_ns = a.end_ns.max(ch.ev.ts_ns);
-            let local = if ch.local.port == 0 {
-                ch.local.ip.to_string()
-            } else {
-                ch.local.to_string()
-            };
             a.steps.push(Step {
                 source: Source::Event,
                 id: ch.ev.id,
                 t_ms: Some(clock.event_ms(ch.ev.ts_ns)),
-                text: format!("tcp {local} > {} {} -> {}", ch.peer, ch.old, ch.new),
+                text: describe(ch.ev).unwrap_or_default(),
             });
         }
     }
@@ -370,25 +352,6 @@ fn link_tcp_states(attempts: &mut [Attempt], changes: &mut [TcpChange<'_>], cloc
 /// (`::ffff:198.18.0.2`, an AF_INET6 socket dialing IPv4) is IPv4 on the wire.
 fn canonical(a: &SockAddr) -> SocketAddr {
     SocketAddr::new(a.ip.to_canonical(), a.port)
-}
-
-fn family_name(d: u16) -> String {
-    match d {
-        AF_INET => "AF_INET".into(),
-        AF_INET6 => "AF_INET6".into(),
-        1 => "AF_UNIX".into(),
-        16 => "AF_NETLINK".into(),
-        n => format!("family {n}"),
-    }
-}
-
-fn type_name(t: u16) -> String {
-    match t {
-        SOCK_STREAM => "SOCK_STREAM".into(),
-        SOCK_DGRAM => "SOCK_DGRAM".into(),
-        3 => "SOCK_RAW".into(),
-        n => format!("type {n}"),
-    }
 }
 
 #[cfg(test)]
