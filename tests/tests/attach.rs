@@ -326,3 +326,45 @@ fn attach_refuses_a_missing_pid_and_a_thread_with_their_exit_codes() {
         "{msg}"
     );
 }
+
+#[test]
+fn run_follows_the_command_into_another_namespace() {
+    support::require_root();
+    let scratch = Scratch::new("run-netns");
+    let dir = scratch.path().join("bundle");
+    let s = gotrace_e2e::scenario::by_name("connection-refused").expect("scenario");
+    let lab = Lab::up(s.config.clone()).expect("setting up the lab");
+    // gotrace in the root namespace; the command enters the lab's.
+    let out = Command::new(support::gotrace())
+        .arg("run")
+        .arg("-o")
+        .arg(&dir)
+        .args(["--json", "--", "ip", "netns", "exec", lab.client_ns(), "go", "mod", "tidy"])
+        .env_clear()
+        .envs(lab.env())
+        .current_dir(lab.module_dir())
+        .output()
+        .expect("running gotrace");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    let context = format!("bundle {}\n--- stderr\n{stderr}", dir.display());
+    assert_eq!(out.status.code(), Some(1), "{context}");
+    let v = bundle::verdict_from_stdout(&stdout).unwrap_or_else(|| panic!("no verdict\n{context}"));
+    assert_eq!(
+        (v["layer"].as_str(), v["cause"].as_str()),
+        (Some("network"), Some("connection-refused")),
+        "{v:#}\n{context}"
+    );
+    assert!(bundle::cited(&v, "packet").len() >= 2, "SYN and RST must be cited: {v:#}");
+    let meta = bundle::meta(&dir);
+    let lab_ns = std::fs::read_link(format!("/run/netns/{}", lab.client_ns()))
+        .ok()
+        .map(|p| p.display().to_string());
+    let veth = meta["interfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "veth0" && !i["netns"].is_null())
+        .unwrap_or_else(|| panic!("no veth0 of the lab namespace in {:#}", meta["interfaces"]));
+    assert!(veth["netns"].as_str().unwrap().starts_with("net:["), "{veth}");
+    let _ = lab_ns;
+}

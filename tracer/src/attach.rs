@@ -18,7 +18,7 @@ use crate::capture::Capture;
 use crate::error::TracerError;
 use crate::live::LiveView;
 use crate::netns::NetNs;
-use crate::probes::Probes;
+use crate::probes::{Mode, Probes};
 use crate::session::{Session, POLL};
 use crate::target::Target;
 use crate::{clock, meta, privileges, procnet, run, signals};
@@ -55,7 +55,7 @@ pub fn attach(opts: AttachOptions) -> Result<i32, TracerError> {
     // Two handles: one moves into the capture thread, one serves `nft`.
     let netns = NetNs::of(target.pid).map_err(gone)?;
     let capture_ns = NetNs::of(target.pid).map_err(gone)?;
-    let mut probes = Probes::load(true)?;
+    let mut probes = Probes::load(Mode::Attach)?;
     let dir = opts.output.clone().unwrap_or_else(run::default_dir);
     let mut bundle = BundleWriter::create(&dir)?;
     match trace(&opts, &target, netns, capture_ns, &mut probes, &mut bundle) {

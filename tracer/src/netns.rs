@@ -22,19 +22,33 @@ impl NetNs {
     /// Errors: [`TracerError::Sys`] when /proc/PID/ns/net cannot be opened
     /// (the process exited, or no CAP_SYS_PTRACE over it).
     pub fn of(pid: u32) -> Result<NetNs, TracerError> {
-        let path = format!("/proc/{pid}/ns/net");
-        let file = File::open(&path).map_err(|e| TracerError::sys(format!("opening {path}"), e))?;
-        let id = std::fs::read_link(&path)
+        Self::open(&format!("/proc/{pid}/ns/net"))
+    }
+
+    fn open(path: &str) -> Result<NetNs, TracerError> {
+        let file = File::open(path).map_err(|e| TracerError::sys(format!("opening {path}"), e))?;
+        let id = std::fs::read_link(path)
             .map(|p| p.display().to_string())
             .map_err(|e| TracerError::sys(format!("reading {path}"), e))?;
         Ok(NetNs { file, id })
     }
 
+    /// Opens the network namespace of thread `tid` of process `tgid`
+    /// (setns(2) moves one thread).
+    pub fn of_task(tgid: u32, tid: u32) -> Result<NetNs, TracerError> {
+        Self::open(&format!("/proc/{tgid}/task/{tid}/ns/net"))
+    }
+
+    /// `net:[inode]` of the calling thread's namespace ("" if unreadable).
+    pub fn own_id() -> String {
+        std::fs::read_link("/proc/thread-self/ns/net")
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    }
+
     /// Whether this is the namespace gotrace itself runs in.
     pub fn is_own(&self) -> bool {
-        std::fs::read_link("/proc/thread-self/ns/net")
-            .map(|p| p.display().to_string() == self.id)
-            .unwrap_or(false)
+        Self::own_id() == self.id
     }
 
     /// Moves the calling thread (only it: setns(2) with CLONE_NEWNET is

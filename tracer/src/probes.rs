@@ -40,6 +40,8 @@ const TRACEPOINTS: &[(&str, &str, &str)] = &[
     ("sys_exit_read", "syscalls", "sys_exit_read"),
     ("sys_enter_close", "syscalls", "sys_enter_close"),
     ("sys_exit_close", "syscalls", "sys_exit_close"),
+    ("sys_exit_setns", "syscalls", "sys_exit_setns"),
+    ("sys_exit_unshare", "syscalls", "sys_exit_unshare"),
     ("sched_process_fork", "sched", "sched_process_fork"),
     ("sched_process_exec", "sched", "sched_process_exec"),
     ("sched_process_exit", "sched", "sched_process_exit"),
@@ -63,6 +65,15 @@ const SET_STATE_LAYOUT: &[(&str, usize)] = &[
     ("daddr_v6", 56),
 ];
 
+/// What the probes are loaded for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `gotrace run`: gotrace started the command.
+    Run,
+    /// `gotrace attach`: the process was already running.
+    Attach,
+}
+
 /// Loaded and attached probes. Dropping it detaches everything.
 pub struct Probes {
     ebpf: Ebpf,
@@ -78,10 +89,11 @@ impl Probes {
     ///
     /// Errors: [`TracerError::NoEbpfObject`], [`TracerError::Tracefs`],
     /// [`TracerError::TracepointFormat`], [`TracerError::Ebpf`].
-    /// With `capture_stderr`, writes to fd 2 of the traced tree are recorded
-    /// too (`kind::STDERR_WRITE`), for `attach`, where gotrace does not own
-    /// the process's stderr.
-    pub fn load(capture_stderr: bool) -> Result<Probes, TracerError> {
+    /// `mode` switches the mode-specific probes: for [`Mode::Attach`],
+    /// writes to fd 2 are recorded (`kind::STDERR_WRITE`: gotrace does not
+    /// own the process's stderr); for [`Mode::Run`], a task that changes
+    /// namespace is stopped until its capture runs (`kind::NETNS_ENTER`).
+    pub fn load(mode: Mode) -> Result<Probes, TracerError> {
         if OBJECT.is_empty() {
             return Err(TracerError::NoEbpfObject);
         }
@@ -92,8 +104,10 @@ impl Probes {
         let kernel = kernel_events::prepare();
         let mut loader = EbpfLoader::new();
         loader.override_global(globals::FORK_CHILD_PID_OFFSET, &fork_child, true);
-        let stderr_flag = u32::from(capture_stderr);
+        let stderr_flag = u32::from(mode == Mode::Attach);
+        let netns_flag = u32::from(mode == Mode::Run);
         loader.override_global(globals::CAPTURE_STDERR, &stderr_flag, true);
+        loader.override_global(globals::FOLLOW_NETNS, &netns_flag, true);
         for (name, value) in &kernel.globals {
             loader.override_global(name, value, true);
         }

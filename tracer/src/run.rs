@@ -14,7 +14,7 @@ use crate::bundle::BundleWriter;
 use crate::capture::Capture;
 use crate::error::TracerError;
 use crate::live::LiveView;
-use crate::probes::Probes;
+use crate::probes::{Mode, Probes};
 use crate::session::{Session, POLL};
 use crate::{clock, meta, privileges, signals, spawn};
 
@@ -37,7 +37,7 @@ pub struct RunOptions {
 pub fn run(opts: RunOptions) -> Result<i32, TracerError> {
     privileges::check("run")?;
     let path = spawn::resolve(&opts.argv[0])?;
-    let mut probes = Probes::load(false)?;
+    let mut probes = Probes::load(Mode::Run)?;
     let dir = opts.output.clone().unwrap_or_else(default_dir);
     let mut bundle = BundleWriter::create(&dir)?;
     match trace(&opts, &path, &mut probes, &mut bundle) {

@@ -16,6 +16,7 @@ use gotrace_analyzer::bundle::{ExitStatus, Meta, Op};
 
 use crate::bundle::BundleWriter;
 use crate::capture::{Capture, CaptureSummary};
+use crate::netns::NetNs;
 use crate::probes::Probes;
 use crate::{clock, decode, report};
 
@@ -82,6 +83,7 @@ impl<'a> Session<'a> {
         let writing = self.events_err.is_none();
         let root = self.meta.root_pid;
         let mut failed = None;
+        let mut entered = Vec::new();
         let (bundle, stderr_log, live, root_exit) = (
             &mut *self.bundle,
             &mut self.stderr_log,
@@ -91,6 +93,10 @@ impl<'a> Session<'a> {
         self.probes.drain(|raw, names| {
             if raw.kind == kind::STDERR_WRITE {
                 append_stderr(stderr_log, raw);
+                return;
+            }
+            if raw.kind == kind::NETNS_ENTER {
+                entered.push((raw.tgid, raw.tid));
                 return;
             }
             if !writing || failed.is_some() {
@@ -112,12 +118,36 @@ impl<'a> Session<'a> {
         if let Some(f) = self.stderr_log.as_mut() {
             let _ = f.flush();
         }
+        for (tgid, tid) in entered {
+            self.follow_netns(tgid, tid);
+        }
         if let Some(e) = failed {
             self.events_err = Some(format!(
                 "events after #{} were not recorded: {e}",
                 self.bundle.next_id() - 1
             ));
         }
+    }
+
+    /// A traced task changed namespace (setns/unshare) and its process was
+    /// stopped by the probe: capture in its network namespace if that is
+    /// new, then let it continue. SIGCONT is sent whatever happened, so the
+    /// process never stays stopped because of gotrace.
+    fn follow_netns(&mut self, tgid: u32, tid: u32) {
+        let added = NetNs::of_task(tgid, tid).and_then(|ns| {
+            let id = ns.id.clone();
+            match self.capture.as_mut() {
+                Some(c) => c.add_namespace(ns).map(|_| id),
+                None => Ok(id),
+            }
+        });
+        if let Err(e) = added {
+            self.warnings.push(format!("process {tgid} entered another network namespace that gotrace could not capture in ({e}): its packets there are missing from the capture"));
+        }
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(tgid as i32),
+            nix::sys::signal::Signal::SIGCONT,
+        );
     }
 
     /// Reads the tail (events and packets still in flight), stops the

@@ -175,4 +175,9 @@ pub struct Interface {
     pub ifindex: u32,
     /// pcapng/pcap LINKTYPE_* value.
     pub link_type: u16,
+    /// The network namespace (`net:[inode]`) when it is not the one gotrace
+    /// started in: `attach` to a process in another namespace, or a `run`
+    /// whose command entered one (`ip netns exec`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
 }

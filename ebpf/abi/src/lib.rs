@@ -89,6 +89,11 @@ pub mod kind {
     /// up to [`DATA_LEN`] bytes. A write yields at most
     /// [`STDERR_MAX_CHUNKS`] chunks.
     pub const STDERR_WRITE: u32 = 20;
+    /// setns(2) (`arg` 0) or unshare(2) (`arg` 1) returned 0 in a traced
+    /// task while the `FOLLOW_NETNS` global is set: the probe has sent the
+    /// task's process SIGSTOP; the tracer checks the task's network
+    /// namespace, captures there if it is new, and sends SIGCONT.
+    pub const NETNS_ENTER: u32 = 21;
 }
 
 /// Most chunks one stderr write is split into (4 KiB at 128 bytes each):
@@ -165,6 +170,9 @@ pub mod globals {
     /// Offset of `exit_code` in `struct task_struct`, from the kernel's BTF;
     /// 0 when unknown (EXIT events then carry no status).
     pub const TASK_EXIT_CODE_OFFSET: &str = "TASK_EXIT_CODE_OFFSET";
+    /// Non-zero: stop and report tasks that change namespace
+    /// ([`super::kind::NETNS_ENTER`]; `run` mode).
+    pub const FOLLOW_NETNS: &str = "FOLLOW_NETNS";
     /// Non-zero: emit [`super::kind::STDERR_WRITE`] chunks (attach mode).
     pub const CAPTURE_STDERR: &str = "CAPTURE_STDERR";
 }

@@ -10,6 +10,7 @@
 #![no_main]
 
 mod maps;
+mod netns;
 mod sched;
 mod skb;
 mod syscalls;

@@ -1,11 +1,13 @@
-//! The packet capture: one AF_PACKET socket (packet(7)) on every interface
-//! of the current network namespace, written to pcapng while the command runs.
+//! The packet capture: an AF_PACKET socket (packet(7)) on every interface
+//! of the traced process's network namespace (and of each namespace its tree
+//! enters later), written to one pcapng while the command runs.
 
 mod socket;
 mod writer;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -14,7 +16,7 @@ use gotrace_analyzer::bundle::Interface;
 
 use crate::error::TracerError;
 use crate::netns::NetNs;
-use socket::PacketSocket;
+use socket::{NsInfo, PacketSocket};
 use writer::CaptureWriter;
 
 /// How long the capture thread may block before it flushes and checks for
@@ -36,6 +38,10 @@ pub struct CaptureSummary {
 pub struct Capture {
     stop: Arc<AtomicBool>,
     thread: JoinHandle<Result<CaptureSummary, TracerError>>,
+    /// Sockets opened in further namespaces, for the capture thread.
+    added: Sender<PacketSocket>,
+    /// Namespaces captured so far (`net:[inode]`), the first one included.
+    namespaces: Vec<String>,
 }
 
 impl Capture {
@@ -47,14 +53,24 @@ impl Capture {
         let writer = CaptureWriter::create(&path)?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let (added, new_socks) = std::sync::mpsc::channel();
+        let first_ns = match &netns {
+            Some(ns) => ns.id.clone(),
+            None => NetNs::own_id(),
+        };
         let (opened_tx, opened_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("capture".into())
             .spawn(move || {
+                let info = NsInfo {
+                    index: 0,
+                    id: netns.as_ref().map(|n| n.id.clone()),
+                    names: Default::default(),
+                };
                 let opened = netns
                     .as_ref()
                     .map_or(Ok(()), NetNs::enter_this_thread)
-                    .and_then(|()| PacketSocket::open());
+                    .and_then(|()| PacketSocket::open(info));
                 let sock = match opened {
                     Ok(sock) => {
                         let _ = opened_tx.send(Ok(()));
@@ -66,11 +82,16 @@ impl Capture {
                         return Err(TracerError::Capture(msg));
                     }
                 };
-                run(sock, writer, &flag)
+                run(sock, writer, &flag, new_socks)
             })
             .map_err(|e| TracerError::sys("starting the capture thread", e))?;
         match opened_rx.recv() {
-            Ok(Ok(())) => Ok(Capture { stop, thread }),
+            Ok(Ok(())) => Ok(Capture {
+                stop,
+                thread,
+                added,
+                namespaces: vec![first_ns],
+            }),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(TracerError::Capture(
                 "the capture thread ended before opening its socket".into(),
@@ -78,7 +99,36 @@ impl Capture {
         }
     }
 
-    /// Stops after the packets already queued on the socket are written.
+    /// Also captures in `netns` from now on, unless it is already captured;
+    /// returns whether a socket was added. The socket is opened on a short
+    /// thread that enters the namespace (setns(2) is per thread).
+    pub fn add_namespace(&mut self, netns: NetNs) -> Result<bool, TracerError> {
+        if self.namespaces.contains(&netns.id) {
+            return Ok(false);
+        }
+        let info = NsInfo {
+            index: self.namespaces.len(),
+            id: Some(netns.id.clone()),
+            names: Default::default(),
+        };
+        let id = netns.id.clone();
+        let sock = std::thread::Builder::new()
+            .name("capture-ns".into())
+            .spawn(move || {
+                netns.enter_this_thread()?;
+                PacketSocket::open(info)
+            })
+            .map_err(|e| TracerError::sys("starting a capture thread", e))?
+            .join()
+            .map_err(|_| TracerError::Capture("opening a capture socket panicked".into()))??;
+        self.added
+            .send(sock)
+            .map_err(|_| TracerError::Capture("the capture thread has stopped".into()))?;
+        self.namespaces.push(id);
+        Ok(true)
+    }
+
+    /// Stops after the packets already queued on the sockets are written.
     pub fn stop(self) -> Result<CaptureSummary, TracerError> {
         self.stop.store(true, Ordering::SeqCst);
         self.thread
@@ -87,25 +137,39 @@ impl Capture {
     }
 }
 
+/// Frames read from one socket before the others get their turn.
+const BATCH: usize = 64;
+
 fn run(
-    mut sock: PacketSocket,
+    first: PacketSocket,
     mut writer: CaptureWriter,
     stop: &AtomicBool,
+    new_socks: Receiver<PacketSocket>,
 ) -> Result<CaptureSummary, TracerError> {
+    let mut socks = vec![first];
     let mut buf = vec![0u8; socket::SNAPLEN];
     let mut last_flush = Instant::now();
     loop {
+        socks.extend(new_socks.try_iter());
         let stopping = stop.load(Ordering::SeqCst);
-        // Once stopping, read without waiting until the queue is empty.
+        // Once stopping, read without waiting until every queue is empty.
         let timeout = if stopping {
             Duration::ZERO
         } else {
             POLL_INTERVAL
         };
-        match sock.recv(&mut buf, timeout)? {
-            Some(pkt) => writer.write(&pkt, &buf[..pkt.captured])?,
-            None if stopping => break,
-            None => {}
+        let ready = socket::wait_any(&socks, timeout)?;
+        if ready.is_empty() && stopping {
+            break;
+        }
+        for i in ready {
+            let sock = &mut socks[i];
+            for _ in 0..BATCH {
+                match sock.recv(&mut buf, Duration::ZERO)? {
+                    Some(pkt) => writer.write(&pkt, &buf[..pkt.captured], &sock.ns)?,
+                    None => break,
+                }
+            }
         }
         // Flush by time, not only when idle: under a steady packet stream the
         // buffer would otherwise hold everything and a SIGKILL would lose it.
@@ -117,7 +181,7 @@ fn run(
     writer.flush()?;
     let (interfaces, warnings) = writer.finish();
     Ok(CaptureSummary {
-        dropped: sock.drops(),
+        dropped: socks.iter().map(PacketSocket::drops).sum(),
         interfaces,
         warnings,
     })

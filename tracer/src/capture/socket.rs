@@ -1,6 +1,7 @@
 //! The AF_PACKET socket: receiving frames with their interface, direction
 //! and kernel timestamp.
 
+use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Duration;
 
@@ -33,15 +34,73 @@ pub struct Frame {
     pub realtime_ns: u64,
 }
 
+/// The network namespace a socket captures in, as the writer needs it.
+#[derive(Debug, Clone, Default)]
+pub struct NsInfo {
+    /// Position among the capture's sockets: 0 for the first, which the
+    /// capture thread opened itself (so `if_indextoname` there is right).
+    pub index: usize,
+    /// `net:[inode]` when it is not the namespace gotrace started in.
+    pub id: Option<String>,
+    /// ifindex -> interface name, read in the namespace when the socket opened.
+    pub names: HashMap<u32, String>,
+}
+
+impl NsInfo {
+    /// The name of interface `ifindex` of this namespace; `ifN` when unknown.
+    pub fn name(&self, ifindex: u32) -> String {
+        if let Some(n) = self.names.get(&ifindex) {
+            return n.clone();
+        }
+        if self.index == 0 {
+            if let Ok(n) = nix::net::if_::if_indextoname(ifindex) {
+                return n.to_string_lossy().into_owned();
+            }
+        }
+        format!("if{ifindex}")
+    }
+}
+
 /// An AF_PACKET / SOCK_RAW / ETH_P_ALL socket, unbound: every interface of
 /// the network namespace, including ones created later.
 pub struct PacketSocket {
     fd: OwnedFd,
+    /// Where it captures.
+    pub ns: NsInfo,
+}
+
+/// Indexes of the sockets with a frame waiting, after waiting up to
+/// `timeout` for any; empty on timeout.
+pub fn wait_any(socks: &[PacketSocket], timeout: Duration) -> Result<Vec<usize>, TracerError> {
+    let ms = PollTimeout::try_from(timeout.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::ZERO);
+    let mut fds: Vec<PollFd> = socks
+        .iter()
+        .map(|s| PollFd::new(s.fd.as_fd(), PollFlags::POLLIN))
+        .collect();
+    match poll(&mut fds, ms) {
+        Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+        Err(e) => return Err(TracerError::Capture(format!("poll: {e}"))),
+    }
+    Ok(fds
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.revents().is_some_and(|r| !r.is_empty()))
+        .map(|(i, _)| i)
+        .collect())
 }
 
 impl PacketSocket {
-    /// Opens the socket with nanosecond timestamps and a large receive buffer.
-    pub fn open() -> Result<PacketSocket, TracerError> {
+    /// Opens the socket, in the calling thread's network namespace, with
+    /// nanosecond timestamps and a large receive buffer; `ns` says which
+    /// namespace that is (its interface names are read now).
+    pub fn open(mut ns: NsInfo) -> Result<PacketSocket, TracerError> {
+        ns.names = nix::net::if_::if_nameindex()
+            .map(|list| {
+                list.iter()
+                    .map(|i| (i.index(), i.name().to_string_lossy().into_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
         let fd = socket::socket(
             AddressFamily::Packet,
             SockType::Raw,
@@ -55,7 +114,7 @@ impl PacketSocket {
             .map_err(|e| TracerError::Capture(format!("SO_TIMESTAMPNS: {e}")))?;
         // 8 MiB absorbs bursts while the writer is busy; root may exceed rmem_max.
         let _ = socket::setsockopt(&fd, sockopt::RcvBufForce, &(8 << 20));
-        Ok(PacketSocket { fd })
+        Ok(PacketSocket { fd, ns })
     }
 
     /// Waits up to `timeout` for a frame. Loopback frames are delivered twice

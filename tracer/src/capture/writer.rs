@@ -16,7 +16,7 @@ use pcap_file::pcapng::blocks::interface_description::{
 use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::DataLink;
 
-use super::socket::{Frame, ARPHRD_LOOPBACK, SNAPLEN};
+use super::socket::{Frame, NsInfo, ARPHRD_LOOPBACK, SNAPLEN};
 use crate::error::TracerError;
 
 /// `sll_hatype` values (linux/if_arp.h) and the LINKTYPE_* they map to
@@ -43,8 +43,9 @@ fn link_type(hatype: u16) -> Option<DataLink> {
 pub struct CaptureWriter {
     path: PathBuf,
     out: PcapNgWriter<BufWriter<File>>,
-    /// ifindex -> pcapng interface id, or None for a skipped interface.
-    ids: HashMap<u32, Option<u32>>,
+    /// (namespace index, ifindex) -> pcapng interface id, or None for a
+    /// skipped interface.
+    ids: HashMap<(usize, u32), Option<u32>>,
     interfaces: Vec<Interface>,
     warnings: Vec<String>,
 }
@@ -69,8 +70,9 @@ impl CaptureWriter {
     }
 
     /// Appends one frame, declaring its interface first if new.
-    pub fn write(&mut self, frame: &Frame, data: &[u8]) -> Result<(), TracerError> {
-        let Some(id) = self.interface_id(frame)? else {
+    /// `ns` is the namespace of the socket that received it.
+    pub fn write(&mut self, frame: &Frame, data: &[u8], ns: &NsInfo) -> Result<(), TracerError> {
+        let Some(id) = self.interface_id(frame, ns)? else {
             return Ok(());
         };
         let block = EnhancedPacketBlock {
@@ -87,19 +89,18 @@ impl CaptureWriter {
         Ok(())
     }
 
-    fn interface_id(&mut self, frame: &Frame) -> Result<Option<u32>, TracerError> {
-        if let Some(id) = self.ids.get(&frame.ifindex) {
+    fn interface_id(&mut self, frame: &Frame, ns: &NsInfo) -> Result<Option<u32>, TracerError> {
+        let key = (ns.index, frame.ifindex);
+        if let Some(id) = self.ids.get(&key) {
             return Ok(*id);
         }
-        let name = nix::net::if_::if_indextoname(frame.ifindex)
-            .map(|c| c.to_string_lossy().into_owned())
-            .unwrap_or_else(|_| format!("if{}", frame.ifindex));
+        let name = ns.name(frame.ifindex);
         let Some(link) = link_type(frame.hatype) else {
             self.warnings.push(format!(
                 "interface {name} (ifindex {}) has ARPHRD type {}, which gotrace does not capture yet; its packets are not in the capture",
                 frame.ifindex, frame.hatype
             ));
-            self.ids.insert(frame.ifindex, None);
+            self.ids.insert(key, None);
             return Ok(None);
         };
         let id = self.interfaces.len() as u32;
@@ -119,8 +120,9 @@ impl CaptureWriter {
             name,
             ifindex: frame.ifindex,
             link_type: u32::from(link) as u16,
+            netns: ns.id.clone(),
         });
-        self.ids.insert(frame.ifindex, Some(id));
+        self.ids.insert(key, Some(id));
         Ok(Some(id))
     }
 
@@ -170,11 +172,20 @@ mod tests {
             original: 60,
             realtime_ns: 1_700_000_000_123_456_789,
         };
-        w.write(&frame, &[1, 2, 3, 4]).unwrap();
-        w.write(&frame, &[5, 6, 7, 8]).unwrap();
+        let ns = NsInfo::default();
+        w.write(&frame, &[1, 2, 3, 4], &ns).unwrap();
+        w.write(&frame, &[5, 6, 7, 8], &ns).unwrap();
+        // The same ifindex in another namespace is another interface.
+        let other = NsInfo {
+            index: 1,
+            id: Some("net:[1]".into()),
+            names: [(1, "veth0".to_string())].into(),
+        };
+        w.write(&frame, &[9], &other).unwrap();
         w.flush().unwrap();
         let (ifaces, warnings) = w.finish();
-        assert_eq!((ifaces.len(), warnings.len()), (1, 0));
+        assert_eq!((ifaces.len(), warnings.len()), (2, 0));
+        assert_eq!((ifaces[1].name.as_str(), ifaces[1].netns.as_deref()), ("veth0", Some("net:[1]")));
         let bytes = std::fs::read(&path).unwrap();
         let mut r = pcap_file::pcapng::PcapNgReader::new(&bytes[..]).unwrap();
         let mut saw_tsresol = false;
@@ -192,7 +203,7 @@ mod tests {
                         (p.timestamp.as_nanos(), p.original_len),
                         (1_700_000_000_123_456_789, 60)
                     );
-                    n += 1;
+                    n += usize::from(p.interface_id == 0);
                 }
                 _ => {}
             }
