@@ -56,7 +56,7 @@ pub fn analyze_bundle(dir: &Path) -> Result<Report, AnalyzeError> {
         None => None,
     };
     let events = b.events.as_deref().unwrap_or(&[]);
-    let corr = attempt::correlate(events, capture.as_ref(), &clock, &b.meta.drop_reasons);
+    let corr = attempt::correlate_bundle(events, capture.as_ref(), &clock, &b.meta);
     let input = verdict::Input {
         meta: &b.meta,
         have_events: b.events.is_some(),
