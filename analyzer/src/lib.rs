@@ -28,7 +28,7 @@ pub mod verdict;
 use std::path::Path;
 
 pub use error::AnalyzeError;
-pub use report::{render_text, Context, Report};
+pub use report::{render_text, Attached, Context, Report};
 pub use verdict::{Layer, Target, Verdict};
 
 use crate::attempt::Source;
@@ -58,7 +58,7 @@ pub fn analyze_bundle(dir: &Path) -> Result<Report, AnalyzeError> {
         None => None,
     };
     let events = b.events.as_deref().unwrap_or(&[]);
-    let corr = attempt::correlate(events, capture.as_ref(), &clock, &b.meta.drop_reasons);
+    let corr = attempt::correlate_bundle(events, capture.as_ref(), &clock, &b.meta);
     let input = verdict::Input {
         meta: &b.meta,
         have_events: b.events.is_some(),
@@ -70,18 +70,30 @@ pub fn analyze_bundle(dir: &Path) -> Result<Report, AnalyzeError> {
     };
     let verdict = verdict::decide(&input);
     let clues = verdict::goerr::parse(b.stderr.as_deref().unwrap_or(""));
-    // The timeline is the attempt the evidence comes from.
-    let timeline = corr
+    // The timeline is the attempt the evidence comes from (by its events;
+    // by its packets when only packets are cited, as for a dial still
+    // pending when `gotrace attach` detached).
+    let cites = |a: &attempt::Attempt, source: Source| {
+        verdict.evidence.iter().any(|e| {
+            e.source == source
+                && match source {
+                    Source::Event => a.event_step(e.id).is_some(),
+                    Source::Packet => a.packet_step(e.id).is_some(),
+                }
+        })
+    };
+    let chosen = corr
         .attempts
         .iter()
-        .find(|a| {
-            verdict
-                .evidence
-                .iter()
-                .any(|e| e.source == Source::Event && a.event_step(e.id).is_some())
-        })
+        .find(|a| cites(a, Source::Event))
+        .or_else(|| corr.attempts.iter().find(|a| cites(a, Source::Packet)));
+    let timeline = chosen
         .map(|a| report::trim_timeline(&a.steps, &verdict.evidence))
         .unwrap_or_else(|| verdict.evidence.clone());
+    let attached = verdict::is_attach(&b.meta).then(|| Attached {
+        pid: b.meta.attach.as_ref().map_or(b.meta.root_pid, |a| a.pid),
+        ended_by: b.meta.attach.as_ref().and_then(|a| a.ended_by.clone()),
+    });
     let duration_ms = b.meta.end_monotonic_ns.map(|end| clock.event_ms(end));
     let context = Context {
         argv: b.meta.argv.clone(),
@@ -94,6 +106,8 @@ pub fn analyze_bundle(dir: &Path) -> Result<Report, AnalyzeError> {
         packets: capture.as_ref().map(|c| c.packets),
         lost_events: b.meta.lost_events,
         dropped_packets: b.meta.dropped_packets,
+        attached,
+        before_attach: chosen.and_then(|a| a.at_attach()),
     };
     Ok(Report {
         verdict,

@@ -45,6 +45,24 @@ pub struct Context {
     pub lost_events: u64,
     /// Packets the capture socket dropped (meta.json `dropped_packets`).
     pub dropped_packets: u64,
+    /// Set for a `gotrace attach` bundle: the header then names the PID and
+    /// says how the trace ended.
+    pub attached: Option<Attached>,
+    /// The timeline's connection was open before gotrace attached: what the
+    /// snapshot said of it ([`crate::attempt::Attempt::at_attach`]), shown
+    /// first, since its socket() and connect() are not in the trace.
+    pub before_attach: Option<String>,
+}
+
+/// What a `gotrace attach` bundle says about the attach (meta.json `attach`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attached {
+    /// The PID attached to.
+    pub pid: u32,
+    /// Why tracing stopped: `exited`, `interrupted` (gotrace detached on
+    /// Ctrl-C or a signal), `duration` (`--duration` elapsed); `None` when
+    /// gotrace was killed.
+    pub ended_by: Option<String>,
 }
 
 /// `verdict.json`'s flat object, fields in documented order.
@@ -145,6 +163,19 @@ pub(crate) fn trim_timeline(steps: &[Step], evidence: &[Step]) -> Vec<Step> {
         .collect()
 }
 
+/// `attached to PID 4242 (`go mod tidy`) for 5021 ms; it exited with status 1`.
+fn attach_header(at: &Attached, c: &Context, cmd: &str) -> String {
+    let how = match (c.exit, at.ended_by.as_deref()) {
+        (None, None) => "the trace was not finished (gotrace was killed?)".to_string(),
+        (exit, by) => format!("it {}", crate::verdict::ended(exit, by)),
+    };
+    let dur = c
+        .duration_ms
+        .map(|d| format!(" for {d:.0} ms"))
+        .unwrap_or_default();
+    format!("attached to PID {} ({cmd}){dur}; {how}", at.pid)
+}
+
 fn cite(s: &Step) -> String {
     match s.source {
         Source::Event => format!("#{}", s.id),
@@ -181,10 +212,19 @@ pub fn render_text(r: &Report) -> String {
         .duration_ms
         .map(|d| format!(" after {d:.0} ms"))
         .unwrap_or_default();
-    out.push_str(&format!("\ngotrace: {cmd} {how}{dur}\n"));
+    match &c.attached {
+        None => out.push_str(&format!("\ngotrace: {cmd} {how}{dur}\n")),
+        Some(at) => out.push_str(&format!("\ngotrace: {}\n", attach_header(at, c, &cmd))),
+    }
 
     if !c.timeline.is_empty() {
         out.push_str("\n  ms since start\n");
+        if let Some(line) = &c.before_attach {
+            out.push_str(&format!(
+                "  {:>9}  {:<7} {line} (socket() and connect() happened before the attach)\n",
+                "before", "attach"
+            ));
+        }
         for s in &c.timeline {
             out.push_str(&format!("  {:>9}  {:<7} {}\n", ms(s.t_ms), cite(s), s.text));
         }

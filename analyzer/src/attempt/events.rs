@@ -36,10 +36,16 @@ struct TcpChange<'a> {
     used: bool,
 }
 
-pub(super) fn from_events(events: &[Event], clock: &Clock) -> Correlation {
+/// `seeds` are sockets opened before the trace (preexisting.rs): later
+/// syscalls on their (tgid, fd) continue them.
+pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) -> Correlation {
     let mut out = Correlation::default();
     let mut sockets: HashMap<(u32, i32), SockInfo> = HashMap::new();
     let mut open: HashMap<(u32, i32), usize> = HashMap::new();
+    for a in seeds {
+        open.insert((a.tgid, a.fd), out.attempts.len());
+        out.attempts.push(a);
+    }
     let mut changes: Vec<TcpChange<'_>> = Vec::new();
     let step = |ev: &Event, text: String| Step {
         source: Source::Event,
@@ -407,6 +413,11 @@ mod tests {
         realtime_minus_monotonic_ns: 0,
         uncertainty_ns: 0,
     };
+
+    /// A trace without sockets opened before it.
+    fn from_events(events: &[Event], clock: &Clock) -> Correlation {
+        super::from_events(events, clock, Vec::new())
+    }
 
     #[test]
     fn udp_connect_off_port_53_is_address_selection_not_an_attempt() {

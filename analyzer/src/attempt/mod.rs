@@ -7,9 +7,14 @@
 //! `tcp_state` SYN_SENT event gives the local port (RFC 9293 3.3.2 state
 //! names); a DNS attempt by server address and DNS id (the query is in the
 //! `write` payload head).
+//!
+//! A bundle of `gotrace attach` also has sockets that were open before the
+//! trace started: [`preexisting`] seeds one attempt for each from meta.json's
+//! snapshot, and the same passes continue it.
 
 mod events;
 mod kernel;
+mod preexisting;
 mod wire;
 
 pub use kernel::is_netfilter;
@@ -20,7 +25,7 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use crate::bundle::Event;
+use crate::bundle::{Event, Meta};
 use crate::capture::{AppSummary, CaptureIndex};
 use crate::clock::Clock;
 use crate::dns::DnsMessage;
@@ -117,7 +122,9 @@ pub struct Attempt {
     pub connect: Option<EventFact<i64>>,
     /// The SO_ERROR value Go read (0 = connected).
     pub so_error: Option<EventFact<i32>>,
-    /// A `tcp_state` change to ESTABLISHED was seen.
+    /// A `tcp_state` change to ESTABLISHED was seen, or the socket was
+    /// already connected when `gotrace attach` started (`state_at_attach`
+    /// ESTABLISHED or a later state of a connection).
     pub established: bool,
     /// Data moved on the socket (a successful read or write).
     pub data_moved: bool,
@@ -174,19 +181,34 @@ pub struct Attempt {
     pub app: Vec<AppObs>,
     /// Our FIN on the wire (packet number): how a client ends a handshake.
     pub client_fin: Option<u64>,
+    /// The socket was already open when `gotrace attach` started (meta.json
+    /// `attach.pre_existing`): its socket() and connect() happened before
+    /// the trace, so `connect` is `None` and `start_ns` is the attach time,
+    /// not the dial's start.
+    pub pre_existing: bool,
+    /// For a [`Attempt::pre_existing`] socket: its state in the snapshot
+    /// taken at attach (`SYN_SENT`, `ESTABLISHED`, ...; UDP `ESTABLISHED`
+    /// means connected), as /proc/net/{tcp,udp} named it.
+    pub state_at_attach: Option<String>,
 }
 
 impl Attempt {
     fn new(kind: Kind, ev: &Event, fd: i32, peer: SocketAddr) -> Attempt {
+        Attempt::at(kind, ev.tgid, &ev.comm, ev.ts_ns, fd, peer)
+    }
+
+    /// An attempt of process `tgid` (`comm`) on `fd` to `peer`, starting at
+    /// `ts_ns` (CLOCK_MONOTONIC), with nothing recorded yet.
+    fn at(kind: Kind, tgid: u32, comm: &str, ts_ns: u64, fd: i32, peer: SocketAddr) -> Attempt {
         Attempt {
             kind,
-            tgid: ev.tgid,
-            comm: ev.comm.clone(),
+            tgid,
+            comm: comm.to_string(),
             fd,
             peer,
             local: None,
-            start_ns: ev.ts_ns,
-            end_ns: ev.ts_ns,
+            start_ns: ts_ns,
+            end_ns: ts_ns,
             steps: Vec::new(),
             connect: None,
             so_error: None,
@@ -216,6 +238,8 @@ impl Attempt {
             late_answer: None,
             app: Vec::new(),
             client_fin: None,
+            pre_existing: false,
+            state_at_attach: None,
         }
     }
 
@@ -255,7 +279,9 @@ impl Attempt {
 pub struct Correlation {
     /// Attempts in start-time order.
     pub attempts: Vec<Attempt>,
-    /// Whether any AF_INET/AF_INET6 socket or connect was seen at all.
+    /// Whether any AF_INET/AF_INET6 socket or connect was seen at all (an
+    /// internet socket open before `gotrace attach` counts: its socket()
+    /// and connect() happened, only earlier).
     pub any_network_syscall: bool,
     /// `exec` events: (event id, ts_ns, filename), for the timeline.
     pub execs: Vec<(u64, u64, String)>,
@@ -270,7 +296,32 @@ pub fn correlate(
     clock: &Clock,
     drop_reasons: &BTreeMap<u32, String>,
 ) -> Correlation {
-    let mut c = events::from_events(events, clock);
+    correlate_seeded(events, capture, clock, drop_reasons, Vec::new())
+}
+
+/// [`correlate`] for the bundle `meta` describes: `drop_reasons` from it,
+/// and for a `gotrace attach` bundle one attempt per socket that was
+/// already open (meta.json `attach.pre_existing`), continued by the later
+/// syscalls on its fd, the kernel events and the packets of its 5-tuple.
+pub fn correlate_bundle(
+    events: &[Event],
+    capture: Option<&CaptureIndex>,
+    clock: &Clock,
+    meta: &Meta,
+) -> Correlation {
+    let seeds = preexisting::seeds(meta);
+    correlate_seeded(events, capture, clock, &meta.drop_reasons, seeds)
+}
+
+fn correlate_seeded(
+    events: &[Event],
+    capture: Option<&CaptureIndex>,
+    clock: &Clock,
+    drop_reasons: &BTreeMap<u32, String>,
+    seeds: Vec<Attempt>,
+) -> Correlation {
+    let mut c = events::from_events(events, clock, seeds);
+    preexisting::link(&mut c, events, clock);
     kernel::link(&mut c.attempts, events, clock, drop_reasons);
     if let Some(idx) = capture {
         wire::link(&mut c.attempts, idx, clock);

@@ -15,9 +15,11 @@ pub struct Meta {
     pub format_version: u32,
     /// Version of the gotrace that wrote the bundle.
     pub gotrace_version: String,
-    /// `"run"` or `"attach"`.
+    /// `"run"` (`gotrace run`: the command was started traced) or
+    /// `"attach"` (`gotrace attach --pid N`: an already running process;
+    /// see [`Meta::attach`]).
     pub mode: String,
-    /// The traced command line.
+    /// The traced command line (for an attach, the attached process's).
     pub argv: Vec<String>,
     /// Working directory of the command.
     pub cwd: String,
@@ -25,19 +27,27 @@ pub struct Meta {
     pub uid: u32,
     /// Real gid the command ran as.
     pub gid: u32,
-    /// PID (TGID) of the traced root process.
+    /// PID (TGID) of the traced root process (for an attach, the PID
+    /// attached to).
     pub root_pid: u32,
     /// Start time, RFC 3339 UTC (`2026-11-21T19:04:12.123456789Z`).
     pub start_time: String,
-    /// CLOCK_MONOTONIC ns when tracing started (the zero of report times).
+    /// CLOCK_MONOTONIC ns when tracing started (the zero of report times;
+    /// for an attach, when the probes were live and the
+    /// [`Attach::pre_existing`] snapshot was taken).
     pub start_monotonic_ns: u64,
-    /// CLOCK_MONOTONIC ns when tracing stopped; absent if the tracer died.
+    /// CLOCK_MONOTONIC ns when tracing stopped (the command exited, or
+    /// `gotrace attach` detached); absent if the tracer died.
     pub end_monotonic_ns: Option<u64>,
     /// How event times map to packet times.
     pub clock: ClockMap,
     /// `uname -r` of the tracing machine.
     pub kernel_release: String,
-    /// How the command ended; absent if the tracer died first.
+    /// How the command ended. `gotrace run` takes it from wait(2);
+    /// `gotrace attach`, which is not the process's parent, from the root
+    /// process's `exit` event ([`crate::bundle::Op::Exit`] `status`). Absent if the tracer
+    /// died first, and for an attach that detached while the process was
+    /// still running ([`Attach::ended_by`] `interrupted` or `duration`).
     pub exit: Option<ExitStatus>,
     /// Events the ring buffer could not take (`bpf_ringbuf_reserve` failed).
     pub lost_events: u64,
@@ -87,10 +97,13 @@ pub struct Attach {
     /// only this snapshot names their peers.
     #[serde(default)]
     pub pre_existing: Vec<PreExistingSocket>,
-    /// Why tracing stopped: `"exited"` (the process exited), `"interrupted"`
-    /// (SIGINT/SIGTERM/SIGHUP to gotrace: it detached, the process kept
-    /// running), `"duration"` (`--duration` elapsed, detached). Absent when
-    /// gotrace was killed.
+    /// Why tracing stopped: `"exited"` (the process exited;
+    /// [`Meta::exit`] holds its status), `"interrupted"` (SIGINT/SIGTERM/SIGHUP
+    /// to gotrace: it detached, the process kept running), `"duration"`
+    /// (`--duration` elapsed, detached). Absent when gotrace was killed (then
+    /// [`Meta::end_monotonic_ns`] is absent too). With `interrupted` or
+    /// `duration` there is no exit status and the analyzer never reports
+    /// success: the process had not finished.
     #[serde(default)]
     pub ended_by: Option<String>,
 }
@@ -154,7 +167,7 @@ pub struct ClockMap {
     pub uncertainty_ns: u64,
 }
 
-/// How the traced command ended.
+/// How the traced command ended: `{"code": N}` or `{"signal": N}` in JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExitStatus {

@@ -59,12 +59,7 @@ pub fn read_bundle(dir: &Path) -> Result<Bundle, AnalyzeError> {
     }
     let mut warnings = Vec::new();
     let meta = read_meta(dir)?;
-    if meta.exit.is_none() || meta.end_monotonic_ns.is_none() {
-        warnings.push(
-            "meta.json has no exit status or end time: the trace was not finished (gotrace was killed?); analysing what was recorded"
-                .to_string(),
-        );
-    }
+    warnings.extend(unfinished_warning(&meta));
     if meta.lost_events > 0 {
         warnings.push(format!(
             "{} events were lost by the kernel ring buffer: the syscall trace is incomplete",
@@ -126,6 +121,32 @@ pub fn read_bundle(dir: &Path) -> Result<Bundle, AnalyzeError> {
         capture,
         warnings,
     })
+}
+
+/// The warning for a trace that did not end normally, if any.
+///
+/// `gotrace run` always records the exit status and the end time, so
+/// missing either means the tracer was killed. `gotrace attach` may
+/// detach from a process that keeps running (`attach.ended_by`
+/// `interrupted`, `duration`): no exit status, but an end time, which is
+/// normal (the report's header says so). Without an end time the tracer
+/// was killed whatever the mode.
+fn unfinished_warning(meta: &Meta) -> Option<String> {
+    const KILLED: &str = "meta.json has no exit status or end time: the trace was not finished (gotrace was killed?); analysing what was recorded";
+    if meta.end_monotonic_ns.is_none() {
+        return Some(KILLED.to_string());
+    }
+    if meta.exit.is_some() {
+        return None;
+    }
+    let attach = meta.attach.as_ref();
+    match attach.and_then(|a| a.ended_by.as_deref().map(|by| (a.pid, by))) {
+        Some((_, "interrupted" | "duration")) => None,
+        Some((pid, "exited")) => Some(format!(
+            "meta.json has no exit status although PID {pid} exited while traced (its exit event was lost?)"
+        )),
+        _ => Some(KILLED.to_string()),
+    }
 }
 
 fn read_meta(dir: &Path) -> Result<Meta, AnalyzeError> {

@@ -4,6 +4,13 @@
 //! A confident wrong layer is the worst outcome, so every rule needs both
 //! sides of the story (the syscall result and the wire) and otherwise says
 //! `inconclusive` and what is missing.
+//!
+//! A `gotrace attach` bundle starts in the middle of the process's life and
+//! may end before it: a process still running when gotrace detached, with
+//! nothing failed yet, is `inconclusive` ([`NOT_FAILED_YET`]), never
+//! `none`; and no network syscall after the attach proves nothing about
+//! before it, so `before-syscall` needs Go's own words there
+//! ([`BEFORE_ATTACH`] otherwise).
 
 mod before;
 pub mod causes;
@@ -18,6 +25,16 @@ use crate::capture::CaptureIndex;
 use crate::clock::Clock;
 use causes::Diagnosis;
 use goerr::GoClues;
+
+/// `missing` of an attach bundle whose process was still running, with
+/// nothing failed, when gotrace detached (`attach.ended_by` `interrupted` or
+/// `duration`).
+pub const NOT_FAILED_YET: &str = "the process had not failed yet when gotrace detached";
+
+/// `missing` of an attach bundle without any network syscall: the process
+/// may have used the network before the attach.
+pub const BEFORE_ATTACH: &str =
+    "the process's syscalls from before gotrace attached (it may have used the network then)";
 
 /// Stable cause ids (README, "Causes").
 pub mod cause {
@@ -167,9 +184,12 @@ pub fn decide(input: &Input<'_>) -> Verdict {
         .filter_map(|(i, a)| causes::diagnose(i, a, input, &clues))
         .collect();
     let exit = input.meta.exit;
+    let attached = is_attach(input.meta);
     if exit == Some(ExitStatus::Code(0)) {
         let others: Vec<&Diagnosis> = diags.iter().filter(|d| !d.no_outcome).collect();
-        let summary = if others.is_empty() {
+        let summary = if others.is_empty() && attached {
+            "the command exited 0: nothing failed while gotrace was attached".to_string()
+        } else if others.is_empty() {
             "the command exited 0: nothing failed".to_string()
         } else {
             format!(
@@ -179,11 +199,12 @@ pub fn decide(input: &Input<'_>) -> Verdict {
         };
         return verdict(input, Layer::None, cause::NONE, summary, None, &others, &[]);
     }
-    let status = match exit {
-        Some(ExitStatus::Code(c)) => format!("exited with status {c}"),
-        Some(ExitStatus::Signal(s)) => format!("was killed by signal {s}"),
-        None => "did not finish while traced".to_string(),
-    };
+    let ended_by = input
+        .meta
+        .attach
+        .as_ref()
+        .and_then(|a| a.ended_by.as_deref());
+    let status = ended(exit, ended_by);
     let go_says = clues
         .error_line
         .as_deref()
@@ -197,6 +218,11 @@ pub fn decide(input: &Input<'_>) -> Verdict {
             vec!["events.jsonl".into()],
             &all,
         );
+    }
+    if detached(input.meta).is_some() {
+        if let Some(v) = not_failed_yet(input, &diags, &clues, &status, &go_says) {
+            return v;
+        }
     }
     if !input.corr.any_network_syscall {
         if input.events_damaged {
@@ -223,11 +249,28 @@ pub fn decide(input: &Input<'_>) -> Verdict {
                 &all,
             );
         }
-        let (c, summary) = before::classify(&clues, &status, "without opening a socket")
-            .unwrap_or((
+        let when = if attached {
+            "without a network syscall while gotrace was attached"
+        } else {
+            "without opening a socket"
+        };
+        let (c, summary) = match before::classify(&clues, &status, when) {
+            Some(found) => found,
+            // It may have used the network before the attach: only Go's
+            // own words (classify) can place the failure before it.
+            None if attached => {
+                return inconclusive(
+                    input,
+                    format!("the command {status} and made no network syscall while gotrace was attached, but it may have used the network before the attach{go_says}"),
+                    vec![BEFORE_ATTACH.into()],
+                    &all,
+                )
+            }
+            None => (
                 cause::NO_NETWORK_ATTEMPT,
                 format!("the command {status} without a single network syscall: the failure is local to the command{go_says}"),
-            ));
+            ),
+        };
         return verdict(input, Layer::BeforeSyscall, c, summary, None, &[], &[]);
     }
     if let (Some((c, summary)), true) = (
@@ -258,6 +301,79 @@ pub fn decide(input: &Input<'_>) -> Verdict {
             &all,
         ),
     }
+}
+
+/// Whether `meta` is of a `gotrace attach` bundle (`mode` `attach`, or an
+/// `attach` object).
+pub fn is_attach(meta: &Meta) -> bool {
+    meta.mode == "attach" || meta.attach.is_some()
+}
+
+/// For an attach bundle whose process was still running when gotrace
+/// detached: why it detached (`interrupted` or `duration`, meta.json
+/// `attach.ended_by`); `None` otherwise.
+pub fn detached(meta: &Meta) -> Option<&str> {
+    if meta.exit.is_some() {
+        return None;
+    }
+    let by = meta.attach.as_ref()?.ended_by.as_deref()?;
+    matches!(by, "interrupted" | "duration").then_some(by)
+}
+
+/// How the traced process ended, completing "the command ...": `exited
+/// with status 1`, `was killed by signal 9`; without an exit status,
+/// from `ended_by` (meta.json `attach.ended_by`, `None` for `gotrace run`):
+/// `was still running when gotrace detached (Ctrl-C)` (`interrupted`),
+/// `... (--duration elapsed)` (`duration`), `exited, but its status was not
+/// recorded` (`exited`), else `did not finish while traced`.
+pub fn ended(exit: Option<ExitStatus>, ended_by: Option<&str>) -> String {
+    match (exit, ended_by) {
+        (Some(ExitStatus::Code(c)), _) => format!("exited with status {c}"),
+        (Some(ExitStatus::Signal(s)), _) => format!("was killed by signal {s}"),
+        (None, Some("interrupted")) => "was still running when gotrace detached (Ctrl-C)".into(),
+        (None, Some("duration")) => {
+            "was still running when gotrace detached (--duration elapsed)".into()
+        }
+        (None, Some("exited")) => "exited, but its status was not recorded".into(),
+        (None, _) => "did not finish while traced".into(),
+    }
+}
+
+/// A detached attach where nothing had failed: every attempt succeeded or
+/// is still pending, and Go's stderr (as far as it was captured) reports
+/// no failure. Inconclusive, citing the pending attempt Go's stderr points
+/// at (else the latest) as what to watch; `None` when something failed.
+fn not_failed_yet(
+    input: &Input<'_>,
+    diags: &[Diagnosis],
+    clues: &GoClues,
+    status: &str,
+    go_says: &str,
+) -> Option<Verdict> {
+    let go_failed = clues.has_network_clue() || before::classify(clues, status, "").is_some();
+    if go_failed || !diags.iter().all(|d| d.no_outcome) {
+        return None;
+    }
+    let pending = diags.iter().max_by_key(|d| (d.stderr_score, d.start_ns));
+    let still = pending
+        .map(|d| format!("; still pending: {}", d.summary))
+        .unwrap_or_default();
+    let missing = vec![NOT_FAILED_YET.to_string()];
+    let mut v = verdict(
+        input,
+        Layer::Inconclusive,
+        cause::INSUFFICIENT_EVIDENCE,
+        format!("the command {status}, and nothing had failed while gotrace was attached{still}{go_says}"),
+        pending,
+        &[],
+        &missing,
+    );
+    let keep = remediation::for_missing(&missing);
+    v.remediation = match pending.and_then(|d| d.advice.as_deref()) {
+        Some(advice) => format!("{keep}; so far: {advice}"),
+        None => keep,
+    };
+    Some(v)
 }
 
 /// "Go" when the traced command is the go tool, else "the command".

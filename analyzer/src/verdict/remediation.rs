@@ -11,7 +11,11 @@ use super::Target;
 /// Advice for an inconclusive verdict: how to get the missing evidence.
 pub fn for_missing(missing: &[String]) -> String {
     let has = |w: &str| missing.iter().any(|m| m.contains(w));
-    if has("not finished") {
+    if has("had not failed yet") {
+        "keep tracing until the command fails or exits: attach again (`gotrace attach --pid N`, without `--duration` or with a longer one) and stop gotrace only after Go prints its error, or run the command under `gotrace run`".into()
+    } else if has("before gotrace attached") {
+        "trace the command from its start (`gotrace run -- CMD`): an attach sees only the syscalls made after it, and this failure may come from before".into()
+    } else if has("not finished") {
         "re-run under `gotrace run` and let the command finish (or time out) so its error and the whole trace are recorded".into()
     } else if has("events") {
         "re-run the command under `gotrace run` (as root) so the syscall trace is complete".into()

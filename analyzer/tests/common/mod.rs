@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use etherparse::PacketBuilder;
 use gotrace_analyzer::attempt::Source;
-use gotrace_analyzer::bundle::{ClockMap, Event, ExitStatus, Meta, Op, SockAddr};
+use gotrace_analyzer::bundle::{
+    Attach, ClockMap, Event, ExitStatus, Meta, Op, PreExistingSocket, SockAddr,
+};
 use gotrace_analyzer::{render_text, Layer, Report};
 use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
 use pcap_file::pcapng::blocks::interface_description::{
@@ -95,6 +97,33 @@ impl Bundle {
             stderr: None,
             capture: true,
         }
+    }
+
+    /// A `gotrace attach` bundle of PID 100 (`root_pid`) with no socket
+    /// open at attach yet ([`Bundle::pre_existing`] adds them); `ended_by`
+    /// as meta.json `attach.ended_by` (`exited`, `interrupted`,
+    /// `duration`, or `None` when gotrace was killed).
+    pub fn attached(exit: Option<ExitStatus>, ended_by: Option<&str>) -> Bundle {
+        let mut b = Bundle::new(None);
+        b.meta.mode = "attach".into();
+        b.meta.exit = exit;
+        b.meta.attach = Some(Attach {
+            pid: b.meta.root_pid,
+            netns: Some("net:[4026532281]".into()),
+            pre_existing: Vec::new(),
+            ended_by: ended_by.map(str::to_string),
+        });
+        b
+    }
+
+    /// Adds a socket to meta.json `attach.pre_existing`.
+    pub fn pre_existing(&mut self, s: PreExistingSocket) {
+        self.meta
+            .attach
+            .as_mut()
+            .expect("an attach bundle (Bundle::attached)")
+            .pre_existing
+            .push(s);
     }
 
     /// Appends an event at `ms`; returns its id.
@@ -259,6 +288,64 @@ pub fn tcp_state(old: &str, new: &str, local: SockAddr, peer: SockAddr) -> Op {
         new: new.into(),
         local,
         peer,
+    }
+}
+
+/// A socket of the attach snapshot: `proto` `tcp` or `udp`, `state` as
+/// /proc/net names it (`SYN_SENT`, `ESTABLISHED`; UDP connected is
+/// `ESTABLISHED`).
+pub fn pre_sock(
+    fd: i32,
+    proto: &str,
+    local: SockAddr,
+    peer: Option<SockAddr>,
+    state: &str,
+) -> PreExistingSocket {
+    PreExistingSocket {
+        fd,
+        inode: 90_000 + fd as u64,
+        proto: proto.into(),
+        local,
+        peer,
+        state: state.into(),
+    }
+}
+
+/// The root process's exit event with its status.
+pub fn exit_ev(status: ExitStatus) -> Op {
+    Op::Exit {
+        status: Some(status),
+    }
+}
+
+/// `getsockopt(fd, SO_ERROR)` returning `so_error` (0 = connected).
+pub fn so_error_ev(fd: i32, so_error: i32, name: Option<&str>) -> Op {
+    Op::SoError {
+        fd,
+        ret: 0,
+        so_error,
+        so_error_name: name.map(str::to_string),
+    }
+}
+
+/// `tcp_receive_reset` on the socket of [`tcp_state`] (same `sock`).
+pub fn receive_reset(local: SockAddr, peer: SockAddr) -> Op {
+    Op::TcpReceiveReset {
+        sock: "0xffff888001".into(),
+        local,
+        peer,
+    }
+}
+
+/// `tcp_retransmit_skb` of a SYN (`err` 0: sent) on the socket of [`tcp_state`].
+pub fn syn_retransmit(local: SockAddr, peer: SockAddr) -> Op {
+    Op::TcpRetransmit {
+        sock: "0xffff888001".into(),
+        state: "SYN_SENT".into(),
+        local,
+        peer,
+        err: 0,
+        err_name: None,
     }
 }
 

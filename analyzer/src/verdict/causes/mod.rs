@@ -66,6 +66,11 @@ pub fn diagnose(i: usize, a: &Attempt, input: &Input<'_>, clues: &GoClues) -> Op
     };
     d.attempt = i;
     d.start_ns = a.start_ns;
+    // A socket open before `gotrace attach` has no connect in the trace:
+    // say why, rather than leave it looking skipped.
+    if let Some(note) = a.attach_note() {
+        d.summary = format!("{}; {note}", d.summary);
+    }
     d.target = target(a, input, clues);
     d.stderr_score = score(a, &d, clues, input.stderr.unwrap_or(""));
     Some(d)

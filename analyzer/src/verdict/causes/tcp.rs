@@ -191,17 +191,20 @@ fn go_timeout_phrase(a: &Attempt) -> Option<&'static str> {
 }
 
 /// Who gave up first, the kernel or Go, after how long and how many SYNs.
+/// A dial that began before `gotrace attach` is older than the trace shows:
+/// its times are lower bounds.
 fn gave_up(a: &Attempt, input: &Input<'_>) -> String {
     let start = a.connect.as_ref().map_or(a.start_ns, |c| c.ts_ns);
+    let at_least = if a.pre_existing { "at least " } else { "" };
     let secs = |end: u64| end.saturating_sub(start) as f64 / 1e9;
     let syns = syn_count(a, input);
     match (&a.so_error, a.close_ns) {
         (Some(s), _) if s.value == errno::ETIMEDOUT => format!(
-            "the kernel gave up after {syns} and {:.1} s (net.ipv4.tcp_syn_retries) and reported ETIMEDOUT (Go: connect: connection timed out)",
+            "the kernel gave up after {syns} and {at_least}{:.1} s (net.ipv4.tcp_syn_retries) and reported ETIMEDOUT (Go: connect: connection timed out)",
             secs(s.ts_ns)
         ),
         (None, Some(close)) => format!(
-            "Go gave up first: its dial deadline expired after {:.1} s while the kernel was still retrying ({syns}), and Go closed the socket (Go: i/o timeout)",
+            "Go gave up first: its dial deadline expired after {at_least}{:.1} s while the kernel was still retrying ({syns}), and Go closed the socket (Go: i/o timeout)",
             secs(close)
         ),
         _ => format!("the trace ended while the dial was pending ({syns})"),
@@ -209,16 +212,24 @@ fn gave_up(a: &Attempt, input: &Input<'_>) -> String {
 }
 
 /// "3 SYNs" from the capture, else from the kernel's retransmit records.
+/// For a dial that began before `gotrace attach`, the first SYN (and maybe
+/// more) left before the trace: the count is of those seen after it.
 fn syn_count(a: &Attempt, input: &Input<'_>) -> String {
+    let first = usize::from(!a.pre_existing);
     let n = if input.capture.is_some() && a.syn_count > 0 {
         a.syn_count as usize
     } else {
-        1 + a.retransmits.len()
+        first + a.retransmits.len()
     };
-    if n == 1 {
+    let count = if n == 1 {
         "1 SYN".into()
     } else {
         format!("{n} SYNs")
+    };
+    if a.pre_existing {
+        format!("{count} (since the attach)")
+    } else {
+        count
     }
 }
 
