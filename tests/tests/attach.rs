@@ -59,12 +59,13 @@ fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
     }
 }
 
-/// `gotrace attach --pid PID -o DIR --ready-file DIR.ready --json -q`,
-/// started from gotrace's own (root) namespace; returns once tracing is live.
-fn attach(pid: u32, dir: &Path) -> Child {
+/// `gotrace attach --pid PID -o DIR --ready-file DIR.ready --json VIEW`
+/// (`-v` live lines or `-q` none), started from gotrace's own (root)
+/// namespace; returns once tracing is live.
+fn attach(pid: u32, dir: &Path, view: &str) -> Child {
     let ready = dir.with_extension("ready");
     let child = Command::new(support::gotrace())
-        .args(["attach", "--pid", &pid.to_string(), "--json", "-q", "-o"])
+        .args(["attach", "--pid", &pid.to_string(), "--json", view, "-o"])
         .arg(dir)
         .arg("--ready-file")
         .arg(&ready)
@@ -117,7 +118,7 @@ fn attach_to_a_hanging_go_names_the_refused_connection() {
     let mut lab = silent_proxy_lab();
     let go = start_hanging_go(&lab);
     let pid = go.id();
-    let tracer = attach(pid, &dir);
+    let tracer = attach(pid, &dir, "-v");
     // The proxy starts refusing: the next retransmitted SYN gets an RST.
     lab.set_firewall(Firewall::ServerRefuses)
         .expect("switching the rule");
@@ -135,6 +136,14 @@ fn attach_to_a_hanging_go_names_the_refused_connection() {
         "{context}"
     );
     assert_eq!(out.status.code(), Some(0), "{context}");
+    eprintln!("{stderr}");
+    // The live view showed the refused dial as it happened.
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains(&format!("go[{pid}")) && l.contains("SO_ERROR) -> ECONNREFUSED")),
+        "live view line missing\n{context}"
+    );
 
     let v = bundle::verdict_from_stdout(&stdout).unwrap_or_else(|| panic!("no verdict\n{context}"));
     assert_eq!(
@@ -181,6 +190,23 @@ fn attach_to_a_hanging_go_names_the_refused_connection() {
         log.contains("connect: connection refused"),
         "stderr.log: {log}"
     );
+    // Offline re-analysis gives the same verdict and says it was an attach.
+    let again = Command::new(support::gotrace())
+        .arg("analyze")
+        .arg(&dir)
+        .output()
+        .expect("analyze");
+    let report = text(&again.stderr);
+    eprintln!("{report}");
+    assert_eq!(again.status.code(), Some(0), "{report}");
+    assert!(
+        report.contains(&format!("attached to PID {pid}")),
+        "{report}"
+    );
+    assert!(
+        report.contains("(network / connection-refused)"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -196,7 +222,7 @@ fn ctrl_c_detaches_and_the_process_runs_on_unchanged_with_two_tracers() {
     };
     // Two gotrace instances on the same process: each has its own probes and bundle.
     let dirs = [scratch.path().join("one"), scratch.path().join("two")];
-    let tracers: Vec<Child> = dirs.iter().map(|d| attach(pid, d)).collect();
+    let tracers: Vec<Child> = dirs.iter().map(|d| attach(pid, d, "-q")).collect();
     std::thread::sleep(Duration::from_millis(500));
     for t in &tracers {
         kill(t.id(), libc::SIGINT);
@@ -339,7 +365,17 @@ fn run_follows_the_command_into_another_namespace() {
         .arg("run")
         .arg("-o")
         .arg(&dir)
-        .args(["--json", "--", "ip", "netns", "exec", lab.client_ns(), "go", "mod", "tidy"])
+        .args([
+            "--json",
+            "--",
+            "ip",
+            "netns",
+            "exec",
+            lab.client_ns(),
+            "go",
+            "mod",
+            "tidy",
+        ])
         .env_clear()
         .envs(lab.env())
         .current_dir(lab.module_dir())
@@ -354,7 +390,10 @@ fn run_follows_the_command_into_another_namespace() {
         (Some("network"), Some("connection-refused")),
         "{v:#}\n{context}"
     );
-    assert!(bundle::cited(&v, "packet").len() >= 2, "SYN and RST must be cited: {v:#}");
+    assert!(
+        bundle::cited(&v, "packet").len() >= 2,
+        "SYN and RST must be cited: {v:#}"
+    );
     let meta = bundle::meta(&dir);
     let lab_ns = std::fs::read_link(format!("/run/netns/{}", lab.client_ns()))
         .ok()
@@ -365,6 +404,9 @@ fn run_follows_the_command_into_another_namespace() {
         .iter()
         .find(|i| i["name"] == "veth0" && !i["netns"].is_null())
         .unwrap_or_else(|| panic!("no veth0 of the lab namespace in {:#}", meta["interfaces"]));
-    assert!(veth["netns"].as_str().unwrap().starts_with("net:["), "{veth}");
+    assert!(
+        veth["netns"].as_str().unwrap().starts_with("net:["),
+        "{veth}"
+    );
     let _ = lab_ns;
 }

@@ -72,7 +72,8 @@ pub struct PacketSocket {
 /// Indexes of the sockets with a frame waiting, after waiting up to
 /// `timeout` for any; empty on timeout.
 pub fn wait_any(socks: &[PacketSocket], timeout: Duration) -> Result<Vec<usize>, TracerError> {
-    let ms = PollTimeout::try_from(timeout.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::ZERO);
+    let ms =
+        PollTimeout::try_from(timeout.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::ZERO);
     let mut fds: Vec<PollFd> = socks
         .iter()
         .map(|s| PollFd::new(s.fd.as_fd(), PollFlags::POLLIN))

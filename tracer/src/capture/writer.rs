@@ -185,7 +185,10 @@ mod tests {
         w.flush().unwrap();
         let (ifaces, warnings) = w.finish();
         assert_eq!((ifaces.len(), warnings.len()), (2, 0));
-        assert_eq!((ifaces[1].name.as_str(), ifaces[1].netns.as_deref()), ("veth0", Some("net:[1]")));
+        assert_eq!(
+            (ifaces[1].name.as_str(), ifaces[1].netns.as_deref()),
+            ("veth0", Some("net:[1]"))
+        );
         let bytes = std::fs::read(&path).unwrap();
         let mut r = pcap_file::pcapng::PcapNgReader::new(&bytes[..]).unwrap();
         let mut saw_tsresol = false;
