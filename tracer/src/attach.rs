@@ -122,9 +122,12 @@ fn trace(
         std::fs::write(ready, format!("{pid}\n"))
             .map_err(|e| TracerError::sys(format!("writing {}", ready.display()), e))?;
     }
-    let live = opts
-        .live
-        .then(|| LiveView::new(Box::new(std::io::stderr()), start));
+    let live = opts.live.then(|| {
+        let mut l = LiveView::new(Box::new(std::io::stderr()), start);
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        l.name(pid, comm.trim());
+        l
+    });
     eprintln!(
         "gotrace: attached to PID {pid} ({}); Ctrl-C detaches",
         target.argv.join(" ")

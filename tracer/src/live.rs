@@ -105,6 +105,12 @@ impl LiveView {
         }
     }
 
+    /// Names process `tgid` before any of its events arrive (attach: its
+    /// kernel events may come first), so they do not show as `?`.
+    pub fn name(&mut self, tgid: u32, comm: &str) {
+        self.comms.insert(tgid, comm.to_string());
+    }
+
     /// Prints `ev`'s line, if it has one ([`describe_on`]), and flushes.
     pub fn show(&mut self, ev: &Event) {
         if ev.tid != 0 && self.comms.get(&ev.tgid) != Some(&ev.comm) {
