@@ -41,7 +41,7 @@ pub fn run(opts: RunOptions) -> Result<i32, TracerError> {
     let path = spawn::resolve(&opts.argv[0])?;
     let mut probes = Probes::load()?;
     let dir = opts.output.clone().unwrap_or_else(default_dir);
-    let mut bundle = BundleWriter::create(&dir)?;
+    let mut bundle = BundleWriter::create(&dir, None)?;
     match trace(&opts, &path, &mut probes, &mut bundle) {
         Ok(code) => Ok(code),
         Err(e) => {
@@ -64,7 +64,7 @@ fn trace(
     let pid = child.pid;
     // If anything below fails, dropping `child` closes the gate: it exits 125.
     probes.trace(pid.as_raw() as u32)?;
-    let capture = Capture::start(bundle.path(files::CAPTURE))?;
+    let capture = Capture::start(bundle)?;
     let clock_map = clock::sample_map();
     let start = clock::monotonic_ns();
     let mut meta = meta::initial(&opts.argv, pid.as_raw() as u32, clock_map, start);
@@ -94,7 +94,7 @@ fn follow(
     json: bool,
 ) -> i32 {
     let mut warnings = Vec::new();
-    let tee = tee_stderr(stderr, bundle.path(files::STDERR), &mut warnings);
+    let tee = tee_stderr(stderr, bundle, &mut warnings);
     let mut events_err = None;
     let status = pump_until_exit(pid, probes, bundle, &mut events_err);
     let deadline = Instant::now() + TAIL;
@@ -197,9 +197,14 @@ fn pump(probes: &mut Probes, bundle: &mut BundleWriter, wait: Duration, err: &mu
 /// Copies the command's stderr to gotrace's stderr and to stderr.log as it
 /// arrives; the receiver yields when the pipe reaches EOF. Without a log file
 /// (it could not be created) the pass-through still runs, with a warning.
-fn tee_stderr(fd: std::os::fd::OwnedFd, log: PathBuf, warnings: &mut Vec<String>) -> Receiver<()> {
-    let mut file = std::fs::File::create(&log)
-        .map_err(|e| warnings.push(format!("stderr.log not written: {}: {e}", log.display())))
+fn tee_stderr(
+    fd: std::os::fd::OwnedFd,
+    bundle: &BundleWriter,
+    warnings: &mut Vec<String>,
+) -> Receiver<()> {
+    let mut file = bundle
+        .create_file(files::STDERR)
+        .map_err(|e| warnings.push(format!("stderr.log not written: {e}")))
         .ok();
     let mut pipe = spawn::into_file(fd);
     let (tx, rx) = std::sync::mpsc::channel();

@@ -4,14 +4,14 @@
 mod socket;
 mod writer;
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use gotrace_analyzer::bundle::Interface;
+use gotrace_analyzer::bundle::{files, Interface};
 
+use crate::bundle::BundleWriter;
 use crate::error::TracerError;
 use socket::PacketSocket;
 use writer::CaptureWriter;
@@ -39,10 +39,13 @@ pub struct Capture {
 
 impl Capture {
     /// Opens the socket (so no packet after this call is missed) and starts
-    /// writing `path` on a thread.
-    pub fn start(path: PathBuf) -> Result<Capture, TracerError> {
+    /// writing the bundle's capture.pcapng on a thread.
+    pub fn start(bundle: &BundleWriter) -> Result<Capture, TracerError> {
         let sock = PacketSocket::open()?;
-        let writer = CaptureWriter::create(&path)?;
+        let writer = CaptureWriter::create(
+            bundle.create_file(files::CAPTURE)?,
+            &bundle.path(files::CAPTURE),
+        )?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
