@@ -17,6 +17,13 @@ pub enum TracerError {
     /// The command exists but cannot be executed (a shell's 126).
     #[error("gotrace: {cmd}: {reason}")]
     NotExecutable { cmd: String, reason: String },
+    /// `--user` names no user in the passwd database.
+    #[error("gotrace run --user {user}: {why}; give a user name or uid listed by `getent passwd`, or leave out --user (under sudo the command then runs as the user who invoked sudo)")]
+    UnknownUser { user: String, why: String },
+    /// The command could not be given the target user's identity
+    /// (setgroups/setgid/setuid failed, or gotrace is not root).
+    #[error("gotrace: cannot run the command as {user}: {problem}")]
+    SwitchUser { user: String, problem: String },
     /// This binary was built without the eBPF object.
     #[error("this gotrace binary was built without its eBPF programs: build it with `cargo xtask build`, which compiles ebpf/probes first")]
     NoEbpfObject,
@@ -51,13 +58,16 @@ pub enum TracerError {
 
 impl TracerError {
     /// Exit status for this error: 127/126 like a shell for a command that
-    /// cannot run, 77 (EX_NOPERM) for privileges, 66/65 for `analyze` input,
-    /// 70 (EX_SOFTWARE) for everything else.
+    /// cannot run, 77 (EX_NOPERM) for privileges and user switching, 67
+    /// (EX_NOUSER, sysexits(3): "the user specified did not exist") for an
+    /// unknown `--user`, 66/65 for `analyze` input, 70 (EX_SOFTWARE) for
+    /// everything else.
     pub fn exit_code(&self) -> i32 {
         match self {
             TracerError::CommandNotFound { .. } => 127,
             TracerError::NotExecutable { .. } => 126,
-            TracerError::Privileges { .. } => 77,
+            TracerError::Privileges { .. } | TracerError::SwitchUser { .. } => 77,
+            TracerError::UnknownUser { .. } => 67,
             TracerError::Analyze(e) => crate::analyze_cmd::exit_code(e),
             _ => 70,
         }

@@ -23,6 +23,7 @@ mod run;
 mod signals;
 mod spawn;
 mod tracefs;
+mod user;
 
 use std::path::PathBuf;
 
@@ -53,6 +54,11 @@ enum Cmd {
         /// just before the command starts; for scripts and tests.
         #[arg(long, value_name = "PATH")]
         ready_file: Option<PathBuf>,
+        /// Run the command as USER (a name or a uid). Default: under sudo,
+        /// the user who invoked sudo (SUDO_UID); else gotrace's own user.
+        /// `--user root` keeps root.
+        #[arg(long, value_name = "USER")]
+        user: Option<String>,
         /// The command and its arguments, after `--`.
         #[arg(
             required = true,
@@ -79,12 +85,14 @@ fn main() {
             output,
             json,
             ready_file,
+            user,
             command,
         } => run::run(run::RunOptions {
             argv: command,
             output,
             json,
             ready_file,
+            user,
         }),
         Cmd::Analyze { json, bundle } => analyze_cmd::analyze(&bundle, json),
     };

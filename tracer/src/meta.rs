@@ -44,7 +44,9 @@ pub fn go_env() -> BTreeMap<String, String> {
 
 /// meta.json as known at start: no exit status or end time yet. Includes
 /// the resolver configuration and firewall ruleset this process sees (the
-/// command's: it runs in the same namespaces).
+/// command's: it runs in the same namespaces). `uid`/`gid` are gotrace's
+/// own; `run` replaces them with the command's when it runs the command as
+/// another user (sudo, `--user`: see `user`).
 pub fn initial(argv: &[String], root_pid: u32, clock: ClockMap, start_monotonic_ns: u64) -> Meta {
     let mut warnings = Vec::new();
     let firewall = firewall::snapshot(&mut warnings);

@@ -14,6 +14,7 @@ use crate::bundle::BundleWriter;
 use crate::capture::{Capture, CaptureSummary};
 use crate::error::TracerError;
 use crate::probes::Probes;
+use crate::user::{self, RunAs};
 use crate::{clock, decode, meta, privileges, report, signals, spawn};
 
 /// Options of `gotrace run`.
@@ -26,6 +27,9 @@ pub struct RunOptions {
     pub json: bool,
     /// File created once tracing is live, just before the command starts.
     pub ready_file: Option<PathBuf>,
+    /// `--user`: who the command runs as (default: the sudo invoker, else
+    /// gotrace's own user; see `user`).
+    pub user: Option<String>,
 }
 
 /// After the command exits, how long to keep reading events and packets
@@ -38,11 +42,12 @@ const POLL: Duration = Duration::from_millis(50);
 /// (the command's, or 128 + signal number like a shell).
 pub fn run(opts: RunOptions) -> Result<i32, TracerError> {
     privileges::check("run")?;
+    let run_as = user::resolve(opts.user.as_deref())?;
     let path = spawn::resolve(&opts.argv[0])?;
     let mut probes = Probes::load()?;
     let dir = opts.output.clone().unwrap_or_else(default_dir);
-    let mut bundle = BundleWriter::create(&dir, None)?;
-    match trace(&opts, &path, &mut probes, &mut bundle) {
+    let mut bundle = BundleWriter::create(&dir, run_as.as_ref().map(RunAs::owner))?;
+    match trace(&opts, run_as.as_ref(), &path, &mut probes, &mut bundle) {
         Ok(code) => Ok(code),
         Err(e) => {
             // Never leave a half-made bundle that looks like a real one.
@@ -54,13 +59,14 @@ pub fn run(opts: RunOptions) -> Result<i32, TracerError> {
 
 fn trace(
     opts: &RunOptions,
+    run_as: Option<&RunAs>,
     path: &std::path::Path,
     probes: &mut Probes,
     bundle: &mut BundleWriter,
 ) -> Result<i32, TracerError> {
     // Before the ready file: a script may signal gotrace as soon as it sees it.
     signals::install();
-    let child = spawn::spawn_gated(path, &opts.argv)?;
+    let child = spawn::spawn_gated(path, &opts.argv, run_as)?;
     let pid = child.pid;
     // If anything below fails, dropping `child` closes the gate: it exits 125.
     probes.trace(pid.as_raw() as u32)?;
@@ -68,6 +74,9 @@ fn trace(
     let clock_map = clock::sample_map();
     let start = clock::monotonic_ns();
     let mut meta = meta::initial(&opts.argv, pid.as_raw() as u32, clock_map, start);
+    if let Some(u) = run_as {
+        (meta.uid, meta.gid) = (u.uid.as_raw(), u.gid.as_raw());
+    }
     meta.warnings.extend(probes.warnings.iter().cloned());
     meta.drop_reasons = probes.names.drop_reasons.clone();
     bundle.write_meta(&meta)?;
