@@ -16,7 +16,7 @@ mod error;
 mod firewall;
 mod goenv;
 mod lab;
-mod netns;
+pub mod netns;
 mod paths;
 mod probe;
 mod proxy;

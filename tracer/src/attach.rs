@@ -21,7 +21,7 @@ use crate::netns::NetNs;
 use crate::probes::{Mode, Probes};
 use crate::session::{Session, POLL};
 use crate::target::Target;
-use crate::{clock, meta, privileges, procnet, run, signals};
+use crate::{clock, meta, privileges, procnet, run, signals, user};
 
 /// Options of `gotrace attach`.
 pub struct AttachOptions {
@@ -57,7 +57,9 @@ pub fn attach(opts: AttachOptions) -> Result<i32, TracerError> {
     let capture_ns = NetNs::of(target.pid).map_err(gone)?;
     let mut probes = Probes::load(Mode::Attach)?;
     let dir = opts.output.clone().unwrap_or_else(run::default_dir);
-    let mut bundle = BundleWriter::create(&dir)?;
+    // Under sudo the bundle belongs to the invoking user, as for `run`.
+    let owner = user::resolve(None)?.as_ref().map(user::RunAs::owner);
+    let mut bundle = BundleWriter::create(&dir, owner)?;
     match trace(&opts, &target, netns, capture_ns, &mut probes, &mut bundle) {
         Ok(code) => Ok(code),
         Err(e) => {
@@ -84,7 +86,7 @@ fn trace(
     let pre = procnet::pre_existing(pid, &mut warnings);
     register(probes, pid, &pre)?;
     let own = capture_ns.is_own();
-    let capture = Capture::start(bundle.path(files::CAPTURE), (!own).then_some(capture_ns))?;
+    let capture = Capture::start(bundle, (!own).then_some(capture_ns))?;
     if target.exited() {
         let _ = capture.stop();
         return Err(TracerError::ExitedDuringAttach { pid });

@@ -4,12 +4,19 @@
 //! atomically at the end, events.jsonl and stderr.log are appended and
 //! flushed every poll round, so a SIGKILLed tracer leaves a bundle that
 //! `gotrace analyze` still opens.
+//!
+//! When the command runs as another user (sudo, `--user`: see `user`), the
+//! bundle directory and every file gotrace writes in it are chowned to that
+//! user as soon as they are created, so even a SIGKILLed gotrace leaves a
+//! bundle its user can read, move and delete. Every file goes through
+//! [`BundleWriter::create_file`] for that.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use gotrace_analyzer::bundle::{files, Event, Meta};
+use nix::unistd::{Gid, Uid};
 
 use crate::error::TracerError;
 
@@ -18,12 +25,16 @@ pub struct BundleWriter {
     dir: PathBuf,
     events: BufWriter<File>,
     next_id: u64,
+    /// Owner of the directory (if gotrace made it) and of every file.
+    owner: Option<(Uid, Gid)>,
 }
 
 impl BundleWriter {
     /// Creates `dir` (and parents). Refuses a directory that already holds a
-    /// bundle, so an earlier trace is never overwritten.
-    pub fn create(dir: &Path) -> Result<BundleWriter, TracerError> {
+    /// bundle, so an earlier trace is never overwritten. With `owner`, `dir`
+    /// is chowned to it when gotrace creates it (not a directory that was
+    /// already there, nor the parents), and so is every file written in it.
+    pub fn create(dir: &Path, owner: Option<(Uid, Gid)>) -> Result<BundleWriter, TracerError> {
         let err = |e| TracerError::Bundle {
             path: dir.to_path_buf(),
             source: e,
@@ -34,13 +45,31 @@ impl BundleWriter {
                 "it already holds a bundle; choose another -o PATH",
             )));
         }
-        std::fs::create_dir_all(dir).map_err(err)?;
-        let events = File::create(dir.join(files::EVENTS)).map_err(err)?;
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(err)?;
+        }
+        match std::fs::create_dir(dir) {
+            Ok(()) => {
+                if let Some((uid, gid)) = owner {
+                    nix::unistd::chown(dir, Some(uid), Some(gid)).map_err(|e| err(e.into()))?;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+            Err(e) => return Err(err(e)),
+        }
+        let events = create_owned(&dir.join(files::EVENTS), owner).map_err(err)?;
         Ok(BundleWriter {
             dir: dir.to_path_buf(),
             events: BufWriter::new(events),
             next_id: 1,
+            owner,
         })
+    }
+
+    /// Creates (or truncates) file `name` in the bundle, owned by the
+    /// bundle's owner from the start.
+    pub fn create_file(&self, name: &str) -> Result<File, TracerError> {
+        create_owned(&self.dir.join(name), self.owner).map_err(|e| self.err(e))
     }
 
     /// The bundle directory.
@@ -84,9 +113,11 @@ impl BundleWriter {
     }
 
     fn write_atomic(&self, name: &str, bytes: &[u8]) -> Result<(), TracerError> {
-        let tmp = self.dir.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, bytes).map_err(|e| self.err(e))?;
-        std::fs::rename(&tmp, self.dir.join(name)).map_err(|e| self.err(e))
+        let tmp = format!(".{name}.tmp");
+        self.create_file(&tmp)?
+            .write_all(bytes)
+            .map_err(|e| self.err(e))?;
+        std::fs::rename(self.dir.join(&tmp), self.dir.join(name)).map_err(|e| self.err(e))
     }
 
     fn err(&self, source: std::io::Error) -> TracerError {
@@ -95,6 +126,15 @@ impl BundleWriter {
             source,
         }
     }
+}
+
+/// File::create, then fchown to `owner` (before anything is written).
+fn create_owned(path: &Path, owner: Option<(Uid, Gid)>) -> std::io::Result<File> {
+    let file = File::create(path)?;
+    if let Some((uid, gid)) = owner {
+        nix::unistd::fchown(&file, Some(uid), Some(gid))?;
+    }
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -106,7 +146,7 @@ mod tests {
     fn events_get_consecutive_ids_and_an_existing_bundle_is_not_overwritten() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("b");
-        let mut w = BundleWriter::create(&dir).unwrap();
+        let mut w = BundleWriter::create(&dir, None).unwrap();
         let ev = Event {
             id: w.next_id(),
             ts_ns: 1,
@@ -123,10 +163,62 @@ mod tests {
         assert_eq!(back, ev);
 
         std::fs::write(dir.join(files::META), "{}").unwrap();
-        let again = BundleWriter::create(&dir).err().expect("must refuse");
+        let again = BundleWriter::create(&dir, None).err().expect("must refuse");
         assert!(
             again.to_string().contains("already holds a bundle"),
             "{again}"
+        );
+    }
+
+    /// Root chowns to 65534 (a real change of owner); anyone else can only
+    /// "chown" to their own ids, which still runs every call.
+    fn test_owner() -> (Uid, Gid) {
+        if Uid::effective().is_root() {
+            (Uid::from_raw(65534), Gid::from_raw(65534))
+        } else {
+            (Uid::effective(), Gid::effective())
+        }
+    }
+
+    fn owner_of(p: &Path) -> (u32, u32) {
+        use std::os::unix::fs::MetadataExt;
+        let md = std::fs::symlink_metadata(p).unwrap();
+        (md.uid(), md.gid())
+    }
+
+    #[test]
+    fn a_new_bundle_dir_and_every_file_belong_to_the_owner() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("made/b");
+        let (uid, gid) = test_owner();
+        let want = (uid.as_raw(), gid.as_raw());
+        let w = BundleWriter::create(&dir, Some((uid, gid))).unwrap();
+        w.create_file(files::STDERR).unwrap();
+        w.write_verdict("{}").unwrap();
+        assert_eq!(owner_of(&dir), want);
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names.len(), 3, "{names:?}");
+        for name in names {
+            assert_eq!(owner_of(&dir.join(&name)), want, "{name}");
+        }
+        // The parent gotrace made for -o is left alone.
+        assert_eq!(owner_of(&dir.join("..")), owner_of(tmp.path()));
+    }
+
+    #[test]
+    fn an_existing_dir_keeps_its_owner() {
+        let tmp = tempfile::tempdir().unwrap();
+        let before = owner_of(tmp.path());
+        let (uid, gid) = test_owner();
+        let w = BundleWriter::create(tmp.path(), Some((uid, gid))).unwrap();
+        w.write_verdict("{}").unwrap();
+        assert_eq!(owner_of(tmp.path()), before);
+        assert_eq!(
+            owner_of(&tmp.path().join(files::VERDICT)),
+            (uid.as_raw(), gid.as_raw())
         );
     }
 }

@@ -17,6 +17,13 @@ pub enum TracerError {
     /// The command exists but cannot be executed (a shell's 126).
     #[error("gotrace: {cmd}: {reason}")]
     NotExecutable { cmd: String, reason: String },
+    /// `--user` names no user in the passwd database.
+    #[error("gotrace run --user {user}: {why}; give a user name or uid listed by `getent passwd`, or leave out --user (under sudo the command then runs as the user who invoked sudo)")]
+    UnknownUser { user: String, why: String },
+    /// The command could not be given the target user's identity
+    /// (setgroups/setgid/setuid failed, or gotrace is not root).
+    #[error("gotrace: cannot run the command as {user}: {problem}")]
+    SwitchUser { user: String, problem: String },
     /// This binary was built without the eBPF object.
     #[error("this gotrace binary was built without its eBPF programs: build it with `cargo xtask build`, which compiles ebpf/probes first")]
     NoEbpfObject,
@@ -63,18 +70,20 @@ pub enum TracerError {
 
 impl TracerError {
     /// Exit status for this error (sysexits.h where one fits): 127/126 like
-    /// a shell for a command that cannot run, 77 (EX_NOPERM) for
-    /// privileges, 66 (EX_NOINPUT) for an `attach` PID that does not exist
-    /// or exits while attaching, 64 (EX_USAGE) for an `attach` PID that is
-    /// a thread or gotrace itself, 66/65 for `analyze` input, 70
-    /// (EX_SOFTWARE) for everything else.
+    /// a shell for a command that cannot run, 77 (EX_NOPERM) for privileges
+    /// and user switching, 67 (EX_NOUSER: "the user specified did not
+    /// exist") for an unknown `--user`, 66 (EX_NOINPUT) for an `attach` PID
+    /// that does not exist or exits while attaching, 64 (EX_USAGE) for an
+    /// `attach` PID that is a thread or gotrace itself, 66/65 for `analyze`
+    /// input, 70 (EX_SOFTWARE) for everything else.
     pub fn exit_code(&self) -> i32 {
         match self {
             TracerError::NoSuchProcess { .. } | TracerError::ExitedDuringAttach { .. } => 66,
             TracerError::IsThread { .. } | TracerError::AttachSelf { .. } => 64,
             TracerError::CommandNotFound { .. } => 127,
             TracerError::NotExecutable { .. } => 126,
-            TracerError::Privileges { .. } => 77,
+            TracerError::Privileges { .. } | TracerError::SwitchUser { .. } => 77,
+            TracerError::UnknownUser { .. } => 67,
             TracerError::Analyze(e) => crate::analyze_cmd::exit_code(e),
             _ => 70,
         }

@@ -29,6 +29,7 @@ mod signals;
 mod spawn;
 mod target;
 mod tracefs;
+mod user;
 
 use std::path::PathBuf;
 
@@ -63,6 +64,11 @@ enum Cmd {
         /// (interleaved with the command's own stderr).
         #[arg(short = 'v', long = "live")]
         live: bool,
+        /// Run the command as USER (a name or a uid). Default: under sudo,
+        /// the user who invoked sudo (SUDO_UID); else gotrace's own user.
+        /// `--user root` keeps root.
+        #[arg(long, value_name = "USER")]
+        user: Option<String>,
         /// The command and its arguments, after `--`.
         #[arg(
             required = true,
@@ -121,6 +127,7 @@ fn main() {
             json,
             ready_file,
             live,
+            user,
             command,
         } => run::run(run::RunOptions {
             argv: command,
@@ -128,6 +135,7 @@ fn main() {
             json,
             ready_file,
             live,
+            user,
         }),
         Cmd::Attach {
             pid,

@@ -81,6 +81,8 @@ impl Subject<'_> {
 
 /// meta.json as known at start: no exit status or end time yet. Includes
 /// the resolver configuration and firewall ruleset the subject sees.
+/// `uid`/`gid` are the subject's; `run` replaces them with the command's
+/// when it runs the command as another user (sudo, `--user`: see `user`).
 pub fn initial(subject: Subject<'_>, clock: ClockMap, start_monotonic_ns: u64) -> Meta {
     let mut warnings = Vec::new();
     let firewall = firewall::snapshot(&mut warnings, subject.netns);

@@ -16,6 +16,7 @@ use crate::error::TracerError;
 use crate::live::LiveView;
 use crate::probes::{Mode, Probes};
 use crate::session::{Session, POLL};
+use crate::user::{self, RunAs};
 use crate::{clock, meta, privileges, signals, spawn};
 
 /// Options of `gotrace run`.
@@ -30,17 +31,21 @@ pub struct RunOptions {
     pub ready_file: Option<PathBuf>,
     /// Print one line per network event as it happens (on stderr).
     pub live: bool,
+    /// `--user`: who the command runs as (default: the sudo invoker, else
+    /// gotrace's own user; see `user`).
+    pub user: Option<String>,
 }
 
 /// Runs the command traced; returns the exit status gotrace should exit with
 /// (the command's, or 128 + signal number like a shell).
 pub fn run(opts: RunOptions) -> Result<i32, TracerError> {
     privileges::check("run")?;
+    let run_as = user::resolve(opts.user.as_deref())?;
     let path = spawn::resolve(&opts.argv[0])?;
     let mut probes = Probes::load(Mode::Run)?;
     let dir = opts.output.clone().unwrap_or_else(default_dir);
-    let mut bundle = BundleWriter::create(&dir)?;
-    match trace(&opts, &path, &mut probes, &mut bundle) {
+    let mut bundle = BundleWriter::create(&dir, run_as.as_ref().map(RunAs::owner))?;
+    match trace(&opts, run_as.as_ref(), &path, &mut probes, &mut bundle) {
         Ok(code) => Ok(code),
         Err(e) => {
             // Never leave a half-made bundle that looks like a real one.
@@ -52,21 +57,25 @@ pub fn run(opts: RunOptions) -> Result<i32, TracerError> {
 
 fn trace(
     opts: &RunOptions,
+    run_as: Option<&RunAs>,
     path: &std::path::Path,
     probes: &mut Probes,
     bundle: &mut BundleWriter,
 ) -> Result<i32, TracerError> {
     // Before the ready file: a script may signal gotrace as soon as it sees it.
     signals::install();
-    let child = spawn::spawn_gated(path, &opts.argv)?;
+    let child = spawn::spawn_gated(path, &opts.argv, run_as)?;
     let pid = child.pid;
     // If anything below fails, dropping `child` closes the gate: it exits 125.
     probes.trace(pid.as_raw() as u32)?;
-    let capture = Capture::start(bundle.path(files::CAPTURE), None)?;
+    let capture = Capture::start(bundle, None)?;
     let clock_map = clock::sample_map();
     let start = clock::monotonic_ns();
     let subject = meta::Subject::child(&opts.argv, pid.as_raw() as u32);
     let mut meta = meta::initial(subject, clock_map, start);
+    if let Some(u) = run_as {
+        (meta.uid, meta.gid) = (u.uid.as_raw(), u.gid.as_raw());
+    }
     meta.warnings.extend(probes.warnings.iter().cloned());
     meta.drop_reasons = probes.names.drop_reasons.clone();
     bundle.write_meta(&meta)?;
@@ -85,7 +94,7 @@ fn trace(
 /// From the command's exec to its exit, then the bundle and the report.
 fn follow(pid: Pid, stderr: std::os::fd::OwnedFd, mut session: Session<'_>, json: bool) -> i32 {
     let mut warnings = Vec::new();
-    let tee = tee_stderr(stderr, session.bundle.path(files::STDERR), &mut warnings);
+    let tee = tee_stderr(stderr, session.bundle, &mut warnings);
     let status = wait_forwarding_signals(pid, &mut session);
     // The pass-through ends at EOF; a background grandchild could hold the
     // pipe open, so wait a bounded time (the tail below runs meanwhile).
@@ -126,9 +135,14 @@ fn wait_forwarding_signals(pid: Pid, session: &mut Session<'_>) -> Result<ExitSt
 /// Copies the command's stderr to gotrace's stderr and to stderr.log as it
 /// arrives; the receiver yields when the pipe reaches EOF. Without a log file
 /// (it could not be created) the pass-through still runs, with a warning.
-fn tee_stderr(fd: std::os::fd::OwnedFd, log: PathBuf, warnings: &mut Vec<String>) -> Receiver<()> {
-    let mut file = std::fs::File::create(&log)
-        .map_err(|e| warnings.push(format!("stderr.log not written: {}: {e}", log.display())))
+fn tee_stderr(
+    fd: std::os::fd::OwnedFd,
+    bundle: &BundleWriter,
+    warnings: &mut Vec<String>,
+) -> Receiver<()> {
+    let mut file = bundle
+        .create_file(files::STDERR)
+        .map_err(|e| warnings.push(format!("stderr.log not written: {e}")))
         .ok();
     let mut pipe = spawn::into_file(fd);
     let (tx, rx) = std::sync::mpsc::channel();

@@ -2,15 +2,16 @@
 //! every probe is attached and the capture runs, so its first syscall and
 //! first packet are never missed.
 
-use std::ffi::{CString, OsStr};
+use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::unistd::Pid;
 
 use crate::error::TracerError;
+use crate::user::RunAs;
 
 /// Finds `cmd` like execvp(3)/a POSIX shell: a name with a `/` is used as
 /// is, otherwise each PATH entry is tried. Errors mirror bash: 127 for not
@@ -76,18 +77,34 @@ pub struct GatedChild {
     /// Read end of the child's stderr.
     pub stderr: OwnedFd,
     cmd: String,
+    /// Who the child becomes, for error messages.
+    user: Option<String>,
 }
 
+/// What the child reports on the error pipe, with the errno: the step that
+/// failed before exec could replace it.
+const STEP_EXEC: i32 = 0;
+const STEP_SETGROUPS: i32 = 1;
+const STEP_SETGID: i32 = 2;
+const STEP_SETUID: i32 = 3;
+
 /// Forks a child that waits for [`GatedChild::release`] and then execs
-/// `path` with `argv` (argv[0] as given) and gotrace's environment. Its
-/// stderr goes to a pipe so it can be passed through and kept.
-pub fn spawn_gated(path: &Path, argv: &[String]) -> Result<GatedChild, TracerError> {
+/// `path` with `argv` (argv[0] as given) and gotrace's environment. With
+/// `run_as` it first takes that identity (setgroups, setgid, setuid, in that
+/// order: credentials(7)) and gets its HOME, USER and LOGNAME. Its stderr
+/// goes to a pipe so it can be passed through and kept.
+pub fn spawn_gated(
+    path: &Path,
+    argv: &[String],
+    run_as: Option<&RunAs>,
+) -> Result<GatedChild, TracerError> {
     let sys = |what: &str| {
         let w = what.to_string();
         move |e: nix::Error| TracerError::sys(w, std::io::Error::from(e))
     };
     // Everything the child needs is allocated before fork: after it, only
-    // async-signal-safe calls (read, dup2, execv, write, _exit).
+    // async-signal-safe calls (read, dup2, setgroups, setgid, setuid,
+    // execve, write, _exit).
     let c_path =
         CString::new(path.as_os_str().as_bytes()).map_err(|_| TracerError::NotExecutable {
             cmd: argv[0].clone(),
@@ -103,6 +120,17 @@ pub fn spawn_gated(path: &Path, argv: &[String]) -> Result<GatedChild, TracerErr
         })?;
     let mut c_argv: Vec<*const libc::c_char> = c_args.iter().map(|a| a.as_ptr()).collect();
     c_argv.push(std::ptr::null());
+    let overrides = run_as.map(|r| r.env.as_slice()).unwrap_or_default();
+    let c_env = envp(std::env::vars_os(), overrides);
+    let mut c_envp: Vec<*const libc::c_char> = c_env.iter().map(|e| e.as_ptr()).collect();
+    c_envp.push(std::ptr::null());
+    let creds: Option<(Vec<libc::gid_t>, libc::gid_t, libc::uid_t)> = run_as.map(|r| {
+        (
+            r.groups.iter().map(|g| g.as_raw()).collect(),
+            r.gid.as_raw(),
+            r.uid.as_raw(),
+        )
+    });
 
     let (gate_r, gate_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
     let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
@@ -111,16 +139,26 @@ pub fn spawn_gated(path: &Path, argv: &[String]) -> Result<GatedChild, TracerErr
     // SAFETY: the child branch only makes async-signal-safe calls and exits.
     match unsafe { nix::unistd::fork() }.map_err(sys("fork"))? {
         nix::unistd::ForkResult::Child => unsafe {
+            let err_fd = err_w.as_raw_fd();
             libc::dup2(se_w.as_raw_fd(), 2);
             let mut b = [0u8; 1];
             if libc::read(gate_r.as_raw_fd(), b.as_mut_ptr().cast(), 1) != 1 {
                 // gotrace gave up before releasing us (e.g. probes failed).
                 libc::_exit(125);
             }
-            libc::execv(c_path.as_ptr(), c_argv.as_ptr());
-            let errno = *libc::__errno_location();
-            libc::write(err_w.as_raw_fd(), (&errno as *const i32).cast(), 4);
-            libc::_exit(if errno == libc::ENOENT { 127 } else { 126 });
+            if let Some((groups, gid, uid)) = &creds {
+                if libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
+                    fail_in_child(err_fd, STEP_SETGROUPS);
+                }
+                if libc::setgid(*gid) != 0 {
+                    fail_in_child(err_fd, STEP_SETGID);
+                }
+                if libc::setuid(*uid) != 0 {
+                    fail_in_child(err_fd, STEP_SETUID);
+                }
+            }
+            libc::execve(c_path.as_ptr(), c_argv.as_ptr(), c_envp.as_ptr());
+            fail_in_child(err_fd, STEP_EXEC);
         },
         nix::unistd::ForkResult::Parent { child } => Ok(GatedChild {
             pid: child,
@@ -128,13 +166,58 @@ pub fn spawn_gated(path: &Path, argv: &[String]) -> Result<GatedChild, TracerErr
             exec_err: err_r,
             stderr: se_r,
             cmd: argv[0].clone(),
+            user: run_as.map(RunAs::display),
         }),
     }
 }
 
+/// In the forked child: tells the parent on `fd` which step failed and with
+/// which errno, then exits (127 for a missing program, as a shell does).
+/// Async-signal-safe: write(2) and _exit(2) on a stack buffer.
+unsafe fn fail_in_child(fd: std::os::fd::RawFd, step: i32) -> ! {
+    let errno = *libc::__errno_location();
+    let mut msg = [0u8; 8];
+    msg[..4].copy_from_slice(&step.to_ne_bytes());
+    msg[4..].copy_from_slice(&errno.to_ne_bytes());
+    libc::write(fd, msg.as_ptr().cast(), msg.len());
+    libc::_exit(if step == STEP_EXEC && errno == libc::ENOENT {
+        127
+    } else {
+        126
+    })
+}
+
+/// The command's environment (`NAME=value` strings for execve): `base` in
+/// its order, with each of `overrides` replacing the variable of that name
+/// in place, or appended when it is not set.
+fn envp(
+    base: impl IntoIterator<Item = (OsString, OsString)>,
+    overrides: &[(&str, OsString)],
+) -> Vec<CString> {
+    let mut vars: Vec<(OsString, OsString)> = base.into_iter().collect();
+    for (name, value) in overrides {
+        match vars
+            .iter_mut()
+            .find(|(n, _)| n.as_bytes() == name.as_bytes())
+        {
+            Some(slot) => slot.1 = value.clone(),
+            None => vars.push(((*name).into(), value.clone())),
+        }
+    }
+    vars.into_iter()
+        .filter_map(|(n, v)| {
+            let mut kv = n.into_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            // The environment cannot hold a NUL byte; nothing to drop in practice.
+            CString::new(kv).ok()
+        })
+        .collect()
+}
+
 impl GatedChild {
-    /// Lets the child exec; returns once the exec succeeded, or the exec
-    /// error (the child then exits 126/127 on its own).
+    /// Lets the child exec; returns once the exec succeeded, or the error
+    /// of the step that failed (the child then exits 126/127 on its own).
     pub fn release(self) -> Result<(Pid, OwnedFd), TracerError> {
         let GatedChild {
             pid,
@@ -142,20 +225,39 @@ impl GatedChild {
             exec_err,
             stderr,
             cmd,
+            user,
         } = self;
         nix::unistd::write(&gate, &[1])
             .map_err(|e| TracerError::sys("releasing the command", e.into()))?;
         drop(gate);
         // The error pipe is CLOEXEC: EOF means exec succeeded.
-        let mut b = [0u8; 4];
+        let mut b = [0u8; 8];
         let mut f = std::fs::File::from(exec_err);
-        match std::io::Read::read(&mut f, &mut b) {
-            Ok(4) => {
-                let e = std::io::Error::from_raw_os_error(i32::from_ne_bytes(b));
+        match std::io::Read::read_exact(&mut f, &mut b) {
+            Ok(()) => {
+                let step = i32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+                let e =
+                    std::io::Error::from_raw_os_error(i32::from_ne_bytes([b[4], b[5], b[6], b[7]]));
                 let _ = nix::sys::wait::waitpid(pid, None);
-                Err(TracerError::NotExecutable {
-                    cmd,
-                    reason: e.to_string(),
+                let call = match step {
+                    STEP_SETGROUPS => "setgroups",
+                    STEP_SETGID => "setgid",
+                    STEP_SETUID => "setuid",
+                    _ => {
+                        return Err(TracerError::NotExecutable {
+                            cmd,
+                            reason: e.to_string(),
+                        })
+                    }
+                };
+                let hint = if e.raw_os_error() == Some(libc::EPERM) {
+                    "gotrace must run as root (sudo) to run the command as another user"
+                } else {
+                    "check the user's ids and process limit (ulimit -u)"
+                };
+                Err(TracerError::SwitchUser {
+                    user: user.unwrap_or_default(),
+                    problem: format!("{call} failed in the command's process: {e}; {hint}"),
                 })
             }
             _ => Ok((pid, stderr)),
@@ -172,6 +274,24 @@ pub fn into_file(fd: OwnedFd) -> std::fs::File {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn envp_replaces_in_place_and_appends_the_rest() {
+        let base = [("PATH", "/bin"), ("HOME", "/root"), ("GOPROXY", "off")]
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)));
+        let env = envp(
+            base.clone(),
+            &[("HOME", "/home/dev".into()), ("USER", "dev".into())],
+        );
+        let env: Vec<&str> = env.iter().map(|c| c.to_str().unwrap()).collect();
+        assert_eq!(
+            env,
+            ["PATH=/bin", "HOME=/home/dev", "GOPROXY=off", "USER=dev"]
+        );
+        let same = envp(base, &[]);
+        assert_eq!(same.len(), 3);
+        assert_eq!(same[1].to_str().unwrap(), "HOME=/root");
+    }
 
     #[test]
     fn resolves_like_a_shell() {

@@ -5,15 +5,15 @@
 mod socket;
 mod writer;
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use gotrace_analyzer::bundle::Interface;
+use gotrace_analyzer::bundle::{files, Interface};
 
+use crate::bundle::BundleWriter;
 use crate::error::TracerError;
 use crate::netns::NetNs;
 use socket::{NsInfo, PacketSocket};
@@ -46,11 +46,14 @@ pub struct Capture {
 
 impl Capture {
     /// Opens the socket (so no packet after this call is missed) and starts
-    /// writing `path` on a thread. With `netns`, the capture thread first
-    /// enters that network namespace: the socket and the interface names it
-    /// records are then the namespace's.
-    pub fn start(path: PathBuf, netns: Option<NetNs>) -> Result<Capture, TracerError> {
-        let writer = CaptureWriter::create(&path)?;
+    /// writing the bundle's capture.pcapng on a thread. With `netns`, the
+    /// capture thread first enters that network namespace: the socket and
+    /// the interface names it records are then the namespace's.
+    pub fn start(bundle: &BundleWriter, netns: Option<NetNs>) -> Result<Capture, TracerError> {
+        let writer = CaptureWriter::create(
+            bundle.create_file(files::CAPTURE)?,
+            &bundle.path(files::CAPTURE),
+        )?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let (added, new_socks) = std::sync::mpsc::channel();

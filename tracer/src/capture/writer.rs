@@ -51,13 +51,12 @@ pub struct CaptureWriter {
 }
 
 impl CaptureWriter {
-    /// Creates `path` and writes the Section Header Block.
-    pub fn create(path: &Path) -> Result<CaptureWriter, TracerError> {
+    /// Writes the Section Header Block to `file`, newly created at `path`.
+    pub fn create(file: File, path: &Path) -> Result<CaptureWriter, TracerError> {
         let err = |e: std::io::Error| TracerError::Bundle {
             path: path.to_path_buf(),
             source: e,
         };
-        let file = File::create(path).map_err(err)?;
         let out = PcapNgWriter::new(BufWriter::with_capacity(1 << 20, file))
             .map_err(|e| err(std::io::Error::other(e.to_string())))?;
         Ok(CaptureWriter {
@@ -164,7 +163,7 @@ mod tests {
     fn writes_a_pcapng_with_nanosecond_resolution() {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("c.pcapng");
-        let mut w = CaptureWriter::create(&path).unwrap();
+        let mut w = CaptureWriter::create(File::create(&path).unwrap(), &path).unwrap();
         let frame = Frame {
             ifindex: 1,
             hatype: ARPHRD_LOOPBACK,
