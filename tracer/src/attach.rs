@@ -63,8 +63,7 @@ pub fn attach(opts: AttachOptions) -> Result<i32, TracerError> {
     match trace(&opts, &target, netns, capture_ns, &mut probes, &mut bundle) {
         Ok(code) => Ok(code),
         Err(e) => {
-            // Never leave a half-made bundle that looks like a real one.
-            let _ = std::fs::remove_dir_all(bundle.dir());
+            bundle.discard();
             Err(e)
         }
     }

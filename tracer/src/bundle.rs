@@ -27,7 +27,20 @@ pub struct BundleWriter {
     next_id: u64,
     /// Owner of the directory (if gotrace made it) and of every file.
     owner: Option<(Uid, Gid)>,
+    /// gotrace created `dir` (it did not exist before).
+    created_dir: bool,
 }
+
+/// Every file name gotrace may write in a bundle, temp files included.
+const WRITTEN: &[&str] = &[
+    files::META,
+    files::EVENTS,
+    files::CAPTURE,
+    files::STDERR,
+    files::VERDICT,
+    ".meta.json.tmp",
+    ".verdict.json.tmp",
+];
 
 impl BundleWriter {
     /// Creates `dir` (and parents). Refuses a directory that already holds a
@@ -48,22 +61,37 @@ impl BundleWriter {
         if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(err)?;
         }
-        match std::fs::create_dir(dir) {
+        let created_dir = match std::fs::create_dir(dir) {
             Ok(()) => {
                 if let Some((uid, gid)) = owner {
                     nix::unistd::chown(dir, Some(uid), Some(gid)).map_err(|e| err(e.into()))?;
                 }
+                true
             }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => false,
             Err(e) => return Err(err(e)),
-        }
+        };
         let events = create_owned(&dir.join(files::EVENTS), owner).map_err(err)?;
         Ok(BundleWriter {
             dir: dir.to_path_buf(),
             events: BufWriter::new(events),
             next_id: 1,
             owner,
+            created_dir,
         })
+    }
+
+    /// Removes what gotrace wrote, when tracing could not start: never a
+    /// half-made bundle that looks like a real one, and never anything else
+    /// (an existing `-o` directory keeps its other contents; it is removed
+    /// only if gotrace created it and it is now empty).
+    pub fn discard(self) {
+        for name in WRITTEN {
+            let _ = std::fs::remove_file(self.dir.join(name));
+        }
+        if self.created_dir {
+            let _ = std::fs::remove_dir(&self.dir);
+        }
     }
 
     /// Creates (or truncates) file `name` in the bundle, owned by the
@@ -140,6 +168,26 @@ fn create_owned(path: &Path, owner: Option<(Uid, Gid)>) -> std::io::Result<File>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn discard_removes_only_what_gotrace_wrote() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mine = tmp.path().join("existing");
+        std::fs::create_dir(&mine).unwrap();
+        std::fs::write(mine.join("notes.txt"), "keep me").unwrap();
+        let w = BundleWriter::create(&mine, None).unwrap();
+        w.create_file(files::STDERR).unwrap();
+        w.discard();
+        assert!(
+            mine.join("notes.txt").is_file(),
+            "a file of the user's was removed"
+        );
+        assert!(!mine.join(files::EVENTS).exists() && !mine.join(files::STDERR).exists());
+
+        let fresh = tmp.path().join("fresh");
+        BundleWriter::create(&fresh, None).unwrap().discard();
+        assert!(!fresh.exists(), "the directory gotrace made is removed");
+    }
     use gotrace_analyzer::bundle::Op;
 
     #[test]

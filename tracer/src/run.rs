@@ -48,8 +48,7 @@ pub fn run(opts: RunOptions) -> Result<i32, TracerError> {
     match trace(&opts, run_as.as_ref(), &path, &mut probes, &mut bundle) {
         Ok(code) => Ok(code),
         Err(e) => {
-            // Never leave a half-made bundle that looks like a real one.
-            let _ = std::fs::remove_dir_all(bundle.dir());
+            bundle.discard();
             Err(e)
         }
     }
