@@ -301,11 +301,7 @@ mod tests {
     }
 
     fn addr(s: &str) -> SockAddr {
-        let a: std::net::SocketAddr = s.parse().unwrap();
-        SockAddr {
-            ip: a.ip(),
-            port: a.port(),
-        }
+        s.parse().unwrap()
     }
 
     fn line(op: Op) -> Option<String> {

@@ -282,11 +282,7 @@ mod tests {
     }
 
     fn addr(s: &str) -> SockAddr {
-        let a: std::net::SocketAddr = s.parse().unwrap();
-        SockAddr {
-            ip: a.ip(),
-            port: a.port(),
-        }
+        s.parse().unwrap()
     }
 
     fn connect(fd: i32, peer: &str) -> Op {

@@ -1,7 +1,6 @@
 //! First pass: attempts from the syscall events alone.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
 use super::{AppObs, Attempt, Correlation, EventFact, Kind, Source, Step};
 use crate::bundle::{Event, Op, SockAddr};
@@ -94,7 +93,7 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
                     None if is_dns_port => Kind::Dns,
                     None => Kind::Tcp,
                 };
-                let mut a = Attempt::new(kind, ev, *fd, canonical(peer));
+                let mut a = Attempt::new(kind, ev, *fd, peer.canonical());
                 if let Some(i) = info {
                     a.steps.push(i.event.clone());
                 }
@@ -139,7 +138,7 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
                             continue;
                         };
                         out.any_network_syscall = true;
-                        let mut a = Attempt::new(Kind::Dns, ev, *fd, canonical(p));
+                        let mut a = Attempt::new(Kind::Dns, ev, *fd, p.canonical());
                         if let Some(i) = sockets.get(&key) {
                             a.steps.push(i.event.clone());
                         }
@@ -305,7 +304,7 @@ fn link_tcp_states(attempts: &mut [Attempt], changes: &mut [TcpChange<'_>], cloc
             .filter(|(_, ch)| {
                 !ch.used
                     && ch.new == "SYN_SENT"
-                    && canonical(ch.peer) == a.peer
+                    && ch.peer.canonical() == a.peer
                     && ch.ev.ts_ns.saturating_add(BEFORE_NS) >= t
                     && ch.ev.ts_ns <= t.saturating_add(BEFORE_NS)
             })
@@ -338,7 +337,7 @@ fn link_tcp_states(attempts: &mut [Attempt], changes: &mut [TcpChange<'_>], cloc
             };
             ch.used = true;
             if ch.local.port != 0 && a.local.is_none() {
-                a.local = Some(canonical(ch.local));
+                a.local = Some(ch.local.canonical());
             }
             if ch.new == "ESTABLISHED" {
                 a.established = true;
@@ -352,12 +351,6 @@ fn link_tcp_states(attempts: &mut [Attempt], changes: &mut [TcpChange<'_>], cloc
             });
         }
     }
-}
-
-/// The address as the wire shows it: an IPv4-mapped IPv6 address
-/// (`::ffff:198.18.0.2`, an AF_INET6 socket dialing IPv4) is IPv4 on the wire.
-fn canonical(a: &SockAddr) -> SocketAddr {
-    SocketAddr::new(a.ip.to_canonical(), a.port)
 }
 
 #[cfg(test)]

@@ -187,11 +187,7 @@ mod tests {
     };
 
     fn addr(s: &str) -> SockAddr {
-        let a: std::net::SocketAddr = s.parse().unwrap();
-        SockAddr {
-            ip: a.ip(),
-            port: a.port(),
-        }
+        s.parse().unwrap()
     }
 
     fn event(id: u64, ts_ns: u64, tid: u32, op: Op) -> Event {

@@ -25,8 +25,6 @@
 //! start at the attach time (meta.json `start_monotonic_ns`), which is only
 //! a lower bound of the dial's age.
 
-use std::net::SocketAddr;
-
 use super::{Attempt, Correlation, Kind, Source, Step};
 use crate::bundle::{Event, Meta, Op, PreExistingSocket, SockAddr};
 use crate::clock::Clock;
@@ -71,7 +69,7 @@ fn seed(s: &PreExistingSocket, pid: u32, comm: &str, start_ns: u64) -> Option<At
     let peer = s
         .peer
         .as_ref()
-        .map(canonical)
+        .map(SockAddr::canonical)
         .filter(|p| !p.ip().is_unspecified() && p.port() != 0)?;
     let kind = match s.proto.as_str() {
         "tcp" if s.state != "LISTEN" => Kind::Tcp,
@@ -79,7 +77,7 @@ fn seed(s: &PreExistingSocket, pid: u32, comm: &str, start_ns: u64) -> Option<At
         _ => return None,
     };
     let mut a = Attempt::at(kind, pid, comm, start_ns, s.fd, peer);
-    a.local = Some(canonical(&s.local)).filter(|l| l.port() != 0);
+    a.local = Some(s.local.canonical()).filter(|l| l.port() != 0);
     a.pre_existing = true;
     a.state_at_attach = Some(s.state.clone());
     a.established = kind == Kind::Tcp && CONNECTED_STATES.contains(&s.state.as_str());
@@ -103,7 +101,7 @@ pub(super) fn link(c: &mut Correlation, events: &[Event], clock: &Clock) {
             .iter()
             .filter(|e| e.ts_ns <= until)
             .filter_map(five_tuple)
-            .find(|(_, l, p)| canonical(l) == local && canonical(p) == a.peer)
+            .find(|(_, l, p)| l.canonical() == local && p.canonical() == a.peer)
             .map(|(sock, _, _)| sock);
         let Some(sock) = sock else { continue };
         a.sock = Some(sock.to_string());
@@ -226,11 +224,6 @@ fn comm_of(argv: &[String]) -> String {
     prog.get(..end).unwrap_or("").to_string()
 }
 
-/// As events.rs: an IPv4-mapped address is IPv4 on the wire.
-fn canonical(a: &SockAddr) -> SocketAddr {
-    SocketAddr::new(a.ip.to_canonical(), a.port)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,11 +236,7 @@ mod tests {
     };
 
     fn addr(s: &str) -> SockAddr {
-        let a: SocketAddr = s.parse().unwrap();
-        SockAddr {
-            ip: a.ip(),
-            port: a.port(),
-        }
+        s.parse().unwrap()
     }
 
     fn sock(
@@ -363,7 +352,10 @@ mod tests {
         assert!(a.pre_existing && a.connect.is_none());
         assert_eq!((a.tgid, a.start_ns), (7, 1_000));
         assert_eq!(a.comm, "go-with-a-long-");
-        assert_eq!(a.peer, "198.18.0.2:8080".parse::<SocketAddr>().unwrap());
+        assert_eq!(
+            a.peer,
+            "198.18.0.2:8080".parse::<std::net::SocketAddr>().unwrap()
+        );
         assert_eq!(a.local, Some("198.18.0.1:40000".parse().unwrap()));
         assert_eq!(
             a.at_attach().as_deref(),

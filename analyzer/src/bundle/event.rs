@@ -163,6 +163,30 @@ impl SockAddr {
     pub fn socket_addr(&self) -> std::net::SocketAddr {
         std::net::SocketAddr::new(self.ip, self.port)
     }
+
+    /// As on the wire: an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, what
+    /// a dual-stack socket reports) is the IPv4 address.
+    pub fn canonical(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::new(self.ip.to_canonical(), self.port)
+    }
+}
+
+impl From<std::net::SocketAddr> for SockAddr {
+    fn from(a: std::net::SocketAddr) -> SockAddr {
+        SockAddr {
+            ip: a.ip(),
+            port: a.port(),
+        }
+    }
+}
+
+impl std::str::FromStr for SockAddr {
+    type Err = std::net::AddrParseError;
+
+    /// Parses `198.18.0.2:8080` or `[::1]:53`.
+    fn from_str(s: &str) -> Result<SockAddr, Self::Err> {
+        s.parse::<std::net::SocketAddr>().map(SockAddr::from)
+    }
 }
 
 impl std::fmt::Display for SockAddr {
