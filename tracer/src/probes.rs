@@ -252,11 +252,33 @@ fn attach(ebpf: &mut Ebpf, prog: &str, category: &str, event: &str) -> Result<()
         .ok_or_else(|| TracerError::Ebpf(format!("program {prog} missing from the object")))?
         .try_into()
         .map_err(|e| TracerError::Ebpf(format!("{prog}: {e}")))?;
-    p.load()
-        .map_err(|e| TracerError::Ebpf(format!("verifier rejected {prog}: {e:#}")))?;
+    p.load().map_err(|e| {
+        TracerError::Ebpf(format!(
+            "verifier rejected {prog}: {}",
+            log_tail(&format!("{e:#}"), VERIFIER_LOG_LINES)
+        ))
+    })?;
     p.attach(category, event)
         .map_err(|e| TracerError::Ebpf(format!("attaching {prog} to {category}:{event}: {e:#}")))?;
     Ok(())
+}
+
+/// Lines of the verifier's log kept in the error: the verdict is at its
+/// end, and a whole log runs to thousands of lines.
+const VERIFIER_LOG_LINES: usize = 12;
+
+/// The last `n` lines of `text`, after a note of how many were left out.
+fn log_tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() <= n {
+        return text.to_string();
+    }
+    let cut = lines.len() - n;
+    format!(
+        "{}\n[... {cut} lines of the verifier log left out ...]\n{}",
+        lines[0],
+        lines[cut..].join("\n")
+    )
 }
 
 /// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK; raise it so the
@@ -268,4 +290,18 @@ fn raise_memlock_limit() {
     };
     // SAFETY: plain syscall with a valid pointer.
     unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_long_verifier_log_keeps_its_first_line_and_its_end() {
+        let log: String = (1..=100).map(|i| format!("line {i}\n")).collect();
+        let t = super::log_tail(&log, 3);
+        assert_eq!(
+            t,
+            "line 1\n[... 97 lines of the verifier log left out ...]\nline 98\nline 99\nline 100"
+        );
+        assert_eq!(super::log_tail("short", 3), "short");
+    }
 }
