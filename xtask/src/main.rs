@@ -21,7 +21,7 @@ commands:
   demo             setup + build, then trace `go mod tidy` against a lab proxy that refuses; root
   test             setup + build, then cargo test --workspace --locked (e2e tests need root)
   record-fixtures  run each e2e scenario under gotrace, copy bundles to fixtures/bundles/<scenario>; root
-  bench-capture    write a large synthetic pcapng of a Go module fetch workload (--size-gib N --out DIR)";
+  bench-capture    write a large synthetic pcapng, time `gotrace analyze` against tshark on it (--help)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

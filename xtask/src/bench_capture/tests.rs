@@ -5,14 +5,15 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use gotrace_analyzer::capture::{decode, AppSummary, CaptureReader, Payload};
 use gotrace_analyzer::http::HttpHead;
 use gotrace_analyzer::tls::Message;
 
-use super::generator;
 use super::mix::Failure;
+use super::{generator, parse, substitute, Cache};
 
 /// Size of the test capture (bytes): enough sessions for every kind.
 const TEST_BYTES: u64 = 12 << 20;
@@ -227,4 +228,59 @@ fn the_same_size_gives_the_same_bytes() {
     let (b, fb) = capture(300 << 10);
     assert_eq!(fa, fb);
     assert_eq!(a.mix, b.mix);
+}
+
+#[test]
+fn options() {
+    let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let o = parse(&args(&[])).unwrap().unwrap();
+    assert_eq!(
+        (o.size_gib, o.rounds, o.keep, o.cache),
+        (1.0, 3, false, Cache::Warm)
+    );
+    let o = parse(&args(&[
+        "--size-gib",
+        "0.5",
+        "--keep",
+        "--cold",
+        "--rounds",
+        "5",
+        "--out",
+        "/x",
+        "--gotrace-cmd",
+        "capinfos -c",
+    ]))
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        (o.size_gib, o.rounds, o.keep, o.cache),
+        (0.5, 5, true, Cache::Cold)
+    );
+    assert_eq!(o.out.as_deref(), Some(Path::new("/x")));
+    assert_eq!(o.gotrace_cmd.as_deref(), Some("capinfos -c"));
+    assert!(parse(&args(&["--help"])).unwrap().is_none());
+    for bad in [
+        &["--size-gib", "0"][..],
+        &["--size-gib", "x"],
+        &["--rounds", "0"],
+        &["--bogus"],
+        &["--out"],
+        &["--gotrace-cmd", " "],
+    ] {
+        assert!(parse(&args(bad)).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn the_capture_path_goes_where_braces_are_or_last() {
+    let w = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let f = Path::new("/tmp/c.pcapng");
+    assert_eq!(
+        substitute(&w(&["capinfos", "-c"]), f),
+        ["capinfos", "-c", "/tmp/c.pcapng"]
+    );
+    assert_eq!(
+        substitute(&w(&["x", "{}", "-q"]), f),
+        ["x", "/tmp/c.pcapng", "-q"]
+    );
 }
