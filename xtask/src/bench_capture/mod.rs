@@ -304,12 +304,17 @@ fn write_capture(
             );
         }
     };
-    let (sum, out) = generator::generate(
+    let written = generator::generate(
         target,
         BufWriter::with_capacity(1 << 20, file),
         progress,
         stop,
-    )?;
+    );
+    if verbose {
+        // Ends the progress line.
+        eprintln!();
+    }
+    let (sum, out) = written?;
     let file = out.into_inner().map_err(|e| io(e.into_error()))?;
     file.sync_all().map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
@@ -322,7 +327,6 @@ fn write_capture(
     }
     if verbose {
         let secs = start.elapsed().as_secs_f64();
-        eprintln!();
         println!(
             "wrote {}: {} bytes ({:.2} GiB) in {secs:.1} s",
             path.display(),
