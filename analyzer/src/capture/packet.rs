@@ -195,14 +195,14 @@ impl Packet {
             Payload::Udp { dns: None } => format!("{} > {} UDP", self.src, self.dst),
             Payload::IcmpError(e) => {
                 let q = match &e.quoted {
-                    Some(q) => {
-                        let p = match q.proto {
-                            icmp::PROTO_TCP => "TCP",
-                            icmp::PROTO_UDP => "UDP",
-                            _ => "IP",
-                        };
-                        format!(" for {} {} > {}", p, q.src, q.dst)
-                    }
+                    Some(q) => match q.proto {
+                        icmp::PROTO_TCP => format!(" for TCP {} > {}", q.src, q.dst),
+                        icmp::PROTO_UDP => format!(" for UDP {} > {}", q.src, q.dst),
+                        // No ports: what follows the IP header is not TCP/UDP.
+                        1 => format!(" for ICMP {} > {}", q.src.ip(), q.dst.ip()),
+                        58 => format!(" for ICMPv6 {} > {}", q.src.ip(), q.dst.ip()),
+                        n => format!(" for IP proto {n} {} > {}", q.src.ip(), q.dst.ip()),
+                    },
                     None => String::new(),
                 };
                 format!(

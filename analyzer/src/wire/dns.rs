@@ -1,0 +1,540 @@
+//! DNS exchanges over UDP port 53 (RFC 1035 4.2.1): a query and its
+//! answer share the client's address and port and the 16-bit id; a query
+//! sent again with the same id is a retransmission of the same exchange.
+//!
+//! What a finished exchange proves:
+//!
+//! - Answer with RCODE 3 (RFC 1035 4.1.1): `dns-nxdomain`; another error
+//!   RCODE (SERVFAIL, REFUSED, ...): `dns-server-failure`. An error answer
+//!   whose query is not captured still counts (the question is in it).
+//! - No usable answer: `dns-timeout` when the query was sent at least
+//!   twice, or asked again in a new query (Go re-asks with a new id), or
+//!   when the capture goes on [`DNS_WAIT_NS`] after it; also when the only
+//!   answer has a bad UDP checksum (RFC 768; RFC 8200 8.1 for IPv6): the
+//!   client's kernel drops it (UDP InCsumErrors), so for the resolver
+//!   nothing came; and when the answer came as IP fragments that never
+//!   completed. A single query the capture ends right after is a note.
+//! - ICMP destination unreachable quoting the query ([`super::icmp`]):
+//!   port unreachable is `dns-port-unreachable`, other codes
+//!   `icmp-unreachable`.
+//!
+//! The report later drops failures a later answer made harmless
+//! ([`DnsTracker::answered`], [`DnsTracker::names`]): the same question
+//! answered, or a search-list expansion (`name.corp.example` NXDOMAIN,
+//! then `name` answered, as with resolv.conf `search`/`ndots`).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use super::record::{secs, target_of, DnsFacts, Ev, Failure, Findings, Silence};
+use super::tcp::{At, IcmpHit};
+use crate::capture::packet::Checksum;
+use crate::dns::{qtype_name, rcode_name, DnsMessage, RCODE_NXDOMAIN};
+use crate::icmp::Unreachable;
+use crate::verdict::{cause, Layer};
+
+/// Live exchanges tracked at most (about 16 MiB).
+pub const MAX_EXCHANGES: usize = 1 << 16;
+/// How long a resolver waits for an answer before trying again (ns): 5 s,
+/// glibc's and Go's default (resolv.conf `options timeout:`, man 5
+/// resolv.conf).
+pub const DNS_WAIT_NS: i64 = 5_000_000_000;
+/// An exchange leaves the table this long after its last packet (ns).
+const LINGER_NS: i64 = 12_000_000_000;
+/// Retransmissions kept per exchange for evidence.
+const KEEP: usize = 8;
+/// Answered questions and names remembered for the report's cross-check.
+const MAX_REMEMBERED: usize = 1 << 16;
+
+/// An exchange: the client's address and port, and the DNS id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct TxnKey {
+    client: SocketAddr,
+    id: u16,
+}
+
+#[derive(Debug)]
+struct Answer {
+    at: At,
+    rcode: u8,
+    from: SocketAddr,
+    /// The tcpdump-style line, for error answers only.
+    text: Option<String>,
+}
+
+#[derive(Debug)]
+struct Txn {
+    last_ns: i64,
+    server: SocketAddr,
+    qname: Option<String>,
+    qtype: Option<u16>,
+    question: u64,
+    first: Option<At>,
+    /// Later transmissions (time, server asked).
+    more: Vec<(At, SocketAddr)>,
+    sends: u16,
+    answer: Option<Answer>,
+    bad: Option<(At, String, u16, u16)>,
+    frag: Option<(At, String)>,
+    icmp: Option<IcmpHit>,
+    retried: bool,
+}
+
+impl Txn {
+    fn question_text(&self) -> String {
+        format!(
+            "{} {}",
+            self.qtype.map(qtype_name).unwrap_or_else(|| "?".into()),
+            self.qname.as_deref().unwrap_or("?")
+        )
+    }
+
+    fn last_query(&self) -> Option<At> {
+        self.more.last().map(|m| m.0).or(self.first)
+    }
+}
+
+/// One DNS message on the wire.
+#[derive(Debug)]
+pub struct Datagram {
+    /// Frame number and time.
+    pub at: At,
+    /// Source.
+    pub src: SocketAddr,
+    /// Destination.
+    pub dst: SocketAddr,
+    /// The message (its head, for a cut one).
+    pub msg: DnsMessage,
+    /// The UDP checksum verdict.
+    pub checksum: Checksum,
+}
+
+/// Counts for the report.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DnsStats {
+    /// Exchanges seen (queries with a new client/id).
+    pub exchanges: u64,
+    /// Exchanges with a usable answer.
+    pub answered: u64,
+    /// Answers dropped for a bad UDP checksum.
+    pub bad_checksums: u64,
+    /// Exchanges not tracked because [`MAX_EXCHANGES`] were live.
+    pub untracked: u64,
+}
+
+/// Every live DNS exchange.
+#[derive(Debug, Default)]
+pub struct DnsTracker {
+    txns: HashMap<TxnKey, Txn>,
+    /// (client, server) -> its latest exchange, for fragmented answers.
+    by_pair: HashMap<(IpAddr, IpAddr), TxnKey>,
+    /// Question hash -> its latest exchange, to spot a question re-asked.
+    by_question: HashMap<u64, TxnKey>,
+    /// Question hash ([`question_hash`]) -> the last packet that answered
+    /// it without error.
+    pub answered: HashMap<u64, u64>,
+    /// (client, name) hash ([`name_hash`]) -> the last packet that
+    /// answered it without error.
+    pub names: HashMap<u64, u64>,
+    /// Counts.
+    pub stats: DnsStats,
+}
+
+fn qpkts_first(ev: &[Ev]) -> u64 {
+    ev.first().map_or(0, |e| e.pkt)
+}
+
+/// FNV-1a over the client address, the lower-cased name and the type.
+fn hash(client: IpAddr, name: &str, qtype: Option<u16>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |b: u8| {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    };
+    match client {
+        IpAddr::V4(a) => a.octets().into_iter().for_each(&mut eat),
+        IpAddr::V6(a) => a.octets().into_iter().for_each(&mut eat),
+    }
+    name.bytes().for_each(|b| eat(b.to_ascii_lowercase()));
+    match qtype {
+        Some(t) => t.to_be_bytes().into_iter().for_each(&mut eat),
+        None => eat(0xff),
+    }
+    h
+}
+
+/// The same question (client, name, type) asked again.
+pub fn question_hash(client: IpAddr, name: &str, qtype: u16) -> u64 {
+    hash(client, name, Some(qtype))
+}
+
+/// A name resolved for a client, whatever the type.
+pub fn name_hash(client: IpAddr, name: &str) -> u64 {
+    hash(client, name, None)
+}
+
+/// Hashes of the names `name` is a search-list expansion of: `a.b.c`
+/// gives `a.b` and `a`.
+fn bases(client: IpAddr, name: &str) -> Vec<u64> {
+    let mut v = Vec::new();
+    let mut n = name.trim_end_matches('.');
+    while let Some(i) = n.rfind('.') {
+        n = &n[..i];
+        v.push(name_hash(client, n));
+    }
+    v
+}
+
+fn remember(map: &mut HashMap<u64, u64>, k: u64, pkt: u64) {
+    if map.len() < MAX_REMEMBERED || map.contains_key(&k) {
+        map.insert(k, pkt);
+    }
+}
+
+impl DnsTracker {
+    /// Feeds one DNS message.
+    pub fn message(&mut self, d: Datagram, now: i64, out: &mut Findings) {
+        if d.msg.response {
+            self.response(d, now, out);
+        } else {
+            self.query(d, now, out);
+        }
+    }
+
+    fn query(&mut self, d: Datagram, now: i64, out: &mut Findings) {
+        let Datagram {
+            at, src, dst, msg, ..
+        } = d;
+        let key = TxnKey {
+            client: src,
+            id: msg.id,
+        };
+        if let Some(t) = self.txns.get_mut(&key) {
+            if t.answer.is_none() {
+                t.sends = t.sends.saturating_add(1);
+                t.last_ns = t.last_ns.max(now);
+                if t.more.len() < KEEP {
+                    t.more.push((at, dst));
+                }
+                return;
+            }
+            if let Some(old) = self.txns.remove(&key) {
+                self.finish(key, old, now, out);
+            }
+        }
+        if self.txns.len() >= MAX_EXCHANGES {
+            self.sweep(now, true, out);
+            if self.txns.len() >= MAX_EXCHANGES {
+                self.stats.untracked += 1;
+                return;
+            }
+        }
+        let question = hash(src.ip(), msg.qname.as_deref().unwrap_or(""), msg.qtype);
+        if let Some(prev) = self.by_question.insert(question, key) {
+            if let Some(t) = self.txns.get_mut(&prev).filter(|_| prev != key) {
+                t.retried |= t.answer.is_none();
+            }
+        }
+        self.by_pair.insert((src.ip(), dst.ip()), key);
+        self.stats.exchanges += 1;
+        self.txns.insert(
+            key,
+            Txn {
+                last_ns: now,
+                server: dst,
+                qname: msg.qname,
+                qtype: msg.qtype,
+                question,
+                first: Some(at),
+                more: Vec::new(),
+                sends: 1,
+                answer: None,
+                bad: None,
+                frag: None,
+                icmp: None,
+                retried: false,
+            },
+        );
+    }
+
+    fn response(&mut self, d: Datagram, now: i64, out: &mut Findings) {
+        let Datagram {
+            at,
+            src,
+            dst,
+            msg,
+            checksum,
+        } = d;
+        let key = TxnKey {
+            client: dst,
+            id: msg.id,
+        };
+        if let Checksum::Bad { found, expected } = checksum {
+            self.stats.bad_checksums += 1;
+            let text = format!("{src} > {dst} DNS {}", msg.summary());
+            match self.txns.get_mut(&key) {
+                Some(t) => {
+                    t.last_ns = t.last_ns.max(now);
+                    t.bad.get_or_insert((at, text, found, expected));
+                }
+                None if out.wants_note() => out.note(
+                    at.0,
+                    format!("the DNS answer in pkt {} ({text}) has a bad UDP checksum ({found:#06x}, should be {expected:#06x}): the receiving kernel drops it", at.0),
+                ),
+                None => {}
+            }
+            return;
+        }
+        let text = (msg.rcode != 0).then(|| format!("{src} > {dst} DNS {}", msg.summary()));
+        let answer = Answer {
+            at,
+            rcode: msg.rcode,
+            from: src,
+            text,
+        };
+        if let Some(t) = self.txns.get_mut(&key) {
+            if t.answer.is_none() {
+                t.last_ns = t.last_ns.max(now);
+                if msg.rcode == 0 {
+                    self.stats.answered += 1;
+                    remember(&mut self.answered, t.question, at.0);
+                    let name = name_hash(dst.ip(), t.qname.as_deref().unwrap_or(""));
+                    remember(&mut self.names, name, at.0);
+                }
+                t.answer = Some(answer);
+            }
+            return;
+        }
+        // The query is not in the capture.
+        let name = msg.qname.as_deref().unwrap_or("");
+        if msg.rcode == 0 {
+            remember(&mut self.names, name_hash(dst.ip(), name), at.0);
+            return;
+        }
+        let t = Txn {
+            last_ns: now,
+            server: src,
+            question: hash(dst.ip(), name, msg.qtype),
+            qname: msg.qname,
+            qtype: msg.qtype,
+            first: None,
+            more: Vec::new(),
+            sends: 0,
+            answer: Some(answer),
+            bad: None,
+            frag: None,
+            icmp: None,
+            retried: false,
+        };
+        self.finish(key, t, now, out);
+    }
+
+    /// A fragmented UDP datagram from `server` to `client` began with
+    /// `at` (described by `text`): the answer to their latest unanswered
+    /// exchange is on its way.
+    pub fn fragment_started(&mut self, client: IpAddr, server: IpAddr, at: At, text: &str) {
+        let Some(k) = self.by_pair.get(&(client, server)) else {
+            return;
+        };
+        if let Some(t) = self
+            .txns
+            .get_mut(k)
+            .filter(|t| t.answer.is_none() && t.frag.is_none())
+        {
+            t.frag = Some((at, text.to_string()));
+        }
+    }
+
+    /// Attaches an ICMP error quoting the query `id` from `client`; true
+    /// when that exchange is still unanswered.
+    pub fn icmp(&mut self, client: SocketAddr, id: u16, hit: IcmpHit) -> bool {
+        let key = TxnKey { client, id };
+        match self.txns.get_mut(&key) {
+            Some(t) if t.answer.is_none() => {
+                t.icmp.get_or_insert(hit);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Finishes exchanges quiet for [`LINGER_NS`] (a sixteenth of it under
+    /// `pressure`).
+    pub fn sweep(&mut self, now: i64, pressure: bool, out: &mut Findings) {
+        let limit = if pressure { LINGER_NS / 16 } else { LINGER_NS };
+        let done: Vec<TxnKey> = self
+            .txns
+            .iter()
+            .filter(|(_, t)| now.saturating_sub(t.last_ns) > limit)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in done {
+            if let Some(t) = self.txns.remove(&k) {
+                self.finish(k, t, now, out);
+            }
+        }
+        let live = &self.txns;
+        self.by_pair.retain(|_, k| live.contains_key(k));
+        self.by_question.retain(|_, k| live.contains_key(k));
+    }
+
+    /// Finishes every exchange (end of capture at `now`).
+    pub fn finish_all(&mut self, now: i64, out: &mut Findings) {
+        let mut all: Vec<(TxnKey, Txn)> = self.txns.drain().collect();
+        all.sort_by_key(|(_, t)| t.first.map_or(0, |a| a.0));
+        for (k, t) in all {
+            self.finish(k, t, now, out);
+        }
+    }
+
+    fn finish(&mut self, key: TxnKey, t: Txn, now: i64, out: &mut Findings) {
+        let client = key.client;
+        let q = t.question_text();
+        let query_line =
+            |server: SocketAddr| format!("{client} > {server} DNS query {q} (id {:#06x})", key.id);
+        let mut ev: Vec<Ev> = t
+            .first
+            .iter()
+            .map(|a| Ev::new(a.0, a.1, query_line(t.server)))
+            .collect();
+        ev.extend(
+            t.more
+                .iter()
+                .map(|(a, s)| Ev::new(a.0, a.1, query_line(*s))),
+        );
+        let qpkts: Vec<String> = ev.iter().map(|e| e.pkt.to_string()).collect();
+        let qpkts = qpkts.join(", ");
+        let server = t.answer.as_ref().map_or(t.server, |a| a.from);
+        let target = target_of(server, t.qname.clone());
+        let facts = |answer_ns| DnsFacts {
+            client: client.ip(),
+            server,
+            question: t.question,
+            bases: bases(client.ip(), t.qname.as_deref().unwrap_or("")),
+            answer_ns,
+        };
+        if let Some(a) = &t.answer {
+            if a.rcode == 0 {
+                if t.sends >= 2 && out.wants_note() {
+                    let frag = t
+                        .frag
+                        .as_ref()
+                        .filter(|(f, _)| f.0 < a.at.0)
+                        .map(|(f, _)| format!("; an earlier answer came as IP fragments that never completed (pkt {})", f.0))
+                        .unwrap_or_default();
+                    out.note(qpkts_first(&ev), format!("the DNS query for {q} from {client} was answered only after {} transmissions (pkts {qpkts}, answer pkt {}){frag}: a slow or lossy path to {server}", t.sends, a.at.0));
+                }
+                return;
+            }
+            ev.push(Ev::new(a.at.0, a.at.1, a.text.clone().unwrap_or_default()));
+            let asked = if qpkts.is_empty() {
+                format!("answer pkt {}; the query is not in the capture", a.at.0)
+            } else {
+                format!("query pkt {qpkts}, answer pkt {}", a.at.0)
+            };
+            let (c, what) = match a.rcode {
+                RCODE_NXDOMAIN => (
+                    cause::DNS_NXDOMAIN,
+                    "the name does not exist there".to_string(),
+                ),
+                2 => (
+                    cause::DNS_SERVER_FAILURE,
+                    "it could not resolve the name".to_string(),
+                ),
+                5 => (
+                    cause::DNS_SERVER_FAILURE,
+                    "it refuses to answer this client".to_string(),
+                ),
+                n => (cause::DNS_SERVER_FAILURE, format!("error RCODE {n}")),
+            };
+            let summary = format!(
+                "the DNS server {server} answered {} for {q} ({asked}): {what}",
+                rcode_name(a.rcode)
+            );
+            let mut f = Failure::new(Layer::Network, c, summary, target, ev);
+            f.dns = Some(facts(a.at.1));
+            out.fail(f);
+            return;
+        }
+        let Some(first) = t.first else {
+            return;
+        };
+        if let Some(h) = &t.icmp {
+            ev.push(Ev::new(h.at.0, h.at.1, h.text.clone()));
+            let (c, summary) = if h.kind == Unreachable::Port {
+                (cause::DNS_PORT_UNREACHABLE, format!("nothing listens on the DNS server's port {server}: the query for {q} (pkt {qpkts}) got ICMP port unreachable from {} (pkt {})", h.sender, h.at.0))
+            } else {
+                (cause::ICMP_UNREACHABLE, format!("{} answered the DNS query for {q} to {server} (pkt {qpkts}) with ICMP {} ({}, pkt {})", h.sender, h.what, h.type_code, h.at.0))
+            };
+            let mut f = Failure::new(Layer::Network, c, summary, target, ev);
+            f.dns = Some(facts(None));
+            out.fail(f);
+            return;
+        }
+        out.silence(Silence {
+            from: client.ip(),
+            to: t.server,
+            pkt: first.0,
+            ns: first.1,
+        });
+        let last = t.last_query().unwrap_or(first);
+        let waited = secs(last.1, Some(now)).is_some_and(|s| s * 1e9 >= DNS_WAIT_NS as f64);
+        let mut fix = None;
+        let why = if let Some((at, text, found, expected)) = &t.bad {
+            fix = Some(format!("the answers of {server} arrive damaged (bad UDP checksum): something on the way (a NIC or driver, a middlebox rewriting DNS) corrupts them; capture next to the resolver to find where, or use another resolver"));
+            ev.push(Ev::new(at.0, at.1, text.clone()));
+            format!("the answer from {server} (pkt {}) has a bad UDP checksum ({found:#06x}, should be {expected:#06x}): the client's kernel drops it (RFC 768), so the client got no answer and timed out", at.0)
+        } else if let Some((at, text)) = &t.frag {
+            fix = Some(format!("the answers of {server} are too large for the path and their IP fragments are lost: let fragments through the firewalls on the way, or make the resolver send smaller answers (EDNS buffer size 1232) or answer over TCP"));
+            ev.push(Ev::new(at.0, at.1, text.clone()));
+            format!("the answer came only as IP fragments that never completed (pkt {}): the client's kernel cannot reassemble and drops it, so the query went unanswered", at.0)
+        } else if t.sends >= 2 || t.retried || waited {
+            let within = secs(first.1, last.1.max(Some(now)))
+                .map(|s| format!(" in {s:.1} s"))
+                .unwrap_or_default();
+            let again = if t.retried {
+                "; the client then asked again in a new query"
+            } else {
+                ""
+            };
+            format!("no answer came{within}{again}: {} does not answer, or its answers are lost on the way", server.ip())
+        } else {
+            if out.wants_note() {
+                out.note(first.0, format!("the DNS query for {q} from {client} to {server} (pkt {}) got no answer before the capture ended, and was not sent again: too early to call it a timeout", first.0));
+            }
+            return;
+        };
+        let n = 1 + t.more.len();
+        let servers: Vec<String> = {
+            let mut v = vec![t.server.to_string()];
+            for (_, s) in &t.more {
+                let s = s.to_string();
+                if !v.contains(&s) {
+                    v.push(s);
+                }
+            }
+            v
+        };
+        let queries = if n == 1 {
+            format!(
+                "the DNS query for {q} from {client} to {} (pkt {qpkts})",
+                servers.join(" and ")
+            )
+        } else {
+            format!(
+                "{n} DNS queries for {q} from {client} to {} (pkts {qpkts})",
+                servers.join(" and ")
+            )
+        };
+        let mut f = Failure::new(
+            Layer::Network,
+            cause::DNS_TIMEOUT,
+            format!("{queries}: {why}"),
+            target,
+            ev,
+        );
+        f.dns = Some(facts(None));
+        f.fix = fix;
+        out.fail(f);
+    }
+}

@@ -1,0 +1,668 @@
+//! TCP connections (RFC 9293), one small state machine per 5-tuple.
+//!
+//! The client is the side that sent the SYN (else the side that sent a
+//! ClientHello or an HTTP request). What a finished connection proves:
+//!
+//! - SYN answered by RST (acceptable per RFC 9293 3.10.7.3: its ACK acks
+//!   the SYN) and no SYN-ACK: `connection-refused`; when the refusing
+//!   address is loopback (127.0.0.0/8, ::1) it is this host itself:
+//!   `kernel / local-refused`. Retries on the same port (Windows resends
+//!   the SYN after an RST) are the same attempt.
+//! - SYN sent at least twice (a retransmission, not a copy: see
+//!   [`super::dedup`]) and never answered: `connect-timeout`. A single
+//!   unanswered SYN is only a note: the capture may have stopped before
+//!   the sender's first retransmission (1 s, RFC 6298 2.1).
+//! - ICMP destination unreachable quoting our SYN: `icmp-unreachable`
+//!   ([`super::icmp`] routes it here).
+//! - RST from the server on an established connection the client had not
+//!   closed yet: `connection-reset`. An RST from the client, or after the
+//!   client's FIN, is the client ending it.
+//! - TLS and HTTP outcomes: [`super::app`].
+//! - Notes: data retransmitted 3+ times and never acknowledged (a stall),
+//!   an RST with a bad checksum (the receiver drops it, so it refused
+//!   nothing), a non-TLS answer to a ClientHello.
+//!
+//! Memory: about 120 bytes per live connection ([`Flow`] plus its key);
+//! what only troubled connections need is boxed on demand. A connection
+//! leaves the table when it is closed (3 s after its RST or last FIN, to
+//! catch retries) or idle, and at most [`MAX_FLOWS`] are live.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+
+use super::app::{App, Ends};
+use super::record::{secs, target_of, Ev, Failure, Findings, Silence};
+use crate::capture::packet::Checksum;
+use crate::capture::{AppSummary, TcpFlags};
+use crate::dns;
+use crate::http::HttpHead;
+use crate::icmp::Unreachable;
+use crate::tls::Message;
+use crate::verdict::{cause, Layer};
+
+/// Live connections tracked at most (about 32 MiB); beyond, new ones are
+/// counted as untracked.
+pub const MAX_FLOWS: usize = 1 << 18;
+/// An unanswered SYN is kept this long (ns): Linux's retransmissions
+/// (tcp_syn_retries 6) are up to 64 s apart.
+const SYN_IDLE_NS: i64 = 130_000_000_000;
+/// A closed connection is kept this long (ns) for retries and late copies.
+const CLOSED_LINGER_NS: i64 = 3_000_000_000;
+/// Any other connection is dropped after this long without a packet (ns).
+const IDLE_NS: i64 = 300_000_000_000;
+/// Retransmissions of unacknowledged data that make a stall note.
+const STALL_RETRANSMISSIONS: u16 = 3;
+/// Retransmitted SYNs and RSTs kept per connection for evidence.
+const KEEP: usize = 8;
+
+/// A frame number and capture time.
+pub type At = (u64, Option<i64>);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct End {
+    ip: [u8; 16],
+    port: u16,
+}
+
+impl End {
+    fn of(s: SocketAddr) -> End {
+        let ip = match s.ip() {
+            IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+            IpAddr::V6(a) => a.octets(),
+        };
+        End { ip, port: s.port() }
+    }
+
+    fn addr(self) -> SocketAddr {
+        SocketAddr::new(Ipv6Addr::from(self.ip).to_canonical(), self.port)
+    }
+}
+
+/// A connection's endpoints in canonical order (`a` < `b`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    a: End,
+    b: End,
+}
+
+impl Key {
+    /// The key and whether `src` is endpoint `a`.
+    fn of(src: SocketAddr, dst: SocketAddr) -> (Key, bool) {
+        let (s, d) = (End::of(src), End::of(dst));
+        if (s.ip, s.port) <= (d.ip, d.port) {
+            (Key { a: s, b: d }, true)
+        } else {
+            (Key { a: d, b: s }, false)
+        }
+    }
+}
+
+const REFUSED: u16 = 1;
+const RESET: u16 = 1 << 1;
+const CLOSED: u16 = 1 << 2;
+const FIN_A: u16 = 1 << 3;
+const FIN_B: u16 = 1 << 4;
+const DATA_A: u16 = 1 << 5;
+const DATA_B: u16 = 1 << 6;
+
+/// One TCP segment, as the tracker needs it.
+#[derive(Debug)]
+pub struct Segment {
+    /// Frame number and time.
+    pub at: At,
+    /// Source.
+    pub src: SocketAddr,
+    /// Destination.
+    pub dst: SocketAddr,
+    /// Control bits.
+    pub flags: TcpFlags,
+    /// Payload bytes.
+    pub len: usize,
+    /// What the payload starts with.
+    pub app: Option<Box<AppSummary>>,
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgment number.
+    pub ack: u32,
+    /// Checksum verdict.
+    pub checksum: Checksum,
+}
+
+/// An ICMP error about a connection's SYN.
+#[derive(Debug, Clone)]
+pub struct IcmpHit {
+    /// The ICMP packet.
+    pub at: At,
+    /// Who sent it.
+    pub sender: IpAddr,
+    /// What it says.
+    pub kind: Unreachable,
+    /// `host unreachable`.
+    pub what: String,
+    /// `ICMP type 3 code 1`.
+    pub type_code: String,
+    /// Its tcpdump-style line.
+    pub text: String,
+}
+
+#[derive(Debug, Default)]
+struct Extra {
+    syns: Vec<At>,
+    rsts: Vec<At>,
+    client_close: Option<At>,
+    icmp: Option<IcmpHit>,
+    app: App,
+    failure: Option<Failure>,
+    bad_rst: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+struct Flow {
+    last_ns: i64,
+    syn: Option<At>,
+    synack: u64,
+    syn_seq: u32,
+    syn_sends: u16,
+    /// 0 unknown, 1 endpoint a, 2 endpoint b.
+    client: u8,
+    bits: u16,
+    /// Per direction (0: a to b): highest sequence number sent + 1,
+    /// retransmissions since, the segment that last advanced it, and the
+    /// first retransmission.
+    hi: [u32; 2],
+    rtx: [u16; 2],
+    new_pkt: [u64; 2],
+    rtx_pkt: [u64; 2],
+    extra: Option<Box<Extra>>,
+}
+
+fn seq_lt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
+impl Flow {
+    fn extra(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Default::default)
+    }
+
+    /// Whether endpoint a (`from_a`) is the client, if known.
+    fn is_client(&self, from_a: bool) -> Option<bool> {
+        match self.client {
+            1 => Some(from_a),
+            2 => Some(!from_a),
+            _ => None,
+        }
+    }
+
+    fn set_client(&mut self, from_a: bool, is_client: bool) {
+        if self.client == 0 {
+            self.client = if from_a == is_client { 1 } else { 2 };
+        }
+    }
+
+    /// Client and server; unknown roles are guessed from the ports (the
+    /// lower port serves).
+    fn ends(&self, key: &Key) -> Ends {
+        let (a, b) = (key.a.addr(), key.b.addr());
+        let a_client = match self.client {
+            1 => true,
+            2 => false,
+            _ => a.port() > b.port(),
+        };
+        if a_client {
+            Ends {
+                client: a,
+                server: b,
+            }
+        } else {
+            Ends {
+                client: b,
+                server: a,
+            }
+        }
+    }
+
+    fn data_from_server(&self) -> bool {
+        match self.client {
+            1 => self.bits & DATA_B != 0,
+            2 => self.bits & DATA_A != 0,
+            _ => false,
+        }
+    }
+
+    fn established(&self) -> bool {
+        self.synack != 0 || self.bits & (DATA_A | DATA_B) != 0
+    }
+
+    fn expired(&self, now: i64, pressure: bool) -> bool {
+        let both_fins = self.bits & (FIN_A | FIN_B) == FIN_A | FIN_B;
+        let limit = if self.bits & CLOSED != 0 || both_fins {
+            CLOSED_LINGER_NS
+        } else if self.syn.is_some() && !self.established() {
+            SYN_IDLE_NS
+        } else {
+            IDLE_NS
+        };
+        let limit = if pressure { limit / 16 } else { limit };
+        now.saturating_sub(self.last_ns) > limit
+    }
+}
+
+/// Counts for the report.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TcpStats {
+    /// Connections seen (a SYN, or data of one whose start is not captured).
+    pub flows: u64,
+    /// Connections whose SYN was answered with SYN-ACK.
+    pub handshakes: u64,
+    /// Segments of no tracked connection (pure ACKs or FINs after it
+    /// ended, a lone RST).
+    pub strays: u64,
+    /// Connections not tracked because [`MAX_FLOWS`] were live.
+    pub untracked: u64,
+}
+
+/// Every live connection.
+#[derive(Debug, Default)]
+pub struct TcpTracker {
+    flows: HashMap<Key, Flow>,
+    /// Counts.
+    pub stats: TcpStats,
+}
+
+impl TcpTracker {
+    /// Feeds one segment; `now` is the latest capture time seen.
+    pub fn segment(&mut self, s: Segment, now: i64, out: &mut Findings) {
+        let (key, from_a) = Key::of(s.src, s.dst);
+        if !self.flows.contains_key(&key) {
+            // A lone RST (even one carrying an RFC 9293 3.5.3 diagnostic
+            // payload), ACK or FIN opens nothing.
+            if !(s.flags.syn || (s.len > 0 && !s.flags.rst)) {
+                self.stats.strays += 1;
+                return;
+            }
+            if self.flows.len() >= MAX_FLOWS {
+                self.sweep(now, true, out);
+                if self.flows.len() >= MAX_FLOWS {
+                    self.stats.untracked += 1;
+                    return;
+                }
+            }
+            self.flows.insert(key, Flow::default());
+            self.stats.flows += 1;
+        }
+        let Some(mut f) = self.flows.remove(&key) else {
+            return;
+        };
+        // The same 5-tuple reused with a new initial sequence number.
+        if s.flags.syn && !s.flags.ack && f.syn.is_some() && s.seq != f.syn_seq {
+            self.finish(&key, f, now, out);
+            f = Flow::default();
+            self.stats.flows += 1;
+        }
+        f.last_ns = f.last_ns.max(now);
+        update(&mut f, &key, from_a, s, &mut self.stats);
+        self.flows.insert(key, f);
+    }
+
+    /// Attaches an ICMP error quoting a segment from `src` to `dst`; true
+    /// when that is the SYN of a connection still waiting for an answer.
+    pub fn icmp(&mut self, src: SocketAddr, dst: SocketAddr, hit: IcmpHit) -> bool {
+        let (key, from_a) = Key::of(src, dst);
+        let Some(f) = self.flows.get_mut(&key) else {
+            return false;
+        };
+        if f.syn.is_none() || f.established() || f.is_client(from_a) != Some(true) {
+            return false;
+        }
+        f.extra().icmp.get_or_insert(hit);
+        true
+    }
+
+    /// Finishes every connection idle past its limit (all, under
+    /// `pressure`, idle past a sixteenth of it).
+    pub fn sweep(&mut self, now: i64, pressure: bool, out: &mut Findings) {
+        let done: Vec<Key> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| f.expired(now, pressure))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in done {
+            if let Some(f) = self.flows.remove(&k) {
+                self.finish(&k, f, now, out);
+            }
+        }
+    }
+
+    /// Finishes every connection (end of capture at `now`).
+    pub fn finish_all(&mut self, now: i64, out: &mut Findings) {
+        let all: Vec<(Key, Flow)> = self.flows.drain().collect();
+        for (k, f) in all {
+            self.finish(&k, f, now, out);
+        }
+    }
+
+    fn finish(&mut self, key: &Key, mut f: Flow, now: i64, out: &mut Findings) {
+        let ends = f.ends(key);
+        if let Some(x) = f.extra.as_mut() {
+            if let Some(fail) = x.failure.take() {
+                out.fail(fail);
+                return;
+            }
+            if let Some(fail) = x.app.finish(x.client_close, ends) {
+                out.fail(fail);
+                return;
+            }
+        }
+        if let Some(syn) = f.syn.filter(|_| f.synack == 0 && !f.data_from_server()) {
+            unanswered(&f, syn, ends, now, out);
+            return;
+        }
+        if f.bits & RESET != 0 {
+            out.fail(reset(&f, ends));
+            return;
+        }
+        notes(&f, key, ends, out);
+    }
+}
+
+/// The state change one segment makes.
+fn update(f: &mut Flow, key: &Key, from_a: bool, s: Segment, stats: &mut TcpStats) {
+    let d = usize::from(!from_a);
+    let fl = s.flags;
+    if fl.syn {
+        f.set_client(from_a, !fl.ack);
+    }
+    if let Some(app) = &s.app {
+        match &**app {
+            AppSummary::Tls(t) => match t.messages.first() {
+                Some(Message::ClientHello(_)) => f.set_client(from_a, true),
+                Some(Message::ServerHello(_)) => f.set_client(from_a, false),
+                _ => {}
+            },
+            AppSummary::Http(HttpHead::Request(_)) => f.set_client(from_a, true),
+            AppSummary::Http(HttpHead::Response(_)) => f.set_client(from_a, false),
+        }
+    }
+    let from_client = f.is_client(from_a);
+    if fl.syn && !fl.ack {
+        if f.syn.is_none() {
+            f.syn = Some(s.at);
+            f.syn_seq = s.seq;
+            f.syn_sends = 1;
+        } else {
+            f.syn_sends = f.syn_sends.saturating_add(1);
+            let x = f.extra();
+            if x.syns.len() < KEEP {
+                x.syns.push(s.at);
+            }
+        }
+    }
+    if fl.syn && fl.ack && from_client == Some(false) && f.synack == 0 {
+        f.synack = s.at.0;
+        stats.handshakes += 1;
+    }
+    if fl.rst {
+        rst(f, &s, from_client);
+    }
+    if fl.fin {
+        f.bits |= if from_a { FIN_A } else { FIN_B };
+        if from_client == Some(true) {
+            f.extra().client_close.get_or_insert(s.at);
+        }
+    }
+    if fl.ack {
+        // The peer acknowledged everything this direction sent.
+        let o = 1 - d;
+        if f.rtx[o] > 0 && !seq_lt(s.ack, f.hi[o]) {
+            f.rtx[o] = 0;
+        }
+    }
+    if s.len > 0 {
+        data(f, d, &s);
+        f.bits |= if from_a { DATA_A } else { DATA_B };
+    }
+    let ends = f.ends(key);
+    match (s.app, from_client) {
+        (Some(app), Some(c)) => {
+            let failed = f.extra().app.observe(app, c, s.at, ends);
+            if let Some(fail) = failed {
+                f.extra().failure.get_or_insert(fail);
+            }
+        }
+        (None, Some(false)) if s.len > 0 => {
+            if let Some(x) = f.extra.as_mut() {
+                x.app.server_data_unrecognised(s.at.0);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn rst(f: &mut Flow, s: &Segment, from_client: Option<bool>) {
+    if s.checksum.is_bad() {
+        f.extra().bad_rst.get_or_insert(s.at.0);
+        return;
+    }
+    f.bits |= CLOSED;
+    match from_client {
+        // RFC 9293 3.10.7.3: in SYN-SENT an RST counts if it acks the SYN.
+        Some(false)
+            if f.syn.is_some()
+                && f.synack == 0
+                && !f.data_from_server()
+                && (!s.flags.ack || s.ack == f.syn_seq.wrapping_add(1)) =>
+        {
+            f.bits |= REFUSED;
+            let x = f.extra();
+            if x.rsts.len() < KEEP {
+                x.rsts.push(s.at);
+            }
+        }
+        // Another RST before an answer acks nothing of ours: ignored.
+        Some(false) if f.syn.is_some() && f.synack == 0 && !f.data_from_server() => {}
+        Some(false) if f.established() => {
+            let client_closed = f.extra.as_ref().is_some_and(|x| x.client_close.is_some());
+            if !client_closed && f.bits & RESET == 0 {
+                f.bits |= RESET;
+                f.extra().rsts.push(s.at);
+            }
+        }
+        Some(true) => {
+            f.extra().client_close.get_or_insert(s.at);
+        }
+        _ => {}
+    }
+}
+
+/// Retransmission bookkeeping for data sent in direction `d`.
+fn data(f: &mut Flow, d: usize, s: &Segment) {
+    let len = u32::try_from(s.len).unwrap_or(u32::MAX);
+    let end = s.seq.wrapping_add(len);
+    let seen = f.bits & if d == 0 { DATA_A } else { DATA_B } != 0;
+    if seen && seq_lt(s.seq, f.hi[d]) {
+        if f.rtx[d] == 0 {
+            f.rtx_pkt[d] = s.at.0;
+        }
+        f.rtx[d] = f.rtx[d].saturating_add(1);
+    } else {
+        if !seen || seq_lt(f.hi[d], end) {
+            f.hi[d] = end;
+        }
+        f.new_pkt[d] = s.at.0;
+        f.rtx[d] = 0;
+    }
+}
+
+fn syn_line(ends: Ends) -> String {
+    format!("{} > {} [SYN]", ends.client, ends.server)
+}
+
+fn pkt_list(v: &[At]) -> String {
+    let s: Vec<String> = v.iter().map(|a| a.0.to_string()).collect();
+    s.join(", ")
+}
+
+/// The SYN never got a SYN-ACK: refused, ICMP, timed out, or still pending.
+fn unanswered(f: &Flow, syn: At, ends: Ends, now: i64, out: &mut Findings) {
+    let mut syns = vec![syn];
+    let empty = Extra::default();
+    let x = f.extra.as_deref().unwrap_or(&empty);
+    syns.extend(x.syns.iter().copied());
+    let mut ev: Vec<Ev> = syns
+        .iter()
+        .map(|&(p, ns)| Ev::new(p, ns, syn_line(ends)))
+        .collect();
+    let server = ends.server;
+    let target = target_of(server, None);
+    if f.bits & REFUSED != 0 {
+        let rst_line = format!("{} > {} [RST, ACK]", server, ends.client);
+        ev.extend(
+            x.rsts
+                .iter()
+                .map(|&(p, ns)| Ev::new(p, ns, rst_line.clone())),
+        );
+        let what = if syns.len() == 1 {
+            format!(
+                "the SYN (pkt {}) with RST (pkt {})",
+                syn.0,
+                pkt_list(&x.rsts)
+            )
+        } else {
+            format!(
+                "each of the {} SYNs (pkts {}) with RST (pkts {})",
+                syns.len(),
+                pkt_list(&syns),
+                pkt_list(&x.rsts)
+            )
+        };
+        let port = server.port();
+        let fail = if server.ip().is_loopback() {
+            let summary = format!("{server} is this host (loopback) and answered {what}: nothing listens on port {port} here");
+            Failure::new(Layer::Kernel, cause::LOCAL_REFUSED, summary, target, ev)
+        } else {
+            let summary =
+                format!("{server} answered {what}: nothing accepts connections on port {port}");
+            Failure::new(
+                Layer::Network,
+                cause::CONNECTION_REFUSED,
+                summary,
+                target,
+                ev,
+            )
+        };
+        out.fail(fail);
+        return;
+    }
+    if let Some(h) = &x.icmp {
+        ev.push(Ev::new(h.at.0, h.at.1, h.text.clone()));
+        let summary = format!(
+            "{} answered the SYN from {} to {server} (pkt {}) with ICMP {} ({}, pkt {}): {} cannot be reached from here",
+            h.sender, ends.client, syn.0, h.what, h.type_code, h.at.0, server.ip()
+        );
+        out.fail(Failure::new(
+            Layer::Network,
+            cause::ICMP_UNREACHABLE,
+            summary,
+            target,
+            ev,
+        ));
+        return;
+    }
+    if server.port() == dns::PORT {
+        out.silence(Silence {
+            from: ends.client.ip(),
+            to: server,
+            pkt: syn.0,
+            ns: syn.1,
+        });
+    }
+    let last = syns.last().copied().unwrap_or(syn);
+    if f.syn_sends >= 2 {
+        let over = secs(syn.1, last.1)
+            .map(|s| format!(" over {s:.1} s"))
+            .unwrap_or_default();
+        let summary = format!(
+            "{} SYNs from {} to {server} (pkts {}){over} got no answer: the SYN or its answer is dropped on the way or at {} (a firewall that drops, a host that is down or absent)",
+            f.syn_sends,
+            ends.client,
+            pkt_list(&syns),
+            server.ip()
+        );
+        out.fail(Failure::new(
+            Layer::Network,
+            cause::CONNECT_TIMEOUT,
+            summary,
+            target,
+            ev,
+        ));
+        return;
+    }
+    if out.wants_note() {
+        let after = secs(last.1, Some(now))
+            .map(|s| format!(" (the capture ends {s:.3} s after it)"))
+            .unwrap_or_default();
+        out.note(
+            syn.0,
+            format!("the SYN from {} to {server} (pkt {}) got no answer and was not retransmitted{after}: too early to call it a timeout", ends.client, syn.0),
+        );
+    }
+}
+
+fn reset(f: &Flow, ends: Ends) -> Failure {
+    let mut ev = Vec::new();
+    if let Some((p, ns)) = f.syn {
+        ev.push(Ev::new(p, ns, syn_line(ends)));
+    }
+    let rsts = f.extra.as_ref().map(|x| x.rsts.as_slice()).unwrap_or(&[]);
+    let first = rsts.first().copied().unwrap_or((0, None));
+    ev.push(Ev::new(
+        first.0,
+        first.1,
+        format!("{} > {} [RST]", ends.server, ends.client),
+    ));
+    let summary = format!(
+        "{} reset the established connection from {} (RST pkt {}) before the client had closed it",
+        ends.server, ends.client, first.0
+    );
+    Failure::new(
+        Layer::Network,
+        cause::CONNECTION_RESET,
+        summary,
+        target_of(ends.server, None),
+        ev,
+    )
+}
+
+fn notes(f: &Flow, key: &Key, ends: Ends, out: &mut Findings) {
+    for d in 0..2 {
+        if f.rtx[d] >= STALL_RETRANSMISSIONS && out.wants_note() {
+            let (src, dst) = if d == 0 {
+                (key.a.addr(), key.b.addr())
+            } else {
+                (key.b.addr(), key.a.addr())
+            };
+            out.note(
+                f.new_pkt[d],
+                format!(
+                    "data from {src} to {dst} (pkt {}) was retransmitted {} times from pkt {} on and never acknowledged: the connection stalled (the path or {dst} went silent)",
+                    f.new_pkt[d], f.rtx[d], f.rtx_pkt[d]
+                ),
+            );
+        }
+    }
+    let Some(x) = f.extra.as_deref() else {
+        return;
+    };
+    if let Some(p) = x.app.not_tls.filter(|_| !x.app.failed) {
+        if out.wants_note() {
+            out.note(p, format!("{} answered the TLS ClientHello from {} with data that is not TLS (pkt {p}): it does not speak TLS on port {} (plain HTTP?)", ends.server, ends.client, ends.server.port()));
+        }
+    }
+    if let Some(p) = x.bad_rst {
+        if out.wants_note() {
+            out.note(p, format!("the RST in pkt {p} ({} <> {}) has a bad TCP checksum: the receiving kernel drops it, so it ended nothing", ends.client, ends.server));
+        }
+    }
+}
