@@ -33,8 +33,10 @@ use crate::dns::{qtype_name, rcode_name, DnsMessage, RCODE_NXDOMAIN};
 use crate::icmp::Unreachable;
 use crate::verdict::{cause, Layer};
 
-/// Live exchanges tracked at most (about 16 MiB).
-pub const MAX_EXCHANGES: usize = 1 << 16;
+/// Live exchanges tracked at most: half of what a hash table of 2^16
+/// slots holds, so that it reuses slots in place and stays under 16 MiB
+/// (see [`super::tcp::MAX_FLOWS`]).
+pub const MAX_EXCHANGES: usize = 7 << 12;
 /// How long a resolver waits for an answer before trying again (ns): 5 s,
 /// glibc's and Go's default (resolv.conf `options timeout:`, man 5
 /// resolv.conf).
@@ -53,13 +55,24 @@ struct TxnKey {
     id: u16,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct Answer {
     at: At,
     rcode: u8,
-    from: SocketAddr,
-    /// The tcpdump-style line, for error answers only.
+}
+
+/// What only troubled exchanges need, boxed to keep [`Txn`] small.
+#[derive(Debug, Default)]
+struct Rare {
+    /// The answer's source, when not the server first asked.
+    from: Option<SocketAddr>,
+    /// The answer's tcpdump-style line, for error answers.
     text: Option<String>,
+    /// An answer with a bad checksum: packet, line, found, expected.
+    bad: Option<(At, String, u16, u16)>,
+    /// The first piece of a fragmented answer.
+    frag: Option<(At, String)>,
+    icmp: Option<IcmpHit>,
 }
 
 #[derive(Debug)]
@@ -74,9 +87,7 @@ struct Txn {
     more: Vec<(At, SocketAddr)>,
     sends: u16,
     answer: Option<Answer>,
-    bad: Option<(At, String, u16, u16)>,
-    frag: Option<(At, String)>,
-    icmp: Option<IcmpHit>,
+    rare: Option<Box<Rare>>,
     retried: bool,
 }
 
@@ -91,6 +102,14 @@ impl Txn {
 
     fn last_query(&self) -> Option<At> {
         self.more.last().map(|m| m.0).or(self.first)
+    }
+
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Default::default)
+    }
+
+    fn frag(&self) -> Option<&(At, String)> {
+        self.rare.as_ref()?.frag.as_ref()
     }
 }
 
@@ -223,7 +242,9 @@ impl DnsTracker {
             }
         }
         if self.txns.len() >= MAX_EXCHANGES {
-            self.sweep(now, true, out);
+            if self.stats.untracked % super::tcp::PRESSURE_SWEEP_EVERY == 0 {
+                self.sweep(now, true, out);
+            }
             if self.txns.len() >= MAX_EXCHANGES {
                 self.stats.untracked += 1;
                 return;
@@ -249,9 +270,7 @@ impl DnsTracker {
                 more: Vec::new(),
                 sends: 1,
                 answer: None,
-                bad: None,
-                frag: None,
-                icmp: None,
+                rare: None,
                 retried: false,
             },
         );
@@ -275,7 +294,7 @@ impl DnsTracker {
             match self.txns.get_mut(&key) {
                 Some(t) => {
                     t.last_ns = t.last_ns.max(now);
-                    t.bad.get_or_insert((at, text, found, expected));
+                    t.rare().bad.get_or_insert((at, text, found, expected));
                 }
                 None if out.wants_note() => out.note(
                     at.0,
@@ -289,8 +308,6 @@ impl DnsTracker {
         let answer = Answer {
             at,
             rcode: msg.rcode,
-            from: src,
-            text,
         };
         if let Some(t) = self.txns.get_mut(&key) {
             if t.answer.is_none() {
@@ -302,6 +319,11 @@ impl DnsTracker {
                     remember(&mut self.names, name, at.0);
                 }
                 t.answer = Some(answer);
+                if src != t.server || text.is_some() {
+                    let r = t.rare();
+                    r.from = Some(src);
+                    r.text = text;
+                }
             }
             return;
         }
@@ -321,9 +343,10 @@ impl DnsTracker {
             more: Vec::new(),
             sends: 0,
             answer: Some(answer),
-            bad: None,
-            frag: None,
-            icmp: None,
+            rare: Some(Box::new(Rare {
+                text,
+                ..Rare::default()
+            })),
             retried: false,
         };
         self.finish(key, t, now, out);
@@ -339,9 +362,9 @@ impl DnsTracker {
         if let Some(t) = self
             .txns
             .get_mut(k)
-            .filter(|t| t.answer.is_none() && t.frag.is_none())
+            .filter(|t| t.answer.is_none() && t.frag().is_none())
         {
-            t.frag = Some((at, text.to_string()));
+            t.rare().frag = Some((at, text.to_string()));
         }
     }
 
@@ -351,7 +374,7 @@ impl DnsTracker {
         let key = TxnKey { client, id };
         match self.txns.get_mut(&key) {
             Some(t) if t.answer.is_none() => {
-                t.icmp.get_or_insert(hit);
+                t.rare().icmp.get_or_insert(hit);
                 true
             }
             _ => false,
@@ -404,7 +427,9 @@ impl DnsTracker {
         );
         let qpkts: Vec<String> = ev.iter().map(|e| e.pkt.to_string()).collect();
         let qpkts = qpkts.join(", ");
-        let server = t.answer.as_ref().map_or(t.server, |a| a.from);
+        let empty = Rare::default();
+        let rare = t.rare.as_deref().unwrap_or(&empty);
+        let server = rare.from.unwrap_or(t.server);
         let target = target_of(server, t.qname.clone());
         let facts = |answer_ns| DnsFacts {
             client: client.ip(),
@@ -416,7 +441,7 @@ impl DnsTracker {
         if let Some(a) = &t.answer {
             if a.rcode == 0 {
                 if t.sends >= 2 && out.wants_note() {
-                    let frag = t
+                    let frag = rare
                         .frag
                         .as_ref()
                         .filter(|(f, _)| f.0 < a.at.0)
@@ -426,7 +451,11 @@ impl DnsTracker {
                 }
                 return;
             }
-            ev.push(Ev::new(a.at.0, a.at.1, a.text.clone().unwrap_or_default()));
+            ev.push(Ev::new(
+                a.at.0,
+                a.at.1,
+                rare.text.clone().unwrap_or_default(),
+            ));
             let asked = if qpkts.is_empty() {
                 format!("answer pkt {}; the query is not in the capture", a.at.0)
             } else {
@@ -459,7 +488,7 @@ impl DnsTracker {
         let Some(first) = t.first else {
             return;
         };
-        if let Some(h) = &t.icmp {
+        if let Some(h) = &rare.icmp {
             ev.push(Ev::new(h.at.0, h.at.1, h.text.clone()));
             let (c, summary) = if h.kind == Unreachable::Port {
                 (cause::DNS_PORT_UNREACHABLE, format!("nothing listens on the DNS server's port {server}: the query for {q} (pkt {qpkts}) got ICMP port unreachable from {} (pkt {})", h.sender, h.at.0))
@@ -480,11 +509,11 @@ impl DnsTracker {
         let last = t.last_query().unwrap_or(first);
         let waited = secs(last.1, Some(now)).is_some_and(|s| s * 1e9 >= DNS_WAIT_NS as f64);
         let mut fix = None;
-        let why = if let Some((at, text, found, expected)) = &t.bad {
+        let why = if let Some((at, text, found, expected)) = &rare.bad {
             fix = Some(format!("the answers of {server} arrive damaged (bad UDP checksum): something on the way (a NIC or driver, a middlebox rewriting DNS) corrupts them; capture next to the resolver to find where, or use another resolver"));
             ev.push(Ev::new(at.0, at.1, text.clone()));
             format!("the answer from {server} (pkt {}) has a bad UDP checksum ({found:#06x}, should be {expected:#06x}): the client's kernel drops it (RFC 768), so the client got no answer and timed out", at.0)
-        } else if let Some((at, text)) = &t.frag {
+        } else if let Some((at, text)) = &rare.frag {
             fix = Some(format!("the answers of {server} are too large for the path and their IP fragments are lost: let fragments through the firewalls on the way, or make the resolver send smaller answers (EDNS buffer size 1232) or answer over TCP"));
             ev.push(Ev::new(at.0, at.1, text.clone()));
             format!("the answer came only as IP fragments that never completed (pkt {}): the client's kernel cannot reassemble and drops it, so the query went unanswered", at.0)
@@ -536,5 +565,33 @@ impl DnsTracker {
         f.dns = Some(facts(None));
         f.fix = fix;
         out.fail(f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exchange_stays_small() {
+        assert!(
+            std::mem::size_of::<(TxnKey, Txn)>() <= 240,
+            "{}",
+            std::mem::size_of::<(TxnKey, Txn)>()
+        );
+    }
+
+    #[test]
+    fn search_list_bases_strip_trailing_labels() {
+        let c: IpAddr = "198.18.0.1".parse().unwrap();
+        let b = bases(c, "proxy.golang.org.svc.cluster.local.");
+        assert_eq!(b.len(), 5);
+        assert_eq!(b[2], name_hash(c, "proxy.golang.org"));
+        assert_eq!(
+            name_hash(c, "Proxy.Golang.ORG"),
+            name_hash(c, "proxy.golang.org")
+        );
+        assert_ne!(question_hash(c, "a", 1), question_hash(c, "a", 28));
+        assert!(bases(c, "appserver").is_empty());
     }
 }

@@ -17,8 +17,10 @@ use super::tcp::At;
 use crate::capture::packet::Fragment;
 use crate::dns::DnsMessage;
 
-/// Datagrams being reassembled at most; beyond, new ones are counted.
-pub const MAX_SETS: usize = 1 << 14;
+/// Datagrams being reassembled at most; beyond, new ones are counted
+/// (half of what a table of 2^15 slots holds, see
+/// [`super::tcp::MAX_FLOWS`]).
+pub const MAX_SETS: usize = 7 << 11;
 /// Reassembly time limit (ns), RFC 8200 4.5.
 const REASSEMBLY_NS: i64 = 60_000_000_000;
 /// Distinct pieces tracked per datagram (more are counted, and the

@@ -22,7 +22,7 @@
 //!   an RST with a bad checksum (the receiver drops it, so it refused
 //!   nothing), a non-TLS answer to a ClientHello.
 //!
-//! Memory: about 120 bytes per live connection ([`Flow`] plus its key);
+//! Memory: 120 bytes per live connection (`Flow` plus its key);
 //! what only troubled connections need is boxed on demand. A connection
 //! leaves the table when it is closed (3 s after its RST or last FIN, to
 //! catch retries) or idle, and at most [`MAX_FLOWS`] are live.
@@ -40,9 +40,15 @@ use crate::icmp::Unreachable;
 use crate::tls::Message;
 use crate::verdict::{cause, Layer};
 
-/// Live connections tracked at most (about 32 MiB); beyond, new ones are
-/// counted as untracked.
-pub const MAX_FLOWS: usize = 1 << 18;
+/// Live connections tracked at most; beyond, new connections are counted
+/// as untracked. Half of what a hash table of 2^18 slots holds (7/8 of
+/// them, hashbrown's load factor): at most half full, the table reuses the
+/// slots of finished connections in place instead of doubling, so it never
+/// exceeds 2^18 x 120 bytes, about 30 MiB.
+pub const MAX_FLOWS: usize = 7 << 14;
+/// With the table full, a sweep under pressure is tried once per this
+/// many flows that could not be tracked (a sweep reads the whole table).
+pub const PRESSURE_SWEEP_EVERY: u64 = 4096;
 /// An unanswered SYN is kept this long (ns): Linux's retransmissions
 /// (tcp_syn_retries 6) are up to 64 s apart.
 const SYN_IDLE_NS: i64 = 130_000_000_000;
@@ -104,6 +110,7 @@ const FIN_A: u16 = 1 << 3;
 const FIN_B: u16 = 1 << 4;
 const DATA_A: u16 = 1 << 5;
 const DATA_B: u16 = 1 << 6;
+const CLIENT_CLOSED: u16 = 1 << 7;
 
 /// One TCP segment, as the tracker needs it.
 #[derive(Debug)]
@@ -150,30 +157,37 @@ struct Extra {
     syns: Vec<At>,
     rsts: Vec<At>,
     client_close: Option<At>,
-    icmp: Option<IcmpHit>,
+    icmp: Option<Box<IcmpHit>>,
     app: App,
-    failure: Option<Failure>,
+    failure: Option<Box<Failure>>,
     bad_rst: Option<u64>,
 }
 
+/// A capture time that is not known.
+const NO_TIME: i64 = i64::MIN;
+
+/// One connection: a few numbers, and what only troubled connections need
+/// in `extra`. Field order keeps it at 80 bytes.
 #[derive(Debug, Default)]
 struct Flow {
     last_ns: i64,
-    syn: Option<At>,
+    /// The first SYN's frame (0: none) and time ([`NO_TIME`]: unknown).
+    syn_pkt: u64,
+    syn_ns: i64,
     synack: u64,
-    syn_seq: u32,
-    syn_sends: u16,
-    /// 0 unknown, 1 endpoint a, 2 endpoint b.
-    client: u8,
-    bits: u16,
-    /// Per direction (0: a to b): highest sequence number sent + 1,
-    /// retransmissions since, the segment that last advanced it, and the
-    /// first retransmission.
-    hi: [u32; 2],
-    rtx: [u16; 2],
-    new_pkt: [u64; 2],
+    /// Per direction (0: a to b): the first retransmission since the data
+    /// was last acknowledged.
     rtx_pkt: [u64; 2],
     extra: Option<Box<Extra>>,
+    /// Per direction: highest sequence number sent + 1.
+    hi: [u32; 2],
+    syn_seq: u32,
+    /// Per direction: retransmissions since the peer acknowledged.
+    rtx: [u16; 2],
+    syn_sends: u16,
+    bits: u16,
+    /// 0 unknown, 1 endpoint a, 2 endpoint b.
+    client: u8,
 }
 
 fn seq_lt(a: u32, b: u32) -> bool {
@@ -181,6 +195,10 @@ fn seq_lt(a: u32, b: u32) -> bool {
 }
 
 impl Flow {
+    fn syn(&self) -> Option<At> {
+        (self.syn_pkt != 0).then_some((self.syn_pkt, Some(self.syn_ns).filter(|&t| t != NO_TIME)))
+    }
+
     fn extra(&mut self) -> &mut Extra {
         self.extra.get_or_insert_with(Default::default)
     }
@@ -234,11 +252,18 @@ impl Flow {
         self.synack != 0 || self.bits & (DATA_A | DATA_B) != 0
     }
 
+    /// Over at once: both sides sent FIN. One an RST ended stays a while
+    /// ([`CLOSED_LINGER_NS`]) for the client's retries on the same port
+    /// and the peer's last segments in flight.
+    fn done(&self) -> bool {
+        self.bits & (FIN_A | FIN_B) == FIN_A | FIN_B && self.bits & CLOSED == 0
+    }
+
     fn expired(&self, now: i64, pressure: bool) -> bool {
         let both_fins = self.bits & (FIN_A | FIN_B) == FIN_A | FIN_B;
         let limit = if self.bits & CLOSED != 0 || both_fins {
             CLOSED_LINGER_NS
-        } else if self.syn.is_some() && !self.established() {
+        } else if self.syn_pkt != 0 && !self.established() {
             SYN_IDLE_NS
         } else {
             IDLE_NS
@@ -278,11 +303,17 @@ impl TcpTracker {
             // A lone RST (even one carrying an RFC 9293 3.5.3 diagnostic
             // payload), ACK or FIN opens nothing.
             if !(s.flags.syn || (s.len > 0 && !s.flags.rst)) {
-                self.stats.strays += 1;
+                // The last ACK of a closed connection is no news.
+                if s.flags.rst || s.flags.fin || s.len > 0 {
+                    self.stats.strays += 1;
+                }
                 return;
             }
             if self.flows.len() >= MAX_FLOWS {
-                self.sweep(now, true, out);
+                // A sweep costs the whole table: not for every new flow.
+                if self.stats.untracked % PRESSURE_SWEEP_EVERY == 0 {
+                    self.sweep(now, true, out);
+                }
                 if self.flows.len() >= MAX_FLOWS {
                     self.stats.untracked += 1;
                     return;
@@ -291,18 +322,32 @@ impl TcpTracker {
             self.flows.insert(key, Flow::default());
             self.stats.flows += 1;
         }
-        let Some(mut f) = self.flows.remove(&key) else {
-            return;
-        };
         // The same 5-tuple reused with a new initial sequence number.
-        if s.flags.syn && !s.flags.ack && f.syn.is_some() && s.seq != f.syn_seq {
-            self.finish(&key, f, now, out);
-            f = Flow::default();
+        let reused = s.flags.syn
+            && !s.flags.ack
+            && self
+                .flows
+                .get(&key)
+                .is_some_and(|f| f.syn_pkt != 0 && s.seq != f.syn_seq);
+        if reused {
+            if let Some(old) = self.flows.remove(&key) {
+                finish(&key, old, now, out);
+            }
+            self.flows.insert(key, Flow::default());
             self.stats.flows += 1;
         }
+        // Updated in place: a remove and insert per packet would leave
+        // tombstones that make the table grow.
+        let Some(f) = self.flows.get_mut(&key) else {
+            return;
+        };
         f.last_ns = f.last_ns.max(now);
-        update(&mut f, &key, from_a, s, &mut self.stats);
-        self.flows.insert(key, f);
+        update(f, &key, from_a, s, &mut self.stats);
+        if f.done() {
+            if let Some(f) = self.flows.remove(&key) {
+                finish(&key, f, now, out);
+            }
+        }
     }
 
     /// Attaches an ICMP error quoting a segment from `src` to `dst`; true
@@ -312,10 +357,10 @@ impl TcpTracker {
         let Some(f) = self.flows.get_mut(&key) else {
             return false;
         };
-        if f.syn.is_none() || f.established() || f.is_client(from_a) != Some(true) {
+        if f.syn_pkt == 0 || f.established() || f.is_client(from_a) != Some(true) {
             return false;
         }
-        f.extra().icmp.get_or_insert(hit);
+        f.extra().icmp.get_or_insert(Box::new(hit));
         true
     }
 
@@ -330,41 +375,41 @@ impl TcpTracker {
             .collect();
         for k in done {
             if let Some(f) = self.flows.remove(&k) {
-                self.finish(&k, f, now, out);
+                finish(&k, f, now, out);
             }
         }
     }
 
     /// Finishes every connection (end of capture at `now`).
     pub fn finish_all(&mut self, now: i64, out: &mut Findings) {
-        let all: Vec<(Key, Flow)> = self.flows.drain().collect();
-        for (k, f) in all {
-            self.finish(&k, f, now, out);
+        for (k, f) in self.flows.drain() {
+            finish(&k, f, now, out);
         }
     }
+}
 
-    fn finish(&mut self, key: &Key, mut f: Flow, now: i64, out: &mut Findings) {
-        let ends = f.ends(key);
-        if let Some(x) = f.extra.as_mut() {
-            if let Some(fail) = x.failure.take() {
-                out.fail(fail);
-                return;
-            }
-            if let Some(fail) = x.app.finish(x.client_close, ends) {
-                out.fail(fail);
-                return;
-            }
-        }
-        if let Some(syn) = f.syn.filter(|_| f.synack == 0 && !f.data_from_server()) {
-            unanswered(&f, syn, ends, now, out);
+/// What a connection that ended proved.
+fn finish(key: &Key, mut f: Flow, now: i64, out: &mut Findings) {
+    let ends = f.ends(key);
+    if let Some(x) = f.extra.as_mut() {
+        if let Some(fail) = x.failure.take() {
+            out.fail(*fail);
             return;
         }
-        if f.bits & RESET != 0 {
-            out.fail(reset(&f, ends));
+        if let Some(fail) = x.app.finish(x.client_close, ends) {
+            out.fail(fail);
             return;
         }
-        notes(&f, key, ends, out);
     }
+    if let Some(syn) = f.syn().filter(|_| f.synack == 0 && !f.data_from_server()) {
+        unanswered(&f, syn, ends, now, out);
+        return;
+    }
+    if f.bits & RESET != 0 {
+        out.fail(reset(&f, ends));
+        return;
+    }
+    notes(&f, key, ends, out);
 }
 
 /// The state change one segment makes.
@@ -387,8 +432,9 @@ fn update(f: &mut Flow, key: &Key, from_a: bool, s: Segment, stats: &mut TcpStat
     }
     let from_client = f.is_client(from_a);
     if fl.syn && !fl.ack {
-        if f.syn.is_none() {
-            f.syn = Some(s.at);
+        if f.syn_pkt == 0 {
+            f.syn_pkt = s.at.0;
+            f.syn_ns = s.at.1.unwrap_or(NO_TIME);
             f.syn_seq = s.seq;
             f.syn_sends = 1;
         } else {
@@ -409,7 +455,7 @@ fn update(f: &mut Flow, key: &Key, from_a: bool, s: Segment, stats: &mut TcpStat
     if fl.fin {
         f.bits |= if from_a { FIN_A } else { FIN_B };
         if from_client == Some(true) {
-            f.extra().client_close.get_or_insert(s.at);
+            client_closed(f, s.at);
         }
     }
     if fl.ack {
@@ -428,7 +474,7 @@ fn update(f: &mut Flow, key: &Key, from_a: bool, s: Segment, stats: &mut TcpStat
         (Some(app), Some(c)) => {
             let failed = f.extra().app.observe(app, c, s.at, ends);
             if let Some(fail) = failed {
-                f.extra().failure.get_or_insert(fail);
+                f.extra().failure.get_or_insert(Box::new(fail));
             }
         }
         (None, Some(false)) if s.len > 0 => {
@@ -449,7 +495,7 @@ fn rst(f: &mut Flow, s: &Segment, from_client: Option<bool>) {
     match from_client {
         // RFC 9293 3.10.7.3: in SYN-SENT an RST counts if it acks the SYN.
         Some(false)
-            if f.syn.is_some()
+            if f.syn_pkt != 0
                 && f.synack == 0
                 && !f.data_from_server()
                 && (!s.flags.ack || s.ack == f.syn_seq.wrapping_add(1)) =>
@@ -461,18 +507,24 @@ fn rst(f: &mut Flow, s: &Segment, from_client: Option<bool>) {
             }
         }
         // Another RST before an answer acks nothing of ours: ignored.
-        Some(false) if f.syn.is_some() && f.synack == 0 && !f.data_from_server() => {}
+        Some(false) if f.syn_pkt != 0 && f.synack == 0 && !f.data_from_server() => {}
         Some(false) if f.established() => {
-            let client_closed = f.extra.as_ref().is_some_and(|x| x.client_close.is_some());
-            if !client_closed && f.bits & RESET == 0 {
+            if f.bits & (CLIENT_CLOSED | RESET) == 0 {
                 f.bits |= RESET;
                 f.extra().rsts.push(s.at);
             }
         }
-        Some(true) => {
-            f.extra().client_close.get_or_insert(s.at);
-        }
+        Some(true) => client_closed(f, s.at),
         _ => {}
+    }
+}
+
+/// The client sent FIN or RST at `at`: remembered as a bit, and with its
+/// packet when the connection keeps TLS state (only that needs it).
+fn client_closed(f: &mut Flow, at: At) {
+    f.bits |= CLIENT_CLOSED;
+    if let Some(x) = f.extra.as_mut() {
+        x.client_close.get_or_insert(at);
     }
 }
 
@@ -490,7 +542,6 @@ fn data(f: &mut Flow, d: usize, s: &Segment) {
         if !seen || seq_lt(f.hi[d], end) {
             f.hi[d] = end;
         }
-        f.new_pkt[d] = s.at.0;
         f.rtx[d] = 0;
     }
 }
@@ -612,7 +663,7 @@ fn unanswered(f: &Flow, syn: At, ends: Ends, now: i64, out: &mut Findings) {
 
 fn reset(f: &Flow, ends: Ends) -> Failure {
     let mut ev = Vec::new();
-    if let Some((p, ns)) = f.syn {
+    if let Some((p, ns)) = f.syn() {
         ev.push(Ev::new(p, ns, syn_line(ends)));
     }
     let rsts = f.extra.as_ref().map(|x| x.rsts.as_slice()).unwrap_or(&[]);
@@ -644,10 +695,10 @@ fn notes(f: &Flow, key: &Key, ends: Ends, out: &mut Findings) {
                 (key.b.addr(), key.a.addr())
             };
             out.note(
-                f.new_pkt[d],
+                f.rtx_pkt[d],
                 format!(
-                    "data from {src} to {dst} (pkt {}) was retransmitted {} times from pkt {} on and never acknowledged: the connection stalled (the path or {dst} went silent)",
-                    f.new_pkt[d], f.rtx[d], f.rtx_pkt[d]
+                    "data from {src} to {dst} was retransmitted {} times from pkt {} on and never acknowledged: the connection stalled (the path or {dst} went silent)",
+                    f.rtx[d], f.rtx_pkt[d]
                 ),
             );
         }
@@ -664,5 +715,101 @@ fn notes(f: &Flow, key: &Key, ends: Ends, out: &mut Findings) {
         if out.wants_note() {
             out.note(p, format!("the RST in pkt {p} ({} <> {}) has a bad TCP checksum: the receiving kernel drops it, so it ended nothing", ends.client, ends.server));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(
+        at: u64,
+        ms: i64,
+        src: SocketAddr,
+        dst: SocketAddr,
+        flags: &str,
+        seq: u32,
+        ack: u32,
+    ) -> Segment {
+        Segment {
+            at: (at, Some(ms * 1_000_000)),
+            src,
+            dst,
+            flags: TcpFlags {
+                syn: flags.contains('S'),
+                ack: flags.contains('A'),
+                rst: flags.contains('R'),
+                fin: flags.contains('F'),
+                psh: false,
+            },
+            len: 0,
+            app: None,
+            seq,
+            ack,
+            checksum: Checksum::Good,
+        }
+    }
+
+    #[test]
+    fn a_connection_costs_at_most_120_bytes() {
+        use std::mem::size_of;
+        assert!(size_of::<Flow>() <= 80, "{}", size_of::<Flow>());
+        assert!(
+            size_of::<(Key, Flow)>() <= 120,
+            "{}",
+            size_of::<(Key, Flow)>()
+        );
+    }
+
+    #[test]
+    fn finished_connections_leave_the_table() {
+        // 20 000 refused connections over 200 s of capture time: only the
+        // last few seconds' worth stay live.
+        let mut t = TcpTracker::default();
+        let mut out = Findings::default();
+        let server: SocketAddr = "198.18.0.2:8080".parse().unwrap();
+        for i in 0..20_000u64 {
+            let client =
+                SocketAddr::new("198.18.0.1".parse().unwrap(), 10_000 + (i % 50_000) as u16);
+            let ms = (i * 10) as i64;
+            t.segment(
+                seg(2 * i + 1, ms, client, server, "S", 7, 0),
+                ms * 1_000_000,
+                &mut out,
+            );
+            t.segment(
+                seg(2 * i + 2, ms, server, client, "RA", 0, 8),
+                ms * 1_000_000,
+                &mut out,
+            );
+            if i % 100 == 0 {
+                t.sweep(ms * 1_000_000, false, &mut out);
+            }
+        }
+        assert!(t.flows.len() <= 400, "{} live", t.flows.len());
+        t.finish_all(200_000_000_000, &mut out);
+        out.trim();
+        assert_eq!(t.stats.flows, 20_000);
+        assert_eq!(out.failures.len() as u64 + out.failures_dropped, 20_000);
+        assert_eq!(out.failures[0].cause, cause::CONNECTION_REFUSED);
+        assert_eq!(out.failures[0].pkts(), "1, 2");
+    }
+
+    #[test]
+    fn a_full_table_counts_what_it_cannot_track() {
+        let mut t = TcpTracker::default();
+        let mut out = Findings::default();
+        let server: SocketAddr = "198.18.0.2:443".parse().unwrap();
+        // One SYN each from MAX_FLOWS + 10 clients within one second: none
+        // is old enough to leave, so the last 10 are not tracked.
+        for i in 0..(MAX_FLOWS as u64 + 10) {
+            let client = SocketAddr::new(
+                std::net::Ipv4Addr::from(0x0a00_0000 + i as u32).into(),
+                40_000,
+            );
+            t.segment(seg(i + 1, 0, client, server, "S", 1, 0), 0, &mut out);
+        }
+        assert_eq!(t.flows.len(), MAX_FLOWS);
+        assert_eq!(t.stats.untracked, 10);
     }
 }

@@ -211,8 +211,9 @@ fn undecided(seen: &Seen, failures: &[Failure], f: &Findings) -> Verdict {
         }
         if let Some((_, first)) = f.notes.iter().min_by_key(|n| n.0) {
             s.push_str(&format!("; but {first}"));
-            if f.notes.len() > 1 {
-                s.push_str(&format!(" ({} more notes in warnings)", f.notes.len() - 1));
+            let more = (f.notes.len() - 1) as u64 + f.notes_dropped;
+            if more > 0 {
+                s.push_str(&format!(" ({more} more notes in warnings)"));
             }
         }
         s
