@@ -242,7 +242,11 @@ impl DnsTracker {
             }
         }
         if self.txns.len() >= MAX_EXCHANGES {
-            if self.stats.untracked % super::tcp::PRESSURE_SWEEP_EVERY == 0 {
+            if self
+                .stats
+                .untracked
+                .is_multiple_of(super::tcp::PRESSURE_SWEEP_EVERY)
+            {
                 self.sweep(now, true, out);
             }
             if self.txns.len() >= MAX_EXCHANGES {

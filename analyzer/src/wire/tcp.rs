@@ -311,7 +311,7 @@ impl TcpTracker {
             }
             if self.flows.len() >= MAX_FLOWS {
                 // A sweep costs the whole table: not for every new flow.
-                if self.stats.untracked % PRESSURE_SWEEP_EVERY == 0 {
+                if self.stats.untracked.is_multiple_of(PRESSURE_SWEEP_EVERY) {
                     self.sweep(now, true, out);
                 }
                 if self.flows.len() >= MAX_FLOWS {
@@ -508,11 +508,10 @@ fn rst(f: &mut Flow, s: &Segment, from_client: Option<bool>) {
         }
         // Another RST before an answer acks nothing of ours: ignored.
         Some(false) if f.syn_pkt != 0 && f.synack == 0 && !f.data_from_server() => {}
-        Some(false) if f.established() => {
-            if f.bits & (CLIENT_CLOSED | RESET) == 0 {
-                f.bits |= RESET;
-                f.extra().rsts.push(s.at);
-            }
+        // An RST after the client's FIN or RST ends nothing it still used.
+        Some(false) if f.established() && f.bits & (CLIENT_CLOSED | RESET) == 0 => {
+            f.bits |= RESET;
+            f.extra().rsts.push(s.at);
         }
         Some(true) => client_closed(f, s.at),
         _ => {}
