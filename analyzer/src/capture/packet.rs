@@ -6,7 +6,7 @@
 //! Uses etherparse's lax slicing so snaplen-truncated packets still decode.
 //! [`Packet::headers`] adds what capture-only analysis needs (checksum
 //! verdict, TCP sequence numbers, a duplicate-copy fingerprint; see
-//! [`headers`]), and IP fragments decode as [`Payload::Fragment`].
+//! [`Headers`]), and IP fragments decode as [`Payload::Fragment`].
 
 mod headers;
 

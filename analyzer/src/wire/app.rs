@@ -86,9 +86,10 @@ impl App {
     }
 
     /// Fatal per RFC 8446 6: level 2, or any but close_notify (0) and
-    /// user_canceled (90) once TLS 1.3 was negotiated.
+    /// user_canceled (90) once TLS 1.3 was negotiated; close_notify is an
+    /// orderly close whatever its level.
     fn fatal(&self, a: Alert) -> bool {
-        a.level == 2 || (self.is_tls13() && !matches!(a.description, 0 | 90))
+        a.description != 0 && (a.level == 2 || (self.is_tls13() && a.description != 90))
     }
 
     /// Observes the summary of a segment sent by the client

@@ -149,7 +149,7 @@ pub struct DnsTracker {
     by_pair: HashMap<(IpAddr, IpAddr), TxnKey>,
     /// Question hash -> its latest exchange, to spot a question re-asked.
     by_question: HashMap<u64, TxnKey>,
-    /// Question hash ([`question_hash`]) -> the last packet that answered
+    /// Question hash (client, name, type) -> the last packet that answered
     /// it without error.
     pub answered: HashMap<u64, u64>,
     /// (client, name) hash ([`name_hash`]) -> the last packet that
@@ -180,11 +180,6 @@ fn hash(client: IpAddr, name: &str, qtype: Option<u16>) -> u64 {
         None => eat(0xff),
     }
     h
-}
-
-/// The same question (client, name, type) asked again.
-pub fn question_hash(client: IpAddr, name: &str, qtype: u16) -> u64 {
-    hash(client, name, Some(qtype))
 }
 
 /// A name resolved for a client, whatever the type.
@@ -595,7 +590,7 @@ mod tests {
             name_hash(c, "Proxy.Golang.ORG"),
             name_hash(c, "proxy.golang.org")
         );
-        assert_ne!(question_hash(c, "a", 1), question_hash(c, "a", 28));
+        assert_ne!(hash(c, "a", Some(1)), hash(c, "a", Some(28)));
         assert!(bases(c, "appserver").is_empty());
     }
 }

@@ -2,37 +2,44 @@
 //! (`gotrace analyze FILE`, `gotrace analyze -` for standard input), for
 //! users who arrive with a tcpdump or Wireshark capture and no bundle.
 //!
-//! Only the `network` layer can be proven from packets. Each failure cites
-//! the frames that prove it, numbered as Wireshark numbers them; the rules
-//! are in the module that decides them: [`tcp`] (connection-refused,
-//! connect-timeout, connection-reset, and local-refused for a refusal by
-//! a loopback address), `app` (tls-alert, tls-untrusted-certificate,
-//! http-status), [`dns`] (dns-nxdomain, dns-server-failure, dns-timeout,
-//! dns-port-unreachable), [`icmp`] (icmp-unreachable) and `frag`
-//! (fragments that never complete). A packet captured twice is counted
-//! once (`dedup`). All failures are listed, ordered by their first
-//! packet: the first is the verdict, the others go to `other_failures`.
-//! Without one the verdict is `inconclusive`, never `none` (`verdict`).
+//! Only the `network` layer can be proven from packets ([`SCOPE`] says
+//! what cannot be judged). Each failure cites the frames that prove it,
+//! numbered as Wireshark numbers them; the rules are in the doc of the
+//! (private) module that decides them: `tcp` (connection-refused,
+//! connect-timeout, connection-reset, and kernel / local-refused for a
+//! refusal by a loopback address), `app` (tls-alert,
+//! tls-untrusted-certificate, http-status), `dns` (dns-nxdomain,
+//! dns-server-failure, dns-timeout, dns-port-unreachable), `icmp`
+//! (icmp-unreachable) and `frag` (fragments that never complete). A
+//! packet captured twice within [`DUP_WINDOW_NS`] is counted once
+//! (`dedup`). All failures are listed, ordered by their first packet: the
+//! first is the verdict, the others go to `other_failures`. Without one
+//! the verdict is `inconclusive`, never `none` (`verdict`; [`NOT_PROVEN`]).
 //!
 //! Streaming: frames are read one at a time and every connection or
 //! exchange is a small state machine holding a few packet numbers, not
 //! packets; finished or idle ones become a failure record or are dropped.
 //! Memory grows with the number of live flows, each table is capped
-//! ([`tcp::MAX_FLOWS`], [`dns::MAX_EXCHANGES`]), and the lists of failures
-//! and notes are bounded. Text is formatted only for what is reported.
+//! ([`MAX_FLOWS`], [`MAX_EXCHANGES`], [`MAX_SETS`]), and the lists of
+//! failures and notes are bounded. Text is formatted only for what is
+//! reported.
 
 mod app;
 mod dedup;
-pub mod dns;
+mod dns;
 mod frag;
-pub mod icmp;
+mod icmp;
 mod record;
-pub mod tcp;
+mod tcp;
 mod verdict;
 
 use std::io::Read;
 use std::path::Path;
 
+pub use dedup::DUP_WINDOW_NS;
+pub use dns::{DNS_WAIT_NS, MAX_EXCHANGES};
+pub use frag::MAX_SETS;
+pub use tcp::MAX_FLOWS;
 pub use verdict::{NOT_PROVEN, SCOPE};
 
 use crate::capture::packet::Checksum;

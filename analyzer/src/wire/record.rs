@@ -108,6 +108,7 @@ impl Failure {
     }
 
     /// The cited packet numbers, `3, 5, 7`.
+    #[cfg(test)]
     pub fn pkts(&self) -> String {
         let v: Vec<String> = self.evidence.iter().map(|e| e.pkt.to_string()).collect();
         v.join(", ")
