@@ -504,6 +504,7 @@ impl DnsTracker {
             to: t.server,
             pkt: first.0,
             ns: first.1,
+            what: "DNS query",
         });
         let last = t.last_query().unwrap_or(first);
         let waited = secs(last.1, Some(now)).is_some_and(|s| s * 1e9 >= DNS_WAIT_NS as f64);

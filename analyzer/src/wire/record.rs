@@ -127,6 +127,8 @@ pub struct Silence {
     pub pkt: u64,
     /// Its time.
     pub ns: Option<i64>,
+    /// `[SYN]` (DNS over TCP) or `DNS query`.
+    pub what: &'static str,
 }
 
 /// Everything the trackers found, bounded.

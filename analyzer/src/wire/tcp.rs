@@ -626,6 +626,7 @@ fn unanswered(f: &Flow, syn: At, ends: Ends, now: i64, out: &mut Findings) {
             to: server,
             pkt: syn.0,
             ns: syn.1,
+            what: "[SYN]",
         });
     }
     let last = syns.last().copied().unwrap_or(syn);

@@ -151,13 +151,16 @@ fn upstream(x: &mut Failure, silences: &[Silence]) {
         return;
     };
     x.summary.push_str(&format!(
-        "; the resolver's own query to its upstream {} (pkt {}) got no answer: the resolver's upstream {} did not answer",
-        s.to, s.pkt, s.to
+        "; it asked its own upstream (pkt {}) and got no answer: the resolver's upstream {} did not answer, the failure is one hop further on",
+        s.pkt, s.to
     ));
     x.evidence.push(Ev::new(
         s.pkt,
         s.ns,
-        format!("{} > {} (upstream query, unanswered)", d.server.ip(), s.to),
+        format!(
+            "{} > {} {} (the resolver's upstream query, unanswered)",
+            s.from, s.to, s.what
+        ),
     ));
     x.evidence.sort_by_key(|e| e.pkt);
 }
