@@ -718,3 +718,49 @@ fn output_is_deterministic() {
         assert_eq!(report(name).to_json(), report(name).to_json(), "{name}");
     }
 }
+
+/// Captures are untrusted: every shared capture cut anywhere, or with
+/// bytes flipped, is analysed without a panic and yields a report.
+#[test]
+fn damaged_captures_never_panic() {
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut runs = 0;
+    for (name, want) in TABLE {
+        if matches!(want, Unreadable(_)) {
+            continue;
+        }
+        let bytes = std::fs::read(capture(name)).expect("read");
+        let step = (bytes.len() / 48).max(1);
+        let mut variants: Vec<Vec<u8>> = (0..bytes.len())
+            .step_by(step)
+            .map(|n| bytes[..n].to_vec())
+            .collect();
+        for _ in 0..16 {
+            let mut v = bytes.clone();
+            for _ in 0..(1 + next() % 8) {
+                let at = 24 + (next() as usize) % v.len().saturating_sub(24).max(1);
+                if let Some(b) = v.get_mut(at) {
+                    *b ^= 1 << (next() % 8);
+                }
+            }
+            variants.push(v);
+        }
+        for v in variants {
+            if let Ok(reader) = gotrace_analyzer::capture::CaptureReader::new(&v[..]) {
+                let r = gotrace_analyzer::analyze_capture(reader);
+                assert!(
+                    !render_text(&r).is_empty() && !r.to_json().is_empty(),
+                    "{name}"
+                );
+                runs += 1;
+            }
+        }
+    }
+    assert!(runs > 1000, "only {runs} damaged captures analysed");
+}

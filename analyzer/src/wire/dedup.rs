@@ -54,7 +54,9 @@ impl Dedup {
             return false;
         };
         let hit = self.ring.iter().find(|(f, t, _)| {
-            *f == fp && *t != i64::MIN && ns.saturating_sub(*t).abs() < DUP_WINDOW_NS
+            *f == fp
+                && *t != i64::MIN
+                && ns.saturating_sub(*t).unsigned_abs() < DUP_WINDOW_NS as u64
         });
         if let Some(&(_, t, orig)) = hit {
             self.copies += 1;

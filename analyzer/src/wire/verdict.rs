@@ -140,7 +140,7 @@ fn upstream(x: &mut Failure, silences: &[Silence]) {
         return;
     };
     let near = |s: &&Silence| match (s.ns, d.answer_ns) {
-        (Some(a), Some(b)) => a.saturating_sub(b).abs() <= UPSTREAM_WINDOW_NS,
+        (Some(a), Some(b)) => a.saturating_sub(b).unsigned_abs() <= UPSTREAM_WINDOW_NS as u64,
         _ => true,
     };
     let Some(s) = silences
