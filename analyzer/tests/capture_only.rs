@@ -16,7 +16,8 @@ use std::collections::BTreeSet;
 use gotrace_analyzer::{analyze_capture_path, render_text, Layer, Report};
 use shared::{capture, dir};
 use wire_synth::{
-    analyze, dns_answer, dns_query, rec, set_udp_checksum, tcp, udp, Rec, CLIENT, SERVER,
+    analyze, dns_answer, dns_query, icmp_unreachable, rec, set_udp_checksum, tcp, udp, Rec, CLIENT,
+    SERVER,
 };
 
 /// What a shared capture must yield.
@@ -763,4 +764,48 @@ fn damaged_captures_never_panic() {
         }
     }
     assert!(runs > 1000, "only {runs} damaged captures analysed");
+}
+
+#[test]
+fn icmp_errors_are_matched_to_the_flow_they_quote() {
+    let c = (CLIENT, 40000);
+    let router = [198, 18, 0, 254];
+    // Host unreachable from a router, quoting our SYN.
+    let syn = tcp(c, (SERVER, 443), 1, "S", 1000, 0, &[]);
+    let r = analyze(&[
+        rec(0.0, syn.clone()),
+        rec(3.0, icmp_unreachable(router, CLIENT, 1, &syn)),
+    ]);
+    assert_eq!(r.verdict.cause, "icmp-unreachable", "{}", r.verdict.summary);
+    assert_eq!(pkts(&r), [1, 2]);
+    assert!(r.verdict.summary.starts_with("198.18.0.254 answered the SYN from 198.18.0.1:40000 to 198.18.0.2:443 (pkt 1) with ICMP host unreachable (ICMP type 3 code 1, pkt 2)"), "{}", r.verdict.summary);
+    // Port unreachable from the server, quoting our DNS query.
+    let q = udp(c, (SERVER, 53), 2, &dns_query(5, "proxy.lab.test"));
+    let r = analyze(&[
+        rec(0.0, q.clone()),
+        rec(1.0, icmp_unreachable(SERVER, CLIENT, 3, &q)),
+    ]);
+    assert_eq!(
+        r.verdict.cause, "dns-port-unreachable",
+        "{}",
+        r.verdict.summary
+    );
+    assert_eq!(pkts(&r), [1, 2]);
+    // A quote that ends before the DNS id (28 bytes) still finds the query.
+    let r = analyze(&[
+        rec(0.0, q.clone()),
+        rec(1.0, icmp_unreachable(SERVER, CLIENT, 3, &q[..28])),
+    ]);
+    assert_eq!(pkts(&r), [1, 2], "{}", r.verdict.summary);
+    // Fragmentation needed is path MTU discovery, not a failure.
+    let r = analyze(&[
+        rec(0.0, syn.clone()),
+        rec(3.0, icmp_unreachable(router, CLIENT, 4, &syn)),
+    ]);
+    assert_eq!(
+        r.verdict.layer,
+        Layer::Inconclusive,
+        "{}",
+        r.verdict.summary
+    );
 }

@@ -367,10 +367,24 @@ impl DnsTracker {
         }
     }
 
-    /// Attaches an ICMP error quoting the query `id` from `client`; true
-    /// when that exchange is still unanswered.
-    pub fn icmp(&mut self, client: SocketAddr, id: u16, hit: IcmpHit) -> bool {
-        let key = TxnKey { client, id };
+    /// Attaches an ICMP error quoting a query from `client` to `server`
+    /// (its DNS `id` when the quote is long enough; RFC 792 only promises
+    /// 8 bytes past the IP header, which end before it); true when that
+    /// exchange is still unanswered.
+    pub fn icmp(
+        &mut self,
+        client: SocketAddr,
+        server: SocketAddr,
+        id: Option<u16>,
+        hit: IcmpHit,
+    ) -> bool {
+        let key = match id {
+            Some(id) => TxnKey { client, id },
+            None => match self.by_pair.get(&(client.ip(), server.ip())) {
+                Some(k) if k.client == client => *k,
+                _ => return false,
+            },
+        };
         match self.txns.get_mut(&key) {
             Some(t) if t.answer.is_none() => {
                 t.rare().icmp.get_or_insert(hit);

@@ -121,12 +121,11 @@ impl IcmpTracker {
                 }
                 return;
             }
-            if q.proto == PROTO_UDP && q.dst.port() == crate::dns::PORT {
-                if let Some(id) = q.dns_id {
-                    if dns.icmp(q.src, id, hit.clone()) {
-                        return;
-                    }
-                }
+            if q.proto == PROTO_UDP
+                && q.dst.port() == crate::dns::PORT
+                && dns.icmp(q.src, q.dst, q.dns_id, hit.clone())
+            {
+                return;
             }
         }
         let key = Key {

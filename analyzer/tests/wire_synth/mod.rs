@@ -128,3 +128,15 @@ pub fn dns_answer(query: &[u8], rcode: u8) -> Vec<u8> {
 pub fn set_udp_checksum(ip: &mut [u8], sum: u16) {
     ip[26..28].copy_from_slice(&sum.to_be_bytes());
 }
+
+/// ICMP destination unreachable (type 3, `code`) from `from` to `to`,
+/// quoting `quoted` (RFC 792 asks for the IP header + 8 bytes; Linux
+/// quotes as much as fits in 576 bytes).
+pub fn icmp_unreachable(from: [u8; 4], to: [u8; 4], code: u8, quoted: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    PacketBuilder::ipv4(from, to, 64)
+        .icmpv4_raw(3, code, [0; 4])
+        .write(&mut v, quoted)
+        .expect("icmp");
+    v
+}
