@@ -469,9 +469,9 @@ fn update(f: &mut Flow, key: &Key, from_a: bool, s: Segment, stats: &mut TcpStat
         data(f, d, &s);
         f.bits |= if from_a { DATA_A } else { DATA_B };
     }
-    let ends = f.ends(key);
     match (s.app, from_client) {
         (Some(app), Some(c)) => {
+            let ends = f.ends(key);
             let failed = f.extra().app.observe(app, c, s.at, ends);
             if let Some(fail) = failed {
                 f.extra().failure.get_or_insert(Box::new(fail));
