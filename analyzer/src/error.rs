@@ -16,7 +16,7 @@ pub enum AnalyzeError {
         dir: PathBuf,
     },
     /// The path exists but is not a directory.
-    #[error("bundle {dir}: not a directory: pass the bundle directory, not a file inside it (use `gotrace analyze --capture FILE` for a bare capture, once supported)")]
+    #[error("bundle {dir}: not a directory: pass the bundle directory, not a file inside it (a bare pcap/pcapng capture is analysed with analyze_capture_path, `gotrace analyze FILE`)")]
     NotADirectory {
         /// The path given.
         dir: PathBuf,
@@ -53,6 +53,12 @@ pub enum AnalyzeError {
         /// Newest version this analyzer reads.
         supported: u32,
     },
+    /// The capture file to analyse does not exist.
+    #[error("{path}: no such file: pass a pcap or pcapng capture (tcpdump -w, Wireshark), `-` for standard input, or a bundle directory")]
+    CaptureNotFound {
+        /// The path given.
+        path: PathBuf,
+    },
     /// A capture file is not pcap/pcapng or its first block is unusable.
     #[error("{path}: {problem}: pass a pcapng or pcap file (as written by gotrace, tcpdump -w or Wireshark)")]
     Capture {
@@ -69,7 +75,9 @@ impl AnalyzeError {
     pub fn is_missing_input(&self) -> bool {
         matches!(
             self,
-            AnalyzeError::BundleNotFound { .. } | AnalyzeError::MetaMissing { .. }
+            AnalyzeError::BundleNotFound { .. }
+                | AnalyzeError::MetaMissing { .. }
+                | AnalyzeError::CaptureNotFound { .. }
         )
     }
 }

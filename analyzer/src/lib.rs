@@ -4,7 +4,10 @@
 //! the network. Pure library: no eBPF, no root.
 //!
 //! Entry points: [`analyze_bundle`] -> [`Report`], then [`Report::to_json`]
-//! or [`render_text`]. The pieces are public for capture-only use:
+//! or [`render_text`]; for a bare pcap/pcapng capture (no bundle),
+//! [`analyze_capture_path`], [`analyze_capture_input`] or
+//! [`analyze_capture`] ([`wire`]: network-layer causes from packets
+//! alone, `analysis: "capture-only"`). The pieces are public too:
 //! [`capture::CaptureReader`], [`capture::CaptureIndex`], [`dns`], [`icmp`],
 //! [`tls`], [`http`]. [`describe::describe`] words one event as one
 //! strace-style line (the live view while tracing, and the report's steps).
@@ -24,12 +27,14 @@ pub mod icmp;
 mod report;
 pub mod tls;
 pub mod verdict;
+pub mod wire;
 
 use std::path::Path;
 
 pub use error::AnalyzeError;
-pub use report::{render_text, Attached, Context, Report};
+pub use report::{render_text, Attached, CaptureFacts, Context, Report};
 pub use verdict::{Layer, Target, Verdict};
+pub use wire::{analyze_capture, analyze_capture_input, analyze_capture_path};
 
 use crate::attempt::Source;
 use crate::capture::CaptureIndex;
@@ -108,6 +113,7 @@ pub fn analyze_bundle(dir: &Path) -> Result<Report, AnalyzeError> {
         dropped_packets: b.meta.dropped_packets,
         attached,
         before_attach: chosen.and_then(|a| a.at_attach()),
+        capture: None,
     };
     Ok(Report {
         verdict,

@@ -52,6 +52,22 @@ pub struct Context {
     /// snapshot said of it ([`crate::attempt::Attempt::at_attach`]), shown
     /// first, since its socket() and connect() are not in the trace.
     pub before_attach: Option<String>,
+    /// Set for a capture-only analysis ([`crate::wire`]): the header then
+    /// names the capture and the footer counts what it held.
+    pub capture: Option<CaptureFacts>,
+}
+
+/// What a capture-only analysis read, for the text report.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CaptureFacts {
+    /// The file name, `standard input`, or empty when not known.
+    pub source: String,
+    /// Packet records read (numbered as Wireshark numbers frames).
+    pub packets: u64,
+    /// Time from the first to the last packet, ms.
+    pub span_ms: Option<f64>,
+    /// One line of counts: connections, DNS exchanges, ICMP errors.
+    pub seen: String,
 }
 
 /// What a `gotrace attach` bundle says about the attach (meta.json `attach`).
@@ -212,13 +228,18 @@ pub fn render_text(r: &Report) -> String {
         .duration_ms
         .map(|d| format!(" after {d:.0} ms"))
         .unwrap_or_default();
-    match &c.attached {
-        None => out.push_str(&format!("\ngotrace: {cmd} {how}{dur}\n")),
-        Some(at) => out.push_str(&format!("\ngotrace: {}\n", attach_header(at, c, &cmd))),
+    match (&c.capture, &c.attached) {
+        (Some(cf), _) => out.push_str(&format!("\ngotrace: {}\n", capture_header(cf))),
+        (None, None) => out.push_str(&format!("\ngotrace: {cmd} {how}{dur}\n")),
+        (None, Some(at)) => out.push_str(&format!("\ngotrace: {}\n", attach_header(at, c, &cmd))),
     }
 
     if !c.timeline.is_empty() {
-        out.push_str("\n  ms since start\n");
+        out.push_str(if c.capture.is_some() {
+            "\n  ms since the first packet\n"
+        } else {
+            "\n  ms since start\n"
+        });
         if let Some(line) = &c.before_attach {
             out.push_str(&format!(
                 "  {:>9}  {:<7} {line} (socket() and connect() happened before the attach)\n",
@@ -288,6 +309,11 @@ pub fn render_text(r: &Report) -> String {
             out.push_str(&format!("    - {o}\n"));
         }
     }
+    if let Some(cf) = &c.capture {
+        out.push_str(&format!("  capture:  {}\n", cf.seen));
+        push_warnings(&mut out, &r.warnings);
+        return out;
+    }
     let events = c
         .events
         .map(|n| format!("{n} events ({} lost)", c.lost_events))
@@ -301,13 +327,35 @@ pub fn render_text(r: &Report) -> String {
         c.attempts,
         if c.attempts == 1 { "" } else { "s" }
     ));
-    if !r.warnings.is_empty() {
+    push_warnings(&mut out, &r.warnings);
+    out
+}
+
+fn push_warnings(out: &mut String, warnings: &[String]) {
+    if !warnings.is_empty() {
         out.push_str("  warnings:\n");
-        for w in &r.warnings {
+        for w in warnings {
             out.push_str(&format!("    - {w}\n"));
         }
     }
-    out
+}
+
+/// `capture-only analysis of x.pcap: 9 packets over 8.0 s`.
+fn capture_header(cf: &CaptureFacts) -> String {
+    let of = if cf.source.is_empty() {
+        String::new()
+    } else {
+        format!(" of {}", cf.source)
+    };
+    let over = cf
+        .span_ms
+        .map(|ms| format!(" over {:.1} s", ms / 1000.0))
+        .unwrap_or_default();
+    format!(
+        "capture-only analysis{of}: {} packet{}{over}",
+        cf.packets,
+        if cf.packets == 1 { "" } else { "s" }
+    )
 }
 
 #[cfg(test)]

@@ -2,40 +2,13 @@
 //! directory (read-only): no panic, no error for pcap/pcapng files, and
 //! packet counts that match what tshark reports for a few.
 //!
-//! The directory is `$GOTRACE_SHARED_CAPTURES` when set, else
-//! `<workspace>/../shared/captures` (CI clones `shared/` beside the repo),
-//! else `/work/shared/captures`. None of them existing is a failure.
+//! The directory is found by `shared::dir` (`$GOTRACE_SHARED_CAPTURES`,
+//! else beside the workspace, else `/work/shared/captures`).
 
-use std::path::{Path, PathBuf};
+mod shared;
 
 use gotrace_analyzer::capture::{CaptureIndex, CaptureReader};
-
-const ENV: &str = "GOTRACE_SHARED_CAPTURES";
-const FALLBACK: &str = "/work/shared/captures";
-
-/// The captures directory; panics saying where it looked when none exists.
-fn dir() -> PathBuf {
-    if let Some(d) = std::env::var_os(ENV) {
-        let d = PathBuf::from(d);
-        assert!(
-            d.is_dir(),
-            "{ENV}={} is not a directory: point it at the shared captures",
-            d.display()
-        );
-        return d;
-    }
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/captures");
-    let candidates = [beside, PathBuf::from(FALLBACK)];
-    if let Some(d) = candidates.iter().find(|d| d.is_dir()) {
-        return d.clone();
-    }
-    panic!(
-        "shared captures not found: {ENV} is unset and neither {} nor {} exists; \
-         clone the shared repository beside this one or set {ENV}=/path/to/shared/captures",
-        candidates[0].display(),
-        candidates[1].display()
-    );
-}
+use shared::{capture, dir};
 
 #[test]
 fn every_shared_capture_reads_without_error() {
@@ -60,17 +33,6 @@ fn every_shared_capture_reads_without_error() {
         n += 1;
     }
     assert!(n > 0, "no captures found in {}", dir.display());
-}
-
-/// A capture the assertions below need; panics when it is missing.
-fn capture(name: &str) -> PathBuf {
-    let p = dir().join(name);
-    assert!(
-        p.is_file(),
-        "{} is missing from the shared captures",
-        p.display()
-    );
-    p
 }
 
 /// (last frame number, warnings); asserts numbers only grow.

@@ -1,5 +1,9 @@
-//! `gotrace analyze BUNDLE`: offline analysis, no privileges needed.
+//! `gotrace analyze BUNDLE_DIR|FILE|-`: offline analysis, no privileges
+//! needed. A directory is a bundle (`gotrace run`); anything else is a
+//! capture (pcap or pcapng, told by its magic, whatever its name) analysed
+//! on its own, and `-` reads that capture from standard input.
 
+use std::io::BufReader;
 use std::path::Path;
 
 use gotrace_analyzer::AnalyzeError;
@@ -7,16 +11,26 @@ use gotrace_analyzer::AnalyzeError;
 use crate::error::TracerError;
 use crate::report;
 
-/// Analyses the bundle at `path` and prints the report; returns 0 when a
-/// report was produced.
-pub fn analyze(path: &Path, json: bool) -> Result<i32, TracerError> {
-    let report = gotrace_analyzer::analyze_bundle(path)?;
+/// The argument that means "read the capture from standard input".
+pub const STDIN: &str = "-";
+
+/// Analyses `input` and prints the report; returns 0 when a report was
+/// produced.
+pub fn analyze(input: &Path, json: bool) -> Result<i32, TracerError> {
+    let report = if input == Path::new(STDIN) {
+        let stdin = BufReader::with_capacity(1 << 16, std::io::stdin().lock());
+        gotrace_analyzer::analyze_capture_input(stdin, "standard input")?
+    } else if input.is_dir() {
+        gotrace_analyzer::analyze_bundle(input)?
+    } else {
+        gotrace_analyzer::analyze_capture_path(input)?
+    };
     report::print(&report, json);
     Ok(0)
 }
 
 /// 66 (EX_NOINPUT) when the input does not exist, 65 (EX_DATAERR) when it
-/// exists but cannot be read as a bundle (sysexits.h).
+/// exists but cannot be read as a bundle or capture (sysexits.h).
 pub fn exit_code(e: &AnalyzeError) -> i32 {
     if e.is_missing_input() {
         66

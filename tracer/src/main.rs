@@ -3,7 +3,8 @@
 //! `gotrace run -- go mod tidy` traces the command's network syscalls (eBPF)
 //! and its network namespace's packets (AF_PACKET -> pcapng) into a bundle,
 //! then prints where the failure was: before any syscall, in the kernel, or
-//! on the network. `gotrace analyze BUNDLE` re-analyses a bundle offline.
+//! on the network. `gotrace analyze BUNDLE` re-analyses a bundle offline;
+//! `gotrace analyze FILE.pcap` (or `-` for stdin) judges a bare capture.
 
 mod analyze_cmd;
 mod attach;
@@ -109,13 +110,16 @@ enum Cmd {
         #[arg(short = 'q', long)]
         quiet: bool,
     },
-    /// Analyse a bundle written by `gotrace run` (no privileges needed).
+    /// Analyse a bundle written by `gotrace run`, or a bare pcap/pcapng
+    /// capture (tcpdump -w, Wireshark) on its own (no privileges needed).
     Analyze {
         /// Print the verdict as JSON on stdout.
         #[arg(long)]
         json: bool,
-        /// The bundle directory.
-        bundle: PathBuf,
+        /// A bundle directory; a capture file (network-layer verdict only);
+        /// or `-` to read a capture from standard input.
+        #[arg(value_name = "BUNDLE_DIR|FILE|-")]
+        input: PathBuf,
     },
 }
 
@@ -153,7 +157,7 @@ fn main() {
             duration,
             live: live || (!quiet && std::io::IsTerminal::is_terminal(&std::io::stderr())),
         }),
-        Cmd::Analyze { json, bundle } => analyze_cmd::analyze(&bundle, json),
+        Cmd::Analyze { json, input } => analyze_cmd::analyze(&input, json),
     };
     match result {
         Ok(code) => std::process::exit(code),

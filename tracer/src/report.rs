@@ -23,11 +23,17 @@ pub fn finish_run(bundle: &BundleWriter, json: bool) {
     }
 }
 
-/// Prints `report` as text on stderr, or as JSON on stdout.
+/// Prints `report` as text on stderr, or as JSON on stdout. A closed
+/// pipe (`gotrace analyze --json x.pcap | head`) is not an error.
 pub fn print(report: &gotrace_analyzer::Report, json: bool) {
-    if json {
-        println!("{}", report.to_json());
+    use std::io::Write;
+    let _ = if json {
+        writeln!(std::io::stdout().lock(), "{}", report.to_json())
     } else {
-        eprint!("{}", gotrace_analyzer::render_text(report));
-    }
+        write!(
+            std::io::stderr().lock(),
+            "{}",
+            gotrace_analyzer::render_text(report)
+        )
+    };
 }

@@ -180,7 +180,7 @@ fn attach(a: &mut Attempt, pkts: &[&Packet], clock: &Clock) {
                     a.wire_queries.push(fact);
                 }
             }
-            Payload::Udp { dns: None } => {}
+            Payload::Udp { dns: None } | Payload::Fragment(_) => {}
             Payload::IcmpError(e) => {
                 // Only errors about what we sent to the peer count: our own
                 // host answering a late reply with port unreachable (the
@@ -257,6 +257,7 @@ mod tests {
                 len: 0,
                 app: None,
             },
+            headers: Default::default(),
         }
     }
 

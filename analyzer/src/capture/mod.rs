@@ -86,8 +86,12 @@ impl CaptureIndex {
         idx
     }
 
-    /// Files one decoded packet.
+    /// Files one decoded packet. IP fragments are not filed: a bundle's
+    /// attempts are decided on whole segments.
     pub fn add(&mut self, p: Packet) {
+        if matches!(p.payload, Payload::Fragment(_)) {
+            return;
+        }
         self.decoded += 1;
         let key = match &p.payload {
             Payload::Tcp { .. } => FlowKey::new(icmp::PROTO_TCP, p.src, p.dst),
@@ -96,6 +100,7 @@ impl CaptureIndex {
                 Some(q) => FlowKey::new(q.proto, q.src, q.dst),
                 None => return,
             },
+            Payload::Fragment(_) => return,
         };
         if !matches!(p.payload, Payload::IcmpError(_)) {
             let d = self.to_dest.entry(p.dst.ip()).or_default();
@@ -168,6 +173,7 @@ mod tests {
                 len: 0,
                 app: None,
             },
+            headers: Default::default(),
         }
     }
 

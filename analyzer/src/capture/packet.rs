@@ -4,6 +4,11 @@
 //! HTTP/1.x head: [`AppSummary`]).
 //!
 //! Uses etherparse's lax slicing so snaplen-truncated packets still decode.
+//! [`Packet::headers`] adds what capture-only analysis needs (checksum
+//! verdict, TCP sequence numbers, a duplicate-copy fingerprint; see
+//! [`Headers`]), and IP fragments decode as [`Payload::Fragment`].
+
+mod headers;
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -17,6 +22,7 @@ use crate::dns::{self, DnsMessage};
 use crate::http::{self, HttpHead};
 use crate::icmp::{self, IcmpError};
 use crate::tls::{self, TlsSummary};
+pub use headers::{Checksum, Fragment, Headers};
 
 /// LINKTYPE_NULL: BSD loopback, 4-byte host-order address family.
 pub const LINKTYPE_NULL: u32 = 0;
@@ -103,6 +109,9 @@ pub enum Payload {
     },
     /// An ICMP/ICMPv6 destination unreachable.
     IcmpError(IcmpError),
+    /// A piece of a fragmented IP datagram (its transport header, if any,
+    /// is only in the first piece).
+    Fragment(Fragment),
 }
 
 /// The application-layer start of one TCP segment's payload, sniffed by
@@ -156,6 +165,9 @@ pub struct Packet {
     pub dst: SocketAddr,
     /// Transport-level content.
     pub payload: Payload,
+    /// Header facts for capture-only analysis (checksum, TCP sequence
+    /// numbers, duplicate fingerprint).
+    pub headers: Headers,
 }
 
 impl Packet {
@@ -183,14 +195,14 @@ impl Packet {
             Payload::Udp { dns: None } => format!("{} > {} UDP", self.src, self.dst),
             Payload::IcmpError(e) => {
                 let q = match &e.quoted {
-                    Some(q) => {
-                        let p = match q.proto {
-                            icmp::PROTO_TCP => "TCP",
-                            icmp::PROTO_UDP => "UDP",
-                            _ => "IP",
-                        };
-                        format!(" for {} {} > {}", p, q.src, q.dst)
-                    }
+                    Some(q) => match q.proto {
+                        icmp::PROTO_TCP => format!(" for TCP {} > {}", q.src, q.dst),
+                        icmp::PROTO_UDP => format!(" for UDP {} > {}", q.src, q.dst),
+                        // No ports: what follows the IP header is not TCP/UDP.
+                        1 => format!(" for ICMP {} > {}", q.src.ip(), q.dst.ip()),
+                        58 => format!(" for ICMPv6 {} > {}", q.src.ip(), q.dst.ip()),
+                        n => format!(" for IP proto {n} {} > {}", q.src.ip(), q.dst.ip()),
+                    },
                     None => String::new(),
                 };
                 format!(
@@ -200,12 +212,13 @@ impl Packet {
                     e.kind.text()
                 )
             }
+            Payload::Fragment(f) => format!("{} > {} {}", self.src, self.dst, f.describe()),
         }
     }
 }
 
 /// Decodes a frame; `None` for unsupported link types and for packets that
-/// are not TCP, UDP or an ICMP unreachable (ARP, echo, fragments, ...).
+/// are not TCP, UDP, an ICMP unreachable or an IP fragment (ARP, echo, ...).
 pub fn decode(frame: &Frame<'_>) -> Option<Packet> {
     let data = frame.data;
     let sliced = match frame.link_type {
@@ -238,6 +251,33 @@ pub fn decode(frame: &Frame<'_>) -> Option<Packet> {
         LaxNetSlice::Arp(_) => return None,
     };
     let ip_payload_len = ip_payload.payload.len();
+    let net = sliced.net.as_ref()?;
+    let mut headers = Headers {
+        fingerprint: headers::fingerprint(net, ip_payload.payload),
+        ..Headers::default()
+    };
+    if let Some((id, offset, more, len)) = headers::fragment_of(net, ip_payload) {
+        let v6 = matches!(net, LaxNetSlice::Ipv6(_));
+        let (sport, dport, f) = fragment(
+            ip_payload.ip_number.0,
+            ip_payload.payload,
+            v6,
+            id,
+            offset,
+            more,
+            len,
+        );
+        return Some(Packet {
+            number: frame.number,
+            realtime_ns: frame.realtime_ns,
+            src: SocketAddr::new(src_ip, sport),
+            dst: SocketAddr::new(dst_ip, dport),
+            payload: Payload::Fragment(f),
+            headers,
+        });
+    }
+    // A checksum covers the whole segment: not for snaplen-cut packets.
+    let whole = !ip_payload.incomplete && !ip_payload.fragmented;
     let Some(transport) = sliced.transport.as_ref() else {
         // etherparse gives up on a TCP header cut inside its options
         // (snaplen); the fixed 20 bytes still hold the ports and flags.
@@ -250,13 +290,16 @@ pub fn decode(frame: &Frame<'_>) -> Option<Packet> {
         if !cut_tcp {
             return None;
         }
-        let (sport, dport, payload) = cut_tcp_header(ip_payload.payload)?;
+        let (sport, dport, payload, seq, ack) = cut_tcp_header(ip_payload.payload)?;
+        headers.seq = seq;
+        headers.ack = ack;
         return Some(Packet {
             number: frame.number,
             realtime_ns: frame.realtime_ns,
             src: SocketAddr::new(src_ip, sport),
             dst: SocketAddr::new(dst_ip, dport),
             payload,
+            headers,
         });
     };
     let (sport, dport, payload) = match transport {
@@ -271,6 +314,11 @@ pub fn decode(frame: &Frame<'_>) -> Option<Packet> {
             let len = ip_payload_len.saturating_sub(usize::from(t.data_offset()) * 4);
             let len = len.max(t.payload().len());
             let app = AppSummary::sniff(t.payload()).map(Box::new);
+            headers.seq = t.sequence_number();
+            headers.ack = t.acknowledgment_number();
+            if whole && (flags.syn || flags.rst) {
+                headers.checksum = headers::verify(src_ip, dst_ip, 6, ip_payload.payload);
+            }
             (
                 t.source_port(),
                 t.destination_port(),
@@ -284,6 +332,9 @@ pub fn decode(frame: &Frame<'_>) -> Option<Packet> {
             } else {
                 None
             };
+            if whole {
+                headers.checksum = headers::verify(src_ip, dst_ip, 17, ip_payload.payload);
+            }
             (s, d, Payload::Udp { dns })
         }
         TransportSlice::Icmpv4(i) => {
@@ -302,12 +353,70 @@ pub fn decode(frame: &Frame<'_>) -> Option<Packet> {
         src: SocketAddr::new(src_ip, sport),
         dst: SocketAddr::new(dst_ip, dport),
         payload,
+        headers,
     })
 }
 
-/// Ports and flags from a TCP header whose options were cut off: needs the
-/// fixed 20-byte header (RFC 9293 3.1). The payload length is unknown (0).
-fn cut_tcp_header(b: &[u8]) -> Option<(u16, u16, Payload)> {
+/// Ports and the [`Fragment`] of one piece of a fragmented datagram of
+/// protocol `proto` whose captured data is `b`. Only the first piece
+/// (offset 0) holds the transport header: its ports (UDP and TCP both
+/// start with them, RFC 768, RFC 9293 3.1) and, for DNS, the message head
+/// after the 8-byte UDP header.
+fn fragment(
+    proto: u8,
+    b: &[u8],
+    v6: bool,
+    id: u32,
+    offset: u32,
+    more: bool,
+    len: u32,
+) -> (u16, u16, Fragment) {
+    let mut ports = (0, 0);
+    let mut dns = None;
+    if offset == 0 && (proto == icmp::PROTO_UDP || proto == icmp::PROTO_TCP) {
+        if let Some(&[a, b2, c, d]) = b.get(..4) {
+            ports = (u16::from_be_bytes([a, b2]), u16::from_be_bytes([c, d]));
+        }
+        if proto == icmp::PROTO_UDP && (ports.0 == dns::PORT || ports.1 == dns::PORT) {
+            dns = b.get(8..).and_then(DnsMessage::parse).map(Box::new);
+        }
+    }
+    let f = Fragment {
+        proto,
+        id,
+        offset,
+        len,
+        more,
+        v6,
+        dns,
+    };
+    (ports.0, ports.1, f)
+}
+
+impl Fragment {
+    /// `IPv6 fragment (offset 2896, 508 bytes, last, id 0x1)`, with the
+    /// DNS head on a first piece that carries one.
+    pub fn describe(&self) -> String {
+        let dns = self
+            .dns
+            .as_ref()
+            .map(|m| format!(" DNS {}", m.summary()))
+            .unwrap_or_default();
+        format!(
+            "IPv{} fragment (offset {}, {} bytes, {}, id {:#x}){dns}",
+            if self.v6 { 6 } else { 4 },
+            self.offset,
+            self.len,
+            if self.more { "more follow" } else { "last" },
+            self.id
+        )
+    }
+}
+
+/// Ports, flags, sequence and acknowledgment numbers from a TCP header
+/// whose options were cut off: needs the fixed 20-byte header (RFC 9293
+/// 3.1). The payload length is unknown (0).
+fn cut_tcp_header(b: &[u8]) -> Option<(u16, u16, Payload, u32, u32)> {
     let h = b.get(..20)?;
     if h[12] >> 4 < 5 {
         return None;
@@ -328,6 +437,8 @@ fn cut_tcp_header(b: &[u8]) -> Option<(u16, u16, Payload)> {
             len: 0,
             app: None,
         },
+        u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
+        u32::from_be_bytes([h[8], h[9], h[10], h[11]]),
     ))
 }
 
@@ -463,6 +574,99 @@ mod tests {
         use std::mem::size_of;
         assert_eq!(size_of::<Option<Box<AppSummary>>>(), size_of::<usize>());
         assert!(size_of::<TcpFlags>() + 2 * size_of::<usize>() < size_of::<Option<DnsMessage>>());
+    }
+
+    /// A DNS response head (id 0x9f91, NOERROR, one question `a.test` A).
+    fn dns_head() -> Vec<u8> {
+        let mut m = vec![0x9f, 0x91, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0];
+        m.extend_from_slice(b"\x01a\x04test\x00\x00\x01\x00\x01");
+        m
+    }
+
+    /// Raw IPv4 packet: `payload` as one piece of datagram `id`.
+    fn v4_piece(id: u16, offset_units: u16, more: bool, payload: &[u8]) -> Vec<u8> {
+        let mut h = etherparse::Ipv4Header::new(
+            payload.len() as u16,
+            64,
+            ip_number::UDP,
+            [198, 18, 0, 2],
+            [198, 18, 0, 1],
+        )
+        .unwrap();
+        h.identification = id;
+        h.more_fragments = more;
+        h.fragment_offset = etherparse::IpFragOffset::try_new(offset_units).unwrap();
+        h.header_checksum = h.calc_header_checksum();
+        let mut v = h.to_bytes().to_vec();
+        v.extend_from_slice(payload);
+        v
+    }
+
+    #[test]
+    fn fragments_decode_with_offset_and_the_first_piece_dns_head() {
+        let mut first = vec![0, 53, 0x9c, 0x40, 0x01, 0x00, 0, 0];
+        first.extend_from_slice(&dns_head());
+        first.resize(1480, 0);
+        let p = decode(&frame(LINKTYPE_RAW, &v4_piece(7, 0, true, &first))).unwrap();
+        let Payload::Fragment(f) = &p.payload else {
+            panic!("{p:?}")
+        };
+        assert_eq!(
+            (f.id, f.offset, f.len, f.more, f.v6),
+            (7, 0, 1480, true, false)
+        );
+        assert_eq!(
+            f.dns.as_ref().map(|m| (m.id, m.response)),
+            Some((0x9f91, true))
+        );
+        assert_eq!(p.src, "198.18.0.2:53".parse().unwrap());
+        assert_eq!(p.headers.checksum, Checksum::Unverified);
+        let last = decode(&frame(LINKTYPE_RAW, &v4_piece(7, 185, false, &[1; 100]))).unwrap();
+        let Payload::Fragment(f) = &last.payload else {
+            panic!("{last:?}")
+        };
+        assert_eq!(
+            (f.offset, f.len, f.more, f.dns.is_none()),
+            (1480, 100, false, true)
+        );
+        assert_eq!(last.src.port(), 0, "only the first piece has ports");
+        assert_eq!(
+            last.describe(),
+            "198.18.0.2:0 > 198.18.0.1:0 IPv4 fragment (offset 1480, 100 bytes, last, id 0x7)"
+        );
+    }
+
+    #[test]
+    fn udp_checksum_verdict_on_decoded_packets() {
+        let mut v = Vec::new();
+        PacketBuilder::ipv4([198, 18, 0, 2], [198, 18, 0, 1], 64)
+            .udp(53, 40000)
+            .write(&mut v, &dns_head())
+            .unwrap();
+        let p = decode(&frame(LINKTYPE_RAW, &v)).unwrap();
+        assert_eq!(p.headers.checksum, Checksum::Good);
+        v[26..28].copy_from_slice(&0x1234u16.to_be_bytes());
+        let p = decode(&frame(LINKTYPE_RAW, &v)).unwrap();
+        assert!(p.headers.checksum.is_bad(), "{:?}", p.headers.checksum);
+        // Cut by the snaplen: the sum cannot be checked.
+        let p = decode(&frame(LINKTYPE_RAW, &v[..v.len() - 3])).unwrap();
+        assert_eq!(p.headers.checksum, Checksum::Unverified);
+    }
+
+    #[test]
+    fn fingerprint_ignores_ttl_but_not_the_ip_id_and_seq_is_read() {
+        let v = syn();
+        let a = decode(&frame(LINKTYPE_ETHERNET, &v)).unwrap();
+        assert_eq!(a.headers.seq, 1);
+        assert_eq!(a.headers.checksum, Checksum::Good);
+        let mut ttl = v.clone();
+        ttl[14 + 8] = 63;
+        let b = decode(&frame(LINKTYPE_ETHERNET, &ttl)).unwrap();
+        assert_eq!(a.headers.fingerprint, b.headers.fingerprint);
+        let mut id = v.clone();
+        id[14 + 5] ^= 1;
+        let c = decode(&frame(LINKTYPE_ETHERNET, &id)).unwrap();
+        assert_ne!(a.headers.fingerprint, c.headers.fingerprint);
     }
 
     #[test]
