@@ -26,7 +26,8 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let (mut frames, mut decoded, mut tcp, mut udp, mut icmp) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let (mut frames, mut decoded, mut tcp, mut udp, mut icmp, mut frag) =
+        (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
     while let Some(frame) = reader.next_frame() {
         frames += 1;
         if let Some(p) = decode(&frame) {
@@ -35,6 +36,7 @@ fn main() {
                 Payload::Tcp { .. } => tcp += 1,
                 Payload::Udp { .. } => udp += 1,
                 Payload::IcmpError(_) => icmp += 1,
+                Payload::Fragment(_) => frag += 1,
             }
         }
     }
@@ -43,7 +45,7 @@ fn main() {
         eprintln!("read_capture: warning: {w}");
     }
     println!(
-        "frames {frames} decoded {decoded} tcp {tcp} udp {udp} icmp-errors {icmp} warnings {}",
+        "frames {frames} decoded {decoded} tcp {tcp} udp {udp} icmp-errors {icmp} fragments {frag} warnings {}",
         warnings.len()
     );
 }
