@@ -123,7 +123,8 @@ pub fn describe(lt: u32) -> String {
 /// `None` when the link type is not [`supported`], when the frame is
 /// shorter than its link header, or when the link header says the frame
 /// carries no network-layer packet (an 802.3 length field, an NFLOG
-/// message without payload, an unknown loopback address family).
+/// message without payload, an unknown loopback address family), or an IP
+/// packet of the other version than the link header says.
 pub fn network(link_type: u32, data: &[u8]) -> Option<Network<'_>> {
     let (ether_type, data) = match link_type {
         ETHERNET => {
@@ -158,10 +159,22 @@ pub fn network(link_type: u32, data: &[u8]) -> Option<Network<'_>> {
             let af = u32::from_be_bytes(data.get(..4)?.try_into().ok()?);
             (loopback_family(af)?, data.get(4..)?)
         }
-        NFLOG => return nflog(data),
+        NFLOG => return nflog(data).filter(version_matches),
         _ => return None,
     };
-    skip_vlan_tags(ether_type, data)
+    skip_vlan_tags(ether_type, data).filter(version_matches)
+}
+
+/// False when an IPv4 or IPv6 EtherType carries a packet of another IP
+/// version (tshark: "Bogus IP version"): such a packet is damage, not
+/// something to read as the version its first nibble claims.
+fn version_matches(n: &Network<'_>) -> bool {
+    let version = n.data.first().map(|b| b >> 4);
+    match n.ether_type {
+        ETHERTYPE_IPV4 => version == Some(4),
+        ETHERTYPE_IPV6 => version == Some(6),
+        _ => true,
+    }
 }
 
 /// Skips 802.1Q / 802.1ad tags (4 bytes each: TCI 2, inner EtherType 2).
@@ -325,31 +338,38 @@ mod tests {
             assert_eq!(net(lt, &[0x20, 0]), None);
             assert_eq!(net(lt, &[]), None);
         }
-        // The link type decides for 228/229, whatever the nibble says (a
-        // mismatch then fails in the IP decoder, as tshark flags it).
-        assert_eq!(net(IPV4, &V6), Some((ETHERTYPE_IPV4, V6.to_vec())));
-        assert_eq!(net(IPV6, &V4), Some((ETHERTYPE_IPV6, V4.to_vec())));
+        assert_eq!(net(IPV4, &V4), Some((ETHERTYPE_IPV4, V4.to_vec())));
+        assert_eq!(net(IPV6, &V6), Some((ETHERTYPE_IPV6, V6.to_vec())));
+        // The link type and the version nibble must agree (tshark: "Bogus
+        // IPv6 version"), for raw IP and for every other link header.
+        assert_eq!(net(IPV4, &V6), None);
+        assert_eq!(net(IPV6, &V4), None);
+        let mut eth = vec![0xaa; 12];
+        eth.extend_from_slice(&[0x86, 0xdd]);
+        eth.extend_from_slice(&V4);
+        assert_eq!(net(ETHERNET, &eth), None);
+        assert_eq!(net(NFLOG, &nflog_msg(10, false, &V4)), None);
     }
 
     #[test]
     fn bsd_loopback_families_and_byte_orders() {
-        for (af, want) in [
-            (2u32, ETHERTYPE_IPV4),
-            (24, ETHERTYPE_IPV6),
-            (28, ETHERTYPE_IPV6),
-            (30, ETHERTYPE_IPV6),
+        for (af, want, ip) in [
+            (2u32, ETHERTYPE_IPV4, V4),
+            (24, ETHERTYPE_IPV6, V6),
+            (28, ETHERTYPE_IPV6, V6),
+            (30, ETHERTYPE_IPV6, V6),
         ] {
             for hdr in [af.to_le_bytes(), af.to_be_bytes()] {
                 let mut f = hdr.to_vec();
-                f.extend_from_slice(&V4);
-                assert_eq!(net(NULL, &f), Some((want, V4.to_vec())), "NULL af {af}");
+                f.extend_from_slice(&ip);
+                assert_eq!(net(NULL, &f), Some((want, ip.to_vec())), "NULL af {af}");
             }
             let mut f = af.to_be_bytes().to_vec();
-            f.extend_from_slice(&V6);
-            assert_eq!(net(LOOP, &f), Some((want, V6.to_vec())), "LOOP af {af}");
+            f.extend_from_slice(&ip);
+            assert_eq!(net(LOOP, &f), Some((want, ip.to_vec())), "LOOP af {af}");
             // LOOP is network order only.
             let mut f = af.to_le_bytes().to_vec();
-            f.extend_from_slice(&V6);
+            f.extend_from_slice(&ip);
             assert_eq!(net(LOOP, &f), None, "LOOP little-endian af {af}");
         }
         // AF_INET6 of Linux (10) and unknown families carry no IP here.
