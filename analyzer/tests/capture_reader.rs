@@ -243,7 +243,8 @@ fn every_supported_link_type_through_a_file() {
         with_prefix(&p, v6)
     };
     // (link type, frames with whether they carry IPv6).
-    let cases: Vec<(u32, Vec<(Vec<u8>, bool)>)> = vec![
+    type Frames = Vec<(Vec<u8>, bool)>;
+    let cases: Vec<(u32, Frames)> = vec![
         (
             1,
             vec![

@@ -20,6 +20,8 @@ const STDERR_TAIL_BYTES: u64 = 1 << 20;
 pub const MAX_EVENT_LINE_BYTES: usize = 1 << 20;
 /// Bad `events.jsonl` lines listed one by one; the rest are counted.
 pub const MAX_BAD_LINE_WARNINGS: usize = 20;
+/// The warning for a bundle without `events.jsonl`.
+const EVENTS_MISSING: &str = "events.jsonl missing: no syscall trace, the verdict can only be inconclusive about where the failure happened";
 
 /// A bundle as read from disk.
 #[derive(Debug, Clone)]
@@ -73,10 +75,7 @@ pub fn read_bundle(dir: &Path) -> Result<Bundle, AnalyzeError> {
             Some(read.events)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            warnings.push(
-                "events.jsonl missing: no syscall trace, the verdict can only be inconclusive about where the failure happened"
-                    .to_string(),
-            );
+            warnings.push(EVENTS_MISSING.to_string());
             None
         }
         Err(e) => {
@@ -131,8 +130,10 @@ fn meta_warnings(meta: &Meta) -> Vec<String> {
 
 /// A bundle from in-memory file contents (`meta.json`, `events.jsonl`,
 /// `stderr.log`; `None` for a missing file), read as [`read_bundle`] reads
-/// a directory, without a capture: for fuzzing and for tools that hold a
-/// bundle in memory. `dir` only names the bundle in messages.
+/// a directory: for fuzzing and for tools that hold a bundle in memory.
+/// `dir` only names the bundle in messages. The capture is not part of it:
+/// index it ([`crate::capture::CaptureIndex::from_reader`]) and pass it to
+/// [`crate::analyze`].
 ///
 /// # Errors
 /// [`AnalyzeError::MetaCorrupt`] or [`AnalyzeError::FormatTooNew`] when
@@ -157,7 +158,10 @@ pub fn bundle_from_bytes(
             let read = read_events(bytes, &mut warnings);
             (Some(read.events), read.damaged)
         }
-        None => (None, false),
+        None => {
+            warnings.push(EVENTS_MISSING.to_string());
+            (None, false)
+        }
     };
     // Only the tail is kept, as from a file.
     let stderr = stderr.map(|b| {
