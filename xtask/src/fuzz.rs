@@ -55,6 +55,14 @@ pub struct Outcome {
 
 /// `cargo xtask fuzz [TARGET...] [--seconds N] [--jobs N]`.
 pub fn run(args: &[String]) -> Result<(), String> {
+    let (targets, seconds, jobs) = parse_args(args)?;
+    let outcomes = fuzz(&targets, seconds, jobs)?;
+    verdict(&outcomes)
+}
+
+/// (targets, seconds per target, targets at once) from the command line;
+/// no target means all of [`TARGETS`].
+fn parse_args(args: &[String]) -> Result<(Vec<String>, u64, usize), String> {
     let mut targets = Vec::new();
     let mut seconds = DEFAULT_SECONDS;
     let mut jobs = 1usize;
@@ -65,7 +73,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 seconds = it
                     .next()
                     .and_then(|s| s.parse().ok())
-                    .ok_or("--seconds needs a number of seconds per target")?;
+                    .filter(|&s| s > 0)
+                    .ok_or("--seconds needs a number of seconds per target (> 0)")?;
             }
             "--jobs" => {
                 jobs = it
@@ -86,8 +95,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if targets.is_empty() {
         targets = TARGETS.iter().map(|t| t.to_string()).collect();
     }
-    let outcomes = fuzz(&targets, seconds, jobs)?;
-    verdict(&outcomes)
+    Ok((targets, seconds, jobs))
 }
 
 /// The smoke run of `cargo xtask test`: every target for
@@ -433,4 +441,70 @@ fn payloads(capture: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn command_line() {
+        let (t, s, j) = parse_args(&[]).unwrap();
+        assert_eq!((t.len(), s, j), (5, DEFAULT_SECONDS, 1));
+        let (t, s, j) =
+            parse_args(&args(&["dns", "--seconds", "20", "tls", "--jobs", "2"])).unwrap();
+        assert_eq!((t, s, j), (args(&["dns", "tls"]), 20, 2));
+        for bad in [
+            &["dnss"][..],
+            &["--seconds"],
+            &["--seconds", "x"],
+            &["--seconds", "0"],
+            &["--jobs", "0"],
+        ] {
+            assert!(parse_args(&args(bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn payload_seeds_are_found_by_protocol() {
+        let mut udp = Vec::new();
+        etherparse::PacketBuilder::ipv4([198, 18, 0, 1], [198, 18, 0, 2], 64)
+            .udp(5353, 53)
+            .write(&mut udp, b"\x12\x34dns-query")
+            .unwrap();
+        let mut tls = Vec::new();
+        etherparse::PacketBuilder::ipv4([198, 18, 0, 1], [198, 18, 0, 2], 64)
+            .tcp(40000, 443, 1, 1000)
+            .write(&mut tls, &[0x16, 0x03, 0x01, 0x00, 0x01, 0x01])
+            .unwrap();
+        let mut http = Vec::new();
+        etherparse::PacketBuilder::ipv4([198, 18, 0, 2], [198, 18, 0, 1], 64)
+            .tcp(80, 40000, 1, 1000)
+            .write(&mut http, b"HTTP/1.1 404 Not Found\r\n\r\n")
+            .unwrap();
+        // Classic pcap, LINKTYPE_RAW.
+        let mut f = 0xa1b2_c3d4u32.to_le_bytes().to_vec();
+        f.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        f.extend_from_slice(&65535u32.to_le_bytes());
+        f.extend_from_slice(&101u32.to_le_bytes());
+        for p in [&udp, &tls, &http] {
+            f.extend_from_slice(&[0; 8]);
+            f.extend_from_slice(&(p.len() as u32).to_le_bytes());
+            f.extend_from_slice(&(p.len() as u32).to_le_bytes());
+            f.extend_from_slice(p);
+        }
+        assert_eq!(
+            payloads(&f),
+            vec![
+                ("dns", b"\x12\x34dns-query".to_vec()),
+                ("tls", vec![0x16, 0x03, 0x01, 0x00, 0x01, 0x01]),
+                ("http", b"HTTP/1.1 404 Not Found\r\n\r\n".to_vec()),
+            ]
+        );
+        assert!(payloads(b"not a capture").is_empty());
+    }
 }
