@@ -39,7 +39,8 @@ const MAX_PAYLOAD_SEED: usize = 8 << 10;
 pub struct Outcome {
     /// Target name.
     pub target: String,
-    /// Wall time of the run, seconds.
+    /// Seconds spent fuzzing (libFuzzer's count; the wall time when it
+    /// printed none, e.g. after a crash).
     pub seconds: u64,
     /// Inputs executed (libFuzzer's `number_of_executed_units`).
     pub executions: u64,
@@ -287,9 +288,16 @@ fn run_target(root: &Path, fuzz_dir: &Path, target: &str, seconds: u64) -> Resul
                 .any(|k| name.starts_with(k))
         })
         .collect();
+    // libFuzzer's own "Done N runs in S second(s)": the wall time also
+    // counts a rebuild that cargo fuzz run may have done first.
+    let fuzzed_seconds = text
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("Done ")?.split(" runs in ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok());
     Ok(Outcome {
         target: target.to_string(),
-        seconds: started.elapsed().as_secs(),
+        seconds: fuzzed_seconds.unwrap_or_else(|| started.elapsed().as_secs()),
         executions: stat("number_of_executed_units"),
         exec_per_sec: stat("average_exec_per_sec"),
         crashes,
