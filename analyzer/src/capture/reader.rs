@@ -339,9 +339,11 @@ impl<R: Read> CaptureReader<R> {
     }
 
     /// Frames the pcapng block at `offset` whose first 4 bytes are in
-    /// `buf`: checks its lengths and leaves its first [`MAX_BUFFERED`]
-    /// bytes in `buf` (the trailing length excluded). Sets the section's
-    /// byte order when it is a Section Header Block.
+    /// `buf`: checks its lengths (leading and trailing) and leaves its
+    /// first [`MAX_BUFFERED`] bytes in `buf` (the trailing length
+    /// excluded); the rest of a longer block is read and dropped. A Section
+    /// Header Block is read in the byte order of its own magic, any other
+    /// block in its section's.
     fn frame_block(&mut self) -> Result<Block, Damage> {
         let start = self.offset;
         let is_shb = be32(&self.buf, 0) == SHB;
