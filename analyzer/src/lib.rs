@@ -46,22 +46,29 @@ use crate::clock::Clock;
 /// [`AnalyzeError`] when `dir` or its `meta.json` is missing, unreadable or
 /// corrupt. Damage elsewhere (events, capture) only adds warnings.
 pub fn analyze_bundle(dir: &Path) -> Result<Report, AnalyzeError> {
-    let b = bundle::read_bundle(dir)?;
-    let mut warnings = b.warnings.clone();
-    let clock = Clock::of(&b.meta);
+    let mut b = bundle::read_bundle(dir)?;
     let capture = match &b.capture {
         Some(p) => match CaptureIndex::from_path(p) {
-            Ok(idx) => {
-                warnings.extend(idx.warnings.iter().cloned());
-                Some(idx)
-            }
+            Ok(idx) => Some(idx),
             Err(e) => {
-                warnings.push(format!("{e}; the capture is not used"));
+                b.warnings.push(format!("{e}; the capture is not used"));
                 None
             }
         },
         None => None,
     };
+    Ok(analyze(&b, capture))
+}
+
+/// Analyses a bundle already read (from disk by [`bundle::read_bundle`],
+/// or from memory by [`bundle::bundle_from_bytes`]) with its indexed
+/// capture, if any; the capture's warnings join the bundle's.
+pub fn analyze(b: &bundle::Bundle, capture: Option<CaptureIndex>) -> Report {
+    let mut warnings = b.warnings.clone();
+    if let Some(idx) = &capture {
+        warnings.extend(idx.warnings.iter().cloned());
+    }
+    let clock = Clock::of(&b.meta);
     let events = b.events.as_deref().unwrap_or(&[]);
     let corr = attempt::correlate_bundle(events, capture.as_ref(), &clock, &b.meta);
     let input = verdict::Input {
@@ -115,9 +122,9 @@ pub fn analyze_bundle(dir: &Path) -> Result<Report, AnalyzeError> {
         before_attach: chosen.and_then(|a| a.at_attach()),
         capture: None,
     };
-    Ok(Report {
+    Report {
         verdict,
         warnings,
         context,
-    })
+    }
 }

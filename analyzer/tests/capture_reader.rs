@@ -1,6 +1,7 @@
 //! The capture reader on hand-made pcapng: several interfaces with
 //! different link types and timestamp resolutions, Simple Packet Blocks,
-//! unsupported link types, and classic pcap.
+//! unsupported link types, and classic pcap; and every supported link type
+//! from a file through `decode`.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -156,4 +157,182 @@ fn huge_block_length_is_corruption() {
         "{:?}",
         r.warnings()
     );
+}
+
+/// A UDP datagram 198.18.0.1:5353 > 198.18.0.2:53 (IPv4) or
+/// [2001:db8::1]:5353 > [2001:db8::2]:53 (IPv6), from the IP header on.
+fn ip_udp(v6: bool) -> Vec<u8> {
+    let mut v = Vec::new();
+    let b = if v6 {
+        PacketBuilder::ipv6(
+            [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            64,
+        )
+    } else {
+        PacketBuilder::ipv4([198, 18, 0, 1], [198, 18, 0, 2], 64)
+    };
+    b.udp(5353, 53).write(&mut v, b"not dns").unwrap();
+    v
+}
+
+/// A classic little-endian pcap of `link_type` holding `frames`.
+fn pcap_of(link_type: u32, frames: &[Vec<u8>]) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
+    f.extend_from_slice(&[2, 0, 4, 0]);
+    f.extend_from_slice(&[0; 8]);
+    f.extend_from_slice(&65535u32.to_le_bytes());
+    f.extend_from_slice(&link_type.to_le_bytes());
+    for d in frames {
+        f.extend_from_slice(&[0; 8]);
+        f.extend_from_slice(&(d.len() as u32).to_le_bytes());
+        f.extend_from_slice(&(d.len() as u32).to_le_bytes());
+        f.extend_from_slice(d);
+    }
+    f
+}
+
+/// Every frame of a file through the reader and `decode`: the decoded
+/// lines (or "-") and the warnings.
+fn decoded(file: &[u8]) -> (Vec<String>, Vec<String>) {
+    let mut r = CaptureReader::new(file).unwrap();
+    let mut lines = Vec::new();
+    while let Some(f) = r.next_frame() {
+        lines.push(decode(&f).map_or("-".into(), |p| p.describe()));
+    }
+    (lines, r.take_warnings())
+}
+
+const V4_LINE: &str = "198.18.0.1:5353 > 198.18.0.2:53 UDP";
+const V6_LINE: &str = "[2001:db8::1]:5353 > [2001:db8::2]:53 UDP";
+
+fn with_prefix(prefix: &[u8], v6: bool) -> Vec<u8> {
+    let mut v = prefix.to_vec();
+    v.extend_from_slice(&ip_udp(v6));
+    v
+}
+
+#[test]
+fn every_supported_link_type_through_a_file() {
+    let mac = [0xaa; 12];
+    let eth = |tags: &[u8], ethertype: [u8; 2], v6| {
+        let mut p = mac.to_vec();
+        p.extend_from_slice(tags);
+        p.extend_from_slice(&ethertype);
+        with_prefix(&p, v6)
+    };
+    // NFLOG: nfgenmsg, a packet-header TLV, then the payload TLV (host order).
+    let nflog = |v6: bool| {
+        let ip = ip_udp(v6);
+        let mut m = vec![if v6 { 10 } else { 2 }, 0, 0, 7];
+        m.extend_from_slice(&[8, 0, 1, 0, 0x08, 0x00, 3, 0]);
+        m.extend_from_slice(&((4 + ip.len()) as u16).to_le_bytes());
+        m.extend_from_slice(&9u16.to_le_bytes());
+        m.extend_from_slice(&ip);
+        m
+    };
+    let sll = |proto: [u8; 2], v6| {
+        let mut p = vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0];
+        p.extend_from_slice(&proto);
+        with_prefix(&p, v6)
+    };
+    let sll2 = |proto: [u8; 2], v6| {
+        let mut p = proto.to_vec();
+        p.extend_from_slice(&[0, 0, 0, 0, 0, 3, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0]);
+        with_prefix(&p, v6)
+    };
+    // (link type, frames with whether they carry IPv6).
+    type Frames = Vec<(Vec<u8>, bool)>;
+    let cases: Vec<(u32, Frames)> = vec![
+        (
+            1,
+            vec![
+                (eth(&[], [0x08, 0x00], false), false),
+                (eth(&[0x81, 0x00, 0x00, 0x0a], [0x86, 0xdd], true), true),
+                (
+                    eth(
+                        &[0x88, 0xa8, 0x00, 0x64, 0x81, 0x00, 0x00, 0x0a],
+                        [0x08, 0x00],
+                        false,
+                    ),
+                    false,
+                ),
+            ],
+        ),
+        (
+            113,
+            vec![
+                (sll([0x08, 0x00], false), false),
+                (sll([0x86, 0xdd], true), true),
+            ],
+        ),
+        (
+            276,
+            vec![
+                (sll2([0x08, 0x00], false), false),
+                (sll2([0x86, 0xdd], true), true),
+            ],
+        ),
+        (101, vec![(ip_udp(false), false), (ip_udp(true), true)]),
+        (12, vec![(ip_udp(false), false), (ip_udp(true), true)]),
+        (14, vec![(ip_udp(false), false), (ip_udp(true), true)]),
+        (228, vec![(ip_udp(false), false)]),
+        (229, vec![(ip_udp(true), true)]),
+        (
+            0,
+            vec![
+                (with_prefix(&2u32.to_le_bytes(), false), false),
+                (with_prefix(&24u32.to_le_bytes(), true), true),
+                (with_prefix(&28u32.to_be_bytes(), true), true),
+                (with_prefix(&30u32.to_le_bytes(), true), true),
+            ],
+        ),
+        (
+            108,
+            vec![
+                (with_prefix(&2u32.to_be_bytes(), false), false),
+                (with_prefix(&24u32.to_be_bytes(), true), true),
+            ],
+        ),
+        (239, vec![(nflog(false), false), (nflog(true), true)]),
+    ];
+    for (lt, frames) in cases {
+        let bytes: Vec<Vec<u8>> = frames.iter().map(|(f, _)| f.clone()).collect();
+        let (lines, w) = decoded(&pcap_of(lt, &bytes));
+        let want: Vec<&str> = frames
+            .iter()
+            .map(|(_, v6)| if *v6 { V6_LINE } else { V4_LINE })
+            .collect();
+        assert_eq!(lines, want, "link type {lt}");
+        assert!(w.is_empty(), "link type {lt}: {w:?}");
+    }
+}
+
+#[test]
+fn unsupported_link_type_is_one_warning_not_an_error() {
+    let frames = vec![ip_udp(false); 3];
+    let (lines, w) = decoded(&pcap_of(147, &frames));
+    assert_eq!(lines, vec!["-"; 3]);
+    assert_eq!(
+        w,
+        vec!["capture interface 0 has link type 147 (LINKTYPE_USER0), which gotrace cannot decode; its packets are skipped"]
+    );
+}
+
+#[test]
+fn packets_shorter_than_their_headers_are_counted_not_decoded() {
+    let whole = with_prefix(&[0xaa; 12], false);
+    let mut eth = whole[..12].to_vec();
+    eth.extend_from_slice(&[0x08, 0x00]);
+    eth.extend_from_slice(&ip_udp(false));
+    let frames = vec![
+        Vec::new(),
+        eth[..10].to_vec(),      // inside the Ethernet header
+        eth[..14 + 12].to_vec(), // inside the IPv4 header
+        eth.clone(),
+    ];
+    let (lines, w) = decoded(&pcap_of(1, &frames));
+    assert_eq!(lines, vec!["-", "-", "-", V4_LINE]);
+    assert!(w.is_empty(), "{w:?}");
 }

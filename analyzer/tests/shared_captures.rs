@@ -241,3 +241,46 @@ fn real_tls_and_http_payloads_are_summarised() {
         assert!(got.ends_with(end), "{name} #{number}: {got}");
     }
 }
+
+/// The link types of the shared captures, each checked against tshark's
+/// reading (INDEX.md lists which file uses which).
+#[test]
+fn shared_link_types_decode_as_tshark_reads_them() {
+    let lines =
+        |name: &str| -> Vec<String> { packets(name).iter().map(|p| p.describe()).collect() };
+    // NFLOG (239): four DNS answers inside NFULA_PAYLOAD TLVs.
+    let nflog = lines("td_nflog.pcap");
+    assert_eq!(nflog.len(), 4, "{nflog:?}");
+    assert_eq!(
+        nflog[1],
+        "74.82.42.42:53 > 10.0.0.20:45190 DNS response NOERROR AAAA example.com (id 0xceda, 1 answers)"
+    );
+    // BSD loopback (0), IPv4 and IPv6 (AF 30 on macOS).
+    assert!(lines("td_tcp_rst_diag_payload-trunc.pcap")[0]
+        .starts_with("192.0.2.1:43018 > 192.168.0.1:8080 [RST, ACK]"));
+    assert_eq!(
+        lines("zk_http-connect-with-header.pcap")[0],
+        "[::1]:52522 > [::1]:80 [SYN]"
+    );
+    // Ethernet and NULL interfaces in one pcapng.
+    assert_eq!(lines("pg_le_test006.pcapng").len(), 5);
+    // Linux cooked v1 (nanosecond pcap) and v2.
+    assert_eq!(
+        lines("td_tcp-handshake-nano.pcap")[1],
+        "137.116.81.94:80 > 131.155.215.69:46656 [SYN, ACK]"
+    );
+    assert!(
+        lines("zk_openjdk-25.0.2-zeek.org.pcap")[3].ends_with("TLS Client Hello (SNI=zeek.org)")
+    );
+    // LINKTYPE_IPV6 holding an IPv4 packet: tshark says "Bogus IPv6
+    // version"; not decoded as IPv4.
+    let (n, w) = count("td_LINKTYPE_IPV6_invalid.pcap");
+    assert_eq!((n, w.len()), (1, 0));
+    assert!(packets("td_LINKTYPE_IPV6_invalid.pcap").is_empty());
+    // Juniper MFR (182): one warning naming it, no error.
+    let (_, w) = count("td_kday6.pcap");
+    assert_eq!(
+        w,
+        vec!["capture interface 0 has link type 182 (LINKTYPE_MFR), which gotrace cannot decode; its packets are skipped"]
+    );
+}

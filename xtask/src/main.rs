@@ -6,6 +6,7 @@ mod build;
 mod demo;
 mod ebpf;
 mod fixtures;
+mod fuzz;
 mod setup;
 mod test;
 mod util;
@@ -15,11 +16,15 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  setup            install missing Debian packages (go, nft, tshark, tcpdump, ip, dnsmasq, python3); root
+  setup            install missing Debian packages (go, nft, tshark, tcpdump, ip, dnsmasq, python3, g++); root
   build-ebpf       build the eBPF probes (nightly + rust-src + bpf-linker 0.10.3)
   build            build-ebpf, then the release gotrace binary with the probes embedded
   demo             setup + build, then trace `go mod tidy` against a lab proxy that refuses; root
-  test             setup + build, then cargo test --workspace --locked (e2e tests need root)
+  test             setup + build, then cargo test --workspace --locked (e2e tests need root),
+                   then a fuzz smoke run (20 s per target; GOTRACE_FUZZ_SECONDS=N changes it, 0 skips)
+  fuzz [TARGET...] [--seconds N] [--jobs N]
+                   cargo-fuzz (nightly) over the analyzer's parsers, N s per target (default 600),
+                   N targets at once (default 1); targets: capture_reader bundle_reader dns tls http
   record-fixtures  run each e2e scenario under gotrace, copy bundles to fixtures/bundles/<scenario>; root
   bench-capture    write a large synthetic pcapng, time `gotrace analyze` against tshark on it (--help)";
 
@@ -33,6 +38,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(&args[1..]),
         Some("record-fixtures") => fixtures::run(),
         Some("bench-capture") => bench_capture::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

@@ -1,5 +1,5 @@
-//! `setup`: install the Debian packages the lab and the tests use, when
-//! their tools are missing.
+//! `setup`: install the Debian packages the lab, the tests and the fuzz
+//! targets use, when their tools are missing.
 
 use std::path::Path;
 use std::process::Command;
@@ -15,6 +15,9 @@ const NEEDED: &[(&str, &str)] = &[
     ("/usr/bin/ip", "iproute2"),
     ("/usr/sbin/dnsmasq", "dnsmasq-base"),
     ("/usr/bin/python3", "python3"),
+    // cargo-fuzz builds libFuzzer (C++) and links libstdc++: `fuzz`, and
+    // the fuzz smoke of `test`.
+    ("/usr/bin/g++", "g++"),
 ];
 
 /// Installs what is missing (root only); a no-op when everything is there.

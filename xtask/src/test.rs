@@ -1,10 +1,11 @@
 //! `test`: setup + build, then every test of the workspace (analyzer unit
-//! tests, tracer tests, the e2e tests against the freshly built binary).
+//! tests, tracer tests, the e2e tests against the freshly built binary),
+//! then a fuzz smoke run of every cargo-fuzz target (`fuzz::smoke`).
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use crate::{build, setup, util};
+use crate::{build, fuzz, setup, util};
 
 /// Runs the whole test suite; `extra` is passed on to `cargo test`.
 ///
@@ -37,6 +38,12 @@ pub fn run(extra: &[String]) -> Result<(), String> {
     let status = child
         .wait()
         .map_err(|e| format!("waiting for cargo test: {e}"))?;
+    // The fuzz smoke runs whatever cargo test said, before the total line
+    // (which stays last for whoever reads the end of the output).
+    let fuzzed = fuzz::smoke();
+    if let Err(e) = &fuzzed {
+        eprintln!("xtask: {e}");
+    }
     println!(
         "tests: {} passed, {} failed, {} skipped",
         totals.passed, totals.failed, totals.ignored
@@ -44,6 +51,7 @@ pub fn run(extra: &[String]) -> Result<(), String> {
     if !status.success() {
         return Err(format!("cargo test failed ({status})"));
     }
+    fuzzed?;
     if totals.passed == 0 {
         return Err("cargo test ran no test".into());
     }

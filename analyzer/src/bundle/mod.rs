@@ -12,7 +12,7 @@ pub use meta::{
     Attach, ClockMap, ExitStatus, Firewall, Interface, Meta, PreExistingSocket, ResolvConf,
     FORMAT_VERSION,
 };
-pub use reader::{read_bundle, read_events, Bundle, ReadEvents};
+pub use reader::{bundle_from_bytes, read_bundle, read_events, Bundle, ReadEvents};
 
 /// File names inside a bundle directory.
 pub mod files {

@@ -20,6 +20,8 @@ const STDERR_TAIL_BYTES: u64 = 1 << 20;
 pub const MAX_EVENT_LINE_BYTES: usize = 1 << 20;
 /// Bad `events.jsonl` lines listed one by one; the rest are counted.
 pub const MAX_BAD_LINE_WARNINGS: usize = 20;
+/// The warning for a bundle without `events.jsonl`.
+const EVENTS_MISSING: &str = "events.jsonl missing: no syscall trace, the verdict can only be inconclusive about where the failure happened";
 
 /// A bundle as read from disk.
 #[derive(Debug, Clone)]
@@ -57,24 +59,8 @@ pub fn read_bundle(dir: &Path) -> Result<Bundle, AnalyzeError> {
             dir: dir.to_path_buf(),
         });
     }
-    let mut warnings = Vec::new();
     let meta = read_meta(dir)?;
-    warnings.extend(unfinished_warning(&meta));
-    if meta.lost_events > 0 {
-        warnings.push(format!(
-            "{} events were lost by the kernel ring buffer: the syscall trace is incomplete",
-            meta.lost_events
-        ));
-    }
-    if meta.dropped_packets > 0 {
-        warnings.push(format!(
-            "{} packets were dropped by the capture socket: the capture is incomplete",
-            meta.dropped_packets
-        ));
-    }
-    for w in &meta.warnings {
-        warnings.push(format!("tracer: {w}"));
-    }
+    let mut warnings = meta_warnings(&meta);
 
     let events_path = dir.join(files::EVENTS);
     let mut events_damaged = false;
@@ -89,10 +75,7 @@ pub fn read_bundle(dir: &Path) -> Result<Bundle, AnalyzeError> {
             Some(read.events)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            warnings.push(
-                "events.jsonl missing: no syscall trace, the verdict can only be inconclusive about where the failure happened"
-                    .to_string(),
-            );
+            warnings.push(EVENTS_MISSING.to_string());
             None
         }
         Err(e) => {
@@ -119,6 +102,79 @@ pub fn read_bundle(dir: &Path) -> Result<Bundle, AnalyzeError> {
         events_damaged,
         stderr,
         capture,
+        warnings,
+    })
+}
+
+/// The warnings `meta.json` alone raises: an unfinished trace, lost events
+/// and packets, and the tracer's own warnings.
+fn meta_warnings(meta: &Meta) -> Vec<String> {
+    let mut warnings: Vec<String> = unfinished_warning(meta).into_iter().collect();
+    if meta.lost_events > 0 {
+        warnings.push(format!(
+            "{} events were lost by the kernel ring buffer: the syscall trace is incomplete",
+            meta.lost_events
+        ));
+    }
+    if meta.dropped_packets > 0 {
+        warnings.push(format!(
+            "{} packets were dropped by the capture socket: the capture is incomplete",
+            meta.dropped_packets
+        ));
+    }
+    for w in &meta.warnings {
+        warnings.push(format!("tracer: {w}"));
+    }
+    warnings
+}
+
+/// A bundle from in-memory file contents (`meta.json`, `events.jsonl`,
+/// `stderr.log`; `None` for a missing file), read as [`read_bundle`] reads
+/// a directory: for fuzzing and for tools that hold a bundle in memory.
+/// `dir` only names the bundle in messages. The capture is not part of it:
+/// index it ([`crate::capture::CaptureIndex::from_reader`]) and pass it to
+/// [`crate::analyze`].
+///
+/// # Errors
+/// [`AnalyzeError::MetaCorrupt`] or [`AnalyzeError::FormatTooNew`] when
+/// `meta` is not a usable `meta.json`.
+pub fn bundle_from_bytes(
+    dir: &Path,
+    meta: &[u8],
+    events: Option<&[u8]>,
+    stderr: Option<&[u8]>,
+) -> Result<Bundle, AnalyzeError> {
+    let path = dir.join(files::META);
+    if meta.len() as u64 > META_MAX_BYTES {
+        return Err(AnalyzeError::MetaCorrupt {
+            path,
+            detail: format!("larger than {META_MAX_BYTES} bytes"),
+        });
+    }
+    let meta = parse_meta(meta, path)?;
+    let mut warnings = meta_warnings(&meta);
+    let (events, events_damaged) = match events {
+        Some(bytes) => {
+            let read = read_events(bytes, &mut warnings);
+            (Some(read.events), read.damaged)
+        }
+        None => {
+            warnings.push(EVENTS_MISSING.to_string());
+            (None, false)
+        }
+    };
+    // Only the tail is kept, as from a file.
+    let stderr = stderr.map(|b| {
+        let tail = b.len().saturating_sub(STDERR_TAIL_BYTES as usize);
+        String::from_utf8_lossy(b.get(tail..).unwrap_or_default()).into_owned()
+    });
+    Ok(Bundle {
+        dir: dir.to_path_buf(),
+        meta,
+        events,
+        events_damaged,
+        stderr,
+        capture: None,
         warnings,
     })
 }
@@ -170,10 +226,15 @@ fn read_meta(dir: &Path) -> Result<Meta, AnalyzeError> {
             detail: format!("larger than {META_MAX_BYTES} bytes"),
         });
     }
+    parse_meta(&bytes, path)
+}
+
+/// Parses the bytes of `meta.json` (`path` names it in errors).
+fn parse_meta(bytes: &[u8], path: PathBuf) -> Result<Meta, AnalyzeError> {
     // Check the version before the schema, so a newer bundle gets "upgrade"
     // instead of a confusing missing-field error.
     let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| AnalyzeError::MetaCorrupt {
+        serde_json::from_slice(bytes).map_err(|e| AnalyzeError::MetaCorrupt {
             path: path.clone(),
             detail: e.to_string(),
         })?;

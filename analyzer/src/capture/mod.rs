@@ -5,6 +5,7 @@
 //! The index keeps at most [`MAX_PACKETS_PER_FLOW`] packets per flow, so
 //! memory grows with the number of flows, not with the file size.
 
+pub mod link;
 pub mod packet;
 pub mod reader;
 

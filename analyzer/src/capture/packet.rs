@@ -220,23 +220,8 @@ impl Packet {
 /// Decodes a frame; `None` for unsupported link types and for packets that
 /// are not TCP, UDP, an ICMP unreachable or an IP fragment (ARP, echo, ...).
 pub fn decode(frame: &Frame<'_>) -> Option<Packet> {
-    let data = frame.data;
-    let sliced = match frame.link_type {
-        LINKTYPE_ETHERNET => LaxSlicedPacket::from_ethernet(data).ok()?,
-        LINKTYPE_RAW | LINKTYPE_IPV4 | LINKTYPE_IPV6 => LaxSlicedPacket::from_ip(data).ok()?,
-        LINKTYPE_NULL => LaxSlicedPacket::from_ip(data.get(4..)?).ok()?,
-        LINKTYPE_LINUX_SLL => {
-            // pkttype 2, hatype 2, addr len 2, addr 8, protocol 2 (network order).
-            let proto = u16::from_be_bytes([*data.get(14)?, *data.get(15)?]);
-            LaxSlicedPacket::from_ether_type(EtherType(proto), data.get(16..)?)
-        }
-        LINKTYPE_LINUX_SLL2 => {
-            // protocol 2, reserved 2, ifindex 4, hatype 2, pkttype 1, addr len 1, addr 8.
-            let proto = u16::from_be_bytes([*data.first()?, *data.get(1)?]);
-            LaxSlicedPacket::from_ether_type(EtherType(proto), data.get(20..)?)
-        }
-        _ => return None,
-    };
+    let net = super::link::network(frame.link_type, frame.data)?;
+    let sliced = LaxSlicedPacket::from_ether_type(EtherType(net.ether_type), net.data);
     let (src_ip, dst_ip, ip_payload) = match sliced.net.as_ref()? {
         LaxNetSlice::Ipv4(s) => (
             IpAddr::V4(s.header().source_addr()),

@@ -317,7 +317,7 @@ pub fn seen_text(s: &Seen) -> String {
         ));
     }
     let what = if parts.is_empty() {
-        "nothing gotrace decodes".to_string()
+        "no connection, DNS exchange (a query with its answers) or ICMP error to follow".to_string()
     } else {
         parts.join(", ")
     };
