@@ -24,36 +24,6 @@ use crate::icmp::{self, IcmpError};
 use crate::tls::{self, TlsSummary};
 pub use headers::{Checksum, Fragment, Headers};
 
-/// LINKTYPE_NULL: BSD loopback, 4-byte host-order address family.
-pub const LINKTYPE_NULL: u32 = 0;
-/// LINKTYPE_ETHERNET.
-pub const LINKTYPE_ETHERNET: u32 = 1;
-/// LINKTYPE_RAW: a bare IPv4/IPv6 packet.
-pub const LINKTYPE_RAW: u32 = 101;
-/// LINKTYPE_LINUX_SLL: Linux cooked capture v1 (16-byte header).
-pub const LINKTYPE_LINUX_SLL: u32 = 113;
-/// LINKTYPE_IPV4 (bare IPv4).
-pub const LINKTYPE_IPV4: u32 = 228;
-/// LINKTYPE_IPV6 (bare IPv6).
-pub const LINKTYPE_IPV6: u32 = 229;
-/// LINKTYPE_LINUX_SLL2: Linux cooked capture v2 (20-byte header).
-pub const LINKTYPE_LINUX_SLL2: u32 = 276;
-
-/// Whether [`decode`] understands frames of this link type
-/// (tcpdump.org/linktypes.html).
-pub fn link_type_supported(lt: u32) -> bool {
-    matches!(
-        lt,
-        LINKTYPE_NULL
-            | LINKTYPE_ETHERNET
-            | LINKTYPE_RAW
-            | LINKTYPE_LINUX_SLL
-            | LINKTYPE_IPV4
-            | LINKTYPE_IPV6
-            | LINKTYPE_LINUX_SLL2
-    )
-}
-
 /// TCP control bits (RFC 9293 3.1).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TcpFlags {
@@ -430,6 +400,7 @@ fn cut_tcp_header(b: &[u8]) -> Option<(u16, u16, Payload, u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capture::link;
     use etherparse::PacketBuilder;
 
     fn frame(link_type: u32, data: &[u8]) -> Frame<'_> {
@@ -457,7 +428,7 @@ mod tests {
     #[test]
     fn ethernet_syn() {
         let v = syn();
-        let p = decode(&frame(LINKTYPE_ETHERNET, &v)).unwrap();
+        let p = decode(&frame(link::ETHERNET, &v)).unwrap();
         assert_eq!(p.describe(), "198.18.0.1:40122 > 198.18.0.2:8080 [SYN]");
     }
 
@@ -468,15 +439,15 @@ mod tests {
         let mut sll = vec![0u8; 14];
         sll.extend_from_slice(&[0x08, 0x00]);
         sll.extend_from_slice(ip);
-        assert!(decode(&frame(LINKTYPE_LINUX_SLL, &sll)).is_some());
+        assert!(decode(&frame(link::LINUX_SLL, &sll)).is_some());
         let mut sll2 = vec![0x08, 0x00];
         sll2.extend_from_slice(&[0u8; 18]);
         sll2.extend_from_slice(ip);
-        assert!(decode(&frame(LINKTYPE_LINUX_SLL2, &sll2)).is_some());
-        assert!(decode(&frame(LINKTYPE_RAW, ip)).is_some());
+        assert!(decode(&frame(link::LINUX_SLL2, &sll2)).is_some());
+        assert!(decode(&frame(link::RAW, ip)).is_some());
         let mut null = 2u32.to_le_bytes().to_vec();
         null.extend_from_slice(ip);
-        assert!(decode(&frame(LINKTYPE_NULL, &null)).is_some());
+        assert!(decode(&frame(link::NULL, &null)).is_some());
         assert!(decode(&frame(147, ip)).is_none());
     }
 
@@ -514,7 +485,7 @@ mod tests {
 
     fn describe_data(from: ([u8; 4], u16), to: ([u8; 4], u16), payload: &[u8]) -> String {
         let v = data(from, to, payload);
-        decode(&frame(LINKTYPE_ETHERNET, &v)).unwrap().describe()
+        decode(&frame(link::ETHERNET, &v)).unwrap().describe()
     }
 
     #[test]
@@ -541,12 +512,12 @@ mod tests {
         // Sniffed by content: the port says nothing, a segment that starts
         // inside a record or a body has no summary.
         let v = data(CLIENT, ([198, 18, 0, 2], 443), b"GET / HTTP/1.1\r\n\r\n");
-        let p = decode(&frame(LINKTYPE_ETHERNET, &v)).unwrap();
+        let p = decode(&frame(link::ETHERNET, &v)).unwrap();
         assert!(matches!(&p.payload, Payload::Tcp { app: Some(a), .. }
             if matches!(**a, AppSummary::Http(_))));
         for payload in [&hello[100..], b"forbidden by policy\n", b"\x16\x03"] {
             let v = data(SERVER, CLIENT, payload);
-            let p = decode(&frame(LINKTYPE_ETHERNET, &v)).unwrap();
+            let p = decode(&frame(link::ETHERNET, &v)).unwrap();
             assert!(matches!(p.payload, Payload::Tcp { app: None, .. }), "{p:?}");
         }
     }
@@ -592,7 +563,7 @@ mod tests {
         let mut first = vec![0, 53, 0x9c, 0x40, 0x01, 0x00, 0, 0];
         first.extend_from_slice(&dns_head());
         first.resize(1480, 0);
-        let p = decode(&frame(LINKTYPE_RAW, &v4_piece(7, 0, true, &first))).unwrap();
+        let p = decode(&frame(link::RAW, &v4_piece(7, 0, true, &first))).unwrap();
         let Payload::Fragment(f) = &p.payload else {
             panic!("{p:?}")
         };
@@ -606,7 +577,7 @@ mod tests {
         );
         assert_eq!(p.src, "198.18.0.2:53".parse().unwrap());
         assert_eq!(p.headers.checksum, Checksum::Unverified);
-        let last = decode(&frame(LINKTYPE_RAW, &v4_piece(7, 185, false, &[1; 100]))).unwrap();
+        let last = decode(&frame(link::RAW, &v4_piece(7, 185, false, &[1; 100]))).unwrap();
         let Payload::Fragment(f) = &last.payload else {
             panic!("{last:?}")
         };
@@ -628,29 +599,29 @@ mod tests {
             .udp(53, 40000)
             .write(&mut v, &dns_head())
             .unwrap();
-        let p = decode(&frame(LINKTYPE_RAW, &v)).unwrap();
+        let p = decode(&frame(link::RAW, &v)).unwrap();
         assert_eq!(p.headers.checksum, Checksum::Good);
         v[26..28].copy_from_slice(&0x1234u16.to_be_bytes());
-        let p = decode(&frame(LINKTYPE_RAW, &v)).unwrap();
+        let p = decode(&frame(link::RAW, &v)).unwrap();
         assert!(p.headers.checksum.is_bad(), "{:?}", p.headers.checksum);
         // Cut by the snaplen: the sum cannot be checked.
-        let p = decode(&frame(LINKTYPE_RAW, &v[..v.len() - 3])).unwrap();
+        let p = decode(&frame(link::RAW, &v[..v.len() - 3])).unwrap();
         assert_eq!(p.headers.checksum, Checksum::Unverified);
     }
 
     #[test]
     fn fingerprint_ignores_ttl_but_not_the_ip_id_and_seq_is_read() {
         let v = syn();
-        let a = decode(&frame(LINKTYPE_ETHERNET, &v)).unwrap();
+        let a = decode(&frame(link::ETHERNET, &v)).unwrap();
         assert_eq!(a.headers.seq, 1);
         assert_eq!(a.headers.checksum, Checksum::Good);
         let mut ttl = v.clone();
         ttl[14 + 8] = 63;
-        let b = decode(&frame(LINKTYPE_ETHERNET, &ttl)).unwrap();
+        let b = decode(&frame(link::ETHERNET, &ttl)).unwrap();
         assert_eq!(a.headers.fingerprint, b.headers.fingerprint);
         let mut id = v.clone();
         id[14 + 5] ^= 1;
-        let c = decode(&frame(LINKTYPE_ETHERNET, &id)).unwrap();
+        let c = decode(&frame(link::ETHERNET, &id)).unwrap();
         assert_ne!(a.headers.fingerprint, c.headers.fingerprint);
     }
 
@@ -677,12 +648,12 @@ mod tests {
         let lax = LaxSlicedPacket::from_ethernet(cut).unwrap();
         assert!(lax.transport.is_none());
         // ...but the fixed header still names the ports and the flags.
-        let p = decode(&frame(LINKTYPE_ETHERNET, cut)).unwrap();
+        let p = decode(&frame(link::ETHERNET, cut)).unwrap();
         assert_eq!(p.describe(), "198.18.0.1:40122 > 198.18.0.2:8080 [SYN]");
         // Cut inside the fixed header: nothing trustworthy is left.
-        assert!(decode(&frame(LINKTYPE_ETHERNET, &v[..14 + 20 + 19])).is_none());
+        assert!(decode(&frame(link::ETHERNET, &v[..14 + 20 + 19])).is_none());
         // The whole packet decodes as before.
-        let whole = decode(&frame(LINKTYPE_ETHERNET, &v)).unwrap();
+        let whole = decode(&frame(link::ETHERNET, &v)).unwrap();
         assert_eq!(whole.describe(), p.describe());
     }
 }
