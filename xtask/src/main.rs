@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: the project's tasks, in plain Rust so they run
 //! the same on a laptop and in CI (.ci/run).
 
+mod bench;
 mod build;
 mod demo;
 mod ebpf;
@@ -19,7 +20,8 @@ commands:
   build            build-ebpf, then the release gotrace binary with the probes embedded
   demo             setup + build, then trace `go mod tidy` against a lab proxy that refuses; root
   test             setup + build, then cargo test --workspace --locked (e2e tests need root)
-  record-fixtures  run each e2e scenario under gotrace, copy bundles to fixtures/bundles/<scenario>; root";
+  record-fixtures  run each e2e scenario under gotrace, copy bundles to fixtures/bundles/<scenario>; root
+  bench            gotrace's cost on the traced program, side by side with strace (--help for options); root";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
         Some("demo") => demo::run(),
         Some("test") => test::run(&args[1..]),
         Some("record-fixtures") => fixtures::run(),
+        Some("bench") => bench::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
