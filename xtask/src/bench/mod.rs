@@ -52,7 +52,8 @@ struct Options {
     duration: Duration,
 }
 
-fn parse(args: &[String]) -> Result<Options, String> {
+/// The options, or None for `--help`.
+fn parse(args: &[String]) -> Result<Option<Options>, String> {
     let mut opts = Options {
         runs: None,
         workloads: Vec::new(),
@@ -94,19 +95,22 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .filter(|d| !d.is_zero())
                     .ok_or_else(|| format!("--duration {v}: not a positive number of seconds"))?;
             }
-            "-h" | "--help" => return Err(USAGE.into()),
+            "-h" | "--help" => return Ok(None),
             _ => return Err(format!("unknown option {a}\n{USAGE}")),
         }
     }
     if opts.workloads.is_empty() {
         opts.workloads = WORKLOADS.iter().map(|(w, _)| *w).collect();
     }
-    Ok(opts)
+    Ok(Some(opts))
 }
 
 /// Runs the bench; Err only when it could not measure (a miss is not an error).
 pub fn run(args: &[String]) -> Result<(), String> {
-    let opts = parse(args)?;
+    let Some(opts) = parse(args)? else {
+        println!("{USAGE}");
+        return Ok(());
+    };
     if !gotrace_e2e::is_root() {
         return Err(
             "the bench needs root (network namespaces, eBPF, ptrace): run `sudo cargo xtask bench`"
@@ -216,11 +220,13 @@ mod tests {
         let o = super::parse(&args(
             "--runs 2 --workload syscalls,tidy-small --duration 1.5",
         ))
+        .unwrap()
         .unwrap();
         assert_eq!(o.runs, Some(2));
         assert_eq!(o.workloads, ["syscalls", "tidy-small"]);
         assert_eq!(o.duration.as_millis(), 1500);
-        assert_eq!(super::parse(&[]).unwrap().workloads.len(), 4);
+        assert_eq!(super::parse(&[]).unwrap().unwrap().workloads.len(), 4);
+        assert!(super::parse(&args("--help")).unwrap().is_none());
         assert!(super::parse(&args("--workload nope")).is_err());
         assert!(super::parse(&args("--runs 0")).is_err());
     }
