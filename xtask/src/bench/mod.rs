@@ -32,7 +32,7 @@ use table::Workload;
 /// (rounds of the three modes): enough for stable medians while the whole
 /// bench stays under 10 minutes on a 2-core machine.
 const WORKLOADS: &[(&str, usize)] = &[
-    ("tidy-small", 10),
+    ("tidy-small", 20),
     ("tidy-large", 5),
     ("syscalls", 3),
     ("packets", 3),
@@ -41,7 +41,7 @@ const WORKLOADS: &[(&str, usize)] = &[
 const USAGE: &str = "usage: cargo xtask bench [--runs N] [--workload NAME]... [--duration SECS]
 
   --runs N         rounds per workload (each round runs untraced, strace, gotrace);
-                   default tidy-small 10, tidy-large 5, syscalls 3, packets 3
+                   default tidy-small 20, tidy-large 5, syscalls 3, packets 3
   --workload NAME  tidy-small, tidy-large, syscalls or packets (repeat or comma-separate; default all)
   --duration SECS  length of the syscalls and packets loads (default 10)";
 
