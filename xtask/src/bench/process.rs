@@ -224,6 +224,19 @@ fn vm_hwm_kb(pid: libc::pid_t) -> Option<u64> {
     kb_field(&status, "VmHWM:")
 }
 
+impl Drop for Running {
+    /// A run abandoned on an error path is killed and reaped, not left
+    /// running (and stopped at its next signal) under a gone tracer.
+    fn drop(&mut self) {
+        if self.finished.is_none() {
+            // SAFETY: our own unreaped child; no memory involved.
+            unsafe { libc::kill(self.pid, libc::SIGKILL) };
+            // Reap it (resuming any ptrace stop on the way).
+            while let Ok(None) = self.step(0) {}
+        }
+    }
+}
+
 /// Looks at `pid` every [`LOOK_EVERY`] until its /proc entry is gone (or
 /// holds another process: its start time, field 22, changed).
 fn look_until_gone(pid: libc::pid_t) -> Vec<Look> {
