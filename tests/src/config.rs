@@ -33,6 +33,10 @@ pub struct LabConfig {
     pub path: PathEnv,
     /// The Go module copied into the scratch dir commands run in.
     pub module: PathBuf,
+    /// A GOPROXY tree the proxy serves instead of the one built from
+    /// `fixtures/goproxy/` (e.g. a [`crate::modgraph`] graph); served in
+    /// place, not copied.
+    pub proxy_tree: Option<PathBuf>,
 }
 
 impl Default for LabConfig {
@@ -49,6 +53,7 @@ impl Default for LabConfig {
             env: Vec::new(),
             path: PathEnv::Lab,
             module: paths::demo_module_dir(),
+            proxy_tree: None,
         }
     }
 }

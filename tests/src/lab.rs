@@ -67,7 +67,8 @@ impl Lab {
             home,
             temp,
         };
-        let proxy = lab.config.proxy.start(&lab.netns, lab.temp.path())?;
+        let tree = lab.config.proxy_tree.as_deref();
+        let proxy = lab.config.proxy.start(&lab.netns, lab.temp.path(), tree)?;
         lab.servers.extend(proxy);
         let dns = lab.config.dns.start(&lab.netns, lab.temp.path())?;
         lab.servers.extend(dns);

@@ -16,6 +16,7 @@ mod error;
 mod firewall;
 mod goenv;
 mod lab;
+pub mod modgraph;
 pub mod netns;
 mod paths;
 mod probe;
@@ -39,3 +40,4 @@ pub use paths::{demo_module_dir, fixtures_dir, gotrace_bin, lab_module_dir, work
 pub use proxy::{Proxy, PROXY_PORT, TLS_PROXY_PORT};
 pub use resolv::ResolvConf;
 pub use signal::{interrupted, survive_interrupts};
+pub use tree::copy_dir;

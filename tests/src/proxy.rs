@@ -53,14 +53,22 @@ impl Proxy {
         })
     }
 
-    /// Builds the tree under `work`, starts the server in the server
-    /// namespace and waits until a TCP connect from the client's succeeds.
-    /// None when closed.
-    pub(crate) fn start(self, netns: &NetnsPair, work: &Path) -> Result<Option<Server>, LabError> {
+    /// Builds the tree under `work` (or serves `tree` when given), starts
+    /// the server in the server namespace and waits until a TCP connect
+    /// from the client's succeeds. None when closed.
+    pub(crate) fn start(
+        self,
+        netns: &NetnsPair,
+        work: &Path,
+        tree: Option<&Path>,
+    ) -> Result<Option<Server>, LabError> {
         let Some(mode) = self.mode_args() else {
             return Ok(None);
         };
-        let tree = tree::build_tree(&work.join("goproxy"))?;
+        let tree = match tree {
+            Some(t) => t.to_path_buf(),
+            None => tree::build_tree(&work.join("goproxy"))?,
+        };
         let script = paths::lab_script("goproxy.py").display().to_string();
         let mut args = vec![
             script,

@@ -75,9 +75,19 @@ pub struct Setup {
     pub warnings: Vec<String>,
 }
 
+/// The members whose offsets come from the kernel's BTF, read in one go.
+const BTF_MEMBERS: [(&str, &str); 2] = [("task_struct", "exit_code"), ("sk_buff", "sk")];
+
 /// Decides, from tracefs and BTF, what this kernel supports.
 pub fn prepare() -> Setup {
     let mut s = Setup::default();
+    let [exit_code, skb_sk] = match btf::member_offsets(Path::new(btf::VMLINUX), &BTF_MEMBERS) {
+        Ok(found) => {
+            let mut it = found.into_iter().map(|r| r.map_err(|e| e.to_string()));
+            [(); 2].map(|()| it.next().unwrap_or_else(|| Err("not looked up".into())))
+        }
+        Err(e) => [(); 2].map(|()| Err(e.to_string())),
+    };
     if let Some(f) = s.checked("tcp", "tcp_retransmit_skb", RETRANSMIT, "retransmit events") {
         let err = match f.offset("err") {
             Ok(o) if o <= MAX_RECORD_OFFSET => o as u32,
@@ -111,9 +121,9 @@ pub fn prepare() -> Setup {
         s.programs.push(("tcp_send_reset", "tcp", "tcp_send_reset"));
     }
     if let Some(f) = s.checked("skb", "kfree_skb", KFREE_SKB, "packet-drop events") {
-        s.kfree_skb(&f);
+        s.kfree_skb(&f, skb_sk);
     }
-    s.exit_code();
+    s.exit_code(exit_code);
     s
 }
 
@@ -121,8 +131,8 @@ impl Setup {
     /// `task_struct.exit_code` from the kernel's BTF, for the exit status of
     /// processes that are not gotrace's children (attach); without it,
     /// exit events carry no status (a warning says so).
-    fn exit_code(&mut self) {
-        match btf::member_offset(Path::new(btf::VMLINUX), "task_struct", "exit_code") {
+    fn exit_code(&mut self, offset: Result<u32, String>) {
+        match offset {
             Ok(o) => self.globals.push((globals::TASK_EXIT_CODE_OFFSET, o)),
             Err(e) => self.warnings.push(format!(
                 "the kernel's BTF has no task_struct.exit_code ({e}): exit events carry no status, so an attached process's exit status is unknown"
@@ -150,7 +160,8 @@ impl Setup {
 
     /// `protocol` and `reason` moved when `rx_sk` was added (6.x), and
     /// `reason` only exists since 5.17: both go to the program as globals.
-    fn kfree_skb(&mut self, f: &Format) {
+    /// `skb_sk`: the offset of `sk_buff.sk` from the kernel's BTF.
+    fn kfree_skb(&mut self, f: &Format, skb_sk: Result<u32, String>) {
         let protocol = match f.offset("protocol") {
             Ok(o) if o <= MAX_RECORD_OFFSET => o as u32,
             Ok(o) => {
@@ -178,7 +189,7 @@ impl Setup {
                 0
             }
         };
-        let sk = match btf::member_offset(Path::new(btf::VMLINUX), "sk_buff", "sk") {
+        let sk = match skb_sk {
             Ok(o) if o <= MAX_SKB_OFFSET => o,
             found => {
                 let why = match found {

@@ -8,7 +8,7 @@ use gotrace_abi::{globals, RawEvent};
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 
 use crate::error::TracerError;
-use crate::kernel_events::{self, Names};
+use crate::kernel_events::{self, Names, Tracepoint};
 use crate::tracefs;
 
 /// The eBPF object compiled from ebpf/probes, embedded by build.rs
@@ -124,17 +124,27 @@ impl Probes {
                 false
             }
         };
-        for &(prog, category, event) in TRACEPOINTS {
-            if prog == "inet_sock_set_state" && !set_state_ok {
-                continue;
-            }
-            attach(&mut ebpf, prog, category, event)?;
+        let core: Vec<Tracepoint> = TRACEPOINTS
+            .iter()
+            .copied()
+            .filter(|&(prog, _, _)| prog != "inet_sock_set_state" || set_state_ok)
+            .collect();
+        let wanted: Vec<&str> = core
+            .iter()
+            .chain(&kernel.programs)
+            .map(|&(prog, _, _)| prog)
+            .collect();
+        let mut loaded = load_programs(&mut ebpf, &wanted);
+        for &(prog, category, event) in &core {
+            let verified = loaded.remove(prog).unwrap_or(Ok(()));
+            verified.and_then(|()| attach(&mut ebpf, prog, category, event))?;
         }
         warnings.extend(kernel.warnings);
         // Evidence on top of the syscall trace: a kernel that cannot run one
         // of these loses that evidence, not the run.
         for (prog, category, event) in kernel.programs {
-            if let Err(e) = attach(&mut ebpf, prog, category, event) {
+            let verified = loaded.remove(prog).unwrap_or(Ok(()));
+            if let Err(e) = verified.and_then(|()| attach(&mut ebpf, prog, category, event)) {
                 warnings.push(format!("{e}: {category}:{event} events disabled"));
             }
         }
@@ -246,18 +256,58 @@ fn recursion_misses(fd: RawFd) -> u64 {
         .unwrap_or(0)
 }
 
+/// Loads (verifies) the programs named in `wanted` on up to four threads:
+/// the kernel verifies each in the loading thread, and one after another
+/// they were about half of gotrace's start-up. Returns each one's result
+/// by name; a missing name is reported by [`attach`].
+fn load_programs<'a>(
+    ebpf: &mut Ebpf,
+    wanted: &[&'a str],
+) -> std::collections::HashMap<&'a str, Result<(), TracerError>> {
+    let mut progs: Vec<(&'a str, &mut aya::programs::Program)> = ebpf
+        .programs_mut()
+        .filter_map(|(name, p)| wanted.iter().find(|w| **w == name).map(|w| (*w, p)))
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let per_thread = progs.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = progs
+            .chunks_mut(per_thread)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter_mut()
+                        .map(|(name, p)| (*name, load_one(name, p)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+fn load_one(prog: &str, p: &mut aya::programs::Program) -> Result<(), TracerError> {
+    let tp: &mut TracePoint = p
+        .try_into()
+        .map_err(|e| TracerError::Ebpf(format!("{prog}: {e}")))?;
+    tp.load().map_err(|e| {
+        TracerError::Ebpf(format!(
+            "verifier rejected {prog}: {}",
+            log_tail(&format!("{e:#}"), VERIFIER_LOG_LINES)
+        ))
+    })
+}
+
+/// Attaches `prog`, loaded by [`load_programs`], to `category:event`.
 fn attach(ebpf: &mut Ebpf, prog: &str, category: &str, event: &str) -> Result<(), TracerError> {
     let p: &mut TracePoint = ebpf
         .program_mut(prog)
         .ok_or_else(|| TracerError::Ebpf(format!("program {prog} missing from the object")))?
         .try_into()
         .map_err(|e| TracerError::Ebpf(format!("{prog}: {e}")))?;
-    p.load().map_err(|e| {
-        TracerError::Ebpf(format!(
-            "verifier rejected {prog}: {}",
-            log_tail(&format!("{e:#}"), VERIFIER_LOG_LINES)
-        ))
-    })?;
     p.attach(category, event)
         .map_err(|e| TracerError::Ebpf(format!("attaching {prog} to {category}:{event}: {e:#}")))?;
     Ok(())

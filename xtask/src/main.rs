@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: the project's tasks, in plain Rust so they run
 //! the same on a laptop and in CI (.ci/run).
 
+mod bench;
 mod bench_capture;
 mod build;
 mod demo;
@@ -26,6 +27,7 @@ commands:
                    cargo-fuzz (nightly) over the analyzer's parsers, N s per target (default 600),
                    N targets at once (default 1); targets: capture_reader bundle_reader dns tls http
   record-fixtures  run each e2e scenario under gotrace, copy bundles to fixtures/bundles/<scenario>; root
+  bench            gotrace's cost on the traced program, side by side with strace (--help for options); root
   bench-capture    write a large synthetic pcapng, time `gotrace analyze` against tshark on it (--help)";
 
 fn main() -> ExitCode {
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
         Some("record-fixtures") => fixtures::run(),
         Some("bench-capture") => bench_capture::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

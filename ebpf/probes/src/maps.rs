@@ -1,6 +1,7 @@
 //! Maps shared by all programs, and the emit helper that writes one event.
 
 use aya_ebpf::{
+    bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
     macros::map,
     maps::{HashMap, PerCpuArray, RingBuf},
@@ -12,6 +13,33 @@ use gotrace_abi::RawEvent;
 /// busy `go mod download` even if the reader stalls.
 #[map]
 pub static EVENTS: RingBuf = RingBuf::with_byte_size(8 << 20, 0);
+
+/// Bytes waiting in [`EVENTS`] from which a submit wakes the reader.
+/// Below it an event waits for the reader's next poll timeout (the
+/// tracer's `session::POLL`, 50 ms). Waking the reader for every event
+/// (submit flags 0: whenever it has caught up, which a reader on another
+/// CPU almost always has) costs the traced task an irq_work self-IPI per
+/// event, a VM exit under virtualization, and often a switch to gotrace:
+/// measured at a quarter of a syscall-heavy program's CPU time
+/// (`cargo xtask bench`, workload syscalls). 1 MiB (~4,000 events) is an
+/// eighth of the ring, so a burst still wakes the reader long before the
+/// ring fills.
+const WAKEUP_BYTES: u64 = 1 << 20;
+
+/// Submit flags for an ordinary event: wake the reader only once
+/// [`WAKEUP_BYTES`] are waiting.
+#[inline(always)]
+pub fn wakeup() -> u64 {
+    if EVENTS.query(BPF_RB_AVAIL_DATA as u64) >= WAKEUP_BYTES {
+        BPF_RB_FORCE_WAKEUP as u64
+    } else {
+        BPF_RB_NO_WAKEUP as u64
+    }
+}
+
+/// Submit flags for an event the tracer must act on at once (a task
+/// stopped until gotrace captures in its new network namespace).
+pub const WAKE_NOW: u64 = BPF_RB_FORCE_WAKEUP as u64;
 
 /// TGIDs being traced (value unused). Seeded by the tracer, grown on fork.
 #[map]

@@ -13,7 +13,7 @@
 use aya_ebpf::{helpers::generated::bpf_send_signal, macros::tracepoint, programs::TracePointContext, Global};
 use gotrace_abi::kind;
 
-use crate::maps::{current, is_traced, reserve};
+use crate::maps::{current, is_traced, reserve, WAKE_NOW};
 
 /// Non-zero: stop and report tasks that change namespaces.
 #[no_mangle]
@@ -37,7 +37,7 @@ fn entered(ctx: &TracePointContext, syscall: u64) -> u32 {
     // Reserve first: without the event the tracer would never send SIGCONT.
     let Some(mut e) = reserve(kind::NETNS_ENTER, tgid, tid, -1, 0) else { return 0 };
     unsafe { (*e.as_mut_ptr()).arg = syscall };
-    e.submit(0);
+    e.submit(WAKE_NOW);
     unsafe { bpf_send_signal(SIGSTOP) };
     0
 }

@@ -13,7 +13,7 @@ use aya_ebpf::{
 };
 use gotrace_abi::kind;
 
-use crate::maps::{current, is_traced, reserve, PENDING, TRACED};
+use crate::maps::{current, is_traced, reserve, wakeup, PENDING, TRACED};
 
 /// Offset of `child_pid` in the fork record: 20 on 6.x kernels whose comms
 /// are `__data_loc`, 44 on older ones. Set by the tracer from the format file.
@@ -42,7 +42,7 @@ pub fn sched_process_fork(ctx: TracePointContext) -> u32 {
     let _ = TRACED.insert(&child, &1, 0);
     if let Some(mut e) = reserve(kind::FORK, tgid, tid, -1, 0) {
         unsafe { (*e.as_mut_ptr()).arg = child as u64 };
-        e.submit(0);
+        e.submit(wakeup());
     }
     0
 }
@@ -62,7 +62,7 @@ pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
                 (*p).data_len = s.len() as u16;
             }
         }
-        e.submit(0);
+        e.submit(wakeup());
     }
     0
 }
@@ -89,7 +89,7 @@ pub fn sched_process_exit(_ctx: TracePointContext) -> u32 {
                 unsafe { (*e.as_mut_ptr()).arg = code as u32 as u64 | 1 << 32 };
             }
         }
-        e.submit(0);
+        e.submit(wakeup());
     }
     let _ = TRACED.remove(&tgid);
     0

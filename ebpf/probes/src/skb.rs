@@ -11,7 +11,7 @@
 use aya_ebpf::{helpers::bpf_probe_read_kernel, macros::tracepoint, programs::TracePointContext, Global};
 use gotrace_abi::kind;
 
-use crate::maps::{current, is_traced, reserve, TCPSOCKS};
+use crate::maps::{current, is_traced, reserve, wakeup, TCPSOCKS};
 
 /// Offset of `sk` in `struct sk_buff`, from the kernel's BTF (24 on x86_64).
 #[no_mangle]
@@ -52,6 +52,6 @@ pub fn kfree_skb(ctx: TracePointContext) -> u32 {
         (*p).cookie = sk;
         (*p).arg = ctx.read_at(LOCATION).unwrap_or(0);
     }
-    e.submit(0);
+    e.submit(wakeup());
     0
 }

@@ -15,7 +15,7 @@ use aya_ebpf::{
 use core::ffi::c_void;
 use gotrace_abi::{kind, RawEvent, DATA_LEN, STDERR_MAX_CHUNKS};
 
-use crate::maps::{current, is_traced, reserve, sockfd_key, Pending, EVENTS, PENDING, SOCKFDS};
+use crate::maps::{current, is_traced, reserve, sockfd_key, wakeup, Pending, EVENTS, PENDING, SOCKFDS};
 use crate::user::{read_msghdr, read_payload, read_sockaddr};
 
 const SOL_SOCKET: u64 = 1;
@@ -92,7 +92,7 @@ pub fn sys_exit_socket(ctx: TracePointContext) -> u32 {
     }
     if let Some(mut e) = reserve(kind::SOCKET, tgid, tid, ret as i32, ret) {
         unsafe { (*e.as_mut_ptr()).arg = p.aux };
-        e.submit(0);
+        e.submit(wakeup());
     }
     0
 }
@@ -109,7 +109,7 @@ pub fn sys_exit_connect(ctx: TracePointContext) -> u32 {
     let Some((tgid, tid, p)) = take(kind::CONNECT) else { return 0 };
     if let Some(mut e) = reserve(kind::CONNECT, tgid, tid, p.fd, exit_ret(&ctx)) {
         unsafe { read_sockaddr(e.as_mut_ptr(), p.ptr) };
-        e.submit(0);
+        e.submit(wakeup());
     }
     0
 }
@@ -136,7 +136,7 @@ pub fn sys_exit_getsockopt(ctx: TracePointContext) -> u32 {
     };
     if let Some(mut e) = reserve(kind::SO_ERROR, tgid, tid, p.fd, ret) {
         unsafe { (*e.as_mut_ptr()).arg = val as u32 as u64 };
-        e.submit(0);
+        e.submit(wakeup());
     }
     0
 }
@@ -157,7 +157,7 @@ pub fn sys_exit_sendto(ctx: TracePointContext) -> u32 {
             read_sockaddr(e.as_mut_ptr(), p.aux);
             read_payload(e.as_mut_ptr(), p.ptr, if ret > 0 { ret } else { p.len as i64 });
         }
-        e.submit(0);
+        e.submit(wakeup());
     }
     0
 }
@@ -191,7 +191,7 @@ pub fn sys_exit_sendmmsg(ctx: TracePointContext) -> u32 {
                 read_payload(e.as_mut_ptr(), m.iov_base, n.min(m.iov_len) as i64);
             }
         }
-        e.submit(0);
+        e.submit(wakeup());
     }
     0
 }
@@ -256,7 +256,7 @@ fn stderr_chunks(tgid: u32, tid: u32, buf: u64, ret: i64) {
                 (*p).data_len = len as u16;
             }
         }
-        e.submit(0);
+        e.submit(wakeup());
     }
 }
 
@@ -281,7 +281,7 @@ pub fn sys_exit_recvfrom(ctx: TracePointContext) -> u32 {
             }
             read_payload(e.as_mut_ptr(), p.ptr, ret);
         }
-        e.submit(0);
+        e.submit(wakeup());
     }
     0
 }
@@ -323,7 +323,7 @@ pub fn sys_exit_close(ctx: TracePointContext) -> u32 {
     let Some((tgid, tid, p)) = take(kind::CLOSE) else { return 0 };
     let _ = SOCKFDS.remove(&sockfd_key(tgid, p.fd));
     if let Some(e) = reserve(kind::CLOSE, tgid, tid, p.fd, exit_ret(&ctx)) {
-        e.submit(0);
+        e.submit(wakeup());
     }
     0
 }
@@ -340,7 +340,7 @@ fn buf_exit(k: u32, ret: i64, skip_eagain: bool) -> u32 {
     }
     if let Some(mut e) = reserve(k, tgid, tid, p.fd, ret) {
         unsafe { read_payload(e.as_mut_ptr(), p.ptr, ret) };
-        e.submit(0);
+        e.submit(wakeup());
     }
     0
 }
@@ -357,7 +357,7 @@ fn msg_exit(k: u32, ret: i64) -> u32 {
                 read_payload(e.as_mut_ptr(), m.iov_base, n as i64);
             }
         }
-        e.submit(0);
+        e.submit(wakeup());
     }
     0
 }

@@ -9,7 +9,7 @@
 use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
 use gotrace_abi::{kind, AF_INET};
 
-use crate::maps::{current, is_traced, owner_of, reserve, TCPSOCKS};
+use crate::maps::{current, is_traced, owner_of, reserve, wakeup, TCPSOCKS};
 
 const TCP_SYN_SENT: i32 = 2;
 const TCP_CLOSE: i32 = 7;
@@ -67,6 +67,6 @@ fn try_state(ctx: &TracePointContext) -> Result<(), i32> {
             (*p).addr = ctx.read_at(56).unwrap_or([0; 16]);
         }
     }
-    e.submit(0);
+    e.submit(wakeup());
     Ok(())
 }

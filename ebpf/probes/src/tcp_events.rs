@@ -11,7 +11,7 @@
 use aya_ebpf::{macros::tracepoint, maps::ring_buf::RingBufEntry, programs::TracePointContext, Global};
 use gotrace_abi::{kind, RawEvent, AF_INET, AF_INET6};
 
-use crate::maps::{current, is_traced, owner_of, reserve, TCPSOCKS};
+use crate::maps::{current, is_traced, owner_of, reserve, wakeup, TCPSOCKS};
 
 const TCP_CLOSE: u32 = 7;
 
@@ -84,7 +84,7 @@ pub fn tcp_retransmit_skb(ctx: TracePointContext) -> u32 {
         (*p).arg = ctx.read_at::<i32>(24).unwrap_or(0) as u32 as u64;
         five_tuple(&ctx, p, 28);
     }
-    e.submit(0);
+    e.submit(wakeup());
     0
 }
 
@@ -92,7 +92,7 @@ pub fn tcp_retransmit_skb(ctx: TracePointContext) -> u32 {
 pub fn tcp_receive_reset(ctx: TracePointContext) -> u32 {
     let Some(mut e) = reserve_for(&ctx, 8, kind::TCP_RECEIVE_RESET, 0, false, Some(16)) else { return 0 };
     unsafe { five_tuple(&ctx, e.as_mut_ptr(), 16) };
-    e.submit(0);
+    e.submit(wakeup());
     0
 }
 
@@ -114,7 +114,7 @@ pub fn tcp_send_reset(ctx: TracePointContext) -> u32 {
         (*p).family = sockaddr(&s, &mut (*p).laddr, &mut (*p).lport);
         sockaddr(&d, &mut (*p).addr, &mut (*p).port);
     }
-    e.submit(0);
+    e.submit(wakeup());
     0
 }
 

@@ -121,21 +121,17 @@ impl PacketSocket {
     /// Waits up to `timeout` for a frame. Loopback frames are delivered twice
     /// (once outgoing, once incoming); like libpcap, the outgoing copy is
     /// dropped so each packet is written once.
+    ///
+    /// A frame already queued is read at once, without a poll(2) first: at
+    /// 100k packets a second the capture thread is bound by syscalls per
+    /// frame (`cargo xtask bench`, workload packets).
     pub fn recv(
         &mut self,
         buf: &mut [u8],
         timeout: Duration,
     ) -> Result<Option<Frame>, TracerError> {
+        let mut waited = false;
         loop {
-            let ms = PollTimeout::try_from(timeout.as_millis().min(60_000) as i32)
-                .unwrap_or(PollTimeout::ZERO);
-            let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
-            match poll(&mut fds, ms) {
-                Ok(0) => return Ok(None),
-                Ok(_) => {}
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(TracerError::Capture(format!("poll: {e}"))),
-            }
             let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
             let mut iov = [std::io::IoSliceMut::new(buf)];
             let msg = match socket::recvmsg::<LinkAddr>(
@@ -145,7 +141,20 @@ impl PacketSocket {
                 MsgFlags::MSG_TRUNC | MsgFlags::MSG_DONTWAIT,
             ) {
                 Ok(m) => m,
-                Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => continue,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(nix::errno::Errno::EAGAIN) if waited || timeout.is_zero() => return Ok(None),
+                Err(nix::errno::Errno::EAGAIN) => {
+                    let ms = PollTimeout::try_from(timeout.as_millis().min(60_000) as i32)
+                        .unwrap_or(PollTimeout::ZERO);
+                    let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+                    match poll(&mut fds, ms) {
+                        Ok(0) => return Ok(None),
+                        Ok(_) => waited = true,
+                        Err(nix::errno::Errno::EINTR) => {}
+                        Err(e) => return Err(TracerError::Capture(format!("poll: {e}"))),
+                    }
+                    continue;
+                }
                 Err(e) => return Err(TracerError::Capture(format!("recvmsg: {e}"))),
             };
             let Some(addr) = msg.address else { continue };
