@@ -134,12 +134,9 @@ impl<'a> Session<'a> {
     /// new, then let it continue. SIGCONT is sent whatever happened, so the
     /// process never stays stopped because of gotrace.
     fn follow_netns(&mut self, tgid: u32, tid: u32) {
-        let added = NetNs::of_task(tgid, tid).and_then(|ns| {
-            let id = ns.id.clone();
-            match self.capture.as_mut() {
-                Some(c) => c.add_namespace(ns).map(|_| id),
-                None => Ok(id),
-            }
+        let added = NetNs::of_task(tgid, tid).and_then(|ns| match self.capture.as_mut() {
+            Some(c) => c.add_namespace(ns),
+            None => Ok(()),
         });
         if let Err(e) = added {
             self.warnings.push(format!("process {tgid} entered another network namespace that gotrace could not capture in ({e}): its packets there are missing from the capture"));

@@ -102,12 +102,12 @@ impl Capture {
         }
     }
 
-    /// Also captures in `netns` from now on, unless it is already captured;
-    /// returns whether a socket was added. The socket is opened on a short
+    /// Also captures in `netns` from now on, unless it is already captured.
+    /// The socket is opened on a short
     /// thread that enters the namespace (setns(2) is per thread).
-    pub fn add_namespace(&mut self, netns: NetNs) -> Result<bool, TracerError> {
+    pub fn add_namespace(&mut self, netns: NetNs) -> Result<(), TracerError> {
         if self.namespaces.contains(&netns.id) {
-            return Ok(false);
+            return Ok(());
         }
         let info = NsInfo {
             index: self.namespaces.len(),
@@ -128,7 +128,7 @@ impl Capture {
             .send(sock)
             .map_err(|_| TracerError::Capture("the capture thread has stopped".into()))?;
         self.namespaces.push(id);
-        Ok(true)
+        Ok(())
     }
 
     /// Stops after the packets already queued on the sockets are written.
