@@ -21,8 +21,10 @@ commands:
   build-ebpf       build the eBPF probes (nightly + rust-src + bpf-linker 0.10.3)
   build            build-ebpf, then the release gotrace binary with the probes embedded
   demo             setup + build, then trace `go mod tidy` against a lab proxy that refuses; root
-  test             setup + build, then cargo test --workspace --locked (e2e tests need root),
-                   then a fuzz smoke run (20 s per target; GOTRACE_FUZZ_SECONDS=N changes it, 0 skips)
+  test             setup + build, then cargo test --workspace --locked: every crate's tests
+                   plus the e2e tests of gotrace-e2e, which need root and which a plain
+                   `cargo test` leaves out; then a fuzz smoke run (20 s per target;
+                   GOTRACE_FUZZ_SECONDS=N changes it, 0 skips); root
   fuzz [TARGET...] [--seconds N] [--jobs N]
                    cargo-fuzz (nightly) over the analyzer's parsers, N s per target (default 600),
                    N targets at once (default 1); targets: capture_reader bundle_reader dns tls http

@@ -1,11 +1,24 @@
-//! `test`: setup + build, then every test of the workspace (analyzer unit
-//! tests, tracer tests, the e2e tests against the freshly built binary),
-//! then a fuzz smoke run of every cargo-fuzz target (`fuzz::smoke`).
+//! `test`: setup + build, then every test of the workspace (`cargo test
+//! --workspace`: analyzer, tracer, ABI and xtask tests, and the root-only
+//! e2e tests of `gotrace-e2e` against the freshly built binary), then a fuzz
+//! smoke run of every cargo-fuzz target (`fuzz::smoke`).
+//!
+//! A plain `cargo test` leaves `gotrace-e2e` out (it is not in the
+//! workspace's `default-members`), so this is the one command that runs it.
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
 use crate::{build, fuzz, setup, util};
+
+/// The package whose tests need root (network namespaces, eBPF, AF_PACKET)
+/// and that a plain `cargo test` therefore does not select.
+const ROOT_ONLY: &str = "gotrace-e2e";
+
+/// What `run` runs, said before it starts and again above the total line.
+const SCOPE: &str = "cargo test --workspace: unit and integration tests of every crate \
+     (no privileges needed) and the end-to-end tests of gotrace-e2e (need root), \
+     then the fuzz smoke run";
 
 /// Runs the whole test suite; `extra` is passed on to `cargo test`.
 ///
@@ -13,8 +26,12 @@ use crate::{build, fuzz, setup, util};
 /// summed over every test binary, because cargo's own last line is a
 /// doc-test run with 0 tests and would read as "nothing ran".
 pub fn run(extra: &[String]) -> Result<(), String> {
+    eprintln!("xtask: {SCOPE}");
     if !gotrace_e2e::is_root() {
-        eprintln!("xtask: warning: not root; the e2e tests will fail (they need network namespaces and eBPF)");
+        eprintln!(
+            "xtask: warning: not root; the {ROOT_ONLY} tests will fail (run `sudo cargo xtask test`, \
+             or a plain `cargo test` for the tests any user can run)"
+        );
     }
     setup::run()?;
     let gotrace = build::run()?;
@@ -44,6 +61,7 @@ pub fn run(extra: &[String]) -> Result<(), String> {
     if let Err(e) = &fuzzed {
         eprintln!("xtask: {e}");
     }
+    println!("{SCOPE}");
     println!(
         "tests: {} passed, {} failed, {} skipped",
         totals.passed, totals.failed, totals.ignored
