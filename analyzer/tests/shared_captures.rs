@@ -3,7 +3,7 @@
 //! packet counts that match what tshark reports for a few.
 //!
 //! The directory is found by `shared::dir` (`$GOTRACE_SHARED_CAPTURES`,
-//! else beside the workspace, else `/work/shared/captures`).
+//! else `<workspace>/../shared/captures`).
 
 mod shared;
 

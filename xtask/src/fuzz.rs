@@ -313,18 +313,14 @@ fn list(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The shared real-world captures: `$GOTRACE_SHARED_CAPTURES`, else
-/// `<workspace>/../shared/captures`, else `/work/shared/captures` (as the
-/// analyzer's shared-capture tests look for them).
+/// `<workspace>/../shared/captures` (CI clones `shared/` beside the
+/// repository), as the analyzer's shared-capture tests look for them.
 fn shared_captures(root: &Path) -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("GOTRACE_SHARED_CAPTURES") {
-        return Some(PathBuf::from(d)).filter(|d| d.is_dir());
-    }
-    [
-        root.join("../shared/captures"),
-        PathBuf::from("/work/shared/captures"),
-    ]
-    .into_iter()
-    .find(|d| d.is_dir())
+    let dir = match std::env::var_os("GOTRACE_SHARED_CAPTURES") {
+        Some(d) => PathBuf::from(d),
+        None => root.join("../shared/captures"),
+    };
+    Some(dir).filter(|d| d.is_dir())
 }
 
 /// Fills `fuzz/seeds/<target>` afresh; returns the count per target.

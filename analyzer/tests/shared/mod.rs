@@ -1,13 +1,13 @@
 //! Where the shared real-world captures are (read-only): the directory is
 //! `$GOTRACE_SHARED_CAPTURES` when set, else `<workspace>/../shared/captures`
-//! (CI clones `shared/` beside the repo), else `/work/shared/captures`.
-//! None of them existing is a failure, never a skip.
+//! (CI clones `shared/` beside the repository), never an absolute path: the
+//! repository may be checked out anywhere. Not finding them is a failure,
+//! never a skip.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
 const ENV: &str = "GOTRACE_SHARED_CAPTURES";
-const FALLBACK: &str = "/work/shared/captures";
 
 /// The captures directory; panics saying where it looked when none exists.
 pub fn dir() -> PathBuf {
@@ -20,17 +20,15 @@ pub fn dir() -> PathBuf {
         );
         return d;
     }
+    // CARGO_MANIFEST_DIR is <workspace>/analyzer.
     let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/captures");
-    let candidates = [beside, PathBuf::from(FALLBACK)];
-    if let Some(d) = candidates.iter().find(|d| d.is_dir()) {
-        return d.clone();
-    }
-    panic!(
-        "shared captures not found: {ENV} is unset and neither {} nor {} exists; \
+    assert!(
+        beside.is_dir(),
+        "shared captures not found: {ENV} is unset and {} does not exist; \
          clone the shared repository beside this one or set {ENV}=/path/to/shared/captures",
-        candidates[0].display(),
-        candidates[1].display()
+        beside.display()
     );
+    beside
 }
 
 /// A capture the assertions need; panics when it is missing.
