@@ -332,6 +332,19 @@ fn analyze_recorded_bundles_reach_the_expected_verdicts() {
             "{}",
             s.name
         );
+        // The bundle's expected.json (pinned by analyzer/tests/fixture_bundles.rs)
+        // must say what the scenario table says.
+        let pinned = dir.join("expected.json");
+        let pinned: serde_json::Value = std::fs::read_to_string(&pinned)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_else(|| panic!("{}: missing or not JSON", pinned.display()));
+        assert_eq!(
+            (pinned["layer"].as_str(), pinned["cause"].as_str()),
+            (Some(expected.layer), Some(expected.cause)),
+            "{}: expected.json disagrees with the scenario table",
+            s.name
+        );
         checked += 1;
     }
     assert!(checked >= 6, "only {checked} bundles checked");

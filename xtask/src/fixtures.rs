@@ -45,15 +45,19 @@ pub fn run() -> Result<(), String> {
         let dest = root.join(s.name);
         let _ = std::fs::remove_dir_all(&dest);
         let size = copy_files(&bundle, &dest)?;
-        if let Some(v) = s.verdict {
-            // Read by analyzer/tests/fixture_bundles.rs: the verdict this bundle must give.
-            let expected = format!(
-                "{{\"layer\": \"{}\", \"cause\": \"{}\"}}\n",
-                v.layer, v.cause
-            );
-            let file = dest.join("expected.json");
-            std::fs::write(&file, expected)
-                .map_err(|e| format!("writing {}: {e}", file.display()))?;
+        match s.verdict {
+            Some(v) => {
+                let file = dest.join("expected.json");
+                let expected = expected_json(&dest, v.layer, v.cause)
+                    .map_err(|e| format!("{}: {e}", s.name))?;
+                std::fs::write(&file, expected)
+                    .map_err(|e| format!("writing {}: {e}", file.display()))?;
+            }
+            None => eprintln!(
+                "xtask: {}: no expected verdict in the scenario table, so no expected.json; \
+                 analyzer/tests/fixture_bundles.rs fails until one is written",
+                s.name
+            ),
         }
         let note = if size > LARGE {
             " (large: check before committing)"
@@ -69,6 +73,40 @@ pub fn run() -> Result<(), String> {
     Ok(())
 }
 
+/// The `expected.json` that analyzer/tests/fixture_bundles.rs checks the
+/// bundle in `dir` against: the scenario's `layer` and `cause`, and the
+/// evidence ids of the bundle's own verdict.json, one entry a line. Err when
+/// verdict.json is missing or reaches another verdict than the scenario's.
+fn expected_json(dir: &Path, layer: &str, cause: &str) -> Result<String, String> {
+    let path = dir.join("verdict.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let verdict: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("parsing {}: {e}", path.display()))?;
+    if verdict["layer"] != layer || verdict["cause"] != cause {
+        return Err(format!(
+            "{} says {} / {}, the scenario expects {layer} / {cause}",
+            path.display(),
+            verdict["layer"],
+            verdict["cause"]
+        ));
+    }
+    let mut entries = Vec::new();
+    for e in verdict["evidence"].as_array().into_iter().flatten() {
+        let (Some(source), Some(id)) = (e["source"].as_str(), e["id"].as_u64()) else {
+            return Err(format!("{}: evidence entry {e} has no source and id", path.display()));
+        };
+        entries.push(format!("    {{\"source\": \"{source}\", \"id\": {id}}}"));
+    }
+    let evidence = if entries.is_empty() {
+        "[]".to_string()
+    } else {
+        format!("[\n{}\n  ]", entries.join(",\n"))
+    };
+    Ok(format!(
+        "{{\n  \"layer\": \"{layer}\",\n  \"cause\": \"{cause}\",\n  \"evidence\": {evidence}\n}}\n"
+    ))
+}
+
 /// Copies the regular files of `src` into `dest`; returns the bytes copied.
 fn copy_files(src: &Path, dest: &Path) -> Result<u64, String> {
     std::fs::create_dir_all(dest).map_err(|e| format!("creating {}: {e}", dest.display()))?;
@@ -82,4 +120,31 @@ fn copy_files(src: &Path, dest: &Path) -> Result<u64, String> {
         }
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Re-recording writes what is committed: every fixture's expected.json
+    /// is `expected_json` of its own verdict.json.
+    #[test]
+    fn expected_json_matches_the_committed_fixtures() {
+        let root = gotrace_e2e::fixtures_dir().join("bundles");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&root).unwrap().flatten() {
+            let dir = entry.path();
+            let Ok(committed) = std::fs::read_to_string(dir.join("expected.json")) else {
+                continue;
+            };
+            let v: serde_json::Value = serde_json::from_str(&committed).unwrap();
+            let (layer, cause) = (v["layer"].as_str().unwrap(), v["cause"].as_str().unwrap());
+            assert_eq!(
+                super::expected_json(&dir, layer, cause).unwrap(),
+                committed,
+                "{}",
+                dir.display()
+            );
+            checked += 1;
+        }
+        assert!(checked > 0, "no expected.json under {}", root.display());
+    }
 }
