@@ -4,8 +4,15 @@
 //! One record type, [`RawEvent`], of fixed size [`RawEvent::SIZE`] bytes, for
 //! every kind of event; [`kind`] says which fields are meaningful. All
 //! integers are in host byte order except where a field says otherwise.
-//! `no_std` so the eBPF crate can use it.
+//! `no_std` so the eBPF crate can use it (std only in the unit tests).
+//! The layout is pinned at compile time (`layout`): the probes object is
+//! built apart from the tracer that reads it.
 #![no_std]
+
+mod layout;
+pub mod tcp_state;
+#[cfg(test)]
+mod tests;
 
 /// Bytes of payload or path copied into [`RawEvent::data`].
 ///
