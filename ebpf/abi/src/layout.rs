@@ -42,7 +42,7 @@ pub(crate) const OFFSETS: [(&str, usize); 16] = [
 const _: () = assert!(size_of::<RawEvent>() == SIZE);
 const _: () = assert!(RawEvent::SIZE == SIZE);
 const _: () = assert!(align_of::<RawEvent>() == 8);
-const _: () = assert!(SIZE % 8 == 0);
+const _: () = assert!(SIZE.is_multiple_of(8));
 
 const _: () = assert!(offset_of!(RawEvent, ts_ns) == OFFSETS[0].1);
 const _: () = assert!(offset_of!(RawEvent, ret) == OFFSETS[1].1);
