@@ -74,7 +74,12 @@ fn check(dir: &Path) -> Vec<String> {
             Ok(want) => want,
             Err(problem) => return vec![format!("{}: {problem}; {HOW}", path.display())],
         },
-        Err(err) => return vec![format!("{}: {err}; every bundle needs one: {HOW}", path.display())],
+        Err(err) => {
+            return vec![format!(
+                "{}: {err}; every bundle needs one: {HOW}",
+                path.display()
+            )]
+        }
     };
     let got: Value = serde_json::from_str(&report.to_json()).unwrap();
     let mut failures = Vec::new();
@@ -140,7 +145,9 @@ fn parse_expected(text: &str) -> Result<Expected, String> {
 
 /// One `{"source": "event"|"packet", "id": N}` entry.
 fn cited(item: &Value) -> Result<Cited, String> {
-    let source = item["source"].as_str().filter(|s| matches!(*s, "event" | "packet"));
+    let source = item["source"]
+        .as_str()
+        .filter(|s| matches!(*s, "event" | "packet"));
     match (source, item["id"].as_u64()) {
         (Some(s), Some(id)) => Ok((s.to_string(), id)),
         _ => Err(format!(
@@ -156,7 +163,12 @@ fn the_golden_check_can_fail() {
     b.stderr = Some(common::REFUSED_STDERR.into());
     let dir = b.write();
     let ev = |source: &str, id: u64| format!(r#"{{"source":"{source}","id":{id}}}"#);
-    let exact = [ev("event", c), ev("event", s), ev("packet", syn), ev("packet", rst)];
+    let exact = [
+        ev("event", c),
+        ev("event", s),
+        ev("packet", syn),
+        ev("packet", rst),
+    ];
     let expect = |layer: &str, evidence: &[String]| {
         format!(
             r#"{{"layer":"{layer}","cause":"connection-refused","evidence":[{}]}}"#,
@@ -173,13 +185,23 @@ fn the_golden_check_can_fail() {
     };
 
     // The exact verdict passes, in any order.
-    assert_eq!(failures(Some(&expect("network", &exact))), Vec::<String>::new());
+    assert_eq!(
+        failures(Some(&expect("network", &exact))),
+        Vec::<String>::new()
+    );
     let mut reversed = exact.clone();
     reversed.reverse();
-    assert_eq!(failures(Some(&expect("network", &reversed))), Vec::<String>::new());
+    assert_eq!(
+        failures(Some(&expect("network", &reversed))),
+        Vec::<String>::new()
+    );
 
     // A missing, empty or partial expected.json fails and says how to write one.
-    for text in [None, Some("{}"), Some(r#"{"layer":"network","cause":"connection-refused"}"#)] {
+    for text in [
+        None,
+        Some("{}"),
+        Some(r#"{"layer":"network","cause":"connection-refused"}"#),
+    ] {
         let f = failures(text);
         assert_eq!(f.len(), 1, "{text:?}: {f:?}");
         assert!(f[0].contains("\"evidence\": []"), "{text:?}: {}", f[0]);

@@ -79,7 +79,8 @@ pub fn run() -> Result<(), String> {
 /// verdict.json is missing or reaches another verdict than the scenario's.
 fn expected_json(dir: &Path, layer: &str, cause: &str) -> Result<String, String> {
     let path = dir.join("verdict.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
     let verdict: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("parsing {}: {e}", path.display()))?;
     if verdict["layer"] != layer || verdict["cause"] != cause {
@@ -93,7 +94,10 @@ fn expected_json(dir: &Path, layer: &str, cause: &str) -> Result<String, String>
     let mut entries = Vec::new();
     for e in verdict["evidence"].as_array().into_iter().flatten() {
         let (Some(source), Some(id)) = (e["source"].as_str(), e["id"].as_u64()) else {
-            return Err(format!("{}: evidence entry {e} has no source and id", path.display()));
+            return Err(format!(
+                "{}: evidence entry {e} has no source and id",
+                path.display()
+            ));
         };
         entries.push(format!("    {{\"source\": \"{source}\", \"id\": {id}}}"));
     }

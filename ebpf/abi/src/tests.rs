@@ -33,8 +33,16 @@ fn record() -> Vec<u8> {
     put(&mut r, "port", &8080u16.to_ne_bytes());
     put(&mut r, "lport", &40122u16.to_ne_bytes());
     put(&mut r, "data_len", &5u16.to_ne_bytes());
-    put(&mut r, "addr", &[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
-    put(&mut r, "laddr", &[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    put(
+        &mut r,
+        "addr",
+        &[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+    );
+    put(
+        &mut r,
+        "laddr",
+        &[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+    );
     put(&mut r, "comm", b"go\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
     put(&mut r, "data", b"hello");
     r
@@ -118,7 +126,12 @@ fn kind_numbers_are_distinct_and_never_zero() {
     }
     // The doc comments name "the TCP kinds 16..19": keep them contiguous.
     assert_eq!(
-        [kind::TCP_RETRANSMIT, kind::TCP_RECEIVE_RESET, kind::TCP_SEND_RESET, kind::SKB_DROP],
+        [
+            kind::TCP_RETRANSMIT,
+            kind::TCP_RECEIVE_RESET,
+            kind::TCP_SEND_RESET,
+            kind::SKB_DROP
+        ],
         [16, 17, 18, 19]
     );
 }
