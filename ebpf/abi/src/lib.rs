@@ -60,7 +60,7 @@ pub mod kind {
     /// tracepoint), 0 when not.
     pub const EXIT: u32 = 14;
     /// `sock:inet_sock_set_state` for a TCP socket of the tree: `arg` packs
-    /// `oldstate | newstate << 8` (TCP_* values of include/net/tcp_states.h),
+    /// `oldstate | newstate << 8` ([`crate::tcp_state`], include/net/tcp_states.h),
     /// `cookie` is the kernel socket address; local end in `laddr`/`lport`,
     /// peer in `addr`/`port`. Transitions after SYN_SENT often run in softirq,
     /// so `tgid`/`tid` are then whatever task was current; link by `cookie`.
@@ -93,8 +93,8 @@ pub mod kind {
     /// the tracer set the `CAPTURE_STDERR` global (attach: gotrace does not
     /// own the process's stderr there). `ret` is the write's return (bytes
     /// written), `arg` this chunk's byte offset in the buffer; `data` holds
-    /// up to [`DATA_LEN`] bytes. A write yields at most
-    /// [`STDERR_MAX_CHUNKS`] chunks.
+    /// up to [`DATA_LEN`](super::DATA_LEN) bytes. A write yields at most
+    /// [`STDERR_MAX_CHUNKS`](super::STDERR_MAX_CHUNKS) chunks.
     pub const STDERR_WRITE: u32 = 20;
     /// setns(2) (`arg` 0) or unshare(2) (`arg` 1) returned 0 in a traced
     /// task while the `FOLLOW_NETNS` global is set: the probe has sent the
