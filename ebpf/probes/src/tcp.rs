@@ -7,12 +7,13 @@
 //! Record layout: include/trace/events/sock.h; stable since Linux 4.16.
 
 use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
-use gotrace_abi::{kind, AF_INET};
+use gotrace_abi::{kind, tcp_state, AF_INET};
 
 use crate::maps::{current, is_traced, owner_of, reserve, wakeup, TCPSOCKS};
 
-const TCP_SYN_SENT: i32 = 2;
-const TCP_CLOSE: i32 = 7;
+// The tracepoint's oldstate/newstate are ints (include/trace/events/sock.h).
+const TCP_SYN_SENT: i32 = tcp_state::SYN_SENT as i32;
+const TCP_CLOSE: i32 = tcp_state::CLOSE as i32;
 const IPPROTO_TCP: u16 = 6;
 
 #[tracepoint]

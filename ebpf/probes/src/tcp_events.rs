@@ -9,11 +9,11 @@
 //! `err` (only on recent kernels) comes from the tracer as a global.
 
 use aya_ebpf::{macros::tracepoint, maps::ring_buf::RingBufEntry, programs::TracePointContext, Global};
-use gotrace_abi::{kind, RawEvent, AF_INET, AF_INET6};
+use gotrace_abi::{kind, tcp_state, RawEvent, AF_INET, AF_INET6};
 
 use crate::maps::{current, is_traced, owner_of, reserve, wakeup, TCPSOCKS};
 
-const TCP_CLOSE: u32 = 7;
+const TCP_CLOSE: u32 = tcp_state::CLOSE as u32;
 
 /// Offset of `err` in tcp_retransmit_skb; 0 = the kernel has no such field.
 #[no_mangle]

@@ -237,8 +237,7 @@ impl GotraceCmd {
     fn explain(&self, e: String) -> String {
         match self {
             GotraceCmd::Analyze(_) => format!(
-                "gotrace cannot analyse a capture file in this tree, so there is nothing to time:\n{e}\n\
-                 capture-only analysis (`gotrace analyze FILE.pcapng`, issue 5) has not landed here yet. \
+                "`gotrace analyze` fails on a small capture, so there is nothing to time:\n{e}\n\
                  To check the harness meanwhile, time a stand-in such as the analyzer's raw reader:\n  \
                  cargo build --release -p gotrace-analyzer --example read_capture\n  \
                  cargo xtask bench-capture --gotrace-cmd target/release/examples/read_capture"
