@@ -45,7 +45,7 @@ pub struct Meta {
     pub kernel_release: String,
     /// How the command ended. `gotrace run` takes it from wait(2);
     /// `gotrace attach`, which is not the process's parent, from the root
-    /// process's `exit` event ([`crate::bundle::Op::Exit`] `status`). Absent if the tracer
+    /// process's `exit` event ([`crate::Op::Exit`] `status`). Absent if the tracer
     /// died first, and for an attach that detached while the process was
     /// still running ([`Attach::ended_by`] `interrupted` or `duration`).
     pub exit: Option<ExitStatus>,

@@ -1,12 +1,18 @@
-//! The trace bundle: a directory written by `gotrace run`/`attach`.
+//! The gotrace trace bundle: the directory `gotrace run`/`attach` writes and
+//! `gotrace analyze` reads: its types and its reader.
 //!
-//! Layout (see docs/BUNDLE.md): `meta.json` ([`Meta`]), `events.jsonl`
-//! ([`Event`] per line), `capture.pcapng`, `stderr.log`, `verdict.json`.
+//! Layout (the format doc is BUNDLE.md next to this crate's Cargo.toml):
+//! `meta.json` ([`Meta`]), `events.jsonl` ([`Event`] per line),
+//! `capture.pcapng`, `stderr.log`, `verdict.json` (names in [`files`]).
+//! The analyzer reads with [`read_bundle`] (or [`bundle_from_bytes`] for
+//! contents in memory).
 
+mod error;
 mod event;
 mod meta;
 mod reader;
 
+pub use error::ReadError;
 pub use event::{Event, Op, SockAddr};
 pub use meta::{
     Attach, ClockMap, ExitStatus, Firewall, Interface, Meta, PreExistingSocket, ResolvConf,
