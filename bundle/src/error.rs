@@ -1,6 +1,7 @@
-//! Why a bundle could not be read at all. Anything less serious (a corrupt
-//! event line, a missing capture) is a warning in [`crate::Bundle::warnings`]
-//! instead: a partial bundle still deserves an analysis.
+//! Why a bundle could not be read at all, or written. Anything less serious
+//! when reading (a corrupt event line, a missing capture) is a warning in
+//! [`crate::Bundle::warnings`] instead: a partial bundle still deserves an
+//! analysis.
 
 use std::path::PathBuf;
 
@@ -74,6 +75,27 @@ impl ReadError {
             ReadError::NotFound { .. } | ReadError::MetaMissing { .. }
         )
     }
+}
+
+/// Writing a bundle failed ([`crate::BundleWriter`]).
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// Creating or writing a file of the bundle failed.
+    #[error("writing the trace bundle {dir}: {source}; check the directory is writable and the disk has space")]
+    Io {
+        /// The bundle directory.
+        dir: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The directory already holds a bundle (`meta.json`), which is never
+    /// overwritten.
+    #[error("writing the trace bundle {dir}: it already holds a bundle; choose another directory")]
+    AlreadyABundle {
+        /// The bundle directory.
+        dir: PathBuf,
+    },
 }
 
 #[cfg(test)]

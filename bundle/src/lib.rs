@@ -1,24 +1,26 @@
 //! The gotrace trace bundle: the directory `gotrace run`/`attach` writes and
-//! `gotrace analyze` reads: its types and its reader.
+//! `gotrace analyze` reads: its types, its reader and its writer.
 //!
 //! Layout (the format doc is BUNDLE.md next to this crate's Cargo.toml):
 //! `meta.json` ([`Meta`]), `events.jsonl` ([`Event`] per line),
 //! `capture.pcapng`, `stderr.log`, `verdict.json` (names in [`files`]).
-//! The analyzer reads with [`read_bundle`] (or [`bundle_from_bytes`] for
-//! contents in memory).
+//! The tracer writes with [`BundleWriter`]; the analyzer reads with
+//! [`read_bundle`] (or [`bundle_from_bytes`] for contents in memory).
 
 mod error;
 mod event;
 mod meta;
 mod reader;
+mod writer;
 
-pub use error::ReadError;
+pub use error::{ReadError, WriteError};
 pub use event::{Event, Op, SockAddr};
 pub use meta::{
     Attach, ClockMap, ExitStatus, Firewall, Interface, Meta, PreExistingSocket, ResolvConf,
     FORMAT_VERSION,
 };
 pub use reader::{bundle_from_bytes, read_bundle, read_events, Bundle, ReadEvents};
+pub use writer::{BundleWriter, Owner};
 
 /// File names inside a bundle directory.
 pub mod files {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use gotrace_analyzer::bundle::{ClockMap, Meta, FORMAT_VERSION};
+use gotrace_bundle::{ClockMap, Meta, FORMAT_VERSION};
 
 use crate::netns::NetNs;
 use crate::{firewall, resolv};
