@@ -16,8 +16,8 @@ mod writer;
 pub use error::{ReadError, WriteError};
 pub use event::{Event, Op, SockAddr};
 pub use meta::{
-    Attach, ClockMap, ExitStatus, Firewall, Interface, Meta, PreExistingSocket, ResolvConf,
-    FORMAT_VERSION,
+    go_env, Attach, ClockMap, ExitStatus, Firewall, Interface, Meta, PreExistingSocket,
+    ResolvConf, FORMAT_VERSION, GO_ENV,
 };
 pub use reader::{bundle_from_bytes, read_bundle, read_events, Bundle, ReadEvents};
 pub use writer::{BundleWriter, Owner};

@@ -8,6 +8,40 @@ use super::SockAddr;
 /// Current bundle format version, written to [`Meta::format_version`].
 pub const FORMAT_VERSION: u32 = 1;
 
+/// The environment variables [`Meta::env`] keeps: those that decide where
+/// and how Go fetches modules (`go help environment`, `go help
+/// module-private`), and PATH, where Go looks for `git` for `direct` fetches.
+pub const GO_ENV: &[&str] = &[
+    "PATH",
+    "GOPROXY",
+    "GONOPROXY",
+    "GOPRIVATE",
+    "GONOSUMDB",
+    "GONOSUMCHECK",
+    "GOSUMDB",
+    "GOFLAGS",
+    "GOINSECURE",
+    "GOTOOLCHAIN",
+    "GODEBUG",
+    "GOVCS",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// The Go-relevant variables among `vars` (an environment, as
+/// `std::env::vars()` gives it): those named in [`GO_ENV`], for [`Meta::env`].
+pub fn go_env(vars: impl IntoIterator<Item = (String, String)>) -> BTreeMap<String, String> {
+    vars.into_iter()
+        .filter(|(k, _)| GO_ENV.contains(&k.as_str()))
+        .collect()
+}
+
 /// The contents of `meta.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Meta {
@@ -54,7 +88,7 @@ pub struct Meta {
     /// Packets the capture socket dropped (`PACKET_STATISTICS` tp_drops).
     pub dropped_packets: u64,
     /// Go-relevant environment of the command (GOPROXY, GOPRIVATE, HTTPS_PROXY, ...):
-    /// only variables that were set.
+    /// only variables that were set, among [`GO_ENV`] ([`go_env`]).
     pub env: BTreeMap<String, String>,
     /// Interfaces captured, in pcapng interface-id order.
     pub interfaces: Vec<Interface>,
@@ -193,4 +227,20 @@ pub struct Interface {
     /// whose command entered one (`ip netns exec`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netns: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_env_keeps_only_the_go_relevant_variables() {
+        let vars = [("GOPROXY", "off"), ("HOME", "/root"), ("no_proxy", "x")]
+            .map(|(k, v)| (k.to_string(), v.to_string()));
+        let kept = go_env(vars);
+        assert_eq!(
+            kept.into_iter().collect::<Vec<_>>(),
+            [("GOPROXY".into(), "off".into()), ("no_proxy".into(), "x".into())]
+        );
+    }
 }
