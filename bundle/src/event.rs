@@ -45,7 +45,8 @@ pub struct SockAddr {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Op {
-    /// `socket(2)`: `domain` AF_*, `sock_type` SOCK_* without flags, `protocol`.
+    /// `socket(2)`: `domain` AF_* ([`crate::AF_INET`]...), `sock_type` SOCK_*
+    /// without flags ([`crate::SOCK_STREAM`]...), `protocol` (IPPROTO_*, 0 = default).
     Socket {
         ret: i64,
         errno: Option<String>,

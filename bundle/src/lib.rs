@@ -16,11 +16,16 @@ mod writer;
 pub use error::{ReadError, WriteError};
 pub use event::{Event, Op, SockAddr};
 pub use meta::{
-    go_env, Attach, ClockMap, ExitStatus, Firewall, Interface, Meta, PreExistingSocket,
-    ResolvConf, FORMAT_VERSION, GO_ENV,
+    go_env, Attach, ClockMap, ExitStatus, Firewall, Interface, Meta, PreExistingSocket, ResolvConf,
+    FORMAT_VERSION, GO_ENV,
 };
 pub use reader::{bundle_from_bytes, read_bundle, read_events, Bundle, ReadEvents};
 pub use writer::{BundleWriter, Owner};
+
+/// The kernel's numbers in [`Op::Socket`]'s `domain` (`AF_*`, `<sys/socket.h>`)
+/// and `sock_type` (`SOCK_*`, `<linux/net.h>`) and in the ABI's `family`:
+/// defined once, in the ABI crate the probes share.
+pub use gotrace_abi::{AF_INET, AF_INET6, AF_NETLINK, AF_UNIX, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM};
 
 /// File names inside a bundle directory.
 pub mod files {

@@ -240,7 +240,10 @@ mod tests {
         let kept = go_env(vars);
         assert_eq!(
             kept.into_iter().collect::<Vec<_>>(),
-            [("GOPROXY".into(), "off".into()), ("no_proxy".into(), "x".into())]
+            [
+                ("GOPROXY".into(), "off".into()),
+                ("no_proxy".into(), "x".into())
+            ]
         );
     }
 }

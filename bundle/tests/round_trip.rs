@@ -187,7 +187,8 @@ fn a_written_bundle_reads_back_equal() {
         events.push(ev);
     }
     w.flush().unwrap();
-    let stderr = "go: example.com/m@v1.0.0: dial tcp [2001:db8::2]:443: connect: connection refused\n";
+    let stderr =
+        "go: example.com/m@v1.0.0: dial tcp [2001:db8::2]:443: connect: connection refused\n";
     w.create_file(files::STDERR)
         .unwrap()
         .write_all(stderr.as_bytes())
