@@ -144,14 +144,7 @@ pub fn bundle_from_bytes(
     events: Option<&[u8]>,
     stderr: Option<&[u8]>,
 ) -> Result<Bundle, ReadError> {
-    let path = dir.join(files::META);
-    if meta.len() as u64 > META_MAX_BYTES {
-        return Err(ReadError::MetaTooLarge {
-            path,
-            max_bytes: META_MAX_BYTES,
-        });
-    }
-    let meta = parse_meta(meta, path)?;
+    let meta = parse_meta(meta, dir.join(files::META))?;
     let mut warnings = meta_warnings(&meta);
     let (events, events_damaged) = match events {
         Some(bytes) => {
@@ -220,17 +213,18 @@ fn read_meta(dir: &Path) -> Result<Meta, ReadError> {
     if let Err(e) = file.take(META_MAX_BYTES + 1).read_to_end(&mut bytes) {
         return Err(ReadError::Unreadable { path, source: e });
     }
+    parse_meta(&bytes, path)
+}
+
+/// Parses the bytes of `meta.json` (`path` names it in errors), refusing
+/// more than [`META_MAX_BYTES`].
+fn parse_meta(bytes: &[u8], path: PathBuf) -> Result<Meta, ReadError> {
     if bytes.len() as u64 > META_MAX_BYTES {
         return Err(ReadError::MetaTooLarge {
             path,
             max_bytes: META_MAX_BYTES,
         });
     }
-    parse_meta(&bytes, path)
-}
-
-/// Parses the bytes of `meta.json` (`path` names it in errors).
-fn parse_meta(bytes: &[u8], path: PathBuf) -> Result<Meta, ReadError> {
     // Check the version before the schema, so a newer bundle gets "upgrade"
     // instead of a confusing missing-field error.
     let value: serde_json::Value =
@@ -520,6 +514,23 @@ mod tests {
             w[21].starts_with("events.jsonl:52: last line is truncated"),
             "{w:?}"
         );
+    }
+
+    #[test]
+    fn an_over_large_meta_is_refused_from_disk_and_from_memory() {
+        let big = vec![b' '; META_MAX_BYTES as usize + 1];
+        let e = bundle_from_bytes(Path::new("mem"), &big, None, None).unwrap_err();
+        assert!(
+            matches!(&e, ReadError::MetaTooLarge { path, .. } if path == Path::new("mem/meta.json")),
+            "{e}"
+        );
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join(files::META), &big).unwrap();
+        let e = read_bundle(tmp.path()).unwrap_err();
+        assert!(matches!(e, ReadError::MetaTooLarge { .. }), "{e}");
+        // One byte less is parsed (and is not JSON of a bundle).
+        let e = bundle_from_bytes(Path::new("mem"), &big[1..], None, None).unwrap_err();
+        assert!(matches!(e, ReadError::MetaCorrupt { .. }), "{e}");
     }
 
     #[test]

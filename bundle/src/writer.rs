@@ -261,9 +261,7 @@ mod tests {
         assert_eq!(back, ev);
 
         std::fs::write(dir.join(files::META), "{}").unwrap();
-        let again = BundleWriter::create(&dir, NOBODY)
-            .err()
-            .expect("must refuse");
+        let again = BundleWriter::create(&dir, NOBODY).expect_err("must refuse");
         assert!(
             matches!(&again, WriteError::AlreadyABundle { dir: d } if *d == dir),
             "{again}"
