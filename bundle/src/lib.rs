@@ -7,6 +7,8 @@
 //! The tracer writes with [`BundleWriter`]; the analyzer reads with
 //! [`read_bundle`] (or [`bundle_from_bytes`] for contents in memory).
 
+#![warn(missing_docs)]
+
 mod error;
 mod event;
 mod meta;
@@ -19,7 +21,10 @@ pub use meta::{
     go_env, Attach, ClockMap, ExitStatus, Firewall, Interface, Meta, PreExistingSocket, ResolvConf,
     FORMAT_VERSION, GO_ENV,
 };
-pub use reader::{bundle_from_bytes, read_bundle, read_events, Bundle, ReadEvents};
+pub use reader::{
+    bundle_from_bytes, read_bundle, read_events, Bundle, ReadEvents, MAX_BAD_LINE_WARNINGS,
+    MAX_EVENT_LINE_BYTES,
+};
 pub use writer::{BundleWriter, Owner};
 
 /// The kernel's numbers in [`Op::Socket`]'s `domain` (`AF_*`, `<sys/socket.h>`)

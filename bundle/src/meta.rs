@@ -169,7 +169,7 @@ pub struct ResolvConf {
     /// The path read (`/etc/resolv.conf`).
     pub path: String,
     /// Whether the file could be read. When it cannot, or names no
-    /// nameserver, Go asks 127.0.0.1:53 and [::1]:53.
+    /// nameserver, Go asks `127.0.0.1:53` and `[::1]:53`.
     pub present: bool,
     /// Why it could not be read (`No such file or directory`).
     #[serde(default)]
