@@ -26,17 +26,13 @@
 //! these functions (the kernel-event texts are the same words as
 //! `attempt/kernel.rs` writes).
 
-use crate::bundle::{Event, ExitStatus, Op, SockAddr};
+use crate::bundle::{
+    Event, ExitStatus, Op, SockAddr, AF_INET, AF_INET6, AF_NETLINK, AF_UNIX, SOCK_DGRAM, SOCK_RAW,
+    SOCK_STREAM,
+};
 use crate::capture::AppSummary;
 use crate::dns::{self, DnsMessage};
 use crate::errno;
-
-/// AF_INET / AF_INET6 (linux/socket.h).
-const AF_INET: u16 = 2;
-const AF_INET6: u16 = 10;
-/// SOCK_STREAM / SOCK_DGRAM (linux/net.h).
-const SOCK_STREAM: u16 = 1;
-const SOCK_DGRAM: u16 = 2;
 
 /// Drop reasons that are housekeeping, not a verdict on a packet (the same
 /// list as the attempt linker's; include/net/dropreason-core.h).
@@ -270,8 +266,8 @@ fn family_name(d: u16) -> String {
     match d {
         AF_INET => "AF_INET".into(),
         AF_INET6 => "AF_INET6".into(),
-        1 => "AF_UNIX".into(),
-        16 => "AF_NETLINK".into(),
+        AF_UNIX => "AF_UNIX".into(),
+        AF_NETLINK => "AF_NETLINK".into(),
         n => format!("family {n}"),
     }
 }
@@ -280,7 +276,7 @@ fn type_name(t: u16) -> String {
     match t {
         SOCK_STREAM => "SOCK_STREAM".into(),
         SOCK_DGRAM => "SOCK_DGRAM".into(),
-        3 => "SOCK_RAW".into(),
+        SOCK_RAW => "SOCK_RAW".into(),
         n => format!("type {n}"),
     }
 }

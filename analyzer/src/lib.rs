@@ -15,7 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod attempt;
-pub mod bundle;
+pub use gotrace_bundle as bundle;
 pub mod capture;
 pub mod clock;
 pub mod describe;

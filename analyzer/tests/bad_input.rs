@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use gotrace_analyzer::bundle::ReadError;
 use gotrace_analyzer::{analyze_bundle, AnalyzeError, Layer};
 
 #[test]
@@ -11,7 +12,10 @@ fn missing_dir() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("nope");
     let e = analyze_bundle(&p).unwrap_err();
-    assert!(matches!(e, AnalyzeError::BundleNotFound { .. }));
+    assert!(matches!(
+        e,
+        AnalyzeError::Bundle(ReadError::NotFound { .. })
+    ));
     assert!(e.is_missing_input());
     assert!(e.to_string().contains(&p.display().to_string()));
 }
@@ -22,7 +26,10 @@ fn file_instead_of_dir() {
     let p = d.path().join("capture.pcapng");
     std::fs::write(&p, b"x").unwrap();
     let e = analyze_bundle(&p).unwrap_err();
-    assert!(matches!(e, AnalyzeError::NotADirectory { .. }), "{e}");
+    assert!(
+        matches!(e, AnalyzeError::Bundle(ReadError::NotADirectory { .. })),
+        "{e}"
+    );
 }
 
 #[test]
@@ -50,7 +57,10 @@ fn garbage_meta() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("meta.json"), garbage).unwrap();
         let e = analyze_bundle(d.path()).unwrap_err();
-        assert!(matches!(e, AnalyzeError::MetaCorrupt { .. }), "{e}");
+        assert!(
+            matches!(e, AnalyzeError::Bundle(ReadError::MetaCorrupt { .. })),
+            "{e}"
+        );
         assert!(e.to_string().contains("meta.json"));
         assert!(!e.is_missing_input());
     }
@@ -62,7 +72,10 @@ fn newer_format() {
     b.meta.format_version = 99;
     let e = analyze_bundle(&b.write()).unwrap_err();
     assert!(
-        matches!(e, AnalyzeError::FormatTooNew { found: 99, .. }),
+        matches!(
+            e,
+            AnalyzeError::Bundle(ReadError::FormatTooNew { found: 99, .. })
+        ),
         "{e}"
     );
     assert!(e.to_string().contains("upgrade"));

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use gotrace_analyzer::bundle::bundle_from_bytes;
+use gotrace_analyzer::bundle::{bundle_from_bytes, ReadError};
 use gotrace_analyzer::capture::CaptureIndex;
-use gotrace_analyzer::{analyze, analyze_bundle, AnalyzeError};
+use gotrace_analyzer::{analyze, analyze_bundle};
 
 #[test]
 fn every_fixture_bundle_reads_the_same_from_memory() {
@@ -39,12 +39,12 @@ fn every_fixture_bundle_reads_the_same_from_memory() {
 fn bad_meta_from_memory_is_the_same_error() {
     let e =
         bundle_from_bytes(Path::new("mem"), b"{\"format_version\": 1}", None, None).unwrap_err();
-    assert!(matches!(e, AnalyzeError::MetaCorrupt { .. }), "{e}");
+    assert!(matches!(e, ReadError::MetaCorrupt { .. }), "{e}");
     assert!(e.to_string().contains("mem/meta.json"), "{e}");
     let e =
         bundle_from_bytes(Path::new("mem"), b"{\"format_version\": 99}", None, None).unwrap_err();
     assert!(
-        matches!(e, AnalyzeError::FormatTooNew { found: 99, .. }),
+        matches!(e, ReadError::FormatTooNew { found: 99, .. }),
         "{e}"
     );
 }

@@ -6,9 +6,9 @@
 
 use std::path::Path;
 
-use gotrace_analyzer::bundle::bundle_from_bytes;
 use gotrace_analyzer::capture::{CaptureIndex, CaptureReader};
 use gotrace_analyzer::{analyze, render_text};
+use gotrace_bundle::bundle_from_bytes;
 use libfuzzer_sys::fuzz_target;
 
 /// Separates the bundle's files in an input (xtask's seeds use the same).

@@ -1,45 +1,15 @@
-//! Building meta.json's contents at the start of a run.
+//! Building meta.json's contents at the start of a run: the facts of the
+//! running system (resolver, firewall, kernel, clocks) gathered into the
+//! format's [`Meta`].
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use gotrace_analyzer::bundle::{ClockMap, Meta, FORMAT_VERSION};
+pub use gotrace_bundle::go_env;
+use gotrace_bundle::{ClockMap, Meta, FORMAT_VERSION};
 
 use crate::netns::NetNs;
 use crate::{firewall, resolv};
-
-/// Environment variables that decide where and how Go fetches modules
-/// (`go help environment`, `go help module-private`), kept in meta.json,
-/// and PATH, where Go looks for `git` for `direct` fetches.
-const GO_ENV: &[&str] = &[
-    "PATH",
-    "GOPROXY",
-    "GONOPROXY",
-    "GOPRIVATE",
-    "GONOSUMDB",
-    "GONOSUMCHECK",
-    "GOSUMDB",
-    "GOFLAGS",
-    "GOINSECURE",
-    "GOTOOLCHAIN",
-    "GODEBUG",
-    "GOVCS",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-];
-
-/// The Go-relevant variables among `vars` (an environment).
-pub fn go_env(vars: impl IntoIterator<Item = (String, String)>) -> BTreeMap<String, String> {
-    vars.into_iter()
-        .filter(|(k, _)| GO_ENV.contains(&k.as_str()))
-        .collect()
-}
 
 /// The traced process as meta.json describes it.
 pub struct Subject<'a> {

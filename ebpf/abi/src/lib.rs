@@ -111,6 +111,19 @@ pub const STDERR_MAX_CHUNKS: usize = 32;
 pub const AF_INET: u16 = 2;
 /// IPv6 address family.
 pub const AF_INET6: u16 = 10;
+/// Local (Unix domain) socket family (`<sys/socket.h>`, also `AF_LOCAL`).
+pub const AF_UNIX: u16 = 1;
+/// Netlink socket family (`<sys/socket.h>`): Go's net.Interfaces and the
+/// resolver's route lookups.
+pub const AF_NETLINK: u16 = 16;
+
+/// Socket types as in `<linux/net.h>` (`enum sock_type`), without the
+/// `SOCK_NONBLOCK`/`SOCK_CLOEXEC` flags: a byte stream (TCP).
+pub const SOCK_STREAM: u16 = 1;
+/// Datagram socket (UDP).
+pub const SOCK_DGRAM: u16 = 2;
+/// Raw socket.
+pub const SOCK_RAW: u16 = 3;
 
 /// One event, as written to the ring buffer.
 ///

@@ -8,6 +8,40 @@ use super::SockAddr;
 /// Current bundle format version, written to [`Meta::format_version`].
 pub const FORMAT_VERSION: u32 = 1;
 
+/// The environment variables [`Meta::env`] keeps: those that decide where
+/// and how Go fetches modules (`go help environment`, `go help
+/// module-private`), and PATH, where Go looks for `git` for `direct` fetches.
+pub const GO_ENV: &[&str] = &[
+    "PATH",
+    "GOPROXY",
+    "GONOPROXY",
+    "GOPRIVATE",
+    "GONOSUMDB",
+    "GONOSUMCHECK",
+    "GOSUMDB",
+    "GOFLAGS",
+    "GOINSECURE",
+    "GOTOOLCHAIN",
+    "GODEBUG",
+    "GOVCS",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// The Go-relevant variables among `vars` (an environment, as
+/// `std::env::vars()` gives it): those named in [`GO_ENV`], for [`Meta::env`].
+pub fn go_env(vars: impl IntoIterator<Item = (String, String)>) -> BTreeMap<String, String> {
+    vars.into_iter()
+        .filter(|(k, _)| GO_ENV.contains(&k.as_str()))
+        .collect()
+}
+
 /// The contents of `meta.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Meta {
@@ -45,7 +79,7 @@ pub struct Meta {
     pub kernel_release: String,
     /// How the command ended. `gotrace run` takes it from wait(2);
     /// `gotrace attach`, which is not the process's parent, from the root
-    /// process's `exit` event ([`crate::bundle::Op::Exit`] `status`). Absent if the tracer
+    /// process's `exit` event ([`crate::Op::Exit`] `status`). Absent if the tracer
     /// died first, and for an attach that detached while the process was
     /// still running ([`Attach::ended_by`] `interrupted` or `duration`).
     pub exit: Option<ExitStatus>,
@@ -54,7 +88,7 @@ pub struct Meta {
     /// Packets the capture socket dropped (`PACKET_STATISTICS` tp_drops).
     pub dropped_packets: u64,
     /// Go-relevant environment of the command (GOPROXY, GOPRIVATE, HTTPS_PROXY, ...):
-    /// only variables that were set.
+    /// only variables that were set, among [`GO_ENV`] ([`go_env`]).
     pub env: BTreeMap<String, String>,
     /// Interfaces captured, in pcapng interface-id order.
     pub interfaces: Vec<Interface>,
@@ -135,7 +169,7 @@ pub struct ResolvConf {
     /// The path read (`/etc/resolv.conf`).
     pub path: String,
     /// Whether the file could be read. When it cannot, or names no
-    /// nameserver, Go asks 127.0.0.1:53 and [::1]:53.
+    /// nameserver, Go asks `127.0.0.1:53` and `[::1]:53`.
     pub present: bool,
     /// Why it could not be read (`No such file or directory`).
     #[serde(default)]
@@ -193,4 +227,23 @@ pub struct Interface {
     /// whose command entered one (`ip netns exec`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netns: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_env_keeps_only_the_go_relevant_variables() {
+        let vars = [("GOPROXY", "off"), ("HOME", "/root"), ("no_proxy", "x")]
+            .map(|(k, v)| (k.to_string(), v.to_string()));
+        let kept = go_env(vars);
+        assert_eq!(
+            kept.into_iter().collect::<Vec<_>>(),
+            [
+                ("GOPROXY".into(), "off".into()),
+                ("no_proxy".into(), "x".into())
+            ]
+        );
+    }
 }

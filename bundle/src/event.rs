@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// `id` is the line's 1-based position and the number reports cite as
 /// "event #id". Times are CLOCK_MONOTONIC ns, the clock of
-/// `bpf_ktime_get_ns()`; [`crate::bundle::Meta::clock`] maps them to the
+/// `bpf_ktime_get_ns()`; [`crate::Meta::clock`] maps them to the
 /// capture's wall-clock times.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -45,7 +45,8 @@ pub struct SockAddr {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Op {
-    /// `socket(2)`: `domain` AF_*, `sock_type` SOCK_* without flags, `protocol`.
+    /// `socket(2)`: `domain` AF_* ([`crate::AF_INET`]...), `sock_type` SOCK_*
+    /// without flags ([`crate::SOCK_STREAM`]...), `protocol` (IPPROTO_*, 0 = default).
     Socket {
         ret: i64,
         errno: Option<String>,
@@ -147,7 +148,7 @@ pub enum Op {
     /// tree (`sock`, the skb's `struct sock *`), or one freed in a traced
     /// task's syscall. `reason` is `enum skb_drop_reason` of the tracing
     /// kernel (`reason_name` resolved through its format file, also kept in
-    /// [`crate::bundle::Meta::drop_reasons`]); `location` the freeing kernel
+    /// [`crate::Meta::drop_reasons`]); `location` the freeing kernel
     /// function's address (hex); `protocol` the skb's ethertype (0x0800 IPv4).
     SkbDrop {
         sock: Option<String>,

@@ -2,14 +2,14 @@
 //!
 //! Only `meta.json` is required; a missing or damaged `events.jsonl`,
 //! capture or `stderr.log` becomes a warning so a killed run still gets
-//! analysed (docs/BUNDLE.md).
+//! analysed (BUNDLE.md).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::{files, Event, Meta, FORMAT_VERSION};
-use crate::error::AnalyzeError;
+use crate::error::ReadError;
+use crate::{files, Event, Meta, FORMAT_VERSION};
 
 /// `meta.json` larger than this (bytes) is not something gotrace wrote.
 const META_MAX_BYTES: u64 = 4 << 20;
@@ -46,16 +46,16 @@ pub struct Bundle {
 /// Reads the bundle in `dir`.
 ///
 /// # Errors
-/// [`AnalyzeError`] when the directory or `meta.json` is missing, unreadable
+/// [`ReadError`] when the directory or `meta.json` is missing, unreadable
 /// or corrupt; everything else is a warning in [`Bundle::warnings`].
-pub fn read_bundle(dir: &Path) -> Result<Bundle, AnalyzeError> {
+pub fn read_bundle(dir: &Path) -> Result<Bundle, ReadError> {
     if !dir.exists() {
-        return Err(AnalyzeError::BundleNotFound {
+        return Err(ReadError::NotFound {
             dir: dir.to_path_buf(),
         });
     }
     if !dir.is_dir() {
-        return Err(AnalyzeError::NotADirectory {
+        return Err(ReadError::NotADirectory {
             dir: dir.to_path_buf(),
         });
     }
@@ -79,7 +79,7 @@ pub fn read_bundle(dir: &Path) -> Result<Bundle, AnalyzeError> {
             None
         }
         Err(e) => {
-            return Err(AnalyzeError::Unreadable {
+            return Err(ReadError::Unreadable {
                 path: events_path,
                 source: e,
             })
@@ -132,26 +132,19 @@ fn meta_warnings(meta: &Meta) -> Vec<String> {
 /// `stderr.log`; `None` for a missing file), read as [`read_bundle`] reads
 /// a directory: for fuzzing and for tools that hold a bundle in memory.
 /// `dir` only names the bundle in messages. The capture is not part of it:
-/// index it ([`crate::capture::CaptureIndex::from_reader`]) and pass it to
-/// [`crate::analyze`].
+/// the analyzer indexes it on its own (`gotrace_analyzer::capture::CaptureIndex::from_reader`)
+/// and takes both (`gotrace_analyzer::analyze`).
 ///
 /// # Errors
-/// [`AnalyzeError::MetaCorrupt`] or [`AnalyzeError::FormatTooNew`] when
-/// `meta` is not a usable `meta.json`.
+/// [`ReadError::MetaTooLarge`], [`ReadError::MetaCorrupt`] or
+/// [`ReadError::FormatTooNew`] when `meta` is not a usable `meta.json`.
 pub fn bundle_from_bytes(
     dir: &Path,
     meta: &[u8],
     events: Option<&[u8]>,
     stderr: Option<&[u8]>,
-) -> Result<Bundle, AnalyzeError> {
-    let path = dir.join(files::META);
-    if meta.len() as u64 > META_MAX_BYTES {
-        return Err(AnalyzeError::MetaCorrupt {
-            path,
-            detail: format!("larger than {META_MAX_BYTES} bytes"),
-        });
-    }
-    let meta = parse_meta(meta, path)?;
+) -> Result<Bundle, ReadError> {
+    let meta = parse_meta(meta, dir.join(files::META))?;
     let mut warnings = meta_warnings(&meta);
     let (events, events_damaged) = match events {
         Some(bytes) => {
@@ -205,52 +198,50 @@ fn unfinished_warning(meta: &Meta) -> Option<String> {
     }
 }
 
-fn read_meta(dir: &Path) -> Result<Meta, AnalyzeError> {
+fn read_meta(dir: &Path) -> Result<Meta, ReadError> {
     let path = dir.join(files::META);
     let file = match File::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(AnalyzeError::MetaMissing {
+            return Err(ReadError::MetaMissing {
                 dir: dir.to_path_buf(),
             })
         }
-        Err(e) => return Err(AnalyzeError::Unreadable { path, source: e }),
+        Err(e) => return Err(ReadError::Unreadable { path, source: e }),
     };
     let mut bytes = Vec::new();
     if let Err(e) = file.take(META_MAX_BYTES + 1).read_to_end(&mut bytes) {
-        return Err(AnalyzeError::Unreadable { path, source: e });
-    }
-    if bytes.len() as u64 > META_MAX_BYTES {
-        return Err(AnalyzeError::MetaCorrupt {
-            path,
-            detail: format!("larger than {META_MAX_BYTES} bytes"),
-        });
+        return Err(ReadError::Unreadable { path, source: e });
     }
     parse_meta(&bytes, path)
 }
 
-/// Parses the bytes of `meta.json` (`path` names it in errors).
-fn parse_meta(bytes: &[u8], path: PathBuf) -> Result<Meta, AnalyzeError> {
+/// Parses the bytes of `meta.json` (`path` names it in errors), refusing
+/// more than [`META_MAX_BYTES`].
+fn parse_meta(bytes: &[u8], path: PathBuf) -> Result<Meta, ReadError> {
+    if bytes.len() as u64 > META_MAX_BYTES {
+        return Err(ReadError::MetaTooLarge {
+            path,
+            max_bytes: META_MAX_BYTES,
+        });
+    }
     // Check the version before the schema, so a newer bundle gets "upgrade"
     // instead of a confusing missing-field error.
     let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| AnalyzeError::MetaCorrupt {
+        serde_json::from_slice(bytes).map_err(|source| ReadError::MetaCorrupt {
             path: path.clone(),
-            detail: e.to_string(),
+            source,
         })?;
     if let Some(v) = value.get("format_version").and_then(|v| v.as_u64()) {
         if v > u64::from(FORMAT_VERSION) {
-            return Err(AnalyzeError::FormatTooNew {
+            return Err(ReadError::FormatTooNew {
                 path,
                 found: u32::try_from(v).unwrap_or(u32::MAX),
                 supported: FORMAT_VERSION,
             });
         }
     }
-    serde_json::from_value(value).map_err(|e| AnalyzeError::MetaCorrupt {
-        path,
-        detail: e.to_string(),
-    })
+    serde_json::from_value(value).map_err(|source| ReadError::MetaCorrupt { path, source })
 }
 
 /// What [`read_events`] got out of `events.jsonl`.
@@ -523,6 +514,23 @@ mod tests {
             w[21].starts_with("events.jsonl:52: last line is truncated"),
             "{w:?}"
         );
+    }
+
+    #[test]
+    fn an_over_large_meta_is_refused_from_disk_and_from_memory() {
+        let big = vec![b' '; META_MAX_BYTES as usize + 1];
+        let e = bundle_from_bytes(Path::new("mem"), &big, None, None).unwrap_err();
+        assert!(
+            matches!(&e, ReadError::MetaTooLarge { path, .. } if path == Path::new("mem/meta.json")),
+            "{e}"
+        );
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join(files::META), &big).unwrap();
+        let e = read_bundle(tmp.path()).unwrap_err();
+        assert!(matches!(e, ReadError::MetaTooLarge { .. }), "{e}");
+        // One byte less is parsed (and is not JSON of a bundle).
+        let e = bundle_from_bytes(Path::new("mem"), &big[1..], None, None).unwrap_err();
+        assert!(matches!(e, ReadError::MetaCorrupt { .. }), "{e}");
     }
 
     #[test]

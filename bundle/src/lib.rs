@@ -1,0 +1,47 @@
+//! The gotrace trace bundle: the directory `gotrace run`/`attach` writes and
+//! `gotrace analyze` reads: its types, its reader and its writer.
+//!
+//! Layout (the format doc is BUNDLE.md next to this crate's Cargo.toml):
+//! `meta.json` ([`Meta`]), `events.jsonl` ([`Event`] per line),
+//! `capture.pcapng`, `stderr.log`, `verdict.json` (names in [`files`]).
+//! The tracer writes with [`BundleWriter`]; the analyzer reads with
+//! [`read_bundle`] (or [`bundle_from_bytes`] for contents in memory).
+
+#![warn(missing_docs)]
+
+mod error;
+mod event;
+mod meta;
+mod reader;
+mod writer;
+
+pub use error::{ReadError, WriteError};
+pub use event::{Event, Op, SockAddr};
+pub use meta::{
+    go_env, Attach, ClockMap, ExitStatus, Firewall, Interface, Meta, PreExistingSocket, ResolvConf,
+    FORMAT_VERSION, GO_ENV,
+};
+pub use reader::{
+    bundle_from_bytes, read_bundle, read_events, Bundle, ReadEvents, MAX_BAD_LINE_WARNINGS,
+    MAX_EVENT_LINE_BYTES,
+};
+pub use writer::{BundleWriter, Owner};
+
+/// The kernel's numbers in [`Op::Socket`]'s `domain` (`AF_*`, `<sys/socket.h>`)
+/// and `sock_type` (`SOCK_*`, `<linux/net.h>`) and in the ABI's `family`:
+/// defined once, in the ABI crate the probes share.
+pub use gotrace_abi::{AF_INET, AF_INET6, AF_NETLINK, AF_UNIX, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM};
+
+/// File names inside a bundle directory.
+pub mod files {
+    /// Run metadata, JSON.
+    pub const META: &str = "meta.json";
+    /// One JSON event per line.
+    pub const EVENTS: &str = "events.jsonl";
+    /// Packets, pcapng with nanosecond timestamps.
+    pub const CAPTURE: &str = "capture.pcapng";
+    /// The command's stderr as it was passed through.
+    pub const STDERR: &str = "stderr.log";
+    /// The verdict as JSON, written at the end of a run.
+    pub const VERDICT: &str = "verdict.json";
+}
