@@ -21,8 +21,9 @@ use crate::user::{read_msghdr, read_payload, read_sockaddr};
 const SOL_SOCKET: u64 = 1;
 const SO_ERROR: u64 = 4;
 const EAGAIN: i64 = 11;
-const AF_INET: u64 = 2;
-const AF_INET6: u64 = 10;
+// socket(2)'s domain argument is a full register.
+const AF_INET: u64 = gotrace_abi::AF_INET as u64;
+const AF_INET6: u64 = gotrace_abi::AF_INET6 as u64;
 /// Offset of `struct mmsghdr.msg_len` (after a 56-byte msghdr), sendmmsg(2).
 const MMSGHDR_MSG_LEN: u64 = 56;
 
