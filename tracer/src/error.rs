@@ -74,8 +74,9 @@ impl TracerError {
     /// and user switching, 67 (EX_NOUSER: "the user specified did not
     /// exist") for an unknown `--user`, 66 (EX_NOINPUT) for an `attach` PID
     /// that does not exist or exits while attaching, 64 (EX_USAGE) for an
-    /// `attach` PID that is a thread or gotrace itself, 66/65 for `analyze`
-    /// input, 70 (EX_SOFTWARE) for everything else.
+    /// `attach` PID that is a thread or gotrace itself; for `analyze`, 66
+    /// when its input does not exist and 65 (EX_DATAERR) when it cannot be
+    /// read as a bundle or capture; 70 (EX_SOFTWARE) for everything else.
     pub fn exit_code(&self) -> i32 {
         match self {
             TracerError::NoSuchProcess { .. } | TracerError::ExitedDuringAttach { .. } => 66,
@@ -84,7 +85,8 @@ impl TracerError {
             TracerError::NotExecutable { .. } => 126,
             TracerError::Privileges { .. } | TracerError::SwitchUser { .. } => 77,
             TracerError::UnknownUser { .. } => 67,
-            TracerError::Analyze(e) => crate::analyze_cmd::exit_code(e),
+            TracerError::Analyze(e) if e.is_missing_input() => 66,
+            TracerError::Analyze(_) => 65,
             _ => 70,
         }
     }

@@ -5,8 +5,9 @@ use std::path::Path;
 
 use gotrace_analyzer::bundle::{ClockMap, Meta, FORMAT_VERSION};
 
-use crate::netns::NetNs;
-use crate::{firewall, resolv};
+use crate::firewall;
+use crate::process::netns::NetNs;
+use crate::process::resolv;
 
 /// Environment variables that decide where and how Go fetches modules
 /// (`go help environment`, `go help module-private`), kept in meta.json,

@@ -15,7 +15,7 @@ use gotrace_analyzer::bundle::{files, Interface};
 
 use crate::bundle::BundleWriter;
 use crate::error::TracerError;
-use crate::netns::NetNs;
+use crate::process::netns::NetNs;
 use socket::{NsInfo, PacketSocket};
 use writer::CaptureWriter;
 

@@ -8,8 +8,8 @@ use gotrace_abi::{globals, RawEvent};
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 
 use crate::error::TracerError;
-use crate::kernel_events::{self, Names, Tracepoint};
-use crate::tracefs;
+use crate::record::kernel_events::{self, Names, Tracepoint};
+use crate::record::tracefs;
 
 /// The eBPF object compiled from ebpf/probes, embedded by build.rs
 /// (empty when the binary was built without it).

@@ -10,8 +10,8 @@ use std::path::Path;
 
 use gotrace_abi::globals;
 
-use crate::btf;
-use crate::tracefs::Format;
+use crate::record::btf;
+use crate::record::tracefs::Format;
 
 /// (program name in the object, tracepoint category, event).
 pub type Tracepoint = (&'static str, &'static str, &'static str);

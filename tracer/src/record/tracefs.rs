@@ -140,9 +140,9 @@ mod tests {
     use super::{parse_offset, parse_symbolic, Format};
 
     /// This project's machine's format files (Linux 6.18), copied verbatim.
-    const KFREE_SKB_6_18: &str = include_str!("../testdata/kfree_skb-6.18.format");
-    const SEND_RESET_6_18: &str = include_str!("../testdata/tcp_send_reset-6.18.format");
-    const RETRANSMIT_6_18: &str = include_str!("../testdata/tcp_retransmit_skb-6.18.format");
+    const KFREE_SKB_6_18: &str = include_str!("../../testdata/kfree_skb-6.18.format");
+    const SEND_RESET_6_18: &str = include_str!("../../testdata/tcp_send_reset-6.18.format");
+    const RETRANSMIT_6_18: &str = include_str!("../../testdata/tcp_retransmit_skb-6.18.format");
 
     #[test]
     fn drop_reasons_come_from_the_print_fmt() {
