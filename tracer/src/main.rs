@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use gotrace::cmd::{analyze, attach, run, RecordOptions};
+use gotrace::TracerError;
 
 #[derive(Parser)]
 #[command(
@@ -152,13 +153,135 @@ fn main() {
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            let msg = e.to_string();
-            if msg.starts_with("gotrace") {
-                eprintln!("{msg}");
-            } else {
-                eprintln!("gotrace: {msg}");
-            }
+            eprintln!("{}", error_line(&e));
             std::process::exit(e.exit_code());
         }
+    }
+}
+
+/// The line printed for an error: the one place the `gotrace` prefix is
+/// written (`gotrace run needs ...`, `gotrace: go: command not found`).
+fn error_line(e: &TracerError) -> String {
+    let sep = if e.names_subcommand() { " " } else { ": " };
+    format!("gotrace{sep}{e}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cmd, clap::Error> {
+        Cli::try_parse_from(std::iter::once("gotrace").chain(args.iter().copied())).map(|c| c.cmd)
+    }
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_takes_the_shared_flags_and_the_command_verbatim() {
+        let Ok(Cmd::Run {
+            recording,
+            user,
+            command,
+        }) = parse(&[
+            "run",
+            "-o",
+            "b",
+            "--json",
+            "-v",
+            "--ready-file",
+            "r",
+            "--",
+            "go",
+            "mod",
+            "-x",
+        ])
+        else {
+            panic!("run must parse");
+        };
+        assert_eq!(
+            recording.options(true),
+            RecordOptions {
+                output: Some("b".into()),
+                json: true,
+                ready_file: Some("r".into()),
+                live: true,
+            }
+        );
+        assert_eq!(user, None);
+        assert_eq!(command, ["go", "mod", "-x"]);
+        assert!(parse(&["run"]).is_err(), "a command is required");
+    }
+
+    #[test]
+    fn attach_takes_the_shared_flags_and_refuses_live_with_quiet() {
+        let Ok(Cmd::Attach {
+            pid,
+            duration,
+            recording,
+            quiet,
+        }) = parse(&["attach", "-p", "-3", "--duration", "2m", "-o", "b", "-q"])
+        else {
+            panic!("attach must parse");
+        };
+        assert_eq!(pid, -3, "a negative PID is reported by attach, not clap");
+        assert_eq!(duration, Some(std::time::Duration::from_secs(120)));
+        assert_eq!(recording.output, Some(PathBuf::from("b")));
+        assert!(quiet && !recording.live);
+        let e = parse(&["attach", "-p", "1", "-v", "-q"])
+            .err()
+            .expect("-v -q");
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert!(parse(&["attach", "-p", "1", "--duration", "0"]).is_err());
+    }
+
+    #[test]
+    fn attach_rewords_the_shared_help_texts() {
+        let cmd = Cli::command();
+        let help = |sub: &str, arg: &str| {
+            let sub = cmd.find_subcommand(sub).unwrap();
+            let a = sub.get_arguments().find(|a| a.get_id() == arg).unwrap();
+            a.get_help().unwrap().to_string()
+        };
+        assert_eq!(
+            help("attach", "ready_file"),
+            "Create this file (containing the PID) once tracing is live"
+        );
+        assert!(help("run", "ready_file").contains("just before the command starts"));
+        assert!(help("attach", "live").contains("default when stderr is a terminal"));
+        assert!(help("run", "live").contains("interleaved with the command's own stderr"));
+        assert_eq!(help("run", "output"), help("attach", "output"));
+    }
+
+    #[test]
+    fn the_gotrace_prefix_joins_each_message_as_before() {
+        assert_eq!(
+            error_line(&TracerError::NoSuchProcess { pid: 9 }),
+            "gotrace attach: no process with PID 9: check it with `ps -p 9`"
+        );
+        assert!(error_line(&TracerError::Privileges {
+            what: "run",
+            missing: "CAP_BPF".into()
+        })
+        .starts_with("gotrace run needs CAP_BPF: run it as root"));
+        assert_eq!(
+            error_line(&TracerError::CommandNotFound {
+                cmd: "go".into(),
+                reason: "command not found"
+            }),
+            "gotrace: go: command not found"
+        );
+        assert_eq!(
+            error_line(&TracerError::SwitchUser {
+                user: "bob".into(),
+                problem: "setuid failed".into()
+            }),
+            "gotrace: cannot run the command as bob: setuid failed"
+        );
+        assert!(error_line(&TracerError::NoEbpfObject)
+            .starts_with("gotrace: this gotrace binary was built without"));
     }
 }
