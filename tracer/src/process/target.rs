@@ -194,4 +194,12 @@ mod tests {
         child.wait().unwrap();
         assert!(t.exited());
     }
+
+    #[test]
+    fn nul_separated_lists_skip_empty_entries_and_keep_bad_utf8() {
+        assert_eq!(nul_separated(b"go\0mod\0tidy\0"), ["go", "mod", "tidy"]);
+        assert_eq!(nul_separated(b"a\0\0b"), ["a", "b"]);
+        assert!(nul_separated(b"").is_empty());
+        assert_eq!(nul_separated(b"x\xff\0"), ["x\u{fffd}"]);
+    }
 }

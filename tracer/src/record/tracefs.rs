@@ -58,6 +58,15 @@ impl Format {
         Ok(Format { tracepoint, text })
     }
 
+    /// A format file's `text` read elsewhere (a saved copy), for
+    /// `category/event`.
+    pub fn from_text(tracepoint: &str, text: String) -> Format {
+        Format {
+            tracepoint: tracepoint.into(),
+            text,
+        }
+    }
+
     /// Byte offset of `field` in the records, parsed from lines like
     /// `field:pid_t child_pid;\toffset:20;\tsize:4;...`.
     pub fn offset(&self, field: &str) -> Result<usize, TracerError> {
