@@ -33,7 +33,7 @@ pub enum TracerError {
     NoEbpfObject,
     /// tracefs is not available.
     #[error("tracefs is not mounted at /sys/kernel/tracing and mounting it failed ({0}): mount it with `mount -t tracefs nodev /sys/kernel/tracing`")]
-    Tracefs(String),
+    Tracefs(#[source] TracefsMountError),
     /// A tracepoint's format file is not what the probes expect.
     #[error("tracepoint {tracepoint}: {problem}; this kernel's layout is not supported yet, please report it with the output of `cat /sys/kernel/tracing/events/{tracepoint}/format`")]
     TracepointFormat { tracepoint: String, problem: String },
@@ -43,7 +43,7 @@ pub enum TracerError {
     Ebpf(#[source] Box<EbpfError>),
     /// The packet capture could not start or failed.
     #[error("packet capture failed: {0}; gotrace needs CAP_NET_RAW for its AF_PACKET socket")]
-    Capture(String),
+    Capture(#[from] CaptureError),
     /// Writing the bundle failed.
     #[error("writing the trace bundle {path}: {source}; check the directory is writable and the disk has space")]
     Bundle {
@@ -127,6 +127,33 @@ impl TracerError {
             source,
         }
     }
+}
+
+/// Why tracefs could not be mounted (shown inside [`TracerError::Tracefs`]).
+#[derive(Debug, thiserror::Error)]
+pub enum TracefsMountError {
+    /// mount(2) failed.
+    #[error("{0}")]
+    Mount(#[source] nix::errno::Errno),
+    /// The mount succeeded but shows no tracepoints.
+    #[error("no events/ directory after mounting")]
+    NoEvents,
+}
+
+/// What failed in the packet capture (shown inside [`TracerError::Capture`]).
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    /// A socket call on the AF_PACKET sockets (packet(7)).
+    #[error("{call}: {source}")]
+    Syscall {
+        /// The call and, where it helps, its arguments: `socket(AF_PACKET,
+        /// SOCK_RAW, ETH_P_ALL)`, `SO_TIMESTAMPNS`, `poll`, `recvmsg`.
+        call: &'static str,
+        source: nix::errno::Errno,
+    },
+    /// A capture thread ended or panicked; what happened, in words.
+    #[error("{0}")]
+    Thread(&'static str),
 }
 
 /// Which step of loading the embedded eBPF object failed, with aya's error
@@ -232,8 +259,17 @@ mod tests {
                 67,
             ),
             (TracerError::NoEbpfObject, 70),
-            (TracerError::Tracefs("EPERM".into()), 70),
-            (TracerError::Capture("poll".into()), 70),
+            (
+                TracerError::Tracefs(TracefsMountError::Mount(nix::errno::Errno::EPERM)),
+                70,
+            ),
+            (
+                TracerError::from(CaptureError::Syscall {
+                    call: "poll",
+                    source: nix::errno::Errno::EINTR,
+                }),
+                70,
+            ),
             (TracerError::sys("waiting", io()), 70),
             (
                 TracerError::Bundle {
@@ -337,6 +373,30 @@ mod tests {
         assert!(
             e.to_string().starts_with(&format!(
                 "loading the eBPF programs failed: {shown}; check "
+            )),
+            "{e}"
+        );
+        assert!(e.source().and_then(|s| s.source()).is_some());
+    }
+
+    #[test]
+    fn capture_and_tracefs_errors_keep_the_errno_as_source() {
+        use nix::errno::Errno;
+        let e = TracerError::from(CaptureError::Syscall {
+            call: "recvmsg",
+            source: Errno::ENETDOWN,
+        });
+        assert_eq!(
+            e.to_string(),
+            format!("packet capture failed: recvmsg: {}; gotrace needs CAP_NET_RAW for its AF_PACKET socket", Errno::ENETDOWN)
+        );
+        let errno = e.source().and_then(|s| s.source()).expect("the errno");
+        assert_eq!(errno.to_string(), Errno::ENETDOWN.to_string());
+        let e = TracerError::Tracefs(TracefsMountError::Mount(Errno::EPERM));
+        assert!(
+            e.to_string().starts_with(&format!(
+                "tracefs is not mounted at /sys/kernel/tracing and mounting it failed ({}): ",
+                Errno::EPERM
             )),
             "{e}"
         );

@@ -1,7 +1,7 @@
 //! tracefs: making sure it is mounted, and reading tracepoint record layouts
 //! from each event's `format` file (Documentation/trace/events.rst).
 
-use crate::error::TracerError;
+use crate::error::{TracefsMountError, TracerError};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -25,13 +25,11 @@ pub fn ensure_mounted() -> Result<(), TracerError> {
         nix::mount::MsFlags::empty(),
         None::<&str>,
     )
-    .map_err(|e| TracerError::Tracefs(e.to_string()))?;
+    .map_err(|e| TracerError::Tracefs(TracefsMountError::Mount(e)))?;
     if events.is_dir() {
         Ok(())
     } else {
-        Err(TracerError::Tracefs(
-            "no events/ directory after mounting".into(),
-        ))
+        Err(TracerError::Tracefs(TracefsMountError::NoEvents))
     }
 }
 
