@@ -1,7 +1,8 @@
 //! The sub-commands: `run` and `attach` record a bundle and report on it,
 //! `analyze` reports on a bundle or capture already written. What `run`
 //! and `attach` share (their common options, the default bundle directory,
-//! the ready file) is here, below both.
+//! the ready file) lives here, in their parent, so neither imports the
+//! other.
 
 pub mod analyze;
 pub mod attach;
