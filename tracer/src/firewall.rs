@@ -7,7 +7,7 @@ use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
-use crate::netns::NetNs;
+use crate::process::netns::NetNs;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 

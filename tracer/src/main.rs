@@ -5,36 +5,15 @@
 //! then prints where the failure was: before any syscall, in the kernel, or
 //! on the network. `gotrace analyze BUNDLE` re-analyses a bundle offline;
 //! `gotrace analyze FILE.pcap` (or `-` for stdin) judges a bare capture.
-
-mod analyze_cmd;
-mod attach;
-mod btf;
-mod bundle;
-mod capture;
-mod clock;
-mod decode;
-mod error;
-mod firewall;
-mod kernel_events;
-mod live;
-mod meta;
-mod netns;
-mod privileges;
-mod probes;
-mod procnet;
-mod report;
-mod resolv;
-mod run;
-mod session;
-mod signals;
-mod spawn;
-mod target;
-mod tracefs;
-mod user;
+//!
+//! This file is the command line only: flags, then the library
+//! (`gotrace::cmd`), then the exit status.
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use gotrace::cmd::{analyze, attach, run, RecordOptions};
+use gotrace::TracerError;
 
 #[derive(Parser)]
 #[command(
@@ -47,24 +26,45 @@ struct Cli {
     cmd: Cmd,
 }
 
+/// Flags `run` and `attach` share. The help texts are `run`'s; `attach`
+/// rewords `--ready-file` and `--live` (there is no command to start, and
+/// `--live` is its default on a terminal).
+#[derive(Args)]
+struct Recording {
+    /// Bundle directory to write (default ./gotrace-YYYYmmdd-HHMMSS).
+    #[arg(short = 'o', long = "output", value_name = "PATH")]
+    output: Option<PathBuf>,
+    /// Print the verdict as JSON on stdout instead of the text report on stderr.
+    #[arg(long)]
+    json: bool,
+    /// Create this file (containing the command's PID) once tracing is live,
+    /// just before the command starts; for scripts and tests.
+    #[arg(long, value_name = "PATH")]
+    ready_file: Option<PathBuf>,
+    /// Print one line per network event as it happens, on stderr
+    /// (interleaved with the command's own stderr).
+    #[arg(short = 'v', long = "live")]
+    live: bool,
+}
+
+impl Recording {
+    /// The library's options, with `live` decided by the caller.
+    fn options(self, live: bool) -> RecordOptions {
+        RecordOptions {
+            output: self.output,
+            json: self.json,
+            ready_file: self.ready_file,
+            live,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Run a command traced (needs root, or CAP_BPF + CAP_PERFMON + CAP_NET_RAW), then report.
     Run {
-        /// Bundle directory to write (default ./gotrace-YYYYmmdd-HHMMSS).
-        #[arg(short = 'o', long = "output", value_name = "PATH")]
-        output: Option<PathBuf>,
-        /// Print the verdict as JSON on stdout instead of the text report on stderr.
-        #[arg(long)]
-        json: bool,
-        /// Create this file (containing the command's PID) once tracing is live,
-        /// just before the command starts; for scripts and tests.
-        #[arg(long, value_name = "PATH")]
-        ready_file: Option<PathBuf>,
-        /// Print one line per network event as it happens, on stderr
-        /// (interleaved with the command's own stderr).
-        #[arg(short = 'v', long = "live")]
-        live: bool,
+        #[command(flatten)]
+        recording: Recording,
         /// Run the command as USER (a name or a uid). Default: under sudo,
         /// the user who invoked sudo (SUDO_UID); else gotrace's own user.
         /// `--user root` keeps root.
@@ -82,6 +82,12 @@ enum Cmd {
     /// Trace a running process (its threads, and the children it starts
     /// afterwards) until it exits, Ctrl-C, or --duration; then report.
     /// The process is not stopped or signalled; detaching leaves it as it was.
+    #[command(
+        mut_arg("ready_file", |a| a.help("Create this file (containing the PID) once tracing is live")),
+        mut_arg("live", |a| a
+            .help("Print one line per network event as it happens (default when stderr is a terminal)")
+            .conflicts_with("quiet")),
+    )]
     Attach {
         /// The process to trace: a PID (TGID), not a thread id.
         #[arg(
@@ -94,18 +100,8 @@ enum Cmd {
         /// Detach after this long (30, 500ms, 30s, 2m, 1h).
         #[arg(long, value_name = "DURATION", value_parser = attach::parse_duration)]
         duration: Option<std::time::Duration>,
-        /// Bundle directory to write (default ./gotrace-YYYYmmdd-HHMMSS).
-        #[arg(short = 'o', long = "output", value_name = "PATH")]
-        output: Option<PathBuf>,
-        /// Print the verdict as JSON on stdout instead of the text report on stderr.
-        #[arg(long)]
-        json: bool,
-        /// Create this file (containing the PID) once tracing is live.
-        #[arg(long, value_name = "PATH")]
-        ready_file: Option<PathBuf>,
-        /// Print one line per network event as it happens (default when stderr is a terminal).
-        #[arg(short = 'v', long = "live", conflicts_with = "quiet")]
-        live: bool,
+        #[command(flatten)]
+        recording: Recording,
         /// No live lines, only the report.
         #[arg(short = 'q', long)]
         quiet: bool,
@@ -127,48 +123,165 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Run {
-            output,
-            json,
-            ready_file,
-            live,
+            recording,
             user,
             command,
-        } => run::run(run::RunOptions {
-            argv: command,
-            output,
-            json,
-            ready_file,
-            live,
-            user,
-        }),
+        } => {
+            let live = recording.live;
+            run::run(run::RunOptions {
+                argv: command,
+                record: recording.options(live),
+                user,
+            })
+        }
         Cmd::Attach {
             pid,
             duration,
-            output,
-            json,
-            ready_file,
-            live,
+            recording,
             quiet,
-        } => attach::attach(attach::AttachOptions {
-            pid,
-            output,
-            json,
-            ready_file,
-            duration,
-            live: live || (!quiet && std::io::IsTerminal::is_terminal(&std::io::stderr())),
-        }),
-        Cmd::Analyze { json, input } => analyze_cmd::analyze(&input, json),
+        } => {
+            let live =
+                recording.live || (!quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()));
+            attach::attach(attach::AttachOptions {
+                pid,
+                record: recording.options(live),
+                duration,
+            })
+        }
+        Cmd::Analyze { json, input } => analyze::analyze(&input, json),
     };
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            let msg = e.to_string();
-            if msg.starts_with("gotrace") {
-                eprintln!("{msg}");
-            } else {
-                eprintln!("gotrace: {msg}");
-            }
+            eprintln!("{}", error_line(&e));
             std::process::exit(e.exit_code());
         }
+    }
+}
+
+/// The line printed for an error: the one place the `gotrace` prefix is
+/// written (`gotrace run needs ...`, `gotrace: go: command not found`).
+fn error_line(e: &TracerError) -> String {
+    let sep = if e.names_subcommand() { " " } else { ": " };
+    format!("gotrace{sep}{e}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cmd, clap::Error> {
+        Cli::try_parse_from(std::iter::once("gotrace").chain(args.iter().copied())).map(|c| c.cmd)
+    }
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_takes_the_shared_flags_and_the_command_verbatim() {
+        let Ok(Cmd::Run {
+            recording,
+            user,
+            command,
+        }) = parse(&[
+            "run",
+            "-o",
+            "b",
+            "--json",
+            "-v",
+            "--ready-file",
+            "r",
+            "--",
+            "go",
+            "mod",
+            "-x",
+        ])
+        else {
+            panic!("run must parse");
+        };
+        assert_eq!(
+            recording.options(true),
+            RecordOptions {
+                output: Some("b".into()),
+                json: true,
+                ready_file: Some("r".into()),
+                live: true,
+            }
+        );
+        assert_eq!(user, None);
+        assert_eq!(command, ["go", "mod", "-x"]);
+        assert!(parse(&["run"]).is_err(), "a command is required");
+    }
+
+    #[test]
+    fn attach_takes_the_shared_flags_and_refuses_live_with_quiet() {
+        let Ok(Cmd::Attach {
+            pid,
+            duration,
+            recording,
+            quiet,
+        }) = parse(&["attach", "-p", "-3", "--duration", "2m", "-o", "b", "-q"])
+        else {
+            panic!("attach must parse");
+        };
+        assert_eq!(pid, -3, "a negative PID is reported by attach, not clap");
+        assert_eq!(duration, Some(std::time::Duration::from_secs(120)));
+        assert_eq!(recording.output, Some(PathBuf::from("b")));
+        assert!(quiet && !recording.live);
+        let e = parse(&["attach", "-p", "1", "-v", "-q"])
+            .err()
+            .expect("-v -q");
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert!(parse(&["attach", "-p", "1", "--duration", "0"]).is_err());
+    }
+
+    #[test]
+    fn attach_rewords_the_shared_help_texts() {
+        let cmd = Cli::command();
+        let help = |sub: &str, arg: &str| {
+            let sub = cmd.find_subcommand(sub).unwrap();
+            let a = sub.get_arguments().find(|a| a.get_id() == arg).unwrap();
+            a.get_help().unwrap().to_string()
+        };
+        assert_eq!(
+            help("attach", "ready_file"),
+            "Create this file (containing the PID) once tracing is live"
+        );
+        assert!(help("run", "ready_file").contains("just before the command starts"));
+        assert!(help("attach", "live").contains("default when stderr is a terminal"));
+        assert!(help("run", "live").contains("interleaved with the command's own stderr"));
+        assert_eq!(help("run", "output"), help("attach", "output"));
+    }
+
+    #[test]
+    fn the_gotrace_prefix_joins_each_message_as_before() {
+        assert_eq!(
+            error_line(&TracerError::NoSuchProcess { pid: 9 }),
+            "gotrace attach: no process with PID 9: check it with `ps -p 9`"
+        );
+        assert!(error_line(&TracerError::Privileges {
+            what: "run",
+            missing: "CAP_BPF".into()
+        })
+        .starts_with("gotrace run needs CAP_BPF: run it as root"));
+        assert_eq!(
+            error_line(&TracerError::CommandNotFound {
+                cmd: "go".into(),
+                reason: "command not found"
+            }),
+            "gotrace: go: command not found"
+        );
+        assert_eq!(
+            error_line(&TracerError::SwitchUser {
+                user: "bob".into(),
+                problem: "setuid failed".into()
+            }),
+            "gotrace: cannot run the command as bob: setuid failed"
+        );
+        assert!(error_line(&TracerError::NoEbpfObject)
+            .starts_with("gotrace: this gotrace binary was built without"));
     }
 }

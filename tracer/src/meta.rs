@@ -8,8 +8,9 @@ use std::path::Path;
 pub use gotrace_bundle::go_env;
 use gotrace_bundle::{ClockMap, Meta, FORMAT_VERSION};
 
-use crate::netns::NetNs;
-use crate::{firewall, resolv};
+use crate::firewall;
+use crate::process::netns::NetNs;
+use crate::process::resolv;
 
 /// The traced process as meta.json describes it.
 pub struct Subject<'a> {

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use gotrace_analyzer::bundle::{files, Interface};
 
 use crate::bundle::BundleWriter;
-use crate::error::TracerError;
-use crate::netns::NetNs;
+use crate::error::{CaptureError, TracerError};
+use crate::process::netns::NetNs;
 use socket::{NsInfo, PacketSocket};
 use writer::CaptureWriter;
 
@@ -80,9 +80,10 @@ impl Capture {
                         sock
                     }
                     Err(e) => {
-                        let msg = e.to_string();
+                        // The error itself goes to `start`, which reports
+                        // it; this thread's own result is never read then.
                         let _ = opened_tx.send(Err(e));
-                        return Err(TracerError::Capture(msg));
+                        return Err(CaptureError::Thread("the capture socket did not open").into());
                     }
                 };
                 run(sock, writer, &flag, new_socks)
@@ -96,9 +97,10 @@ impl Capture {
                 namespaces: vec![first_ns],
             }),
             Ok(Err(e)) => Err(e),
-            Err(_) => Err(TracerError::Capture(
-                "the capture thread ended before opening its socket".into(),
-            )),
+            Err(_) => Err(CaptureError::Thread(
+                "the capture thread ended before opening its socket",
+            )
+            .into()),
         }
     }
 
@@ -123,10 +125,12 @@ impl Capture {
             })
             .map_err(|e| TracerError::sys("starting a capture thread", e))?
             .join()
-            .map_err(|_| TracerError::Capture("opening a capture socket panicked".into()))??;
-        self.added
-            .send(sock)
-            .map_err(|_| TracerError::Capture("the capture thread has stopped".into()))?;
+            .map_err(|_| {
+                TracerError::from(CaptureError::Thread("opening a capture socket panicked"))
+            })??;
+        self.added.send(sock).map_err(|_| {
+            TracerError::from(CaptureError::Thread("the capture thread has stopped"))
+        })?;
         self.namespaces.push(id);
         Ok(())
     }
@@ -136,7 +140,7 @@ impl Capture {
         self.stop.store(true, Ordering::SeqCst);
         self.thread
             .join()
-            .map_err(|_| TracerError::Capture("the capture thread panicked".into()))?
+            .map_err(|_| TracerError::from(CaptureError::Thread("the capture thread panicked")))?
     }
 }
 

@@ -11,7 +11,12 @@ use nix::sys::socket::{
     SockType,
 };
 
-use crate::error::TracerError;
+use crate::error::{CaptureError, TracerError};
+
+/// The error of a failed socket call on the capture sockets.
+fn failed(call: &'static str) -> impl Fn(nix::errno::Errno) -> TracerError {
+    move |source| CaptureError::Syscall { call, source }.into()
+}
 
 /// Bytes kept of each frame. Large enough for a whole GSO/GRO super-packet
 /// on veth (up to 64 KiB of payload plus headers).
@@ -80,7 +85,7 @@ pub fn wait_any(socks: &[PacketSocket], timeout: Duration) -> Result<Vec<usize>,
         .collect();
     match poll(&mut fds, ms) {
         Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-        Err(e) => return Err(TracerError::Capture(format!("poll: {e}"))),
+        Err(e) => return Err(failed("poll")(e)),
     }
     Ok(fds
         .iter()
@@ -108,11 +113,9 @@ impl PacketSocket {
             SockFlag::SOCK_CLOEXEC,
             SockProtocol::EthAll,
         )
-        .map_err(|e| {
-            TracerError::Capture(format!("socket(AF_PACKET, SOCK_RAW, ETH_P_ALL): {e}"))
-        })?;
+        .map_err(failed("socket(AF_PACKET, SOCK_RAW, ETH_P_ALL)"))?;
         socket::setsockopt(&fd, sockopt::ReceiveTimestampns, &true)
-            .map_err(|e| TracerError::Capture(format!("SO_TIMESTAMPNS: {e}")))?;
+            .map_err(failed("SO_TIMESTAMPNS"))?;
         // 8 MiB absorbs bursts while the writer is busy; root may exceed rmem_max.
         let _ = socket::setsockopt(&fd, sockopt::RcvBufForce, &(8 << 20));
         Ok(PacketSocket { fd, ns })
@@ -151,11 +154,11 @@ impl PacketSocket {
                         Ok(0) => return Ok(None),
                         Ok(_) => waited = true,
                         Err(nix::errno::Errno::EINTR) => {}
-                        Err(e) => return Err(TracerError::Capture(format!("poll: {e}"))),
+                        Err(e) => return Err(failed("poll")(e)),
                     }
                     continue;
                 }
-                Err(e) => return Err(TracerError::Capture(format!("recvmsg: {e}"))),
+                Err(e) => return Err(failed("recvmsg")(e)),
             };
             let Some(addr) = msg.address else { continue };
             if addr.pkttype() == PACKET_OUTGOING && addr.hatype() == ARPHRD_LOOPBACK {

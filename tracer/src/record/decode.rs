@@ -4,7 +4,8 @@ use gotrace_abi::{kind, RawEvent, AF_INET, AF_INET6};
 use gotrace_analyzer::bundle::{Event, ExitStatus, Op, SockAddr};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::kernel_events::Names;
+use crate::record::kernel_events::Names;
+use crate::tcp_state;
 
 /// A wait(2) status as the kernel keeps it in `task_struct.exit_code`:
 /// low 7 bits the killing signal (0 = exited), bits 8..15 the exit code
@@ -79,14 +80,14 @@ pub fn decode(raw: &RawEvent, id: u64, names: &Names) -> Option<Event> {
         },
         kind::TCP_STATE => Op::TcpState {
             sock: hex(raw.cookie),
-            old: tcp_state_name(raw.arg & 0xff).into(),
-            new: tcp_state_name((raw.arg >> 8) & 0xff).into(),
+            old: tcp_state::name(raw.arg & 0xff).into(),
+            new: tcp_state::name((raw.arg >> 8) & 0xff).into(),
             local: local(raw)?,
             peer: peer(raw)?,
         },
         kind::TCP_RETRANSMIT => Op::TcpRetransmit {
             sock: hex(raw.cookie),
-            state: tcp_state_name(raw.arg).into(),
+            state: tcp_state::name(raw.arg).into(),
             local: local(raw)?,
             peer: peer(raw)?,
             err: raw.ret as i32,
@@ -101,7 +102,7 @@ pub fn decode(raw: &RawEvent, id: u64, names: &Names) -> Option<Event> {
             let reason = (raw.arg >> 32) as u32;
             Op::TcpSendReset {
                 sock: hex(raw.cookie),
-                state: tcp_state_name(raw.arg & 0xffff_ffff).into(),
+                state: tcp_state::name(raw.arg & 0xffff_ffff).into(),
                 reason,
                 reason_name: names.rst_reasons.get(&reason).cloned(),
                 local: local(raw),
@@ -178,25 +179,6 @@ fn errno_str(n: i32) -> String {
     match nix::errno::Errno::from_raw(n) {
         nix::errno::Errno::UnknownErrno => format!("errno {n}"),
         e => format!("{e:?}"),
-    }
-}
-
-/// TCP states of include/net/tcp_states.h.
-pub fn tcp_state_name(s: u64) -> &'static str {
-    match s {
-        1 => "ESTABLISHED",
-        2 => "SYN_SENT",
-        3 => "SYN_RECV",
-        4 => "FIN_WAIT1",
-        5 => "FIN_WAIT2",
-        6 => "TIME_WAIT",
-        7 => "CLOSE",
-        8 => "CLOSE_WAIT",
-        9 => "LAST_ACK",
-        10 => "LISTEN",
-        11 => "CLOSING",
-        12 => "NEW_SYN_RECV",
-        _ => "UNKNOWN",
     }
 }
 

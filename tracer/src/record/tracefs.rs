@@ -1,7 +1,7 @@
 //! tracefs: making sure it is mounted, and reading tracepoint record layouts
 //! from each event's `format` file (Documentation/trace/events.rst).
 
-use crate::error::TracerError;
+use crate::error::{TracefsMountError, TracerError};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -25,13 +25,11 @@ pub fn ensure_mounted() -> Result<(), TracerError> {
         nix::mount::MsFlags::empty(),
         None::<&str>,
     )
-    .map_err(|e| TracerError::Tracefs(e.to_string()))?;
+    .map_err(|e| TracerError::Tracefs(TracefsMountError::Mount(e)))?;
     if events.is_dir() {
         Ok(())
     } else {
-        Err(TracerError::Tracefs(
-            "no events/ directory after mounting".into(),
-        ))
+        Err(TracerError::Tracefs(TracefsMountError::NoEvents))
     }
 }
 
@@ -56,6 +54,15 @@ impl Format {
             problem: format!("cannot read {}: {e}", path.display()),
         })?;
         Ok(Format { tracepoint, text })
+    }
+
+    /// A format file's `text` read elsewhere (a saved copy), for
+    /// `category/event`.
+    pub fn from_text(tracepoint: &str, text: String) -> Format {
+        Format {
+            tracepoint: tracepoint.into(),
+            text,
+        }
     }
 
     /// Byte offset of `field` in the records, parsed from lines like
@@ -140,9 +147,9 @@ mod tests {
     use super::{parse_offset, parse_symbolic, Format};
 
     /// This project's machine's format files (Linux 6.18), copied verbatim.
-    const KFREE_SKB_6_18: &str = include_str!("../testdata/kfree_skb-6.18.format");
-    const SEND_RESET_6_18: &str = include_str!("../testdata/tcp_send_reset-6.18.format");
-    const RETRANSMIT_6_18: &str = include_str!("../testdata/tcp_retransmit_skb-6.18.format");
+    const KFREE_SKB_6_18: &str = include_str!("../../testdata/kfree_skb-6.18.format");
+    const SEND_RESET_6_18: &str = include_str!("../../testdata/tcp_send_reset-6.18.format");
+    const RETRANSMIT_6_18: &str = include_str!("../../testdata/tcp_retransmit_skb-6.18.format");
 
     #[test]
     fn drop_reasons_come_from_the_print_fmt() {

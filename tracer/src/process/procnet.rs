@@ -55,7 +55,7 @@ pub fn pre_existing(pid: u32, warnings: &mut Vec<String>) -> Vec<PreExistingSock
                 proto: (*proto).into(),
                 local: row.local.clone(),
                 peer: (!unset).then(|| row.remote.clone()),
-                state: crate::decode::tcp_state_name(u64::from(row.state)).into(),
+                state: crate::tcp_state::name(u64::from(row.state)).into(),
             })
         })
         .collect();
@@ -142,15 +142,9 @@ mod tests {
         assert_eq!(r.local.port, 46032);
         assert_eq!(r.remote.ip.to_string(), "198.198.0.2");
         assert_eq!(r.remote.port, 8080);
-        assert_eq!(
-            crate::decode::tcp_state_name(u64::from(r.state)),
-            "SYN_SENT"
-        );
+        assert_eq!(crate::tcp_state::name(u64::from(r.state)), "SYN_SENT");
         assert_eq!(rows[1].1.local.ip.to_string(), "127.0.0.1");
-        assert_eq!(
-            crate::decode::tcp_state_name(u64::from(rows[1].1.state)),
-            "LISTEN"
-        );
+        assert_eq!(crate::tcp_state::name(u64::from(rows[1].1.state)), "LISTEN");
     }
 
     #[test]

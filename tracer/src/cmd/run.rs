@@ -2,7 +2,6 @@
 //! exit, then analyse the bundle and report.
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
@@ -12,25 +11,22 @@ use nix::unistd::Pid;
 
 use crate::bundle::BundleWriter;
 use crate::capture::Capture;
+use crate::cmd::{report, RecordOptions};
 use crate::error::TracerError;
-use crate::live::LiveView;
-use crate::probes::{Mode, Probes};
-use crate::session::{Session, POLL};
-use crate::user::{self, RunAs};
-use crate::{clock, meta, privileges, signals, spawn};
+use crate::process::user::{self, RunAs};
+use crate::process::{privileges, signals, spawn};
+use crate::record::live::LiveView;
+use crate::record::probes::{Mode, Probes};
+use crate::record::session::{Session, POLL};
+use crate::{clock, meta};
 
 /// Options of `gotrace run`.
 pub struct RunOptions {
     /// The command and its arguments.
     pub argv: Vec<String>,
-    /// Bundle directory; default `./gotrace-YYYYmmdd-HHMMSS`.
-    pub output: Option<PathBuf>,
-    /// Print the verdict as JSON on stdout instead of the text report.
-    pub json: bool,
-    /// File created once tracing is live, just before the command starts.
-    pub ready_file: Option<PathBuf>,
-    /// Print one line per network event as it happens (on stderr).
-    pub live: bool,
+    /// Bundle, report and live view; the ready file is created just before
+    /// the command starts.
+    pub record: RecordOptions,
     /// `--user`: who the command runs as (default: the sudo invoker, else
     /// gotrace's own user; see `user`).
     pub user: Option<String>,
@@ -43,7 +39,7 @@ pub fn run(opts: RunOptions) -> Result<i32, TracerError> {
     let run_as = user::resolve(opts.user.as_deref())?;
     let path = spawn::resolve(&opts.argv[0])?;
     let mut probes = Probes::load(Mode::Run)?;
-    let dir = opts.output.clone().unwrap_or_else(default_dir);
+    let dir = opts.record.bundle_dir();
     let mut bundle = BundleWriter::create(&dir, run_as.as_ref().map(RunAs::owner))?;
     match trace(&opts, run_as.as_ref(), &path, &mut probes, &mut bundle) {
         Ok(code) => Ok(code),
@@ -78,20 +74,21 @@ fn trace(
     meta.warnings.extend(probes.warnings.iter().cloned());
     meta.drop_reasons = probes.names.drop_reasons.clone();
     bundle.write_meta(&meta)?;
-    if let Some(ready) = &opts.ready_file {
-        std::fs::write(ready, format!("{}\n", pid))
-            .map_err(|e| TracerError::sys(format!("writing {}", ready.display()), e))?;
-    }
+    opts.record.write_ready_file(pid.as_raw() as u32)?;
     let (pid, stderr) = child.release()?;
     let live = opts
+        .record
         .live
         .then(|| LiveView::new(Box::new(std::io::stderr()), start));
     let session = Session::new(probes, bundle, capture, meta, None, live);
-    Ok(follow(pid, stderr, session, opts.json))
+    let code = follow(pid, stderr, session);
+    report::finish_run(bundle, opts.record.json);
+    Ok(code)
 }
 
-/// From the command's exec to its exit, then the bundle and the report.
-fn follow(pid: Pid, stderr: std::os::fd::OwnedFd, mut session: Session<'_>, json: bool) -> i32 {
+/// From the command's exec to its exit and the completed bundle; returns
+/// gotrace's exit status.
+fn follow(pid: Pid, stderr: std::os::fd::OwnedFd, mut session: Session<'_>) -> i32 {
     let mut warnings = Vec::new();
     let tee = tee_stderr(stderr, session.bundle, &mut warnings);
     let status = wait_forwarding_signals(pid, &mut session);
@@ -106,7 +103,7 @@ fn follow(pid: Pid, stderr: std::os::fd::OwnedFd, mut session: Session<'_>, json
         warnings.push(format!("lost track of the command: {e}"));
     }
     session.warnings.extend(warnings);
-    session.finish(status.as_ref().ok().copied(), json);
+    session.finish(status.as_ref().ok().copied());
     match status {
         Ok(ExitStatus::Code(c)) => c,
         Ok(ExitStatus::Signal(s)) => 128 + s,
@@ -169,18 +166,4 @@ fn tee_stderr(
         ));
     }
     rx
-}
-
-/// `./gotrace-YYYYmmdd-HHMMSS` in local time, with `-N` appended if taken.
-pub fn default_dir() -> PathBuf {
-    let base = chrono::Local::now()
-        .format("gotrace-%Y%m%d-%H%M%S")
-        .to_string();
-    let mut dir = PathBuf::from(&base);
-    let mut n = 2;
-    while dir.exists() {
-        dir = PathBuf::from(format!("{base}-{n}"));
-        n += 1;
-    }
-    dir
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use nix::unistd::Pid;
 
 use crate::error::TracerError;
-use crate::user::RunAs;
+use crate::process::user::RunAs;
 
 /// Finds `cmd` like execvp(3)/a POSIX shell: a name with a `/` is used as
 /// is, otherwise each PATH entry is tried. Errors mirror bash: 127 for not

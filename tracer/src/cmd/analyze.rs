@@ -6,10 +6,8 @@
 use std::io::BufReader;
 use std::path::Path;
 
-use gotrace_analyzer::AnalyzeError;
-
+use crate::cmd::report;
 use crate::error::TracerError;
-use crate::report;
 
 /// The argument that means "read the capture from standard input".
 pub const STDIN: &str = "-";
@@ -27,14 +25,4 @@ pub fn analyze(input: &Path, json: bool) -> Result<i32, TracerError> {
     };
     report::print(&report, json);
     Ok(0)
-}
-
-/// 66 (EX_NOINPUT) when the input does not exist, 65 (EX_DATAERR) when it
-/// exists but cannot be read as a bundle or capture (sysexits.h).
-pub fn exit_code(e: &AnalyzeError) -> i32 {
-    if e.is_missing_input() {
-        66
-    } else {
-        65
-    }
 }

@@ -1,7 +1,8 @@
 //! A recording in progress, shared by `run` and `attach`: probes loaded,
 //! capture running, bundle open. It moves events from the ring buffer to
 //! events.jsonl (and stderr chunks to stderr.log, and lines to the live
-//! view), then finishes the bundle and prints the report.
+//! view), then completes the bundle; the command (`cmd::run`, `cmd::attach`)
+//! prints the report from it.
 //!
 //! Once the traced process runs, nothing here may abandon it or throw away
 //! what was recorded: failures (a full disk, a capture error) become
@@ -16,9 +17,10 @@ use gotrace_analyzer::bundle::{ExitStatus, Meta, Op};
 
 use crate::bundle::BundleWriter;
 use crate::capture::{Capture, CaptureSummary};
-use crate::netns::NetNs;
-use crate::probes::Probes;
-use crate::{clock, decode, report};
+use crate::clock;
+use crate::process::netns::NetNs;
+use crate::record::decode;
+use crate::record::probes::Probes;
 
 /// After the traced process exits, how long to keep reading events and
 /// packets (RSTs and ICMP errors for its last packets may still be in flight).
@@ -37,7 +39,7 @@ pub struct Session<'a> {
     /// Where `kind::STDERR_WRITE` chunks go (attach); `None` for `run`.
     stderr_log: Option<File>,
     /// Live view of events as they arrive, if asked for.
-    live: Option<crate::live::LiveView>,
+    live: Option<crate::record::live::LiveView>,
     /// The first events.jsonl write error; later events are drained, not written.
     events_err: Option<String>,
     /// How the root process ended, from its exit event.
@@ -54,7 +56,7 @@ impl<'a> Session<'a> {
         capture: Capture,
         meta: Meta,
         stderr_log: Option<File>,
-        live: Option<crate::live::LiveView>,
+        live: Option<crate::record::live::LiveView>,
     ) -> Session<'a> {
         Session {
             probes,
@@ -148,9 +150,8 @@ impl<'a> Session<'a> {
     }
 
     /// Reads the tail (events and packets still in flight), stops the
-    /// capture, completes meta.json with `exit` and the counters, and
-    /// prints the report (`json`: the verdict on stdout).
-    pub fn finish(mut self, exit: Option<ExitStatus>, json: bool) {
+    /// capture, and completes meta.json with `exit` and the counters.
+    pub fn finish(mut self, exit: Option<ExitStatus>) {
         let deadline = Instant::now() + TAIL;
         while Instant::now() < deadline {
             self.pump(POLL);
@@ -185,7 +186,6 @@ impl<'a> Session<'a> {
         if let Err(e) = self.bundle.write_meta(&meta) {
             eprintln!("gotrace: {e}");
         }
-        report::finish_run(self.bundle, json);
     }
 }
 

@@ -7,9 +7,9 @@ use aya::{Ebpf, EbpfLoader};
 use gotrace_abi::{globals, RawEvent};
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 
-use crate::error::TracerError;
-use crate::kernel_events::{self, Names, Tracepoint};
-use crate::tracefs;
+use crate::error::{EbpfError, TracerError};
+use crate::record::kernel_events::{self, Names, Tracepoint};
+use crate::record::tracefs;
 
 /// The eBPF object compiled from ebpf/probes, embedded by build.rs
 /// (empty when the binary was built without it).
@@ -111,9 +111,7 @@ impl Probes {
         for (name, value) in &kernel.globals {
             loader.override_global(name, value, true);
         }
-        let mut ebpf = loader
-            .load(OBJECT)
-            .map_err(|e| TracerError::Ebpf(format!("{e:#}")))?;
+        let mut ebpf = loader.load(OBJECT).map_err(EbpfError::Object)?;
         let mut warnings = Vec::new();
         let set_state_ok = match tracefs::Format::read("sock", "inet_sock_set_state")
             .and_then(|f| f.check_layout(SET_STATE_LAYOUT))
@@ -148,10 +146,12 @@ impl Probes {
                 warnings.push(format!("{e}: {category}:{event} events disabled"));
             }
         }
-        let ring = ebpf
+        let events = ebpf
             .take_map("EVENTS")
-            .ok_or_else(|| TracerError::Ebpf("map EVENTS missing from the object".into()))
-            .and_then(|m| RingBuf::try_from(m).map_err(|e| TracerError::Ebpf(e.to_string())))?;
+            .ok_or_else(|| EbpfError::MissingMap {
+                map: "EVENTS".into(),
+            })?;
+        let ring = RingBuf::try_from(events).map_err(EbpfError::RingBuf)?;
         Ok(Probes {
             ebpf,
             ring,
@@ -189,11 +189,13 @@ impl Probes {
         let map = self
             .ebpf
             .map_mut(name)
-            .ok_or_else(|| TracerError::Ebpf(format!("map {name} missing from the object")))?;
-        let mut m: HashMap<_, K, V> =
-            HashMap::try_from(map).map_err(|e| TracerError::Ebpf(format!("{name}: {e}")))?;
-        m.insert(key, value, 0)
-            .map_err(|e| TracerError::Ebpf(format!("{name}: {e}")))
+            .ok_or_else(|| EbpfError::MissingMap { map: name.into() })?;
+        let map_err = |source| EbpfError::Map {
+            map: name.into(),
+            source,
+        };
+        let mut m: HashMap<_, K, V> = HashMap::try_from(map).map_err(map_err)?;
+        Ok(m.insert(key, value, 0).map_err(map_err)?)
     }
 
     /// The ring buffer's fd, to poll(2) on.
@@ -290,26 +292,34 @@ fn load_programs<'a>(
 }
 
 fn load_one(prog: &str, p: &mut aya::programs::Program) -> Result<(), TracerError> {
-    let tp: &mut TracePoint = p
-        .try_into()
-        .map_err(|e| TracerError::Ebpf(format!("{prog}: {e}")))?;
-    tp.load().map_err(|e| {
-        TracerError::Ebpf(format!(
-            "verifier rejected {prog}: {}",
-            log_tail(&format!("{e:#}"), VERIFIER_LOG_LINES)
-        ))
-    })
+    let tp: &mut TracePoint = p.try_into().map_err(|source| EbpfError::NotTracepoint {
+        prog: prog.into(),
+        source,
+    })?;
+    Ok(tp.load().map_err(|source| EbpfError::Verifier {
+        prog: prog.into(),
+        log: log_tail(&format!("{source:#}"), VERIFIER_LOG_LINES),
+        source,
+    })?)
 }
 
 /// Attaches `prog`, loaded by [`load_programs`], to `category:event`.
 fn attach(ebpf: &mut Ebpf, prog: &str, category: &str, event: &str) -> Result<(), TracerError> {
     let p: &mut TracePoint = ebpf
         .program_mut(prog)
-        .ok_or_else(|| TracerError::Ebpf(format!("program {prog} missing from the object")))?
+        .ok_or_else(|| EbpfError::MissingProgram { prog: prog.into() })?
         .try_into()
-        .map_err(|e| TracerError::Ebpf(format!("{prog}: {e}")))?;
+        .map_err(|source| EbpfError::NotTracepoint {
+            prog: prog.into(),
+            source,
+        })?;
     p.attach(category, event)
-        .map_err(|e| TracerError::Ebpf(format!("attaching {prog} to {category}:{event}: {e:#}")))?;
+        .map_err(|source| EbpfError::Attach {
+            prog: prog.into(),
+            category: category.into(),
+            event: event.into(),
+            source,
+        })?;
     Ok(())
 }
 

@@ -10,8 +10,8 @@ use std::path::Path;
 
 use gotrace_abi::globals;
 
-use crate::btf;
-use crate::tracefs::Format;
+use crate::record::btf;
+use crate::record::tracefs::Format;
 
 /// (program name in the object, tracepoint category, event).
 pub type Tracepoint = (&'static str, &'static str, &'static str);
@@ -206,5 +206,86 @@ impl Setup {
             (globals::SKB_SK_OFFSET, sk),
         ]);
         self.programs.push(("kfree_skb", "skb", "kfree_skb"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// This project's machine's skb:kfree_skb format (Linux 6.18).
+    fn kfree_skb_6_18() -> Format {
+        Format::from_text(
+            "skb/kfree_skb",
+            include_str!("../../testdata/kfree_skb-6.18.format").into(),
+        )
+    }
+
+    fn global(s: &Setup, name: &str) -> Option<u32> {
+        s.globals.iter().find(|(n, _)| *n == name).map(|&(_, v)| v)
+    }
+
+    #[test]
+    fn kfree_skb_gets_its_offsets_names_and_program() {
+        let mut s = Setup::default();
+        s.kfree_skb(&kfree_skb_6_18(), Ok(24));
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        assert_eq!(s.programs, [("kfree_skb", "skb", "kfree_skb")]);
+        assert_eq!(global(&s, globals::SKB_SK_OFFSET), Some(24));
+        let f = kfree_skb_6_18();
+        let at = |field| f.offset(field).unwrap() as u32;
+        assert_eq!(
+            global(&s, globals::KFREE_SKB_PROTOCOL_OFFSET),
+            Some(at("protocol"))
+        );
+        assert_eq!(
+            global(&s, globals::KFREE_SKB_REASON_OFFSET),
+            Some(at("reason"))
+        );
+        assert_eq!(
+            s.names.drop_reasons.get(&12).map(String::as_str),
+            Some("NETFILTER_DROP")
+        );
+    }
+
+    #[test]
+    fn an_unconfirmed_sk_offset_falls_back_with_a_warning() {
+        for skb_sk in [Err("no BTF".to_string()), Ok(MAX_SKB_OFFSET + 1)] {
+            let mut s = Setup::default();
+            s.kfree_skb(&kfree_skb_6_18(), skb_sk);
+            assert_eq!(global(&s, globals::SKB_SK_OFFSET), Some(SKB_SK_FALLBACK));
+            assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+            assert!(s.warnings[0].contains("sk_buff.sk"), "{:?}", s.warnings);
+        }
+    }
+
+    #[test]
+    fn kfree_skb_without_protocol_is_disabled() {
+        let mut s = Setup::default();
+        s.kfree_skb(
+            &Format::from_text("skb/kfree_skb", "format:\n".into()),
+            Ok(24),
+        );
+        assert!(s.programs.is_empty() && s.globals.is_empty());
+        assert!(
+            s.warnings[0].ends_with("packet-drop events disabled"),
+            "{:?}",
+            s.warnings
+        );
+    }
+
+    #[test]
+    fn a_missing_exit_code_offset_is_a_warning_not_a_global() {
+        let mut s = Setup::default();
+        s.exit_code(Ok(2412));
+        assert_eq!(global(&s, globals::TASK_EXIT_CODE_OFFSET), Some(2412));
+        let mut s = Setup::default();
+        s.exit_code(Err("no BTF".into()));
+        assert!(s.globals.is_empty());
+        assert!(
+            s.warnings[0].contains("task_struct.exit_code (no BTF)"),
+            "{:?}",
+            s.warnings
+        );
     }
 }

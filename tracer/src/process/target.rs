@@ -2,12 +2,10 @@
 //! live process (a TGID, not a thread), and reading what meta.json records
 //! about it from /proc/N (proc(5)).
 
-use std::collections::BTreeMap;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
 
 use crate::error::TracerError;
-use crate::meta;
 
 /// A process to attach to, held by a pidfd so a recycled PID can never be
 /// mistaken for it (pidfd_open(2), Linux >= 5.3).
@@ -20,8 +18,9 @@ pub struct Target {
     /// Real uid and gid (`Uid:`/`Gid:` of /proc/N/status).
     pub uid: u32,
     pub gid: u32,
-    /// Its Go-relevant environment, as it was at exec (/proc/N/environ).
-    pub env: BTreeMap<String, String>,
+    /// Its environment as it was at exec (/proc/N/environ), in order;
+    /// `attach` keeps the Go-relevant part for meta.json.
+    pub environ: Vec<(String, String)>,
 }
 
 impl Target {
@@ -76,10 +75,13 @@ impl Target {
                 .unwrap_or_default(),
             uid: field("Uid:").unwrap_or(0),
             gid: field("Gid:").unwrap_or(0),
-            env: meta::go_env(nul_separated(&environ).into_iter().filter_map(|kv| {
-                let (k, v) = kv.split_once('=')?;
-                Some((k.to_string(), v.to_string()))
-            })),
+            environ: nul_separated(&environ)
+                .into_iter()
+                .filter_map(|kv| {
+                    let (k, v) = kv.split_once('=')?;
+                    Some((k.to_string(), v.to_string()))
+                })
+                .collect(),
         })
     }
 
@@ -180,13 +182,24 @@ mod tests {
             .unwrap();
         let t = Target::open(i64::from(child.id())).unwrap();
         assert_eq!(t.argv, ["sleep", "30"]);
-        assert_eq!(
-            t.env.get("GOPROXY").map(String::as_str),
-            Some("http://198.18.0.2:8080")
+        assert!(
+            t.environ
+                .iter()
+                .any(|(k, v)| k == "GOPROXY" && v == "http://198.18.0.2:8080"),
+            "{:?}",
+            t.environ
         );
         assert!(!t.exited());
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(t.exited());
+    }
+
+    #[test]
+    fn nul_separated_lists_skip_empty_entries_and_keep_bad_utf8() {
+        assert_eq!(nul_separated(b"go\0mod\0tidy\0"), ["go", "mod", "tidy"]);
+        assert_eq!(nul_separated(b"a\0\0b"), ["a", "b"]);
+        assert!(nul_separated(b"").is_empty());
+        assert_eq!(nul_separated(b"x\xff\0"), ["x\u{fffd}"]);
     }
 }

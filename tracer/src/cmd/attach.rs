@@ -8,35 +8,30 @@
 //! their later syscalls and kernel events are followed too. Detaching
 //! drops the probes; the process never notices.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use gotrace_analyzer::bundle::{files, Attach, PreExistingSocket};
 
 use crate::bundle::BundleWriter;
 use crate::capture::Capture;
+use crate::cmd::{report, RecordOptions};
 use crate::error::TracerError;
-use crate::live::LiveView;
-use crate::netns::NetNs;
-use crate::probes::{Mode, Probes};
-use crate::session::{Session, POLL};
-use crate::target::Target;
-use crate::{clock, meta, privileges, procnet, run, signals, user};
+use crate::process::netns::NetNs;
+use crate::process::target::Target;
+use crate::process::{privileges, procnet, signals, user};
+use crate::record::live::LiveView;
+use crate::record::probes::{Mode, Probes};
+use crate::record::session::{Session, POLL};
+use crate::{clock, meta};
 
 /// Options of `gotrace attach`.
 pub struct AttachOptions {
     /// The TGID to attach to (signed: bad input is reported, not parsed away).
     pub pid: i64,
-    /// Bundle directory; default `./gotrace-YYYYmmdd-HHMMSS`.
-    pub output: Option<PathBuf>,
-    /// Print the verdict as JSON on stdout instead of the text report.
-    pub json: bool,
-    /// File created (holding the PID) once tracing is live.
-    pub ready_file: Option<PathBuf>,
+    /// Bundle, report, live view and ready file.
+    pub record: RecordOptions,
     /// Detach after this long.
     pub duration: Option<Duration>,
-    /// Print one line per network event as it happens.
-    pub live: bool,
 }
 
 /// SOCK_STREAM and SOCK_DGRAM (socket(2)), as the probes' SOCKFDS values.
@@ -56,7 +51,7 @@ pub fn attach(opts: AttachOptions) -> Result<i32, TracerError> {
     let netns = NetNs::of(target.pid).map_err(gone)?;
     let capture_ns = NetNs::of(target.pid).map_err(gone)?;
     let mut probes = Probes::load(Mode::Attach)?;
-    let dir = opts.output.clone().unwrap_or_else(run::default_dir);
+    let dir = opts.record.bundle_dir();
     // Under sudo the bundle belongs to the invoking user, as for `run`.
     let owner = user::resolve(None)?.as_ref().map(user::RunAs::owner);
     let mut bundle = BundleWriter::create(&dir, owner)?;
@@ -99,7 +94,7 @@ fn trace(
         uid: target.uid,
         gid: target.gid,
         root_pid: pid,
-        env: target.env.clone(),
+        env: meta::go_env(target.environ.iter().cloned()),
         resolv_conf: &resolv,
         netns: (!own).then_some(&netns),
     };
@@ -119,11 +114,8 @@ fn trace(
             path: bundle.path(files::STDERR),
             source: e,
         })?;
-    if let Some(ready) = &opts.ready_file {
-        std::fs::write(ready, format!("{pid}\n"))
-            .map_err(|e| TracerError::sys(format!("writing {}", ready.display()), e))?;
-    }
-    let live = opts.live.then(|| {
+    opts.record.write_ready_file(pid)?;
+    let live = opts.record.live.then(|| {
         let mut l = LiveView::new(Box::new(std::io::stderr()), start);
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
         l.name(pid, comm.trim());
@@ -141,7 +133,8 @@ fn trace(
     if let Some(a) = session.meta.attach.as_mut() {
         a.ended_by = Some(ended_by.into());
     }
-    session.finish(None, opts.json);
+    session.finish(None);
+    report::finish_run(bundle, opts.record.json);
     Ok(0)
 }
 

@@ -1,0 +1,108 @@
+//! The sub-commands: `run` and `attach` record a bundle and report on it,
+//! `analyze` reports on a bundle or capture already written. What `run`
+//! and `attach` share (their common options, the default bundle directory,
+//! the ready file) lives here, in their parent, so neither imports the
+//! other.
+
+pub mod analyze;
+pub mod attach;
+pub mod report;
+pub mod run;
+
+use std::path::PathBuf;
+
+use crate::error::TracerError;
+
+/// Options `gotrace run` and `gotrace attach` share.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordOptions {
+    /// Bundle directory; default [`default_dir`].
+    pub output: Option<PathBuf>,
+    /// Print the verdict as JSON on stdout instead of the text report.
+    pub json: bool,
+    /// File created (holding the traced PID) once tracing is live.
+    pub ready_file: Option<PathBuf>,
+    /// Print one line per network event as it happens (on stderr).
+    pub live: bool,
+}
+
+impl RecordOptions {
+    /// The bundle directory to write: `-o PATH`, else [`default_dir`].
+    pub fn bundle_dir(&self) -> PathBuf {
+        self.output.clone().unwrap_or_else(default_dir)
+    }
+
+    /// Creates the ready file, if one was asked for, holding `pid` and a
+    /// newline. Errors: [`TracerError::Sys`] naming the file.
+    pub fn write_ready_file(&self, pid: u32) -> Result<(), TracerError> {
+        match &self.ready_file {
+            Some(ready) => std::fs::write(ready, format!("{pid}\n"))
+                .map_err(|e| TracerError::sys(format!("writing {}", ready.display()), e)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `./gotrace-YYYYmmdd-HHMMSS` in local time, with `-N` appended if taken.
+pub fn default_dir() -> PathBuf {
+    let base = chrono::Local::now()
+        .format("gotrace-%Y%m%d-%H%M%S")
+        .to_string();
+    let mut dir = PathBuf::from(&base);
+    let mut n = 2;
+    while dir.exists() {
+        dir = PathBuf::from(format!("{base}-{n}"));
+        n += 1;
+    }
+    dir
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ready_file_holds_the_pid_and_a_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let ready = dir.path().join("ready");
+        let opts = RecordOptions {
+            ready_file: Some(ready.clone()),
+            ..RecordOptions::default()
+        };
+        opts.write_ready_file(4242).unwrap();
+        assert_eq!(std::fs::read_to_string(&ready).unwrap(), "4242\n");
+        // None asked for: nothing written, no error.
+        RecordOptions::default().write_ready_file(1).unwrap();
+    }
+
+    #[test]
+    fn an_unwritable_ready_file_names_the_file() {
+        let opts = RecordOptions {
+            ready_file: Some("/nonexistent/dir/ready".into()),
+            ..RecordOptions::default()
+        };
+        let e = opts.write_ready_file(1).unwrap_err();
+        assert!(matches!(e, TracerError::Sys { .. }), "{e:?}");
+        assert!(
+            e.to_string()
+                .starts_with("writing /nonexistent/dir/ready: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn output_overrides_the_default_directory() {
+        let opts = RecordOptions {
+            output: Some("here".into()),
+            ..RecordOptions::default()
+        };
+        assert_eq!(opts.bundle_dir(), PathBuf::from("here"));
+        let d = default_dir().display().to_string();
+        // gotrace-YYYYmmdd-HHMMSS (a -N suffix only if one is taken).
+        assert!(
+            d.starts_with("gotrace-") && d.len() >= "gotrace-20260101-000000".len(),
+            "{d}"
+        );
+        assert_eq!(&d[16..17], "-", "{d}");
+    }
+}

@@ -1,0 +1,14 @@
+//! The traced process and gotrace's own: starting the command (`spawn`,
+//! as `user`), finding a running one (`target`) and the sockets it holds
+//! (`procnet`), gotrace's capabilities (`privileges`) and signals
+//! (`signals`), network namespaces (`netns`) and the resolver
+//! configuration a process sees (`resolv`).
+
+pub mod netns;
+pub mod privileges;
+pub mod procnet;
+pub mod resolv;
+pub mod signals;
+pub mod spawn;
+pub mod target;
+pub mod user;

@@ -1,0 +1,13 @@
+//! Recording the kernel side: loading and attaching the eBPF probes
+//! (`probes`, with the per-kernel facts of `kernel_events`, `btf` and
+//! `tracefs`), decoding their raw events into bundle events (`decode`),
+//! and the recording loop shared by `run` and `attach` (`session`, with the
+//! `live` view).
+
+pub mod btf;
+pub mod decode;
+pub mod kernel_events;
+pub mod live;
+pub mod probes;
+pub mod session;
+pub mod tracefs;
