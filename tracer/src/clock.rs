@@ -1,6 +1,6 @@
 //! Clock reads and the monotonic -> realtime mapping stored in meta.json.
 
-use gotrace_analyzer::bundle::ClockMap;
+use gotrace_bundle::ClockMap;
 use nix::sys::time::TimeSpec;
 use nix::time::{clock_gettime, ClockId};
 

@@ -11,7 +11,7 @@ use crate::process::netns::NetNs;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gotrace_analyzer::bundle::Firewall;
+use gotrace_bundle::Firewall;
 
 /// At most this much of the ruleset is kept (cut at a line end).
 const LIMIT: usize = 64 * 1024;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use gotrace_analyzer::bundle::{files, Interface};
+use gotrace_bundle::{files, Interface};
 
 use crate::bundle::BundleWriter;
 use crate::error::{CaptureError, TracerError};

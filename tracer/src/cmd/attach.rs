@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use gotrace_analyzer::bundle::{files, Attach, PreExistingSocket};
+use gotrace_bundle::{files, Attach, PreExistingSocket};
 
 use crate::bundle::BundleWriter;
 use crate::capture::Capture;

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
-use gotrace_analyzer::bundle::{files, ExitStatus};
+use gotrace_bundle::{files, ExitStatus};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use gotrace_analyzer::bundle::{PreExistingSocket, SockAddr};
+use gotrace_bundle::{PreExistingSocket, SockAddr};
 
 /// One row of a /proc/net table.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,7 +6,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
-use gotrace_analyzer::bundle::ResolvConf;
+use gotrace_bundle::ResolvConf;
 
 /// The file Go reads.
 pub const PATH: &str = "/etc/resolv.conf";

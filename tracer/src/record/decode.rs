@@ -1,7 +1,7 @@
 //! Turning ring-buffer records ([`RawEvent`]) into bundle events ([`Event`]).
 
 use gotrace_abi::{kind, RawEvent, AF_INET, AF_INET6};
-use gotrace_analyzer::bundle::{Event, ExitStatus, Op, SockAddr};
+use gotrace_bundle::{Event, ExitStatus, Op, SockAddr};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::record::kernel_events::Names;

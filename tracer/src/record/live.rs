@@ -47,8 +47,8 @@
 use std::collections::HashMap;
 use std::io::Write;
 
-use gotrace_analyzer::bundle::{Event, Op, SockAddr};
 use gotrace_analyzer::describe::{describe_on, Conn};
+use gotrace_bundle::{Event, Op, SockAddr};
 
 /// Identical consecutive lines closer than this (ns) are folded.
 pub const FOLD_NS: u64 = 100_000_000;

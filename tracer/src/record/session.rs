@@ -13,7 +13,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use gotrace_abi::{kind, RawEvent};
-use gotrace_analyzer::bundle::{ExitStatus, Meta, Op};
+use gotrace_bundle::{ExitStatus, Meta, Op};
 
 use crate::bundle::BundleWriter;
 use crate::capture::{Capture, CaptureSummary};
