@@ -8,8 +8,8 @@
 //! [`analyze_capture_path`], [`analyze_capture_input`] or
 //! [`analyze_capture`] ([`wire`]: network-layer causes from packets
 //! alone, `analysis: "capture-only"`). The pieces are public too:
-//! [`capture::CaptureReader`], [`capture::CaptureIndex`], [`dns`], [`icmp`],
-//! [`tls`], [`http`]. [`describe::describe`] words one event as one
+//! [`capture::CaptureReader`], [`capture::CaptureIndex`], and the
+//! [`proto`] decoders ([`dns`], [`icmp`], [`tls`], [`http`]). [`describe::describe`] words one event as one
 //! strace-style line (the live view while tracing, and the report's steps).
 
 #![warn(missing_docs)]
@@ -19,19 +19,18 @@ pub mod bundle;
 pub mod capture;
 pub mod clock;
 pub mod describe;
-pub mod dns;
-pub mod errno;
 mod error;
-pub mod http;
-pub mod icmp;
+pub mod proto;
 mod report;
-pub mod tls;
 pub mod verdict;
 pub mod wire;
 
 use std::path::Path;
 
 pub use error::AnalyzeError;
+// The decoders keep their short paths (`gotrace_analyzer::dns`, ...): the
+// tracer, xtask and the fuzz targets use them.
+pub use proto::{dns, errno, http, icmp, tls};
 pub use report::{render_text, Attached, CaptureFacts, Context, Report};
 pub use verdict::{Layer, Target, Verdict};
 pub use wire::{analyze_capture, analyze_capture_input, analyze_capture_path};

@@ -7,8 +7,8 @@ use crate::bundle::{Event, Op, SockAddr};
 use crate::capture::AppSummary;
 use crate::clock::Clock;
 use crate::describe::{self, describe};
-use crate::dns::{self, DnsMessage};
-use crate::errno;
+use crate::proto::dns::{self, DnsMessage};
+use crate::proto::errno;
 
 /// AF_INET / AF_INET6 (linux/socket.h).
 const AF_INET: u16 = 2;

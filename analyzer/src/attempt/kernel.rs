@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::{Attempt, EventFact, Source, Step};
 use crate::bundle::{Event, Op};
 use crate::clock::Clock;
-use crate::errno;
+use crate::proto::errno;
 
 /// Drop reasons that are housekeeping, not a verdict on a packet: the
 /// unsent queue purged when the socket is closed (include/net/dropreason-core.h).

@@ -28,8 +28,8 @@ use serde::Serialize;
 use crate::bundle::{Event, Meta};
 use crate::capture::{AppSummary, CaptureIndex};
 use crate::clock::Clock;
-use crate::dns::DnsMessage;
-use crate::icmp::Unreachable;
+use crate::proto::dns::DnsMessage;
+use crate::proto::icmp::Unreachable;
 
 /// Where a piece of evidence comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

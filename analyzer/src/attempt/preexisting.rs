@@ -28,7 +28,7 @@
 use super::{Attempt, Correlation, Kind, Source, Step};
 use crate::bundle::{Event, Meta, Op, PreExistingSocket, SockAddr};
 use crate::clock::Clock;
-use crate::dns;
+use crate::proto::dns;
 
 /// TCP states past the handshake (include/net/tcp_states.h): the
 /// connection was established before the attach.

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use super::{AppObs, Attempt, Kind, PacketFact, Source, Step};
 use crate::capture::{CaptureIndex, FlowKey, Packet, Payload};
 use crate::clock::Clock;
-use crate::icmp::{PROTO_TCP, PROTO_UDP};
+use crate::proto::{IPPROTO_TCP, IPPROTO_UDP};
 
 /// Packets may precede their syscall's exit event by this much (ns), plus
 /// the clock mapping's own uncertainty.
@@ -68,8 +68,8 @@ pub(super) fn link(attempts: &mut [Attempt], idx: &CaptureIndex, clock: &Clock) 
 
 fn proto_of(k: Kind) -> u8 {
     match k {
-        Kind::Tcp => PROTO_TCP,
-        Kind::Dns => PROTO_UDP,
+        Kind::Tcp => IPPROTO_TCP,
+        Kind::Dns => IPPROTO_UDP,
     }
 }
 

@@ -25,8 +25,8 @@ use std::net::SocketAddr;
 
 use super::record::{target_of, Ev, Failure};
 use crate::capture::AppSummary;
-use crate::http::HttpHead;
-use crate::tls::{self, Alert, Message};
+use crate::proto::http::HttpHead;
+use crate::proto::tls::{self, Alert, Message};
 use crate::verdict::{cause, Layer};
 
 /// Alerts a TLS client sends when it rejects the server's certificate
@@ -326,7 +326,7 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tls::TlsSummary;
+    use crate::proto::tls::TlsSummary;
 
     fn ends() -> Ends {
         Ends {

@@ -31,7 +31,7 @@ mod end;
 use super::record::{Ev, Findings};
 use super::tcp::{At, IcmpHit};
 use crate::capture::packet::Checksum;
-use crate::dns::{qtype_name, DnsMessage};
+use crate::proto::dns::{qtype_name, DnsMessage};
 use end::finish;
 
 /// Live exchanges tracked at most: half of what a hash table of 2^16

@@ -15,7 +15,7 @@ use std::net::{IpAddr, SocketAddr};
 use super::record::Findings;
 use super::tcp::At;
 use crate::capture::packet::Fragment;
-use crate::dns::DnsMessage;
+use crate::proto::dns::DnsMessage;
 
 /// Datagrams being reassembled at most; beyond, new ones are counted
 /// (half of what a table of 2^15 slots holds, see

@@ -22,7 +22,8 @@ use std::net::{IpAddr, SocketAddr};
 use super::dns::DnsTracker;
 use super::record::{target_of, Ev, Failure, Findings};
 use super::tcp::{At, IcmpHit, TcpTracker};
-use crate::icmp::{IcmpError, Unreachable, PROTO_TCP, PROTO_UDP};
+use crate::proto::icmp::{IcmpError, Unreachable};
+use crate::proto::{IPPROTO_TCP, IPPROTO_UDP};
 use crate::verdict::{cause, Layer, Target};
 
 /// Distinct standalone errors kept; beyond, they are counted.
@@ -112,17 +113,17 @@ impl IcmpTracker {
             text,
         };
         if let Some(q) = &err.quoted {
-            if q.proto == PROTO_TCP && tcp.icmp(q.src, q.dst, hit.clone()) {
+            if q.proto == IPPROTO_TCP && tcp.icmp(q.src, q.dst, hit.clone()) {
                 return;
             }
-            if q.proto == PROTO_UDP && q.src.port() == crate::dns::PORT {
+            if q.proto == IPPROTO_UDP && q.src.port() == crate::proto::dns::PORT {
                 if out.wants_note() {
                     out.note(at.0, format!("{} refused a DNS answer from {} with ICMP {} (pkt {}): the client had already closed that socket when the answer came (it gave up waiting, or already had its answer)", src.ip(), q.src, hit.what, at.0));
                 }
                 return;
             }
-            if q.proto == PROTO_UDP
-                && q.dst.port() == crate::dns::PORT
+            if q.proto == IPPROTO_UDP
+                && q.dst.port() == crate::proto::dns::PORT
                 && dns.icmp(q.src, q.dst, q.dns_id, hit.clone())
             {
                 return;
@@ -187,14 +188,14 @@ fn standalone(k: Key, g: Group) -> Failure {
     match &g.err.quoted {
         Some(q) => {
             let proto = match q.proto {
-                PROTO_TCP => "TCP".to_string(),
-                PROTO_UDP => "UDP".to_string(),
+                IPPROTO_TCP => "TCP".to_string(),
+                IPPROTO_UDP => "UDP".to_string(),
                 1 => "ICMP".to_string(),
                 58 => "ICMPv6".to_string(),
                 n => format!("protocol {n}"),
             };
-            let dns_query = q.proto == PROTO_UDP && q.dst.port() == crate::dns::PORT;
-            let (c, flow, target) = if q.proto == PROTO_TCP || q.proto == PROTO_UDP {
+            let dns_query = q.proto == IPPROTO_UDP && q.dst.port() == crate::proto::dns::PORT;
+            let (c, flow, target) = if q.proto == IPPROTO_TCP || q.proto == IPPROTO_UDP {
                 let c = if dns_query && g.err.kind == Unreachable::Port {
                     cause::DNS_PORT_UNREACHABLE
                 } else {

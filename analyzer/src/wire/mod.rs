@@ -202,7 +202,7 @@ impl Analyzer {
                 self.icmp.error(m, &mut self.tcp, &mut self.dns, out);
             }
             Payload::Fragment(f) => {
-                let udp = f.proto == crate::icmp::PROTO_UDP;
+                let udp = f.proto == crate::proto::IPPROTO_UDP;
                 let o = self.frag.piece(at, src, dst, f);
                 if let (Some(text), true) = (&o.started, udp) {
                     self.dns.fragment_started(dst.ip(), src.ip(), at, text);

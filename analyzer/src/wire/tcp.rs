@@ -39,9 +39,9 @@ use super::app::{App, Ends};
 use super::record::{Failure, Findings};
 use crate::capture::packet::Checksum;
 use crate::capture::{AppSummary, TcpFlags};
-use crate::http::HttpHead;
-use crate::icmp::Unreachable;
-use crate::tls::Message;
+use crate::proto::http::HttpHead;
+use crate::proto::icmp::Unreachable;
+use crate::proto::tls::Message;
 use end::finish;
 
 /// Live connections tracked at most; beyond, new connections are counted

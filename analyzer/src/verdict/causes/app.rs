@@ -17,8 +17,8 @@ use std::borrow::Cow;
 use super::{base, ev, pk, undecided, Diagnosis};
 use crate::attempt::{AppObs, Attempt, Source, Step};
 use crate::capture::AppSummary;
-use crate::http::HttpHead;
-use crate::tls::{self, Alert, Message};
+use crate::proto::http::HttpHead;
+use crate::proto::tls::{self, Alert, Message};
 use crate::verdict::{cause, Input, Layer};
 
 /// Alerts a TLS client sends when it rejects the server's certificate

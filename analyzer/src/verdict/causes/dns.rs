@@ -19,9 +19,9 @@
 
 use super::{base, errno_phrase, ev, pk, undecided, Diagnosis};
 use crate::attempt::{is_netfilter, Attempt};
-use crate::dns::{self, DnsMessage};
-use crate::errno;
-use crate::icmp::Unreachable;
+use crate::proto::dns::{self, DnsMessage};
+use crate::proto::errno;
+use crate::proto::icmp::Unreachable;
 use crate::verdict::{cause, Input, Layer};
 use std::borrow::Cow;
 

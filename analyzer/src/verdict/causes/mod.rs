@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use super::goerr::GoClues;
 use super::{cause, Input, Layer, Target};
 use crate::attempt::{Attempt, Kind, Step};
-use crate::errno;
+use crate::proto::errno;
 
 /// What one failed attempt proves.
 #[derive(Debug, Clone, PartialEq)]

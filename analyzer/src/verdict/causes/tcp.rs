@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 
 use super::{base, errno_phrase, ev, pk, undecided, Diagnosis};
 use crate::attempt::{is_netfilter, sent_near, Attempt};
-use crate::errno;
+use crate::proto::errno;
 use crate::verdict::{cause, Input, Layer};
 
 /// Go's dial is cancelled, not timed out, when it closes the socket sooner

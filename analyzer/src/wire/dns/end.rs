@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 
 use super::{bases, qpkts_first, Rare, Txn, TxnKey, DNS_WAIT_NS};
-use crate::dns::{rcode_name, RCODE_NXDOMAIN};
-use crate::icmp::Unreachable;
+use crate::proto::dns::{rcode_name, RCODE_NXDOMAIN};
+use crate::proto::icmp::Unreachable;
 use crate::verdict::{cause, Layer};
 use crate::wire::record::{secs, target_of, DnsFacts, Ev, Failure, Findings, Silence};
 

@@ -3,7 +3,7 @@
 //! notes about what is odd but not a failure.
 
 use super::{At, Extra, Flow, Key, REFUSED, RESET};
-use crate::dns;
+use crate::proto::dns;
 use crate::verdict::{cause, Layer};
 use crate::wire::app::Ends;
 use crate::wire::record::{secs, target_of, Ev, Failure, Findings, Silence};

@@ -663,12 +663,12 @@ mod tests {
 
     /// Payloads of real segments: Go 1.19 client and server on 127.0.0.1
     /// (analyzer/testdata/wire/README.md).
-    const CH13: &[u8] = include_bytes!("../testdata/wire/go-tls13-client-hello.bin");
-    const SF13: &[u8] = include_bytes!("../testdata/wire/go-tls13-server-flight.bin");
-    const EA13: &[u8] = include_bytes!("../testdata/wire/go-tls13-client-encrypted-alert.bin");
-    const CH12: &[u8] = include_bytes!("../testdata/wire/go-tls12-client-hello.bin");
-    const SF12: &[u8] = include_bytes!("../testdata/wire/go-tls12-server-flight.bin");
-    const AL12: &[u8] = include_bytes!("../testdata/wire/go-tls12-client-alert.bin");
+    const CH13: &[u8] = include_bytes!("../../testdata/wire/go-tls13-client-hello.bin");
+    const SF13: &[u8] = include_bytes!("../../testdata/wire/go-tls13-server-flight.bin");
+    const EA13: &[u8] = include_bytes!("../../testdata/wire/go-tls13-client-encrypted-alert.bin");
+    const CH12: &[u8] = include_bytes!("../../testdata/wire/go-tls12-client-hello.bin");
+    const SF12: &[u8] = include_bytes!("../../testdata/wire/go-tls12-server-flight.bin");
+    const AL12: &[u8] = include_bytes!("../../testdata/wire/go-tls12-client-alert.bin");
     const ALL: [&[u8]; 6] = [CH13, SF13, EA13, CH12, SF12, AL12];
 
     fn describe(b: &[u8]) -> String {

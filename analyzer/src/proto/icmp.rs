@@ -7,10 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use etherparse::{LaxNetSlice, LaxSlicedPacket};
 
-/// IP protocol numbers (IANA).
-pub const PROTO_TCP: u8 = 6;
-/// IP protocol number of UDP.
-pub const PROTO_UDP: u8 = 17;
+use super::IPPROTO_UDP;
 
 /// What the unreachable message says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,7 +135,7 @@ fn parse_quote(bytes: &[u8]) -> Option<Quoted> {
     let port =
         |at: usize| -> Option<u16> { Some(u16::from_be_bytes([*t.get(at)?, *t.get(at + 1)?])) };
     let (sport, dport) = (port(0)?, port(2)?);
-    let dns_id = if proto == PROTO_UDP { port(8) } else { None };
+    let dns_id = if proto == IPPROTO_UDP { port(8) } else { None };
     Some(Quoted {
         proto,
         src: SocketAddr::new(src, sport),

@@ -201,9 +201,9 @@ mod tests {
     use super::*;
 
     /// Real segments from Go 1.19 on 127.0.0.1 (testdata/wire/README.md).
-    const GET: &[u8] = include_bytes!("../testdata/wire/go-http-get.bin");
-    const R403: &[u8] = include_bytes!("../testdata/wire/go-http-403.bin");
-    const R400: &[u8] = include_bytes!("../testdata/wire/go-http-400-to-tls.bin");
+    const GET: &[u8] = include_bytes!("../../testdata/wire/go-http-get.bin");
+    const R403: &[u8] = include_bytes!("../../testdata/wire/go-http-403.bin");
+    const R400: &[u8] = include_bytes!("../../testdata/wire/go-http-400-to-tls.bin");
 
     fn request(b: &[u8]) -> HttpRequest {
         match HttpHead::parse(b) {
