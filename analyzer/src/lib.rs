@@ -14,10 +14,10 @@
 
 #![warn(missing_docs)]
 
-pub mod attempt;
 pub mod bundle;
 pub mod capture;
 pub mod clock;
+pub mod correlate;
 pub mod describe;
 mod error;
 pub mod proto;
@@ -35,9 +35,9 @@ pub use report::{render_text, Attached, CaptureFacts, Context, Report};
 pub use verdict::{Layer, Target, Verdict};
 pub use wire::{analyze_capture, analyze_capture_input, analyze_capture_path};
 
-use crate::attempt::Source;
 use crate::capture::CaptureIndex;
 use crate::clock::Clock;
+use crate::correlate::Source;
 
 /// Analyses the bundle directory `dir` (as written by `gotrace run`).
 ///
@@ -69,7 +69,7 @@ pub fn analyze(b: &bundle::Bundle, capture: Option<CaptureIndex>) -> Report {
     }
     let clock = Clock::of(&b.meta);
     let events = b.events.as_deref().unwrap_or(&[]);
-    let corr = attempt::correlate_bundle(events, capture.as_ref(), &clock, &b.meta);
+    let corr = correlate::correlate_bundle(events, capture.as_ref(), &clock, &b.meta);
     let input = verdict::Input {
         meta: &b.meta,
         have_events: b.events.is_some(),
@@ -84,7 +84,7 @@ pub fn analyze(b: &bundle::Bundle, capture: Option<CaptureIndex>) -> Report {
     // The timeline is the attempt the evidence comes from (by its events;
     // by its packets when only packets are cited, as for a dial still
     // pending when `gotrace attach` detached).
-    let cites = |a: &attempt::Attempt, source: Source| {
+    let cites = |a: &correlate::Attempt, source: Source| {
         verdict.evidence.iter().any(|e| {
             e.source == source
                 && match source {

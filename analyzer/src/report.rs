@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use crate::attempt::{Source, Step};
 use crate::bundle::ExitStatus;
+use crate::correlate::{Source, Step};
 use crate::verdict::{Layer, Target, Verdict};
 
 /// Most timeline lines printed.
@@ -49,7 +49,7 @@ pub struct Context {
     /// says how the trace ended.
     pub attached: Option<Attached>,
     /// The timeline's connection was open before gotrace attached: what the
-    /// snapshot said of it ([`crate::attempt::Attempt::at_attach`]), shown
+    /// snapshot said of it ([`crate::correlate::Attempt::at_attach`]), shown
     /// first, since its socket() and connect() are not in the trace.
     pub before_attach: Option<String>,
     /// Set for a capture-only analysis ([`crate::wire`]): the header then

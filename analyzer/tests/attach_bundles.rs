@@ -8,8 +8,8 @@ mod common;
 use std::io::Write;
 
 use common::*;
-use gotrace_analyzer::attempt::Source;
 use gotrace_analyzer::bundle::{ExitStatus, Op};
+use gotrace_analyzer::correlate::Source;
 use gotrace_analyzer::verdict::{BEFORE_ATTACH, NOT_FAILED_YET};
 use gotrace_analyzer::{analyze_bundle, render_text, Layer, Report};
 use simple_dns::TYPE;

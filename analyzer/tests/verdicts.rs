@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use gotrace_analyzer::attempt::Source;
 use gotrace_analyzer::bundle::Op;
+use gotrace_analyzer::correlate::Source;
 use gotrace_analyzer::{analyze_bundle, render_text, Layer, Report};
 use simple_dns::TYPE;
 

@@ -19,10 +19,10 @@ pub mod remediation;
 
 use serde::Serialize;
 
-use crate::attempt::{Correlation, Step};
 use crate::bundle::{ExitStatus, Meta};
 use crate::capture::CaptureIndex;
 use crate::clock::Clock;
+use crate::correlate::{Correlation, Step};
 use causes::Diagnosis;
 use goerr::GoClues;
 

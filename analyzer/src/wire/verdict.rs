@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use super::dns::DnsTracker;
 use super::record::{Ev, Failure, Findings, Silence};
 use super::Seen;
-use crate::attempt::{Source, Step};
+use crate::correlate::{Source, Step};
 use crate::report::{CaptureFacts, Context, Report};
 use crate::verdict::{cause, remediation, Layer, Verdict};
 

@@ -1,6 +1,6 @@
 //! Rules above TCP, for a connection that was established: TLS (RFC 8446)
 //! and plain-HTTP (RFC 9110) outcomes, from the payload heads of the
-//! syscalls and the decoded packets ([`crate::attempt::AppObs`]).
+//! syscalls and the decoded packets ([`crate::correlate::AppObs`]).
 //!
 //! - A client-sent certificate alert (bad_certificate 42 ... unknown_ca 48,
 //!   RFC 8446 6.2), or in TLS 1.3 an encrypted alert-sized record from us
@@ -15,8 +15,8 @@
 use std::borrow::Cow;
 
 use super::{base, ev, pk, undecided, Diagnosis};
-use crate::attempt::{AppObs, Attempt, Source, Step};
 use crate::capture::AppSummary;
+use crate::correlate::{AppObs, Attempt, Source, Step};
 use crate::proto::http::HttpHead;
 use crate::proto::tls::{self, Alert, Message};
 use crate::verdict::{cause, Input, Layer};

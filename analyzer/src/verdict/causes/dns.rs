@@ -18,7 +18,7 @@
 //!   `options timeout:`/`attempts:`).
 
 use super::{base, errno_phrase, ev, pk, undecided, Diagnosis};
-use crate::attempt::{is_netfilter, Attempt};
+use crate::correlate::{is_netfilter, Attempt};
 use crate::proto::dns::{self, DnsMessage};
 use crate::proto::errno;
 use crate::proto::icmp::Unreachable;

@@ -16,13 +16,13 @@ use std::net::SocketAddr;
 
 use super::goerr::GoClues;
 use super::{cause, Input, Layer, Target};
-use crate::attempt::{Attempt, Kind, Step};
+use crate::correlate::{Attempt, Kind, Step};
 use crate::proto::errno;
 
 /// What one failed attempt proves.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Diagnosis {
-    /// Index of the attempt in [`crate::attempt::Correlation::attempts`].
+    /// Index of the attempt in [`crate::correlate::Correlation::attempts`].
     pub attempt: usize,
     /// The attempt's start, CLOCK_MONOTONIC ns.
     pub start_ns: u64,

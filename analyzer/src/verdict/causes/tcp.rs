@@ -22,7 +22,7 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use super::{base, errno_phrase, ev, pk, undecided, Diagnosis};
-use crate::attempt::{is_netfilter, sent_near, Attempt};
+use crate::correlate::{is_netfilter, sent_near, Attempt};
 use crate::proto::errno;
 use crate::verdict::{cause, Input, Layer};
 
@@ -59,11 +59,11 @@ pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     }
 }
 
-fn connect_ev(a: &Attempt) -> Option<crate::attempt::Step> {
+fn connect_ev(a: &Attempt) -> Option<crate::correlate::Step> {
     ev(a, a.connect.as_ref().map(|c| c.id))
 }
 
-fn so_ev(a: &Attempt) -> Option<crate::attempt::Step> {
+fn so_ev(a: &Attempt) -> Option<crate::correlate::Step> {
     ev(a, a.so_error.as_ref().map(|s| s.id))
 }
 

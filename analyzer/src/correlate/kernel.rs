@@ -196,8 +196,8 @@ pub fn is_netfilter(reason: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attempt::Kind;
     use crate::bundle::SockAddr;
+    use crate::correlate::Kind;
 
     const CLOCK: Clock = Clock {
         start_ns: 0,

@@ -14,11 +14,11 @@
 
 mod events;
 mod kernel;
+mod packets;
 mod preexisting;
-mod wire;
 
 pub use kernel::is_netfilter;
-pub use wire::sent_near;
+pub use packets::sent_near;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -324,7 +324,7 @@ fn correlate_seeded(
     preexisting::link(&mut c, events, clock);
     kernel::link(&mut c.attempts, events, clock, drop_reasons);
     if let Some(idx) = capture {
-        wire::link(&mut c.attempts, idx, clock);
+        packets::link(&mut c.attempts, idx, clock);
     }
     for a in &mut c.attempts {
         a.steps.sort_by(|x, y| {
