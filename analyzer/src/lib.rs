@@ -6,7 +6,7 @@
 //! Entry points: [`analyze_bundle`] -> [`Report`], then [`Report::to_json`]
 //! or [`render_text`]; for a bare pcap/pcapng capture (no bundle),
 //! [`analyze_capture_path`], [`analyze_capture_input`] or
-//! [`analyze_capture`] ([`wire`]: network-layer causes from packets
+//! [`analyze_capture`] ([`capture_only`]: network-layer causes from packets
 //! alone, `analysis: "capture-only"`). The pieces are public too:
 //! [`capture::CaptureReader`], [`capture::CaptureIndex`], and the
 //! [`proto`] decoders ([`dns`], [`icmp`], [`tls`], [`http`]). [`describe::describe`] words one event as one
@@ -16,6 +16,7 @@
 
 pub mod bundle;
 pub mod capture;
+pub mod capture_only;
 pub mod clock;
 pub mod correlate;
 pub mod describe;
@@ -23,17 +24,16 @@ mod error;
 pub mod proto;
 mod report;
 pub mod verdict;
-pub mod wire;
 
 use std::path::Path;
 
 pub use error::AnalyzeError;
 // The decoders keep their short paths (`gotrace_analyzer::dns`, ...): the
 // tracer, xtask and the fuzz targets use them.
+pub use capture_only::{analyze_capture, analyze_capture_input, analyze_capture_path};
 pub use proto::{dns, errno, http, icmp, tls};
 pub use report::{render_text, Attached, CaptureFacts, Context, Report};
 pub use verdict::{Layer, Target, Verdict};
-pub use wire::{analyze_capture, analyze_capture_input, analyze_capture_path};
 
 use crate::capture::CaptureIndex;
 use crate::clock::Clock;

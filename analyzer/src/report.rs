@@ -52,7 +52,7 @@ pub struct Context {
     /// snapshot said of it ([`crate::correlate::Attempt::at_attach`]), shown
     /// first, since its socket() and connect() are not in the trace.
     pub before_attach: Option<String>,
-    /// Set for a capture-only analysis ([`crate::wire`]): the header then
+    /// Set for a capture-only analysis ([`crate::capture_only`]): the header then
     /// names the capture and the footer counts what it held.
     pub capture: Option<CaptureFacts>,
 }

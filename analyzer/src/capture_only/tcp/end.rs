@@ -3,10 +3,10 @@
 //! notes about what is odd but not a failure.
 
 use super::{At, Extra, Flow, Key, REFUSED, RESET};
+use crate::capture_only::app::Ends;
+use crate::capture_only::record::{secs, target_of, Ev, Failure, Findings, Silence};
 use crate::proto::dns;
 use crate::verdict::{cause, Layer};
-use crate::wire::app::Ends;
-use crate::wire::record::{secs, target_of, Ev, Failure, Findings, Silence};
 
 /// Retransmissions of unacknowledged data that make a stall note.
 const STALL_RETRANSMISSIONS: u16 = 3;

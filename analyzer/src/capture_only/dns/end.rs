@@ -4,10 +4,10 @@
 use std::net::SocketAddr;
 
 use super::{bases, qpkts_first, Rare, Txn, TxnKey, DNS_WAIT_NS};
+use crate::capture_only::record::{secs, target_of, DnsFacts, Ev, Failure, Findings, Silence};
 use crate::proto::dns::{rcode_name, RCODE_NXDOMAIN};
 use crate::proto::icmp::Unreachable;
 use crate::verdict::{cause, Layer};
-use crate::wire::record::{secs, target_of, DnsFacts, Ev, Failure, Findings, Silence};
 
 /// What a finished exchange proved: a failure, a note, or nothing.
 pub(super) fn finish(key: TxnKey, t: Txn, now: i64, out: &mut Findings) {

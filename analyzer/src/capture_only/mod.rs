@@ -14,7 +14,7 @@
 //! packet captured twice within [`DUP_WINDOW_NS`] is counted once
 //! (`dedup`). All failures are listed, ordered by their first packet: the
 //! first is the verdict, the others go to `other_failures`. Without one
-//! the verdict is `inconclusive`, never `none` (`verdict`; [`NOT_PROVEN`]).
+//! the verdict is `inconclusive`, never `none` (`conclude`; [`NOT_PROVEN`]).
 //!
 //! Streaming: frames are read one at a time and every connection or
 //! exchange is a small state machine holding a few packet numbers, not
@@ -25,22 +25,22 @@
 //! reported.
 
 mod app;
+mod conclude;
 mod dedup;
 mod dns;
 mod frag;
 mod icmp;
 mod record;
 mod tcp;
-mod verdict;
 
 use std::io::Read;
 use std::path::Path;
 
+pub use conclude::{NOT_PROVEN, SCOPE};
 pub use dedup::DUP_WINDOW_NS;
 pub use dns::{DNS_WAIT_NS, MAX_EXCHANGES};
 pub use frag::MAX_SETS;
 pub use tcp::MAX_FLOWS;
-pub use verdict::{NOT_PROVEN, SCOPE};
 
 use crate::capture::packet::Checksum;
 use crate::capture::{decode, CaptureReader, Packet, Payload};
@@ -243,6 +243,6 @@ impl Analyzer {
         self.seen.dns = self.dns.stats;
         self.seen.icmp = self.icmp.stats;
         self.seen.frag = self.frag.stats;
-        verdict::build(self.out, &self.seen, &self.dns, reader_warnings)
+        conclude::build(self.out, &self.seen, &self.dns, reader_warnings)
     }
 }
