@@ -15,7 +15,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 pub use packet::{decode, AppSummary, Packet, Payload, TcpFlags};
-pub use reader::{CaptureReader, Frame};
+pub use reader::{CaptureError, CaptureReader, Frame};
 
 use crate::error::AnalyzeError;
 use crate::proto::{IPPROTO_TCP, IPPROTO_UDP};
