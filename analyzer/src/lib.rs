@@ -17,6 +17,7 @@
 pub mod bundle;
 pub mod capture;
 pub mod capture_only;
+pub mod cause;
 pub mod clock;
 pub mod correlate;
 pub mod describe;
@@ -31,9 +32,9 @@ pub use error::AnalyzeError;
 // The decoders keep their short paths (`gotrace_analyzer::dns`, ...): the
 // tracer, xtask and the fuzz targets use them.
 pub use capture_only::{analyze_capture, analyze_capture_input, analyze_capture_path};
+pub use cause::{Cause, Layer, Missing, Target};
 pub use proto::{dns, errno, http, icmp, tls};
-pub use report::{render_text, Attached, CaptureFacts, Context, Report};
-pub use verdict::{Layer, Target, Verdict};
+pub use report::{render_text, Attached, CaptureFacts, Context, Report, Verdict};
 
 use crate::capture::CaptureIndex;
 use crate::clock::Clock;

@@ -4,8 +4,31 @@
 use serde::Serialize;
 
 use crate::bundle::ExitStatus;
+use crate::cause::{Cause, Layer, Missing, Target};
 use crate::correlate::{Source, Step};
-use crate::verdict::{Layer, Target, Verdict};
+
+/// The decision, as stored in `verdict.json` (without `warnings`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    /// Failure layer.
+    pub layer: Layer,
+    /// Cause id; its layer is `layer`.
+    pub cause: Cause,
+    /// One sentence saying what happened.
+    pub summary: String,
+    /// What was being reached.
+    pub target: Option<Target>,
+    /// Events and packets that prove it.
+    pub evidence: Vec<Step>,
+    /// One line of advice.
+    pub remediation: String,
+    /// What would have been needed to decide (for `inconclusive`).
+    pub missing: Vec<Missing>,
+    /// Other failed attempts, one line each.
+    pub other_failures: Vec<String>,
+    /// `bundle` or `capture-only`.
+    pub analysis: String,
+}
 
 /// Most timeline lines printed.
 const TIMELINE_MAX: usize = 14;
@@ -85,12 +108,12 @@ pub struct Attached {
 #[derive(Serialize)]
 struct JsonOut<'a> {
     layer: Layer,
-    cause: &'a str,
+    cause: Cause,
     summary: &'a str,
     target: &'a Option<Target>,
     evidence: &'a [Step],
     remediation: &'a str,
-    missing: &'a [String],
+    missing: &'a [Missing],
     other_failures: &'a [String],
     warnings: &'a [String],
     analysis: &'a str,
@@ -107,7 +130,7 @@ impl Report {
         let v = &self.verdict;
         JsonOut {
             layer: v.layer,
-            cause: &v.cause,
+            cause: v.cause,
             summary: &v.summary,
             target: &v.target,
             evidence: &v.evidence,
@@ -259,13 +282,7 @@ pub fn render_text(r: &Report) -> String {
         }
     }
 
-    let what = match v.layer {
-        Layer::BeforeSyscall => "failed before any network syscall",
-        Layer::Kernel => "failed in the local kernel",
-        Layer::Network => "failed on the network",
-        Layer::None => "no failure",
-        Layer::Inconclusive => "inconclusive",
-    };
+    let what = v.layer.verdict_words();
     out.push_str(&format!(
         "\nverdict: {what} ({} / {})\n",
         v.layer.as_str(),
@@ -273,12 +290,7 @@ pub fn render_text(r: &Report) -> String {
     ));
     out.push_str(&format!("  {}\n", v.summary));
     if let Some(t) = &v.target {
-        let addr = match (&t.ip, t.port) {
-            (Some(ip), Some(p)) if ip.contains(':') => format!("[{ip}]:{p}"),
-            (Some(ip), Some(p)) => format!("{ip}:{p}"),
-            (Some(ip), None) => ip.clone(),
-            _ => String::new(),
-        };
+        let addr = t.addr().unwrap_or_default();
         let name = t
             .name
             .as_deref()
@@ -301,7 +313,8 @@ pub fn render_text(r: &Report) -> String {
         out.push_str(&format!("  fix:      {}\n", v.remediation));
     }
     if !v.missing.is_empty() {
-        out.push_str(&format!("  missing:  {}\n", v.missing.join("; ")));
+        let missing: Vec<String> = v.missing.iter().map(Missing::to_string).collect();
+        out.push_str(&format!("  missing:  {}\n", missing.join("; ")));
     }
     if !v.other_failures.is_empty() {
         out.push_str("  also failed:\n");
@@ -366,7 +379,7 @@ mod tests {
         Report {
             verdict: Verdict {
                 layer,
-                cause: "no-route".into(),
+                cause: Cause::NoRoute,
                 summary: "connect() failed".into(),
                 target: Some(Target {
                     name: None,

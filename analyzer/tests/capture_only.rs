@@ -289,7 +289,7 @@ fn check(name: &str, want: Want) {
             );
             assert_eq!(
                 v.missing,
-                [gotrace_analyzer::capture_only::NOT_PROVEN],
+                [gotrace_analyzer::Missing::CommandResult],
                 "{name}"
             );
         }

@@ -96,7 +96,10 @@ fn local_drop_without_capture_is_still_the_kernel_and_says_what_is_missing() {
     b.capture = false;
     let r = verdict_of(&b);
     assert_cause(&r, Layer::Kernel, "local-firewall-drop");
-    assert!(r.verdict.missing.contains(&"capture".to_string()));
+    assert!(r
+        .verdict
+        .missing
+        .contains(&gotrace_analyzer::Missing::Capture));
 }
 
 #[test]

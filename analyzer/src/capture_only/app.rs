@@ -25,9 +25,9 @@ use std::net::SocketAddr;
 
 use super::record::{target_of, Ev, Failure};
 use crate::capture::AppSummary;
+use crate::cause::Cause;
 use crate::proto::http::HttpHead;
 use crate::proto::tls::{self, Alert, Message};
-use crate::verdict::{cause, Layer};
 
 /// Alerts a TLS client sends when it rejects the server's certificate
 /// (RFC 8446 6.2; RFC 5246 7.2.2).
@@ -229,13 +229,7 @@ impl App {
                 "the client {} rejected the certificate of {}: it sent the fatal alert {name} (pkt {}){after}; its own certificate verification failed, not the server",
                 ends.client, ends.server, at.0
             );
-            return Failure::new(
-                Layer::Network,
-                cause::TLS_UNTRUSTED_CERTIFICATE,
-                summary,
-                target,
-                ev,
-            );
+            return Failure::new(Cause::TlsUntrustedCertificate, summary, target, ev);
         }
         let who = if from_client {
             format!(
@@ -246,7 +240,7 @@ impl App {
             format!("{} ended the TLS handshake", ends.server)
         };
         let summary = format!("{who} with the fatal alert {name} (pkt {}){after}", at.0);
-        Failure::new(Layer::Network, cause::TLS_ALERT, summary, target, ev)
+        Failure::new(Cause::TlsAlert, summary, target, ev)
     }
 
     fn http_failure(&self, resp: &AppSummary, at: At, ends: Ends) -> Failure {
@@ -282,13 +276,7 @@ impl App {
             "{} answered{asked} with {line} (pkt {}){missing}",
             ends.server, at.0
         );
-        Failure::new(
-            Layer::Network,
-            cause::HTTP_STATUS,
-            summary,
-            target_of(ends.server, name),
-            ev,
-        )
+        Failure::new(Cause::HttpStatus, summary, target_of(ends.server, name), ev)
     }
 
     /// At the end of the connection (`closed`: the client's FIN or RST):
@@ -314,8 +302,7 @@ impl App {
             ends.client, ends.server
         );
         Some(Failure::new(
-            Layer::Network,
-            cause::TLS_UNTRUSTED_CERTIFICATE,
+            Cause::TlsUntrustedCertificate,
             summary,
             target_of(ends.server, self.sni.clone()),
             ev,
@@ -355,7 +342,7 @@ mod tests {
         assert!(a.observe(tls(HELLO), true, (4, None), ends()).is_none());
         assert!(a.observe(tls(FLIGHT12), false, (6, None), ends()).is_none());
         let f = a.observe(alert(2, 48), true, (8, None), ends()).unwrap();
-        assert_eq!(f.cause, cause::TLS_UNTRUSTED_CERTIFICATE);
+        assert_eq!(f.cause, Cause::TlsUntrustedCertificate);
         assert_eq!(f.pkts(), "4, 6, 8");
         assert!(f.summary.contains("unknown_ca (pkt 8)"), "{}", f.summary);
         assert_eq!(f.target.name.as_deref(), Some("proxy.lab.test"));
@@ -365,7 +352,7 @@ mod tests {
         let mut b = App::default();
         b.observe(tls(HELLO), true, (4, None), ends());
         let f = b.observe(alert(2, 40), false, (6, None), ends()).unwrap();
-        assert_eq!(f.cause, cause::TLS_ALERT);
+        assert_eq!(f.cause, Cause::TlsAlert);
         assert!(f.summary.starts_with("198.18.0.2:443 ended the TLS handshake with the fatal alert handshake_failure (pkt 6) in answer to the ClientHello (pkt 4)"), "{}", f.summary);
     }
 
@@ -384,7 +371,7 @@ mod tests {
         a.observe(tls(FLIGHT13), false, (6, None), ends());
         a.observe(tls(ENC_ALERT), true, (8, None), ends());
         let f = a.finish(Some((9, None)), ends()).unwrap();
-        assert_eq!(f.cause, cause::TLS_UNTRUSTED_CERTIFICATE);
+        assert_eq!(f.cause, Cause::TlsUntrustedCertificate);
         assert_eq!(f.pkts(), "4, 6, 8");
         // Without a close by the client, nothing is claimed.
         let mut b = App::default();
@@ -411,7 +398,7 @@ mod tests {
         let resp = include_bytes!("../../testdata/wire/go-http-403.bin");
         let resp = Box::new(AppSummary::sniff(resp).unwrap());
         let f = a.observe(resp, false, (6, None), ends()).unwrap();
-        assert_eq!(f.cause, cause::HTTP_STATUS);
+        assert_eq!(f.cause, Cause::HttpStatus);
         assert_eq!(f.pkts(), "4, 6");
         assert!(
             f.summary

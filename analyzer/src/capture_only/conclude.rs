@@ -12,14 +12,13 @@ use std::collections::BTreeMap;
 use super::dns::DnsTracker;
 use super::record::{Ev, Failure, Findings, Silence};
 use super::Seen;
+use crate::cause::{Cause, Layer, Missing};
 use crate::correlate::{Source, Step};
+use crate::report::Verdict;
 use crate::report::{CaptureFacts, Context, Report};
-use crate::verdict::{cause, remediation, Layer, Verdict};
 
 /// First warning of every capture-only report: what it cannot judge.
 pub const SCOPE: &str = "capture only: without a syscall trace the before-syscall and kernel layers cannot be judged: a packet this host's own firewall drops never reaches the capture (or looks like silence on the network), and a refusal this host makes itself looks like the peer's; run the command under `gotrace run` to see them";
-/// `missing` of a capture-only report without a failure.
-pub const NOT_PROVEN: &str = "the command's own result: a capture shows what crossed the wire, not whether the command succeeded (its exit status, drops before the capture point, errors inside TLS)";
 /// A resolver's own upstream query this close (ns) to its error answer is
 /// taken as the one that answer depended on.
 const UPSTREAM_WINDOW_NS: i64 = 5_000_000_000;
@@ -110,7 +109,7 @@ fn search_list_miss(x: &Failure, dns: &DnsTracker) -> bool {
     let Some(d) = &x.dns else {
         return false;
     };
-    x.cause == cause::DNS_NXDOMAIN
+    x.cause == Cause::DnsNxdomain
         && d.bases
             .iter()
             .any(|b| dns.names.get(b).is_some_and(|&p| p > x.first_pkt()))
@@ -133,7 +132,7 @@ fn recovered(x: &mut Failure, dns: &DnsTracker) {
 /// A resolver's error answer next to its own unanswered upstream query:
 /// the upstream is the one that failed.
 fn upstream(x: &mut Failure, silences: &[Silence]) {
-    if x.cause != cause::DNS_SERVER_FAILURE {
+    if x.cause != Cause::DnsServerFailure {
         return;
     }
     let Some(d) = &x.dns else {
@@ -185,10 +184,10 @@ fn decided(x: &Failure, t0: Option<i64>) -> Verdict {
     let advice = x
         .fix
         .clone()
-        .unwrap_or_else(|| remediation::for_cause(x.cause, target.as_ref(), &BTreeMap::new()));
+        .unwrap_or_else(|| x.cause.remediation(target.as_ref(), &BTreeMap::new()));
     Verdict {
-        layer: x.layer,
-        cause: x.cause.to_string(),
+        layer: x.cause.layer(),
+        cause: x.cause,
         summary: x.summary.clone(),
         target,
         evidence: steps(&x.evidence, t0),
@@ -223,12 +222,12 @@ fn undecided(seen: &Seen, failures: &[Failure], f: &Findings) -> Verdict {
     };
     Verdict {
         layer: Layer::Inconclusive,
-        cause: cause::INSUFFICIENT_EVIDENCE.into(),
+        cause: Cause::InsufficientEvidence,
         summary,
         target: None,
         evidence: Vec::new(),
         remediation: "run the command under `gotrace run -- CMD`: its syscalls, exit status and capture together decide; this capture alone shows no failure on the wire".into(),
-        missing: vec![NOT_PROVEN.to_string()],
+        missing: vec![Missing::CommandResult],
         other_failures: Vec::new(),
         analysis: "capture-only".into(),
     }
@@ -260,7 +259,7 @@ fn other_lines(failures: &[Failure], chosen: Option<usize>, dropped: u64) -> Vec
         .iter()
         .take(MAX_OTHER_LINES)
         .map(|(_, x, like)| {
-            let mut l = format!("{} / {}: {}", x.layer.as_str(), x.cause, x.summary);
+            let mut l = format!("{} / {}: {}", x.cause.layer().as_str(), x.cause, x.summary);
             if let Some(r) = &x.recovered {
                 l.push_str(&format!(" (not fatal: {r})"));
             }

@@ -22,9 +22,9 @@ use std::net::{IpAddr, SocketAddr};
 use super::dns::DnsTracker;
 use super::record::{target_of, Ev, Failure, Findings};
 use super::tcp::{At, IcmpHit, TcpTracker};
+use crate::cause::{Cause, Target};
 use crate::proto::icmp::{IcmpError, Unreachable};
 use crate::proto::{IPPROTO_TCP, IPPROTO_UDP};
-use crate::verdict::{cause, Layer, Target};
 
 /// Distinct standalone errors kept; beyond, they are counted.
 const MAX_GROUPS: usize = 4096;
@@ -197,9 +197,9 @@ fn standalone(k: Key, g: Group) -> Failure {
             let dns_query = q.proto == IPPROTO_UDP && q.dst.port() == crate::proto::dns::PORT;
             let (c, flow, target) = if q.proto == IPPROTO_TCP || q.proto == IPPROTO_UDP {
                 let c = if dns_query && g.err.kind == Unreachable::Port {
-                    cause::DNS_PORT_UNREACHABLE
+                    Cause::DnsPortUnreachable
                 } else {
-                    cause::ICMP_UNREACHABLE
+                    Cause::IcmpUnreachable
                 };
                 (
                     c,
@@ -213,7 +213,7 @@ fn standalone(k: Key, g: Group) -> Failure {
                     port: None,
                 };
                 (
-                    cause::ICMP_UNREACHABLE,
+                    Cause::IcmpUnreachable,
                     format!("{proto} {} > {}", q.src.ip(), q.dst.ip()),
                     t,
                 )
@@ -223,7 +223,7 @@ fn standalone(k: Key, g: Group) -> Failure {
                 q.dst.ip(),
                 q.src.ip(),
             );
-            Failure::new(Layer::Network, c, summary, target, ev)
+            Failure::new(c, summary, target, ev)
         }
         None => {
             let summary = format!(
@@ -235,7 +235,7 @@ fn standalone(k: Key, g: Group) -> Failure {
                 ip: None,
                 port: None,
             };
-            Failure::new(Layer::Network, cause::ICMP_UNREACHABLE, summary, target, ev)
+            Failure::new(Cause::IcmpUnreachable, summary, target, ev)
         }
     }
 }

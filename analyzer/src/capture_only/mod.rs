@@ -14,7 +14,7 @@
 //! packet captured twice within [`DUP_WINDOW_NS`] is counted once
 //! (`dedup`). All failures are listed, ordered by their first packet: the
 //! first is the verdict, the others go to `other_failures`. Without one
-//! the verdict is `inconclusive`, never `none` (`conclude`; [`NOT_PROVEN`]).
+//! the verdict is `inconclusive`, never `none` (`conclude`; [`crate::cause::Missing::CommandResult`]).
 //!
 //! Streaming: frames are read one at a time and every connection or
 //! exchange is a small state machine holding a few packet numbers, not
@@ -36,7 +36,7 @@ mod tcp;
 use std::io::Read;
 use std::path::Path;
 
-pub use conclude::{NOT_PROVEN, SCOPE};
+pub use conclude::SCOPE;
 pub use dedup::DUP_WINDOW_NS;
 pub use dns::{DNS_WAIT_NS, MAX_EXCHANGES};
 pub use frag::MAX_SETS;

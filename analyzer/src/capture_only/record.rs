@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use crate::verdict::{Layer, Target};
+use crate::cause::{Cause, Target};
 
 /// Failures kept (the earliest by packet number); the rest are counted.
 pub const MAX_FAILURES: usize = 1000;
@@ -54,10 +54,9 @@ pub struct DnsFacts {
 /// A failure proven by packets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
-    /// Network for what the wire proves; kernel only for loopback refusals.
-    pub layer: Layer,
-    /// Cause id ([`crate::verdict::cause`]).
-    pub cause: &'static str,
+    /// What the packets prove; its layer is network for what the wire
+    /// proves, kernel only for loopback refusals.
+    pub cause: Cause,
     /// One sentence, with packet numbers.
     pub summary: String,
     /// What was being reached.
@@ -68,7 +67,7 @@ pub struct Failure {
     pub dns: Option<DnsFacts>,
     /// Set by the report when a later exchange made this one harmless.
     pub recovered: Option<String>,
-    /// Advice when the cause's usual one ([`crate::verdict::remediation`])
+    /// Advice when the cause's usual one ([`Cause::remediation`])
     /// does not fit this case.
     pub fix: Option<String>,
 }
@@ -76,13 +75,7 @@ pub struct Failure {
 impl Failure {
     /// A failure; evidence is sorted and capped at [`MAX_EVIDENCE`]
     /// (keeping the first packets and the last one).
-    pub fn new(
-        layer: Layer,
-        cause: &'static str,
-        summary: String,
-        target: Target,
-        mut evidence: Vec<Ev>,
-    ) -> Failure {
+    pub fn new(cause: Cause, summary: String, target: Target, mut evidence: Vec<Ev>) -> Failure {
         evidence.sort_by_key(|e| e.pkt);
         evidence.dedup_by_key(|e| e.pkt);
         if evidence.len() > MAX_EVIDENCE {
@@ -91,7 +84,6 @@ impl Failure {
             evidence.extend(last);
         }
         Failure {
-            layer,
             cause,
             summary,
             target,
@@ -211,7 +203,7 @@ mod tests {
             .map(|&p| Ev::new(p, None, String::new()))
             .collect();
         let t = target_of("192.0.2.1:80".parse().unwrap(), None);
-        Failure::new(Layer::Network, "x", String::new(), t, ev)
+        Failure::new(Cause::ConnectionRefused, String::new(), t, ev)
     }
 
     #[test]

@@ -526,7 +526,7 @@ fn data(f: &mut Flow, d: usize, s: &Segment) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verdict::cause;
+    use crate::cause::Cause;
 
     fn seg(
         at: u64,
@@ -597,7 +597,7 @@ mod tests {
         out.trim();
         assert_eq!(t.stats.flows, 20_000);
         assert_eq!(out.failures.len() as u64 + out.failures_dropped, 20_000);
-        assert_eq!(out.failures[0].cause, cause::CONNECTION_REFUSED);
+        assert_eq!(out.failures[0].cause, Cause::ConnectionRefused);
         assert_eq!(out.failures[0].pkts(), "1, 2");
     }
 

@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 
 use super::{bases, qpkts_first, Rare, Txn, TxnKey, DNS_WAIT_NS};
 use crate::capture_only::record::{secs, target_of, DnsFacts, Ev, Failure, Findings, Silence};
+use crate::cause::Cause;
 use crate::proto::dns::{rcode_name, RCODE_NXDOMAIN};
 use crate::proto::icmp::Unreachable;
-use crate::verdict::{cause, Layer};
 
 /// What a finished exchange proved: a failure, a note, or nothing.
 pub(super) fn finish(key: TxnKey, t: Txn, now: i64, out: &mut Findings) {
@@ -63,24 +63,24 @@ pub(super) fn finish(key: TxnKey, t: Txn, now: i64, out: &mut Findings) {
         };
         let (c, what) = match a.rcode {
             RCODE_NXDOMAIN => (
-                cause::DNS_NXDOMAIN,
+                Cause::DnsNxdomain,
                 "the name does not exist there".to_string(),
             ),
             2 => (
-                cause::DNS_SERVER_FAILURE,
+                Cause::DnsServerFailure,
                 "it could not resolve the name".to_string(),
             ),
             5 => (
-                cause::DNS_SERVER_FAILURE,
+                Cause::DnsServerFailure,
                 "it refuses to answer this client".to_string(),
             ),
-            n => (cause::DNS_SERVER_FAILURE, format!("error RCODE {n}")),
+            n => (Cause::DnsServerFailure, format!("error RCODE {n}")),
         };
         let summary = format!(
             "the DNS server {server} answered {} for {q} ({asked}): {what}",
             rcode_name(a.rcode)
         );
-        let mut f = Failure::new(Layer::Network, c, summary, target, ev);
+        let mut f = Failure::new(c, summary, target, ev);
         f.dns = Some(facts(a.at.1));
         out.fail(f);
         return;
@@ -91,11 +91,11 @@ pub(super) fn finish(key: TxnKey, t: Txn, now: i64, out: &mut Findings) {
     if let Some(h) = &rare.icmp {
         ev.push(Ev::new(h.at.0, h.at.1, h.text.clone()));
         let (c, summary) = if h.kind == Unreachable::Port {
-            (cause::DNS_PORT_UNREACHABLE, format!("nothing listens on the DNS server's port {server}: the query for {q} (pkt {qpkts}) got ICMP port unreachable from {} (pkt {})", h.sender, h.at.0))
+            (Cause::DnsPortUnreachable, format!("nothing listens on the DNS server's port {server}: the query for {q} (pkt {qpkts}) got ICMP port unreachable from {} (pkt {})", h.sender, h.at.0))
         } else {
-            (cause::ICMP_UNREACHABLE, format!("{} answered the DNS query for {q} to {server} (pkt {qpkts}) with ICMP {} ({}, pkt {})", h.sender, h.what, h.type_code, h.at.0))
+            (Cause::IcmpUnreachable, format!("{} answered the DNS query for {q} to {server} (pkt {qpkts}) with ICMP {} ({}, pkt {})", h.sender, h.what, h.type_code, h.at.0))
         };
-        let mut f = Failure::new(Layer::Network, c, summary, target, ev);
+        let mut f = Failure::new(c, summary, target, ev);
         f.dns = Some(facts(None));
         out.fail(f);
         return;
@@ -159,13 +159,7 @@ pub(super) fn finish(key: TxnKey, t: Txn, now: i64, out: &mut Findings) {
             servers.join(" and ")
         )
     };
-    let mut f = Failure::new(
-        Layer::Network,
-        cause::DNS_TIMEOUT,
-        format!("{queries}: {why}"),
-        target,
-        ev,
-    );
+    let mut f = Failure::new(Cause::DnsTimeout, format!("{queries}: {why}"), target, ev);
     f.dns = Some(facts(None));
     f.fix = fix;
     out.fail(f);

@@ -5,8 +5,8 @@
 use super::{At, Extra, Flow, Key, REFUSED, RESET};
 use crate::capture_only::app::Ends;
 use crate::capture_only::record::{secs, target_of, Ev, Failure, Findings, Silence};
+use crate::cause::Cause;
 use crate::proto::dns;
-use crate::verdict::{cause, Layer};
 
 /// Retransmissions of unacknowledged data that make a stall note.
 const STALL_RETRANSMISSIONS: u16 = 3;
@@ -80,17 +80,11 @@ fn unanswered(f: &Flow, syn: At, ends: Ends, now: i64, out: &mut Findings) {
         let port = server.port();
         let fail = if server.ip().is_loopback() {
             let summary = format!("{server} is this host (loopback) and answered {what}: nothing listens on port {port} here");
-            Failure::new(Layer::Kernel, cause::LOCAL_REFUSED, summary, target, ev)
+            Failure::new(Cause::LocalRefused, summary, target, ev)
         } else {
             let summary =
                 format!("{server} answered {what}: nothing accepts connections on port {port}");
-            Failure::new(
-                Layer::Network,
-                cause::CONNECTION_REFUSED,
-                summary,
-                target,
-                ev,
-            )
+            Failure::new(Cause::ConnectionRefused, summary, target, ev)
         };
         out.fail(fail);
         return;
@@ -101,13 +95,7 @@ fn unanswered(f: &Flow, syn: At, ends: Ends, now: i64, out: &mut Findings) {
             "{} answered the SYN from {} to {server} (pkt {}) with ICMP {} ({}, pkt {}): {} cannot be reached from here",
             h.sender, ends.client, syn.0, h.what, h.type_code, h.at.0, server.ip()
         );
-        out.fail(Failure::new(
-            Layer::Network,
-            cause::ICMP_UNREACHABLE,
-            summary,
-            target,
-            ev,
-        ));
+        out.fail(Failure::new(Cause::IcmpUnreachable, summary, target, ev));
         return;
     }
     if server.port() == dns::PORT {
@@ -131,13 +119,7 @@ fn unanswered(f: &Flow, syn: At, ends: Ends, now: i64, out: &mut Findings) {
             pkt_list(&syns),
             server.ip()
         );
-        out.fail(Failure::new(
-            Layer::Network,
-            cause::CONNECT_TIMEOUT,
-            summary,
-            target,
-            ev,
-        ));
+        out.fail(Failure::new(Cause::ConnectTimeout, summary, target, ev));
         return;
     }
     if out.wants_note() {
@@ -168,8 +150,7 @@ fn reset(f: &Flow, ends: Ends) -> Failure {
         ends.server, ends.client, first.0
     );
     Failure::new(
-        Layer::Network,
-        cause::CONNECTION_RESET,
+        Cause::ConnectionReset,
         summary,
         target_of(ends.server, None),
         ev,

@@ -16,10 +16,11 @@ use std::borrow::Cow;
 
 use super::{base, ev, pk, undecided, Diagnosis};
 use crate::capture::AppSummary;
+use crate::cause::{Cause, Missing};
 use crate::correlate::{AppObs, Attempt, Source, Step};
 use crate::proto::http::HttpHead;
 use crate::proto::tls::{self, Alert, Message};
-use crate::verdict::{cause, Input, Layer};
+use crate::verdict::Input;
 
 /// Alerts a TLS client sends when it rejects the server's certificate
 /// (RFC 8446 section 6.2; RFC 5246 section 7.2.2).
@@ -127,8 +128,7 @@ fn tls_outcome(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     }
     if let Some((o, al)) = alert(true) {
         let mut d = base(
-            Layer::Network,
-            cause::TLS_ALERT,
+            Cause::TlsAlert,
             format!(
                 "the TLS server {} ended the handshake with the fatal alert {}",
                 server_text(&server, a),
@@ -144,7 +144,7 @@ fn tls_outcome(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         // Go says the certificate failed, but the wire does not show our abort.
         let mut d = undecided(
             format!("Go rejected the certificate of {server} ({words}), but the capture does not show how the handshake ended"),
-            vec!["the handshake's end (our alert or close) in the capture".into()],
+            vec![Missing::HandshakeEnd],
         );
         d.evidence.extend(cite(a, hello));
         d.go_phrase = Some(Cow::Borrowed("x509: "));
@@ -184,9 +184,7 @@ fn untrusted(
         .as_deref()
         .map(|w| format!(" (Go: {w})"))
         .unwrap_or_default();
-    let mut d = base(
-        Layer::Network,
-        cause::TLS_UNTRUSTED_CERTIFICATE,
+    let mut d = base(Cause::TlsUntrustedCertificate,
         format!("the TLS server {} presented a certificate this host does not trust: Go, the client, {how} and closed the connection{why}", server_text(server, a)),
     );
     d.evidence.extend(cite(a, hello));
@@ -257,9 +255,7 @@ fn http_status(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         404 | 410 => "Go reads 404/410 as \"not on this proxy\" and tries the next GOPROXY entry after a `,`; there was none left",
         _ => "only a `|` after this GOPROXY entry would let Go fall back to the next one on this status",
     };
-    let mut d = base(
-        Layer::Network,
-        cause::HTTP_STATUS,
+    let mut d = base(Cause::HttpStatus,
         format!("the proxy {} answered {status_text} to {what}: the request reached the proxy and the proxy answered with an error, so the network delivered it; {rule}", a.peer),
     );
     d.evidence

@@ -18,11 +18,12 @@
 //!   `options timeout:`/`attempts:`).
 
 use super::{base, errno_phrase, ev, pk, undecided, Diagnosis};
+use crate::cause::{Cause, Missing};
 use crate::correlate::{is_netfilter, Attempt};
 use crate::proto::dns::{self, DnsMessage};
 use crate::proto::errno;
 use crate::proto::icmp::Unreachable;
-use crate::verdict::{cause, Input, Layer};
+use crate::verdict::Input;
 use std::borrow::Cow;
 
 pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
@@ -36,9 +37,7 @@ pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         .filter(|r| r.value == errno::ECONNREFUSED);
     let port_unreach = a.icmp.as_ref().filter(|i| i.value == Unreachable::Port);
     if server.ip().is_loopback() && (refused.is_some() || port_unreach.is_some()) {
-        let mut d = base(
-            Layer::Kernel,
-            cause::NO_RESOLVER,
+        let mut d = base(Cause::NoResolver,
             format!("no DNS server runs on this host's {server}: {}; the query for {name} was refused locally (Go: read: connection refused)", resolv_story(input, server)),
         );
         d.evidence.extend(query_ev);
@@ -65,9 +64,7 @@ pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         let q = msg
             .map(|m| m.question_text())
             .unwrap_or_else(|| name.clone());
-        let mut d = base(
-            Layer::Network,
-            cause::DNS_NXDOMAIN,
+        let mut d = base(Cause::DnsNxdomain,
             format!("the DNS server {server} answered NXDOMAIN for {q}: the name does not exist there (Go: lookup {name} on {server}: no such host)"),
         );
         d.evidence.extend(query_ev);
@@ -82,7 +79,7 @@ pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         // on this host (a local REJECT rule): not the server's doing.
         let mut d = undecided(
             format!("the DNS query for {name} to {server} got ICMP port unreachable (pkt {}), but the query itself is not in the capture: the error may come from this host's own firewall", icmp.number),
-            vec!["the DNS query on the wire".into()],
+            vec![Missing::DnsQueryOnWire],
         );
         d.evidence.extend(query_ev);
         d.evidence.extend(pk(a, Some(icmp.number)));
@@ -96,9 +93,7 @@ pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         } else {
             ""
         };
-        let mut d = base(
-            Layer::Network,
-            cause::DNS_PORT_UNREACHABLE,
+        let mut d = base(Cause::DnsPortUnreachable,
             format!("nothing listens on the DNS server's port {server}: the query for {name} got ICMP port unreachable (pkt {}), so read() failed with ECONNREFUSED{note}", icmp.number),
         );
         d.evidence.extend(ev(a, a.connect.as_ref().map(|c| c.id)));
@@ -111,13 +106,13 @@ pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     }
     if let Some(r) = refused {
         let missing = if input.capture.is_none() {
-            "capture"
+            Missing::Capture
         } else {
-            "the ICMP port unreachable in the capture"
+            Missing::IcmpPortUnreachable
         };
         let mut d = undecided(
             format!("read() from DNS server {server} failed with ECONNREFUSED for {name}, but no ICMP port unreachable proves where it came from"),
-            vec![missing.into()],
+            vec![missing],
         );
         d.evidence.extend(query_ev);
         d.evidence.extend(ev(a, Some(r.id)));
@@ -137,9 +132,7 @@ pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
             }
             _ => "it reports an error",
         };
-        let mut d = base(
-            Layer::Network,
-            cause::DNS_SERVER_FAILURE,
+        let mut d = base(Cause::DnsServerFailure,
             format!("the DNS server {server} answered {rcode} for {}: {meaning} (Go: server misbehaving)", m.question_text()),
         );
         d.evidence.extend(query_ev);
@@ -168,7 +161,7 @@ fn timeout(a: &Attempt, input: &Input<'_>, name: &str) -> Diagnosis {
     if on_wire.is_none() && input.capture.is_some() {
         let mut d = undecided(
             format!("the DNS query for {name} to {server} got no answer, and it is not in the capture either"),
-            vec!["the DNS query on the wire, or the kernel's drop record".into()],
+            vec![Missing::DnsQueryOrDrop],
         );
         d.no_outcome = !a.closed;
         d.evidence.extend(query_ev);
@@ -200,16 +193,14 @@ fn timeout(a: &Attempt, input: &Input<'_>, name: &str) -> Diagnosis {
     } else {
         "the trace ended while Go was still waiting".into()
     };
-    let mut d = base(
-        Layer::Network,
-        cause::DNS_TIMEOUT,
+    let mut d = base(Cause::DnsTimeout,
         format!("{count} for {name} to the DNS server {server} {seen} and no answer came back in time; {gave_up}{late}"),
     );
     d.evidence.extend(query_ev);
     d.evidence.extend(pk(a, on_wire.map(|p| p.number)));
     d.evidence.extend(pk(a, a.late_answer));
     if input.capture.is_none() {
-        d.missing.push("capture".into());
+        d.missing.push(Missing::Capture);
     }
     d.no_outcome = !a.closed;
     d.go_phrase = Some(Cow::Borrowed("i/o timeout"));
@@ -228,7 +219,7 @@ fn local_drop(a: &Attempt, input: &Input<'_>, name: &str) -> Option<Diagnosis> {
     if let Some(p) = a.wire_queries.first() {
         let mut d = undecided(
             format!("the DNS query for {name} to {server} is on the wire (pkt {}), yet the local kernel refused to send one", p.number),
-            vec!["a consistent record (capture and kernel disagree)".into()],
+            vec![Missing::ConsistentKernelRecord],
         );
         d.evidence.extend(pk(a, Some(p.number)));
         return Some(d);
@@ -236,15 +227,13 @@ fn local_drop(a: &Attempt, input: &Input<'_>, name: &str) -> Option<Diagnosis> {
     let reason = nf_drop
         .map(|d| format!(" ({}, event #{})", d.value, d.id))
         .unwrap_or_default();
-    let mut d = base(
-        Layer::Kernel,
-        cause::LOCAL_FIREWALL_DROP,
+    let mut d = base(Cause::LocalFirewallDrop,
         format!("the DNS query for {name} to {server} never left this host: the kernel's packet filter dropped it{reason} and the send failed with EPERM (Go: write: operation not permitted)"),
     );
     d.evidence.extend(nf_drop.and_then(|x| ev(a, Some(x.id))));
     d.evidence.extend(eperm.and_then(|x| ev(a, Some(x.id))));
     if input.capture.is_none() {
-        d.missing.push("capture".into());
+        d.missing.push(Missing::Capture);
     }
     d.go_phrase = errno_phrase(errno::EPERM).map(Cow::Borrowed);
     d.fix = Some(format!("a rule in this host's OUTPUT path drops DNS to {server}: find it with `nft list ruleset` (or `iptables -S OUTPUT`) and allow UDP port 53 to the resolver, or use a resolver the firewall allows"));

@@ -15,7 +15,8 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use super::goerr::GoClues;
-use super::{cause, Input, Layer, Target};
+use super::Input;
+use crate::cause::{Cause, Layer, Missing, Target};
 use crate::correlate::{Attempt, Kind, Step};
 use crate::proto::errno;
 
@@ -26,16 +27,15 @@ pub struct Diagnosis {
     pub attempt: usize,
     /// The attempt's start, CLOCK_MONOTONIC ns.
     pub start_ns: u64,
-    /// Layer this attempt's evidence proves (or `Inconclusive`).
-    pub layer: Layer,
-    /// Cause id when decided, else [`cause::INSUFFICIENT_EVIDENCE`].
-    pub cause: &'static str,
+    /// What this attempt's evidence proves, else
+    /// [`Cause::InsufficientEvidence`]; its layer is the attempt's.
+    pub cause: Cause,
     /// One sentence.
     pub summary: String,
     /// The decisive events and packets.
     pub evidence: Vec<Step>,
     /// What would be needed to decide.
-    pub missing: Vec<String>,
+    pub missing: Vec<Missing>,
     /// What was being reached.
     pub target: Target,
     /// How well Go's stderr matches this attempt (0 = not mentioned).
@@ -54,7 +54,12 @@ pub struct Diagnosis {
 impl Diagnosis {
     /// Whether a layer was proven.
     pub fn decided(&self) -> bool {
-        self.layer != Layer::Inconclusive
+        self.cause.decided()
+    }
+
+    /// The layer the evidence proves (`Inconclusive` when undecided).
+    pub fn layer(&self) -> Layer {
+        self.cause.layer()
     }
 }
 
@@ -76,11 +81,10 @@ pub fn diagnose(i: usize, a: &Attempt, input: &Input<'_>, clues: &GoClues) -> Op
     Some(d)
 }
 
-pub(super) fn base(layer: Layer, cause: &'static str, summary: String) -> Diagnosis {
+pub(super) fn base(cause: Cause, summary: String) -> Diagnosis {
     Diagnosis {
         attempt: 0,
         start_ns: 0,
-        layer,
         cause,
         summary,
         evidence: Vec::new(),
@@ -98,8 +102,8 @@ pub(super) fn base(layer: Layer, cause: &'static str, summary: String) -> Diagno
     }
 }
 
-pub(super) fn undecided(summary: String, missing: Vec<String>) -> Diagnosis {
-    let mut d = base(Layer::Inconclusive, cause::INSUFFICIENT_EVIDENCE, summary);
+pub(super) fn undecided(summary: String, missing: Vec<Missing>) -> Diagnosis {
+    let mut d = base(Cause::InsufficientEvidence, summary);
     d.missing = missing;
     d
 }

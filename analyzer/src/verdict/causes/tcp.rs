@@ -22,9 +22,10 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use super::{base, errno_phrase, ev, pk, undecided, Diagnosis};
+use crate::cause::{Cause, Missing};
 use crate::correlate::{is_netfilter, sent_near, Attempt};
 use crate::proto::errno;
-use crate::verdict::{cause, Input, Layer};
+use crate::verdict::Input;
 
 /// Go's dial is cancelled, not timed out, when it closes the socket sooner
 /// than this (ns) after connect (Happy Eyeballs, a sibling dial won).
@@ -77,7 +78,7 @@ fn no_route(a: &Attempt, input: &Input<'_>) -> Diagnosis {
                 p.number,
                 peer.ip()
             ),
-            vec!["a consistent record (capture and trace disagree)".into()],
+            vec![Missing::ConsistentTraceRecord],
         );
         d.evidence.extend(connect_ev(a));
         return d;
@@ -87,14 +88,12 @@ fn no_route(a: &Attempt, input: &Input<'_>) -> Diagnosis {
     } else {
         ""
     };
-    let mut d = base(
-        Layer::Kernel,
-        cause::NO_ROUTE,
+    let mut d = base(Cause::NoRoute,
         format!("connect() to {peer} failed at once with ENETUNREACH: the local kernel has no route to {}{wire} (Go: connect: network is unreachable)", peer.ip()),
     );
     d.evidence.extend(connect_ev(a));
     if sent.is_none() {
-        d.missing.push("capture".into());
+        d.missing.push(Missing::Capture);
     }
     d.go_phrase = errno_phrase(errno::ENETUNREACH).map(Cow::Borrowed);
     d
@@ -117,7 +116,7 @@ fn local_firewall(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         // mid-dial, or a record that contradicts itself.
         let mut d = undecided(
             format!("the SYN to {peer} left this host (pkt {}), yet the local kernel refused to send later ones", syn.number),
-            vec!["a consistent record (capture and kernel disagree)".into()],
+            vec![Missing::ConsistentKernelRecord],
         );
         d.evidence.extend(connect_ev(a));
         d.evidence.extend(pk(a, Some(syn.number)));
@@ -148,18 +147,14 @@ fn local_firewall(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
             let so_text = so
                 .map(|e| format!(" (SO_ERROR {})", errno::name(e)))
                 .unwrap_or_default();
-            let mut d = base(
-                Layer::Kernel,
-                cause::LOCAL_FIREWALL_REJECT,
+            let mut d = base(Cause::LocalFirewallReject,
                 format!("this host's packet filter rejected the SYN to {peer}: the kernel dropped it before it left ({reason}) and answered the socket itself with {what}{so_text}{wire}"),
             );
             d.go_phrase = so.and_then(errno_phrase).map(Cow::Borrowed);
             d
         }
         None => {
-            let mut d = base(
-                Layer::Kernel,
-                cause::LOCAL_FIREWALL_DROP,
+            let mut d = base(Cause::LocalFirewallDrop,
                 format!("the SYN to {peer} never left this host: the kernel dropped it ({reason}){refused_again}{wire}; {}", gave_up(a, input)),
             );
             d.go_phrase = go_timeout_phrase(a).map(Cow::Borrowed);
@@ -176,7 +171,7 @@ fn local_firewall(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     d.evidence.extend(pk(a, a.icmp.as_ref().map(|r| r.number)));
     d.evidence.extend(so_ev(a));
     if input.capture.is_none() {
-        d.missing.push("capture".into());
+        d.missing.push(Missing::Capture);
     }
     d.fix = Some(firewall_fix(peer, input, answer.is_some()));
     Some(d)
@@ -278,9 +273,7 @@ fn refused(a: &Attempt, input: &Input<'_>) -> Diagnosis {
             .as_ref()
             .map(|(k, v)| format!("; Go dialed it because {k}={v}"))
             .unwrap_or_default();
-        let mut d = base(
-            Layer::Kernel,
-            cause::LOCAL_REFUSED,
+        let mut d = base(Cause::LocalRefused,
             format!("nothing listens on {peer} on this host: the local kernel answered the SYN with RST and Go got ECONNREFUSED{via}"),
         );
         d.evidence.extend(connect_ev(a));
@@ -302,9 +295,7 @@ fn refused(a: &Attempt, input: &Input<'_>) -> Diagnosis {
         } else {
             ""
         };
-        let mut d = base(
-            Layer::Network,
-            cause::CONNECTION_REFUSED,
+        let mut d = base(Cause::ConnectionRefused,
             format!("{peer} answered the SYN (pkt {}) with RST (pkt {}): nothing accepts connections on port {}{note}", syn.id, rst.id, peer.port()),
         );
         d.evidence.extend(connect_ev(a));
@@ -317,22 +308,19 @@ fn refused(a: &Attempt, input: &Input<'_>) -> Diagnosis {
     let (why, missing) = if input.capture.is_none() {
         (
             "without the capture gotrace cannot show whether the RST came over the network",
-            "capture",
+            Missing::Capture,
         )
     } else if !a.capture_searched || a.syn.is_none() {
         (
             "the capture holds no SYN of this connection",
-            "the connection's SYN and RST in the capture",
+            Missing::SynAndRst,
         )
     } else {
-        (
-            "the capture shows no RST from the peer",
-            "the RST in the capture",
-        )
+        ("the capture shows no RST from the peer", Missing::Rst)
     };
     let mut d = undecided(
         format!("the kernel reported ECONNREFUSED for {peer}, but {why}"),
-        vec![missing.into()],
+        vec![missing],
     );
     d.evidence.extend(connect_ev(a));
     d.evidence.extend(so_ev(a));
@@ -377,9 +365,9 @@ fn timed_out(a: &Attempt, input: &Input<'_>) -> Diagnosis {
                 timeout_gap(a, input)
             ),
             vec![if input.capture.is_none() {
-                "capture".into()
+                Missing::Capture
             } else {
-                "the SYNs on the wire, or the kernel's drop record".into()
+                Missing::SynsOrDrop
             }],
         );
         d.evidence.extend(connect_ev(a));
@@ -393,9 +381,7 @@ fn timed_out(a: &Attempt, input: &Input<'_>) -> Diagnosis {
         Some(s) => format!("left this host (first: pkt {})", s.number),
         None => "were sent by the kernel (its retransmits succeeded locally; no capture to show the wire)".into(),
     };
-    let mut d = base(
-        Layer::Network,
-        cause::CONNECT_TIMEOUT,
+    let mut d = base(Cause::ConnectTimeout,
         format!("{} to {peer} {seen} and none was answered: something on the path or at {peer} drops them silently; {}", syn_count(a, input), gave_up(a, input)),
     );
     d.evidence.extend(connect_ev(a));
@@ -404,7 +390,7 @@ fn timed_out(a: &Attempt, input: &Input<'_>) -> Diagnosis {
         .extend(a.retransmits.last().and_then(|r| ev(a, Some(r.id))));
     d.evidence.extend(so_ev(a));
     if input.capture.is_none() {
-        d.missing.push("capture".into());
+        d.missing.push(Missing::Capture);
     }
     d.go_phrase = go_timeout_phrase(a).map(Cow::Borrowed);
     d
@@ -436,7 +422,7 @@ fn no_result(a: &Attempt, input: &Input<'_>) -> Diagnosis {
             "connect() to {peer} started but no result was recorded{}",
             wire_story(a, input)
         ),
-        vec!["the dial's SO_ERROR result".into()],
+        vec![Missing::SoError],
     );
     d.no_outcome = true;
     d.evidence.extend(connect_ev(a));
@@ -461,9 +447,7 @@ fn icmp_unreachable(a: &Attempt, input: &Input<'_>) -> Diagnosis {
         .map(|t| format!(", {t}"))
         .unwrap_or_default();
     let so = a.so_error.as_ref().map_or(errno::EHOSTUNREACH, |s| s.value);
-    let mut d = base(
-        Layer::Network,
-        cause::ICMP_UNREACHABLE,
+    let mut d = base(Cause::IcmpUnreachable,
         format!("{sender} answered the SYN to {peer} (pkt {}) with ICMP destination unreachable: {}{numbers} (pkt {}); the kernel reported {} (Go: connect: {})", syn.number, icmp.value.text(), icmp.number, errno::name(so), errno_phrase(so).unwrap_or("error")),
     );
     d.evidence.extend(connect_ev(a));
@@ -483,7 +467,7 @@ fn other_errno(a: &Attempt, input: &Input<'_>, e: i32) -> Diagnosis {
             errno::name(e),
             wire_story(a, input)
         ),
-        vec![format!("a rule for {} with this evidence", errno::name(e))],
+        vec![Missing::RuleFor(e)],
     );
     d.evidence.extend(connect_ev(a));
     d.evidence.extend(so_ev(a));
@@ -511,7 +495,7 @@ fn established(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     let Some(rst) = &a.rst else {
         let mut d = undecided(
             format!("a read/write on the connection to {peer} failed with {}, but no RST from {peer} is in the {}", errno::name(io_err.value), if input.capture.is_some() { "capture" } else { "bundle (no capture)" }),
-            vec!["the RST in the capture".into()],
+            vec![Missing::Rst],
         );
         d.evidence.extend(ev(a, Some(io_err.id)));
         d.evidence
@@ -519,9 +503,7 @@ fn established(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         d.go_phrase = errno_phrase(errno::ECONNRESET).map(Cow::Borrowed);
         return Some(d);
     };
-    let mut d = base(
-        Layer::Network,
-        cause::CONNECTION_RESET,
+    let mut d = base(Cause::ConnectionReset,
         format!("{peer} reset the established connection (RST, pkt {}): {} failed with {} (Go: connection reset by peer)", rst.number, a.event_step(io_err.id).map_or("the read", |s| s.text.split('(').next().unwrap_or("read")), errno::name(io_err.value)),
     );
     d.evidence
