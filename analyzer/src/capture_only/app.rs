@@ -29,10 +29,6 @@ use crate::cause::Cause;
 use crate::proto::http::HttpHead;
 use crate::proto::tls::{self, Alert, Message};
 
-/// Alerts a TLS client sends when it rejects the server's certificate
-/// (RFC 8446 6.2; RFC 5246 7.2.2).
-const CERT_ALERTS: [u8; 6] = [42, 43, 44, 45, 46, 48];
-
 /// A packet: frame number and capture time.
 type At = (u64, Option<i64>);
 
@@ -121,7 +117,7 @@ impl App {
                 self.request = Some((at, summary));
                 None
             }
-            AppSummary::Http(HttpHead::Response(ref r)) if from_server && r.status >= 400 => {
+            AppSummary::Http(HttpHead::Response(ref r)) if from_server && r.is_error() => {
                 if self.failed {
                     return None;
                 }
@@ -224,7 +220,7 @@ impl App {
             },
         };
         let target = target_of(ends.server, self.sni.clone());
-        if from_client && CERT_ALERTS.contains(&a.description) {
+        if from_client && a.rejects_certificate() {
             let summary = format!(
                 "the client {} rejected the certificate of {}: it sent the fatal alert {name} (pkt {}){after}; its own certificate verification failed, not the server",
                 ends.client, ends.server, at.0

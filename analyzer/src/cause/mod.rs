@@ -15,6 +15,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::proto::dns;
 pub use missing::Missing;
 pub use target::Target;
 
@@ -176,6 +177,17 @@ impl Cause {
         }
     }
 
+    /// The cause an answer's RCODE proves (RFC 1035 4.1.1): NXDOMAIN (3)
+    /// is `dns-nxdomain`, any other error (SERVFAIL 2, REFUSED 5, ...)
+    /// `dns-server-failure`; `None` for NOERROR (0).
+    pub fn of_rcode(rcode: u8) -> Option<Cause> {
+        match rcode {
+            0 => None,
+            dns::RCODE_NXDOMAIN => Some(Cause::DnsNxdomain),
+            _ => Some(Cause::DnsServerFailure),
+        }
+    }
+
     /// Whether a layer is proven (every cause but `insufficient-evidence`).
     pub fn decided(self) -> bool {
         self != Cause::InsufficientEvidence
@@ -248,6 +260,14 @@ mod tests {
             assert_eq!(l.as_str(), s);
             assert_eq!(serde_json::to_value(l).unwrap(), s);
         }
+    }
+
+    #[test]
+    fn rcodes() {
+        assert_eq!(Cause::of_rcode(0), None);
+        assert_eq!(Cause::of_rcode(3), Some(Cause::DnsNxdomain));
+        assert_eq!(Cause::of_rcode(2), Some(Cause::DnsServerFailure));
+        assert_eq!(Cause::of_rcode(5), Some(Cause::DnsServerFailure));
     }
 
     #[test]

@@ -76,6 +76,14 @@ fn request_method(b: &[u8]) -> Option<&'static str> {
         .find(|m| b.starts_with(m.as_bytes()) && b.get(m.len()) == Some(&b' '))
 }
 
+impl HttpResponse {
+    /// A 4xx (client error) or 5xx (server error) status, RFC 9110 15.5
+    /// and 15.6: the request reached the server and it refused or failed.
+    pub fn is_error(&self) -> bool {
+        self.status >= 400
+    }
+}
+
 impl HttpHead {
     /// Decodes the head at the start of `b`; `None` when `b` does not start
     /// like HTTP ([`looks_like_http`]), when a response is cut before its

@@ -250,7 +250,19 @@ pub struct Alert {
     pub description: u8,
 }
 
+/// Alerts a TLS client sends when it rejects the server's certificate
+/// (RFC 8446 section 6.2; RFC 5246 section 7.2.2): bad_certificate 42,
+/// unsupported_certificate 43, certificate_revoked 44,
+/// certificate_expired 45, certificate_unknown 46, unknown_ca 48.
+const CERTIFICATE_ALERTS: [u8; 6] = [42, 43, 44, 45, 46, 48];
+
 impl Alert {
+    /// Whether a client sending this alert rejects the server's
+    /// certificate (its own verification failed, not the server).
+    pub fn rejects_certificate(&self) -> bool {
+        CERTIFICATE_ALERTS.contains(&self.description)
+    }
+
     /// AlertLevel fatal (2): the connection ends. In TLS 1.3 every alert but
     /// close_notify and user_canceled is fatal whatever the level says
     /// (RFC 8446 section 6).

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use super::{bases, qpkts_first, Rare, Txn, TxnKey, DNS_WAIT_NS};
 use crate::capture_only::record::{secs, target_of, DnsFacts, Ev, Failure, Findings, Silence};
 use crate::cause::Cause;
-use crate::proto::dns::{rcode_name, RCODE_NXDOMAIN};
+use crate::proto::dns::{rcode_name, RCODE_NXDOMAIN, RCODE_REFUSED, RCODE_SERVFAIL};
 use crate::proto::icmp::Unreachable;
 
 /// What a finished exchange proved: a failure, a note, or nothing.
@@ -39,7 +39,7 @@ pub(super) fn finish(key: TxnKey, t: Txn, now: i64, out: &mut Findings) {
         answer_ns,
     };
     if let Some(a) = &t.answer {
-        if a.rcode == 0 {
+        let Some(c) = Cause::of_rcode(a.rcode) else {
             if t.sends >= 2 && out.wants_note() {
                 let frag = rare
                     .frag
@@ -50,7 +50,7 @@ pub(super) fn finish(key: TxnKey, t: Txn, now: i64, out: &mut Findings) {
                 out.note(qpkts_first(&ev), format!("the DNS query for {q} from {client} was answered only after {} transmissions (pkts {qpkts}, answer pkt {}){frag}: a slow or lossy path to {server}", t.sends, a.at.0));
             }
             return;
-        }
+        };
         ev.push(Ev::new(
             a.at.0,
             a.at.1,
@@ -61,20 +61,11 @@ pub(super) fn finish(key: TxnKey, t: Txn, now: i64, out: &mut Findings) {
         } else {
             format!("query pkt {qpkts}, answer pkt {}", a.at.0)
         };
-        let (c, what) = match a.rcode {
-            RCODE_NXDOMAIN => (
-                Cause::DnsNxdomain,
-                "the name does not exist there".to_string(),
-            ),
-            2 => (
-                Cause::DnsServerFailure,
-                "it could not resolve the name".to_string(),
-            ),
-            5 => (
-                Cause::DnsServerFailure,
-                "it refuses to answer this client".to_string(),
-            ),
-            n => (Cause::DnsServerFailure, format!("error RCODE {n}")),
+        let what = match a.rcode {
+            RCODE_NXDOMAIN => "the name does not exist there".to_string(),
+            RCODE_SERVFAIL => "it could not resolve the name".to_string(),
+            RCODE_REFUSED => "it refuses to answer this client".to_string(),
+            n => format!("error RCODE {n}"),
         };
         let summary = format!(
             "the DNS server {server} answered {} for {q} ({asked}): {what}",

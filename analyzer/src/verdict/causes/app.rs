@@ -22,10 +22,6 @@ use crate::proto::http::HttpHead;
 use crate::proto::tls::{self, Alert, Message};
 use crate::verdict::Input;
 
-/// Alerts a TLS client sends when it rejects the server's certificate
-/// (RFC 8446 section 6.2; RFC 5246 section 7.2.2).
-const CERT_ALERTS: [u8; 6] = [42, 43, 44, 45, 46, 48];
-
 pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     tls_outcome(a, input).or_else(|| http_status(a, input))
 }
@@ -97,7 +93,7 @@ fn tls_outcome(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         .map(|v| format!(" ({v})"))
         .unwrap_or_default();
     // Our own certificate alert in cleartext (TLS <= 1.2).
-    if let Some((o, al)) = alert(false).filter(|(_, al)| CERT_ALERTS.contains(&al.description)) {
+    if let Some((o, al)) = alert(false).filter(|(_, al)| al.rejects_certificate()) {
         return Some(untrusted(
             a,
             hello,
@@ -220,7 +216,7 @@ fn http_status(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
             AppSummary::Http(HttpHead::Request(r)) if !o.from_peer => {
                 last_req = Some((o, r.method.clone(), r.target.clone()));
             }
-            AppSummary::Http(HttpHead::Response(r)) if o.from_peer && r.status >= 400 => {
+            AppSummary::Http(HttpHead::Response(r)) if o.from_peer && r.is_error() => {
                 failed.push(Failed {
                     req: last_req.clone().filter(|(q, _, _)| q.source == o.source),
                     resp: o,

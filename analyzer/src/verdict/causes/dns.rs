@@ -51,14 +51,15 @@ pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     if let Some(d) = local_drop(a, input, &name) {
         return Some(d);
     }
+    let proves = |m: &DnsMessage, c: Cause| Cause::of_rcode(m.rcode) == Some(c);
     let nx_ev = a
         .answers
         .iter()
-        .find(|m| m.value.rcode == dns::RCODE_NXDOMAIN);
+        .find(|m| proves(&m.value, Cause::DnsNxdomain));
     let nx_pkt = a
         .wire_answers
         .iter()
-        .find(|m| m.value.rcode == dns::RCODE_NXDOMAIN);
+        .find(|m| proves(&m.value, Cause::DnsNxdomain));
     if nx_ev.is_some() || nx_pkt.is_some() {
         let msg: Option<&DnsMessage> = nx_ev.map(|m| &m.value).or(nx_pkt.map(|m| &m.value));
         let q = msg
@@ -119,8 +120,10 @@ pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         d.go_phrase = errno_phrase(errno::ECONNREFUSED).map(Cow::Borrowed);
         return Some(d);
     }
-    let failed_ev = a.answers.iter().find(|m| m.value.rcode != 0);
-    let failed_pkt = a.wire_answers.iter().find(|m| m.value.rcode != 0);
+    // NXDOMAIN was decided above: any error RCODE left is a server failure.
+    let failed = |m: &DnsMessage| Cause::of_rcode(m.rcode).is_some();
+    let failed_ev = a.answers.iter().find(|m| failed(&m.value));
+    let failed_pkt = a.wire_answers.iter().find(|m| failed(&m.value));
     let failed_answer = failed_ev.map(|m| &m.value).or(failed_pkt.map(|m| &m.value));
     if let Some(m) = failed_answer {
         let (ev_id, pkt) = (failed_ev.map(|m| m.id), failed_pkt.map(|m| m.number));
