@@ -71,6 +71,8 @@ pub fn analyze(b: &bundle::Bundle, capture: Option<CaptureIndex>) -> Report {
     let clock = Clock::of(&b.meta);
     let events = b.events.as_deref().unwrap_or(&[]);
     let corr = correlate::correlate_bundle(events, capture.as_ref(), &clock, &b.meta);
+    // Go's stderr is read once: its clues serve the verdict and the report.
+    let clues = proto::goerr::parse(b.stderr.as_deref().unwrap_or(""));
     let input = verdict::Input {
         meta: &b.meta,
         have_events: b.events.is_some(),
@@ -78,10 +80,10 @@ pub fn analyze(b: &bundle::Bundle, capture: Option<CaptureIndex>) -> Report {
         corr: &corr,
         capture: capture.as_ref(),
         stderr: b.stderr.as_deref(),
+        clues: &clues,
         clock: &clock,
     };
     let verdict = verdict::decide(&input);
-    let clues = verdict::goerr::parse(b.stderr.as_deref().unwrap_or(""));
     // The timeline is the attempt the evidence comes from (by its events;
     // by its packets when only packets are cited, as for a dial still
     // pending when `gotrace attach` detached).

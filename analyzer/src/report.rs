@@ -206,7 +206,7 @@ pub(crate) fn trim_timeline(steps: &[Step], evidence: &[Step]) -> Vec<Step> {
 fn attach_header(at: &Attached, c: &Context, cmd: &str) -> String {
     let how = match (c.exit, at.ended_by.as_deref()) {
         (None, None) => "the trace was not finished (gotrace was killed?)".to_string(),
-        (exit, by) => format!("it {}", crate::verdict::ended(exit, by)),
+        (exit, by) => format!("it {}", ended(exit, by)),
     };
     let dur = c
         .duration_ms
@@ -275,7 +275,7 @@ pub fn render_text(r: &Report) -> String {
     }
     if let Some(line) = c.go_error.as_ref().filter(|_| v.layer != Layer::None) {
         if c.timeline.is_empty() {
-            let who = crate::verdict::speaker(&c.argv);
+            let who = speaker(&c.argv);
             out.push_str(&format!("\n  {who} said: {line}\n"));
         } else {
             out.push_str(&format!("  {:>9}  {:<7} {}\n", "end", "go", line));
@@ -369,6 +369,35 @@ fn capture_header(cf: &CaptureFacts) -> String {
         cf.packets,
         if cf.packets == 1 { "" } else { "s" }
     )
+}
+
+/// How the traced process ended, completing "the command ...": `exited
+/// with status 1`, `was killed by signal 9`; without an exit status,
+/// from `ended_by` (meta.json `attach.ended_by`, `None` for `gotrace run`):
+/// `was still running when gotrace detached (Ctrl-C)` (`interrupted`),
+/// `... (--duration elapsed)` (`duration`), `exited, but its status was not
+/// recorded` (`exited`), else `did not finish while traced`.
+pub(crate) fn ended(exit: Option<ExitStatus>, ended_by: Option<&str>) -> String {
+    match (exit, ended_by) {
+        (Some(ExitStatus::Code(c)), _) => format!("exited with status {c}"),
+        (Some(ExitStatus::Signal(s)), _) => format!("was killed by signal {s}"),
+        (None, Some("interrupted")) => "was still running when gotrace detached (Ctrl-C)".into(),
+        (None, Some("duration")) => {
+            "was still running when gotrace detached (--duration elapsed)".into()
+        }
+        (None, Some("exited")) => "exited, but its status was not recorded".into(),
+        (None, _) => "did not finish while traced".into(),
+    }
+}
+
+/// "Go" when the traced command is the go tool, else "the command".
+pub(crate) fn speaker(argv: &[String]) -> &'static str {
+    let prog = argv.first().map(|a| a.rsplit('/').next().unwrap_or(a));
+    if prog == Some("go") {
+        "Go"
+    } else {
+        "the command"
+    }
 }
 
 #[cfg(test)]
@@ -480,5 +509,12 @@ mod tests {
         let t = trim_timeline(&steps, &ev);
         let ids: Vec<u64> = t.iter().map(|s| s.id).collect();
         assert_eq!(ids, vec![1, 2, 3, 20, 38, 39, 40]);
+    }
+
+    #[test]
+    fn speaker_is_go_only_for_go() {
+        assert_eq!(speaker(&["/usr/lib/go/bin/go".into(), "mod".into()]), "Go");
+        assert_eq!(speaker(&["sh".into()]), "the command");
+        assert_eq!(speaker(&[]), "the command");
     }
 }

@@ -1,11 +1,13 @@
 //! Stateless decoders of what crosses the wire and what the kernel
 //! returns, over the protocol libraries: DNS messages ([`dns`],
 //! simple-dns), TLS records ([`tls`], tls-parser), HTTP/1.x heads
-//! ([`http`], httparse), ICMP errors ([`icmp`], etherparse) and Linux
-//! errno values ([`errno`]). None of them keeps state between calls.
+//! ([`http`], httparse), ICMP errors ([`icmp`], etherparse), Linux
+//! errno values ([`errno`]) and Go's own error text in stderr.log
+//! ([`goerr`]). None of them keeps state between calls.
 
 pub mod dns;
 pub mod errno;
+pub mod goerr;
 pub mod http;
 pub mod icmp;
 pub mod tls;

@@ -3,8 +3,8 @@
 //! problem): `GOPROXY=off`, a proxy setting it cannot parse, a missing
 //! version-control tool.
 
-use super::goerr::GoClues;
 use crate::cause::Cause;
+use crate::proto::goerr::GoClues;
 
 /// The before-syscall cause Go's stderr states, with a summary; `status`
 /// is "exited with status 1", `when` says when it failed.

@@ -14,16 +14,15 @@
 
 mod before;
 pub mod causes;
-pub mod goerr;
 
 use crate::bundle::{ExitStatus, Meta};
 use crate::capture::CaptureIndex;
 use crate::cause::{Cause, Layer, Missing};
 use crate::clock::Clock;
 use crate::correlate::Correlation;
-use crate::report::Verdict;
+use crate::proto::goerr::GoClues;
+use crate::report::{ended, speaker, Verdict};
 use causes::Diagnosis;
-use goerr::GoClues;
 
 /// Everything a decision looks at.
 #[derive(Debug, Clone, Copy)]
@@ -40,19 +39,22 @@ pub struct Input<'a> {
     pub capture: Option<&'a CaptureIndex>,
     /// The command's stderr, when recorded.
     pub stderr: Option<&'a str>,
+    /// What Go's error text in that stderr says ([`crate::proto::goerr::parse`],
+    /// read once for the verdict and the report).
+    pub clues: &'a GoClues,
     /// Clock mapping.
     pub clock: &'a Clock,
 }
 
 /// Decides the verdict for a bundle.
 pub fn decide(input: &Input<'_>) -> Verdict {
-    let clues = goerr::parse(input.stderr.unwrap_or(""));
+    let clues = input.clues;
     let diags: Vec<Diagnosis> = input
         .corr
         .attempts
         .iter()
         .enumerate()
-        .filter_map(|(i, a)| causes::diagnose(i, a, input, &clues))
+        .filter_map(|(i, a)| causes::diagnose(i, a, input))
         .collect();
     let exit = input.meta.exit;
     let attached = is_attach(input.meta);
@@ -91,7 +93,7 @@ pub fn decide(input: &Input<'_>) -> Verdict {
         );
     }
     if detached(input.meta).is_some() {
-        if let Some(v) = not_failed_yet(input, &diags, &clues, &status, &go_says) {
+        if let Some(v) = not_failed_yet(input, &diags, clues, &status, &go_says) {
             return v;
         }
     }
@@ -125,7 +127,7 @@ pub fn decide(input: &Input<'_>) -> Verdict {
         } else {
             "without opening a socket"
         };
-        let (c, summary) = match before::classify(&clues, &status, when) {
+        let (c, summary) = match before::classify(clues, &status, when) {
             Some(found) => found,
             // It may have used the network before the attach: only Go's
             // own words (classify) can place the failure before it.
@@ -145,13 +147,13 @@ pub fn decide(input: &Input<'_>) -> Verdict {
         return verdict(input, c, summary, None, &[], &[]);
     }
     if let (Some((c, summary)), true) = (
-        before::classify(&clues, &status, "before its network step"),
+        before::classify(clues, &status, "before its network step"),
         diags.iter().all(|d| d.stderr_score == 0),
     ) {
         // Other fetches used the network fine; the failing one was never tried.
         return verdict(input, c, summary, None, &[], &[]);
     }
-    match pick(&diags, &clues, input) {
+    match pick(&diags, clues, input) {
         Pick::One(d) => {
             let others: Vec<&Diagnosis> = diags
                 .iter()
@@ -186,25 +188,6 @@ pub fn detached(meta: &Meta) -> Option<&str> {
     matches!(by, "interrupted" | "duration").then_some(by)
 }
 
-/// How the traced process ended, completing "the command ...": `exited
-/// with status 1`, `was killed by signal 9`; without an exit status,
-/// from `ended_by` (meta.json `attach.ended_by`, `None` for `gotrace run`):
-/// `was still running when gotrace detached (Ctrl-C)` (`interrupted`),
-/// `... (--duration elapsed)` (`duration`), `exited, but its status was not
-/// recorded` (`exited`), else `did not finish while traced`.
-pub fn ended(exit: Option<ExitStatus>, ended_by: Option<&str>) -> String {
-    match (exit, ended_by) {
-        (Some(ExitStatus::Code(c)), _) => format!("exited with status {c}"),
-        (Some(ExitStatus::Signal(s)), _) => format!("was killed by signal {s}"),
-        (None, Some("interrupted")) => "was still running when gotrace detached (Ctrl-C)".into(),
-        (None, Some("duration")) => {
-            "was still running when gotrace detached (--duration elapsed)".into()
-        }
-        (None, Some("exited")) => "exited, but its status was not recorded".into(),
-        (None, _) => "did not finish while traced".into(),
-    }
-}
-
 /// A detached attach where nothing had failed: every attempt succeeded or
 /// is still pending, and Go's stderr (as far as it was captured) reports
 /// no failure. Inconclusive, citing the pending attempt Go's stderr points
@@ -237,16 +220,6 @@ fn not_failed_yet(
         None => keep,
     };
     Some(v)
-}
-
-/// "Go" when the traced command is the go tool, else "the command".
-pub fn speaker(argv: &[String]) -> &'static str {
-    let prog = argv.first().map(|a| a.rsplit('/').next().unwrap_or(a));
-    if prog == Some("go") {
-        "Go"
-    } else {
-        "the command"
-    }
 }
 
 enum Pick<'a> {
@@ -375,17 +348,5 @@ fn verdict(
         missing,
         other_failures,
         analysis: "bundle".into(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn speaker_is_go_only_for_go() {
-        assert_eq!(speaker(&["/usr/lib/go/bin/go".into(), "mod".into()]), "Go");
-        assert_eq!(speaker(&["sh".into()]), "the command");
-        assert_eq!(speaker(&[]), "the command");
     }
 }

@@ -44,14 +44,6 @@ fn first(a: &Attempt, f: impl Fn(&AppObs) -> bool) -> Option<&AppObs> {
     a.app.iter().find(|o| f(o))
 }
 
-/// Go's own words for a certificate failure (`x509: certificate signed by
-/// unknown authority`), from the stderr line that has them.
-fn x509_words(input: &Input<'_>) -> Option<String> {
-    let line = input.stderr?.lines().find(|l| l.contains("x509: "))?;
-    let i = line.find("x509: ")?;
-    Some(line.get(i..)?.chars().take(200).collect())
-}
-
 fn tls_outcome(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     let hello = first(a, |o| {
         !o.from_peer
@@ -87,7 +79,7 @@ fn tls_outcome(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
             al.filter(|_| o.from_peer == from_peer).map(|al| (o, al))
         })
     };
-    let x509 = x509_words(input);
+    let x509 = input.clues.x509.clone();
     let in_version = version
         .as_deref()
         .map(|v| format!(" ({v})"))

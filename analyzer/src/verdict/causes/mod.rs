@@ -14,11 +14,11 @@ mod tcp;
 use std::borrow::Cow;
 use std::net::SocketAddr;
 
-use super::goerr::GoClues;
 use super::Input;
 use crate::cause::{Cause, Layer, Missing, Target};
 use crate::correlate::{Attempt, Kind, Step};
 use crate::proto::errno;
+use crate::proto::goerr::GoClues;
 
 /// What one failed attempt proves.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +64,8 @@ impl Diagnosis {
 }
 
 /// Diagnoses attempt `i`; `None` when it succeeded or did nothing.
-pub fn diagnose(i: usize, a: &Attempt, input: &Input<'_>, clues: &GoClues) -> Option<Diagnosis> {
+pub fn diagnose(i: usize, a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
+    let clues = input.clues;
     let mut d = match a.kind {
         Kind::Tcp => tcp::diagnose(a, input)?,
         Kind::Dns => dns::diagnose(a, input)?,

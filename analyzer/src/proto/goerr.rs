@@ -38,6 +38,10 @@ pub struct GoClues {
     /// URL ...`, cmd/go/internal/modfetch/proxy.go) or HTTP(S)_PROXY
     /// (`invalid proxy address ...`, net/http ProxyFromEnvironment).
     pub bad_proxy: Option<String>,
+    /// Go's words for a certificate failure, from the first line that has
+    /// them: `x509: certificate signed by unknown authority` (crypto/x509
+    /// errors), at most 200 characters.
+    pub x509: Option<String>,
     /// The line that best states Go's error, for summaries.
     pub error_line: Option<String>,
 }
@@ -75,7 +79,10 @@ impl GoClues {
 
 /// Scans `stderr` for clues.
 pub fn parse(stderr: &str) -> GoClues {
-    let mut c = GoClues::default();
+    let mut c = GoClues {
+        x509: x509_words(stderr),
+        ..GoClues::default()
+    };
     // The last line naming an address wins, else the last that is not
     // progress ("go: downloading ..."), else the last line.
     let (mut notable_line, mut plain, mut any): (Option<&str>, Option<&str>, Option<&str>) =
@@ -269,6 +276,14 @@ fn urls(line: &str) -> Vec<UrlClue> {
         });
     }
     out
+}
+
+/// The text from `x509: ` on the first line that has it (untrimmed, as
+/// Go wrote it), at most 200 characters.
+fn x509_words(stderr: &str) -> Option<String> {
+    let line = stderr.lines().find(|l| l.contains("x509: "))?;
+    let i = line.find("x509: ")?;
+    Some(line.get(i..)?.chars().take(200).collect())
 }
 
 #[cfg(test)]
