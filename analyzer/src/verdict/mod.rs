@@ -13,7 +13,7 @@
 //! ([`Missing::BeforeAttach`] otherwise).
 
 mod before;
-pub mod causes;
+pub mod rules;
 
 use crate::bundle::{ExitStatus, Meta};
 use crate::capture::CaptureIndex;
@@ -22,7 +22,7 @@ use crate::clock::Clock;
 use crate::correlate::Correlation;
 use crate::proto::goerr::GoClues;
 use crate::report::{ended, speaker, Verdict};
-use causes::Diagnosis;
+use rules::Diagnosis;
 
 /// Everything a decision looks at.
 #[derive(Debug, Clone, Copy)]
@@ -54,7 +54,7 @@ pub fn decide(input: &Input<'_>) -> Verdict {
         .attempts
         .iter()
         .enumerate()
-        .filter_map(|(i, a)| causes::diagnose(i, a, input))
+        .filter_map(|(i, a)| rules::diagnose(i, a, input))
         .collect();
     let exit = input.meta.exit;
     let attached = is_attach(input.meta);

@@ -1,5 +1,6 @@
-//! Per-attempt diagnosis: what one failed TCP dial or DNS exchange proves.
-//! The rules live in [`tcp`] and [`dns`] (each module's doc lists them);
+//! Per-attempt diagnosis: what one failed TCP dial or DNS exchange proves,
+//! as a [`crate::cause::Cause`]. The rules live in `tcp`, `dns` and `app`
+//! (each module's doc lists them);
 //! this module holds what they share: the [`Diagnosis`], how strongly Go's
 //! stderr points at an attempt, and the target it names.
 //!
