@@ -2,6 +2,7 @@
 //! advice that gets the evidence (the remediation of an `inconclusive`
 //! verdict).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Serialize;
@@ -63,8 +64,9 @@ pub enum Missing {
     CommandResult,
 }
 
-impl fmt::Display for Missing {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Missing {
+    /// The `missing:` line.
+    pub fn text(&self) -> Cow<'static, str> {
         let s = match self {
             Missing::Capture => "capture",
             Missing::Events => "events.jsonl",
@@ -88,11 +90,20 @@ impl fmt::Display for Missing {
             Missing::SynsOrDrop => "the SYNs on the wire, or the kernel's drop record",
             Missing::SoError => "the dial's SO_ERROR result",
             Missing::RuleFor(e) => {
-                return write!(f, "a rule for {} with this evidence", errno::name(*e))
+                return Cow::Owned(format!(
+                    "a rule for {} with this evidence",
+                    errno::name(*e)
+                ))
             }
             Missing::CommandResult => "the command's own result: a capture shows what crossed the wire, not whether the command succeeded (its exit status, drops before the capture point, errors inside TLS)",
         };
-        f.write_str(s)
+        Cow::Borrowed(s)
+    }
+}
+
+impl fmt::Display for Missing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text())
     }
 }
 
@@ -104,13 +115,13 @@ impl Serialize for Missing {
 
 impl PartialEq<&str> for Missing {
     fn eq(&self, other: &&str) -> bool {
-        self.to_string() == *other
+        self.text() == *other
     }
 }
 
 impl PartialEq<String> for Missing {
     fn eq(&self, other: &String) -> bool {
-        self.to_string() == *other
+        self.text() == other.as_str()
     }
 }
 
