@@ -34,7 +34,7 @@ pub use error::AnalyzeError;
 pub use capture_only::{analyze_capture, analyze_capture_input, analyze_capture_path};
 pub use cause::{Cause, Layer, Missing, Target};
 pub use proto::{dns, errno, http, icmp, tls};
-pub use report::{render_text, Attached, CaptureFacts, Context, Report, Verdict};
+pub use report::{render_text, Analysis, Attached, CaptureFacts, Context, Report, Verdict};
 
 use crate::capture::CaptureIndex;
 use crate::clock::Clock;

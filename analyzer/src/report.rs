@@ -7,6 +7,27 @@ use crate::bundle::ExitStatus;
 use crate::cause::{Cause, Layer, Missing, Target};
 use crate::correlate::{Source, Step};
 
+/// Which engine decided a verdict (`analysis` in verdict.json).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Analysis {
+    /// A trace bundle: syscalls, kernel records and the capture
+    /// ([`crate::verdict`]).
+    Bundle,
+    /// A bare pcap/pcapng capture ([`crate::capture_only`]).
+    CaptureOnly,
+}
+
+impl PartialEq<&str> for Analysis {
+    fn eq(&self, other: &&str) -> bool {
+        let id = match self {
+            Analysis::Bundle => "bundle",
+            Analysis::CaptureOnly => "capture-only",
+        };
+        id == *other
+    }
+}
+
 /// The decision, as stored in `verdict.json` (without `warnings`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verdict {
@@ -26,8 +47,8 @@ pub struct Verdict {
     pub missing: Vec<Missing>,
     /// Other failed attempts, one line each.
     pub other_failures: Vec<String>,
-    /// `bundle` or `capture-only`.
-    pub analysis: String,
+    /// Which engine decided.
+    pub analysis: Analysis,
 }
 
 /// Most timeline lines printed.
@@ -116,7 +137,7 @@ struct JsonOut<'a> {
     missing: &'a [Missing],
     other_failures: &'a [String],
     warnings: &'a [String],
-    analysis: &'a str,
+    analysis: Analysis,
 }
 
 impl Serialize for Report {
@@ -138,7 +159,7 @@ impl Report {
             missing: &v.missing,
             other_failures: &v.other_failures,
             warnings: &self.warnings,
-            analysis: &v.analysis,
+            analysis: v.analysis,
         }
     }
 
@@ -424,7 +445,7 @@ mod tests {
                 remediation: "add a route".into(),
                 missing: vec![],
                 other_failures: vec!["x".into()],
-                analysis: "bundle".into(),
+                analysis: Analysis::Bundle,
             },
             warnings: vec!["w".into()],
             context: Context {

@@ -14,8 +14,7 @@ use super::record::{Ev, Failure, Findings, Silence};
 use super::Seen;
 use crate::cause::{Cause, Layer, Missing};
 use crate::correlate::{Source, Step};
-use crate::report::Verdict;
-use crate::report::{CaptureFacts, Context, Report};
+use crate::report::{Analysis, CaptureFacts, Context, Report, Verdict};
 
 /// First warning of every capture-only report: what it cannot judge.
 pub const SCOPE: &str = "capture only: without a syscall trace the before-syscall and kernel layers cannot be judged: a packet this host's own firewall drops never reaches the capture (or looks like silence on the network), and a refusal this host makes itself looks like the peer's; run the command under `gotrace run` to see them";
@@ -194,7 +193,7 @@ fn decided(x: &Failure, t0: Option<i64>) -> Verdict {
         remediation: advice,
         missing: Vec::new(),
         other_failures: Vec::new(),
-        analysis: "capture-only".into(),
+        analysis: Analysis::CaptureOnly,
     }
 }
 
@@ -229,7 +228,7 @@ fn undecided(seen: &Seen, failures: &[Failure], f: &Findings) -> Verdict {
         remediation: "run the command under `gotrace run -- CMD`: its syscalls, exit status and capture together decide; this capture alone shows no failure on the wire".into(),
         missing: vec![Missing::CommandResult],
         other_failures: Vec::new(),
-        analysis: "capture-only".into(),
+        analysis: Analysis::CaptureOnly,
     }
 }
 

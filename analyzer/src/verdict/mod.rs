@@ -21,7 +21,7 @@ use crate::cause::{Cause, Layer, Missing};
 use crate::clock::Clock;
 use crate::correlate::Correlation;
 use crate::proto::goerr::GoClues;
-use crate::report::{ended, speaker, Verdict};
+use crate::report::{ended, speaker, Analysis, Verdict};
 use rules::Diagnosis;
 
 /// Everything a decision looks at.
@@ -347,6 +347,6 @@ fn verdict(
         remediation,
         missing,
         other_failures,
-        analysis: "bundle".into(),
+        analysis: Analysis::Bundle,
     }
 }
