@@ -188,6 +188,23 @@ impl Cause {
         }
     }
 
+    /// The evidence this cause needs beyond the syscall trace. A cause that
+    /// says something did *not* cross the wire (a packet that never left:
+    /// no route, this host's firewall; an answer that never came: the
+    /// timeouts) rests on silence, which only a capture shows; decided
+    /// from the kernel's records alone, its verdict lists the capture as
+    /// [`Missing::Capture`].
+    pub fn rests_on_silence(self) -> bool {
+        matches!(
+            self,
+            Cause::NoRoute
+                | Cause::LocalFirewallDrop
+                | Cause::LocalFirewallReject
+                | Cause::ConnectTimeout
+                | Cause::DnsTimeout
+        )
+    }
+
     /// Whether a layer is proven (every cause but `insufficient-evidence`).
     pub fn decided(self) -> bool {
         self != Cause::InsufficientEvidence

@@ -48,7 +48,7 @@ pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         d.fix = Some(resolv_fix(input, server));
         return Some(d);
     }
-    if let Some(d) = local_drop(a, input, &name) {
+    if let Some(d) = local_drop(a, &name) {
         return Some(d);
     }
     let proves = |m: &DnsMessage, c: Cause| Cause::of_rcode(m.rcode) == Some(c);
@@ -202,9 +202,6 @@ fn timeout(a: &Attempt, input: &Input<'_>, name: &str) -> Diagnosis {
     d.evidence.extend(query_ev);
     d.evidence.extend(pk(a, on_wire.map(|p| p.number)));
     d.evidence.extend(pk(a, a.late_answer));
-    if input.capture.is_none() {
-        d.missing.push(Missing::Capture);
-    }
     d.no_outcome = !a.closed;
     d.go_phrase = Some(Cow::Borrowed("i/o timeout"));
     d.fix = Some(format!("the name server {server} does not answer: check that it runs and that UDP port 53 to it is open on every firewall on the way, or put a reachable resolver in /etc/resolv.conf"));
@@ -212,7 +209,7 @@ fn timeout(a: &Attempt, input: &Input<'_>, name: &str) -> Diagnosis {
 }
 
 /// The query refused by this host's own packet filter.
-fn local_drop(a: &Attempt, input: &Input<'_>, name: &str) -> Option<Diagnosis> {
+fn local_drop(a: &Attempt, name: &str) -> Option<Diagnosis> {
     let eperm = a.send_errno.as_ref().filter(|s| s.value == errno::EPERM);
     let nf_drop = a.drops.iter().find(|d| is_netfilter(&d.value));
     if eperm.is_none() && nf_drop.is_none() {
@@ -235,9 +232,6 @@ fn local_drop(a: &Attempt, input: &Input<'_>, name: &str) -> Option<Diagnosis> {
     );
     d.evidence.extend(nf_drop.and_then(|x| ev(a, Some(x.id))));
     d.evidence.extend(eperm.and_then(|x| ev(a, Some(x.id))));
-    if input.capture.is_none() {
-        d.missing.push(Missing::Capture);
-    }
     d.go_phrase = errno_phrase(errno::EPERM).map(Cow::Borrowed);
     d.fix = Some(format!("a rule in this host's OUTPUT path drops DNS to {server}: find it with `nft list ruleset` (or `iptables -S OUTPUT`) and allow UDP port 53 to the resolver, or use a resolver the firewall allows"));
     Some(d)

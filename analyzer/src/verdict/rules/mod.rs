@@ -73,6 +73,9 @@ pub fn diagnose(i: usize, a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     };
     d.attempt = i;
     d.start_ns = a.start_ns;
+    if d.cause.rests_on_silence() && input.capture.is_none() {
+        d.missing.push(Missing::Capture);
+    }
     // A socket open before `gotrace attach` has no connect in the trace:
     // say why, rather than leave it looking skipped.
     if let Some(note) = a.attach_note() {

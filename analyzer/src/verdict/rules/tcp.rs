@@ -92,9 +92,6 @@ fn no_route(a: &Attempt, input: &Input<'_>) -> Diagnosis {
         format!("connect() to {peer} failed at once with ENETUNREACH: the local kernel has no route to {}{wire} (Go: connect: network is unreachable)", peer.ip()),
     );
     d.evidence.extend(connect_ev(a));
-    if sent.is_none() {
-        d.missing.push(Missing::Capture);
-    }
     d.go_phrase = errno_phrase(errno::ENETUNREACH).map(Cow::Borrowed);
     d
 }
@@ -170,9 +167,6 @@ fn local_firewall(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     d.evidence.extend(pk(a, a.rst.as_ref().map(|r| r.number)));
     d.evidence.extend(pk(a, a.icmp.as_ref().map(|r| r.number)));
     d.evidence.extend(so_ev(a));
-    if input.capture.is_none() {
-        d.missing.push(Missing::Capture);
-    }
     d.fix = Some(firewall_fix(peer, input, answer.is_some()));
     Some(d)
 }
@@ -389,9 +383,6 @@ fn timed_out(a: &Attempt, input: &Input<'_>) -> Diagnosis {
     d.evidence
         .extend(a.retransmits.last().and_then(|r| ev(a, Some(r.id))));
     d.evidence.extend(so_ev(a));
-    if input.capture.is_none() {
-        d.missing.push(Missing::Capture);
-    }
     d.go_phrase = go_timeout_phrase(a).map(Cow::Borrowed);
     d
 }
