@@ -9,8 +9,20 @@
 //! [`analyze_capture`] ([`capture_only`]: network-layer causes from packets
 //! alone, `analysis: "capture-only"`). The pieces are public too:
 //! [`capture::CaptureReader`], [`capture::CaptureIndex`], and the
-//! [`proto`] decoders ([`dns`], [`icmp`], [`tls`], [`http`]). [`describe::describe`] words one event as one
-//! strace-style line (the live view while tracing, and the report's steps).
+//! [`proto`] decoders ([`dns`], [`icmp`], [`tls`], [`http`]).
+//! [`describe::describe`] words one event as one strace-style line (the
+//! live view while tracing, and the report's steps).
+//!
+//! Layout, one job per module, each using only those above it:
+//! - [`proto`]: stateless decoders (DNS, TLS, HTTP, ICMP, errno, Go's error text);
+//! - [`bundle`], [`capture`]: the inputs (bundle files; pcap/pcapng frames,
+//!   packets and the per-flow index);
+//! - [`cause`]: the cause model both engines share ([`Cause`] with its layer,
+//!   remediation and the evidence it needs; [`Missing`]);
+//! - [`correlate`]: events -> sockets -> attempts -> packets -> kernel evidence;
+//! - [`verdict`]: the bundle verdict (per-attempt rules, then the pick);
+//! - [`capture_only`]: streaming trackers over a bare capture -> verdict;
+//! - `report`: the [`Report`] as verdict.json and as terminal text.
 
 #![warn(missing_docs)]
 
@@ -28,11 +40,11 @@ pub mod verdict;
 
 use std::path::Path;
 
+pub use capture_only::{analyze_capture, analyze_capture_input, analyze_capture_path};
+pub use cause::{Cause, Layer, Missing, Target};
 pub use error::AnalyzeError;
 // The decoders keep their short paths (`gotrace_analyzer::dns`, ...): the
 // tracer, xtask and the fuzz targets use them.
-pub use capture_only::{analyze_capture, analyze_capture_input, analyze_capture_path};
-pub use cause::{Cause, Layer, Missing, Target};
 pub use proto::{dns, errno, http, icmp, tls};
 pub use report::{render_text, Analysis, Attached, CaptureFacts, Context, Report, Verdict};
 

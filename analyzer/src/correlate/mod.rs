@@ -9,7 +9,7 @@
 //! `write` payload head).
 //!
 //! A bundle of `gotrace attach` also has sockets that were open before the
-//! trace started: [`preexisting`] seeds one attempt for each from meta.json's
+//! trace started: `preexisting` seeds one attempt for each from meta.json's
 //! snapshot, and the same passes continue it.
 
 mod events;
