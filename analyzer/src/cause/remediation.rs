@@ -1,5 +1,7 @@
-//! One-line advice per cause ([`Cause::remediation`]), in Go's vocabulary (GOPROXY lists, GOPRIVATE,
-//! HTTPS_PROXY, /etc/resolv.conf, routes). Grounded in cmd/go's documented
+//! One-line advice per cause ([`Cause::remediation`]), in Go's vocabulary
+//! (GOPROXY lists, GOPRIVATE, HTTPS_PROXY, /etc/resolv.conf, routes). A rule
+//! that knows more about one case (the firewall rule, the HTTP status)
+//! sets its own advice instead (`Diagnosis::fix`, `Failure::fix`). Grounded in cmd/go's documented
 //! behaviour: after `,` in GOPROXY Go tries the next entry only on 404/410,
 //! after `|` on any error (cmd/go/internal/modfetch/proxy.go).
 
