@@ -32,8 +32,9 @@ pub enum AnalyzeError {
     Capture {
         /// The capture file.
         path: PathBuf,
-        /// What is wrong.
-        problem: String,
+        /// What is wrong with its start.
+        #[source]
+        problem: crate::capture::CaptureError,
     },
 }
 

@@ -6,39 +6,51 @@
 //! Entry points: [`analyze_bundle`] -> [`Report`], then [`Report::to_json`]
 //! or [`render_text`]; for a bare pcap/pcapng capture (no bundle),
 //! [`analyze_capture_path`], [`analyze_capture_input`] or
-//! [`analyze_capture`] ([`wire`]: network-layer causes from packets
+//! [`analyze_capture`] ([`capture_only`]: network-layer causes from packets
 //! alone, `analysis: "capture-only"`). The pieces are public too:
-//! [`capture::CaptureReader`], [`capture::CaptureIndex`], [`dns`], [`icmp`],
-//! [`tls`], [`http`]. [`describe::describe`] words one event as one
-//! strace-style line (the live view while tracing, and the report's steps).
+//! [`capture::CaptureReader`], [`capture::CaptureIndex`], and the
+//! [`proto`] decoders ([`dns`], [`icmp`], [`tls`], [`http`]).
+//! [`describe::describe`] words one event as one strace-style line (the
+//! live view while tracing, and the report's steps).
+//!
+//! Layout, one job per module, each using only those above it:
+//! - [`proto`]: stateless decoders (DNS, TLS, HTTP, ICMP, errno, Go's error text);
+//! - [`bundle`], [`capture`]: the inputs (bundle files; pcap/pcapng frames,
+//!   packets and the per-flow index);
+//! - [`cause`]: the cause model both engines share ([`Cause`] with its layer,
+//!   remediation and the evidence it needs; [`Missing`]);
+//! - [`correlate`]: events -> sockets -> attempts -> packets -> kernel evidence;
+//! - [`verdict`]: the bundle verdict (per-attempt rules, then the pick);
+//! - [`capture_only`]: streaming trackers over a bare capture -> verdict;
+//! - `report`: the [`Report`] as verdict.json and as terminal text.
 
 #![warn(missing_docs)]
 
-pub mod attempt;
 pub use gotrace_bundle as bundle;
 pub mod capture;
+pub mod capture_only;
+pub mod cause;
 pub mod clock;
+pub mod correlate;
 pub mod describe;
-pub mod dns;
-pub mod errno;
 mod error;
-pub mod http;
-pub mod icmp;
+pub mod proto;
 mod report;
-pub mod tls;
 pub mod verdict;
-pub mod wire;
 
 use std::path::Path;
 
+pub use capture_only::{analyze_capture, analyze_capture_input, analyze_capture_path};
+pub use cause::{Cause, Layer, Missing, Target};
 pub use error::AnalyzeError;
-pub use report::{render_text, Attached, CaptureFacts, Context, Report};
-pub use verdict::{Layer, Target, Verdict};
-pub use wire::{analyze_capture, analyze_capture_input, analyze_capture_path};
+// The decoders keep their short paths (`gotrace_analyzer::dns`, ...): the
+// tracer, xtask and the fuzz targets use them.
+pub use proto::{dns, errno, http, icmp, tls};
+pub use report::{render_text, Analysis, Attached, CaptureFacts, Context, Report, Verdict};
 
-use crate::attempt::Source;
 use crate::capture::CaptureIndex;
 use crate::clock::Clock;
+use crate::correlate::Source;
 
 /// Analyses the bundle directory `dir` (as written by `gotrace run`).
 ///
@@ -70,7 +82,9 @@ pub fn analyze(b: &bundle::Bundle, capture: Option<CaptureIndex>) -> Report {
     }
     let clock = Clock::of(&b.meta);
     let events = b.events.as_deref().unwrap_or(&[]);
-    let corr = attempt::correlate_bundle(events, capture.as_ref(), &clock, &b.meta);
+    let corr = correlate::correlate_bundle(events, capture.as_ref(), &clock, &b.meta);
+    // Go's stderr is read once: its clues serve the verdict and the report.
+    let clues = proto::goerr::parse(b.stderr.as_deref().unwrap_or(""));
     let input = verdict::Input {
         meta: &b.meta,
         have_events: b.events.is_some(),
@@ -78,14 +92,14 @@ pub fn analyze(b: &bundle::Bundle, capture: Option<CaptureIndex>) -> Report {
         corr: &corr,
         capture: capture.as_ref(),
         stderr: b.stderr.as_deref(),
+        clues: &clues,
         clock: &clock,
     };
     let verdict = verdict::decide(&input);
-    let clues = verdict::goerr::parse(b.stderr.as_deref().unwrap_or(""));
     // The timeline is the attempt the evidence comes from (by its events;
     // by its packets when only packets are cited, as for a dial still
     // pending when `gotrace attach` detached).
-    let cites = |a: &attempt::Attempt, source: Source| {
+    let cites = |a: &correlate::Attempt, source: Source| {
         verdict.evidence.iter().any(|e| {
             e.source == source
                 && match source {

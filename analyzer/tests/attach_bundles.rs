@@ -8,9 +8,9 @@ mod common;
 use std::io::Write;
 
 use common::*;
-use gotrace_analyzer::attempt::Source;
 use gotrace_analyzer::bundle::{ExitStatus, Op};
-use gotrace_analyzer::verdict::{BEFORE_ATTACH, NOT_FAILED_YET};
+use gotrace_analyzer::correlate::Source;
+use gotrace_analyzer::Missing;
 use gotrace_analyzer::{analyze_bundle, render_text, Layer, Report};
 use simple_dns::TYPE;
 
@@ -160,7 +160,7 @@ fn refused_pre_existing_dial_without_capture_is_inconclusive() {
             );
         } else {
             assert!(
-                r.verdict.missing.contains(&"stderr.log".to_string()),
+                r.verdict.missing.contains(&Missing::Stderr),
                 "{:?}",
                 r.verdict.missing
             );
@@ -298,7 +298,7 @@ fn detached_with_nothing_failed_is_not_none() {
     let r = analyze_bundle(&b.write()).unwrap();
     assert_cause(&r, Layer::Inconclusive, "insufficient-evidence");
     let v = &r.verdict;
-    assert_eq!(v.missing, [NOT_FAILED_YET]);
+    assert_eq!(v.missing, [Missing::NotFailedYet]);
     assert!(
         v.summary.contains(
             "was still running when gotrace detached (Ctrl-C), and nothing had failed while gotrace was attached"
@@ -344,7 +344,7 @@ fn detached_with_a_dial_pending_cites_it() {
     let r = analyze_bundle(&b.write()).unwrap();
     assert_cause(&r, Layer::Inconclusive, "insufficient-evidence");
     let v = &r.verdict;
-    assert_eq!(v.missing, [NOT_FAILED_YET]);
+    assert_eq!(v.missing, [Missing::NotFailedYet]);
     assert_eq!(ids(&r, Source::Packet), [syn]);
     let t = v.target.as_ref().unwrap();
     assert_eq!((t.ip.as_deref(), t.port), (Some("198.18.0.2"), Some(8080)));
@@ -405,7 +405,7 @@ fn no_network_syscall_after_the_attach_is_not_before_syscall() {
     b.stderr = Some("go: example.com/m@v1.0.0: verifying module: checksum mismatch\n".into());
     let r = analyze_bundle(&b.write()).unwrap();
     assert_cause(&r, Layer::Inconclusive, "insufficient-evidence");
-    assert_eq!(r.verdict.missing, [BEFORE_ATTACH]);
+    assert_eq!(r.verdict.missing, [Missing::BeforeAttach]);
     assert!(
         r.verdict
             .summary

@@ -158,7 +158,7 @@ fn capture_truncated_mid_block_keeps_earlier_packets() {
         .verdict
         .evidence
         .iter()
-        .filter(|e| e.source == gotrace_analyzer::attempt::Source::Packet)
+        .filter(|e| e.source == gotrace_analyzer::correlate::Source::Packet)
         .map(|e| e.id)
         .collect();
     assert_eq!(pk, vec![syn, rst]);

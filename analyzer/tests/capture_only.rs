@@ -257,7 +257,7 @@ fn check(name: &str, want: Want) {
     assert!(!v.summary.is_empty(), "{name}");
     assert_eq!(
         r.warnings.first().map(String::as_str),
-        Some(gotrace_analyzer::wire::SCOPE),
+        Some(gotrace_analyzer::capture_only::SCOPE),
         "{name}"
     );
     let json: serde_json::Value = serde_json::from_str(&r.to_json()).expect("valid JSON");
@@ -287,7 +287,11 @@ fn check(name: &str, want: Want) {
                 v.evidence.is_empty() && v.other_failures.is_empty(),
                 "{name}"
             );
-            assert_eq!(v.missing, [gotrace_analyzer::wire::NOT_PROVEN], "{name}");
+            assert_eq!(
+                v.missing,
+                [gotrace_analyzer::Missing::CommandResult],
+                "{name}"
+            );
         }
         Nothing => {
             assert_eq!(v.layer, Layer::Inconclusive, "{name}");

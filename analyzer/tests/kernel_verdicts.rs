@@ -5,8 +5,8 @@
 mod common;
 
 use common::*;
-use gotrace_analyzer::attempt::Source;
 use gotrace_analyzer::bundle::{Op, ResolvConf, SockAddr};
+use gotrace_analyzer::correlate::Source;
 use gotrace_analyzer::{analyze_bundle, render_text, Layer, Report};
 use simple_dns::TYPE;
 
@@ -96,7 +96,10 @@ fn local_drop_without_capture_is_still_the_kernel_and_says_what_is_missing() {
     b.capture = false;
     let r = verdict_of(&b);
     assert_cause(&r, Layer::Kernel, "local-firewall-drop");
-    assert!(r.verdict.missing.contains(&"capture".to_string()));
+    assert!(r
+        .verdict
+        .missing
+        .contains(&gotrace_analyzer::Missing::Capture));
 }
 
 #[test]

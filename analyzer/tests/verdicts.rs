@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use gotrace_analyzer::attempt::Source;
 use gotrace_analyzer::bundle::Op;
+use gotrace_analyzer::correlate::Source;
 use gotrace_analyzer::{analyze_bundle, render_text, Layer, Report};
 use simple_dns::TYPE;
 
@@ -218,7 +218,11 @@ fn dns_refused_without_icmp_is_inconclusive() {
     b.packets.truncate(ip as usize - 1);
     let r = analyze_bundle(&b.write()).unwrap();
     assert_eq!(r.verdict.layer, Layer::Inconclusive);
-    assert!(r.verdict.missing.iter().any(|m| m.contains("ICMP")));
+    assert!(r
+        .verdict
+        .missing
+        .iter()
+        .any(|m| m.to_string().contains("ICMP")));
 }
 
 /// One UDP exchange: query written, answer read, both on the wire.
@@ -508,7 +512,10 @@ fn without_stderr_a_later_success_makes_it_inconclusive() {
     );
     let r = analyze_bundle(&b.write()).unwrap();
     assert_eq!(r.verdict.layer, Layer::Inconclusive, "{}", render_text(&r));
-    assert!(r.verdict.missing.contains(&"stderr.log".to_string()));
+    assert!(r
+        .verdict
+        .missing
+        .contains(&gotrace_analyzer::Missing::Stderr));
     assert_eq!(r.verdict.other_failures.len(), 1);
 }
 

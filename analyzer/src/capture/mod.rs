@@ -15,10 +15,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 pub use packet::{decode, AppSummary, Packet, Payload, TcpFlags};
-pub use reader::{CaptureReader, Frame};
+pub use reader::{CaptureError, CaptureReader, Frame};
 
 use crate::error::AnalyzeError;
-use crate::icmp;
+use crate::proto::{IPPROTO_TCP, IPPROTO_UDP};
 
 /// Packets kept per flow (the first ones: a failed dial is decided in its
 /// opening packets: SYN, retransmits, RST or ICMP).
@@ -95,8 +95,8 @@ impl CaptureIndex {
         }
         self.decoded += 1;
         let key = match &p.payload {
-            Payload::Tcp { .. } => FlowKey::new(icmp::PROTO_TCP, p.src, p.dst),
-            Payload::Udp { .. } => FlowKey::new(icmp::PROTO_UDP, p.src, p.dst),
+            Payload::Tcp { .. } => FlowKey::new(IPPROTO_TCP, p.src, p.dst),
+            Payload::Udp { .. } => FlowKey::new(IPPROTO_UDP, p.src, p.dst),
             Payload::IcmpError(e) => match &e.quoted {
                 Some(q) => FlowKey::new(q.proto, q.src, q.dst),
                 None => return,

@@ -18,10 +18,11 @@ use etherparse::err::Layer;
 use etherparse::{ip_number, EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 
 use super::reader::Frame;
-use crate::dns::{self, DnsMessage};
-use crate::http::{self, HttpHead};
-use crate::icmp::{self, IcmpError};
-use crate::tls::{self, TlsSummary};
+use crate::proto::dns::{self, DnsMessage};
+use crate::proto::http::{self, HttpHead};
+use crate::proto::icmp::{self, IcmpError};
+use crate::proto::tls::{self, TlsSummary};
+use crate::proto::{IPPROTO_TCP, IPPROTO_UDP};
 pub use headers::{Checksum, Fragment, Headers};
 
 /// TCP control bits (RFC 9293 3.1).
@@ -166,8 +167,8 @@ impl Packet {
             Payload::IcmpError(e) => {
                 let q = match &e.quoted {
                     Some(q) => match q.proto {
-                        icmp::PROTO_TCP => format!(" for TCP {} > {}", q.src, q.dst),
-                        icmp::PROTO_UDP => format!(" for UDP {} > {}", q.src, q.dst),
+                        IPPROTO_TCP => format!(" for TCP {} > {}", q.src, q.dst),
+                        IPPROTO_UDP => format!(" for UDP {} > {}", q.src, q.dst),
                         // No ports: what follows the IP header is not TCP/UDP.
                         1 => format!(" for ICMP {} > {}", q.src.ip(), q.dst.ip()),
                         58 => format!(" for ICMPv6 {} > {}", q.src.ip(), q.dst.ip()),
@@ -272,7 +273,7 @@ pub fn decode(frame: &Frame<'_>) -> Option<Packet> {
             headers.seq = t.sequence_number();
             headers.ack = t.acknowledgment_number();
             if whole && (flags.syn || flags.rst) {
-                headers.checksum = headers::verify(src_ip, dst_ip, 6, ip_payload.payload);
+                headers.checksum = headers::verify(src_ip, dst_ip, IPPROTO_TCP, ip_payload.payload);
             }
             (
                 t.source_port(),
@@ -288,7 +289,7 @@ pub fn decode(frame: &Frame<'_>) -> Option<Packet> {
                 None
             };
             if whole {
-                headers.checksum = headers::verify(src_ip, dst_ip, 17, ip_payload.payload);
+                headers.checksum = headers::verify(src_ip, dst_ip, IPPROTO_UDP, ip_payload.payload);
             }
             (s, d, Payload::Udp { dns })
         }
@@ -328,11 +329,11 @@ fn fragment(
 ) -> (u16, u16, Fragment) {
     let mut ports = (0, 0);
     let mut dns = None;
-    if offset == 0 && (proto == icmp::PROTO_UDP || proto == icmp::PROTO_TCP) {
+    if offset == 0 && (proto == IPPROTO_UDP || proto == IPPROTO_TCP) {
         if let Some(&[a, b2, c, d]) = b.get(..4) {
             ports = (u16::from_be_bytes([a, b2]), u16::from_be_bytes([c, d]));
         }
-        if proto == icmp::PROTO_UDP && (ports.0 == dns::PORT || ports.1 == dns::PORT) {
+        if proto == IPPROTO_UDP && (ports.0 == dns::PORT || ports.1 == dns::PORT) {
             dns = b.get(8..).and_then(DnsMessage::parse).map(Box::new);
         }
     }

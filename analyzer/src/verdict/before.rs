@@ -3,25 +3,21 @@
 //! problem): `GOPROXY=off`, a proxy setting it cannot parse, a missing
 //! version-control tool.
 
-use super::cause;
-use super::goerr::GoClues;
+use crate::cause::Cause;
+use crate::proto::goerr::GoClues;
 
 /// The before-syscall cause Go's stderr states, with a summary; `status`
 /// is "exited with status 1", `when` says when it failed.
-pub(super) fn classify(
-    clues: &GoClues,
-    status: &str,
-    when: &str,
-) -> Option<(&'static str, String)> {
+pub(super) fn classify(clues: &GoClues, status: &str, when: &str) -> Option<(Cause, String)> {
     if clues.proxy_off {
         return Some((
-            cause::PROXY_DISABLED,
+            Cause::ProxyDisabled,
             format!("the command {status} {when}: module lookup is disabled by GOPROXY=off"),
         ));
     }
     if let Some(line) = &clues.bad_proxy {
         return Some((
-            cause::BAD_PROXY_CONFIG,
+            Cause::BadProxyConfig,
             format!(
                 "the command {status} {when}: Go rejected a proxy setting: {}",
                 tail(line)
@@ -30,7 +26,7 @@ pub(super) fn classify(
     }
     if let Some(tool) = &clues.vcs_missing {
         return Some((
-            cause::VCS_UNAVAILABLE,
+            Cause::VcsUnavailable,
             format!("the command {status} {when}: a direct fetch (GOPRIVATE, GONOPROXY or `direct` in GOPROXY) needs `{tool}`, which is not in PATH"),
         ));
     }

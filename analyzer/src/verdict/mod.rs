@@ -7,152 +7,22 @@
 //!
 //! A `gotrace attach` bundle starts in the middle of the process's life and
 //! may end before it: a process still running when gotrace detached, with
-//! nothing failed yet, is `inconclusive` ([`NOT_FAILED_YET`]), never
+//! nothing failed yet, is `inconclusive` ([`Missing::NotFailedYet`]), never
 //! `none`; and no network syscall after the attach proves nothing about
 //! before it, so `before-syscall` needs Go's own words there
-//! ([`BEFORE_ATTACH`] otherwise).
+//! ([`Missing::BeforeAttach`] otherwise).
 
 mod before;
-pub mod causes;
-pub mod goerr;
-pub mod remediation;
+pub mod rules;
 
-use serde::Serialize;
-
-use crate::attempt::{Correlation, Step};
 use crate::bundle::{ExitStatus, Meta};
 use crate::capture::CaptureIndex;
+use crate::cause::{Cause, Layer, Missing};
 use crate::clock::Clock;
-use causes::Diagnosis;
-use goerr::GoClues;
-
-/// `missing` of an attach bundle whose process was still running, with
-/// nothing failed, when gotrace detached (`attach.ended_by` `interrupted` or
-/// `duration`).
-pub const NOT_FAILED_YET: &str = "the process had not failed yet when gotrace detached";
-
-/// `missing` of an attach bundle without any network syscall: the process
-/// may have used the network before the attach.
-pub const BEFORE_ATTACH: &str =
-    "the process's syscalls from before gotrace attached (it may have used the network then)";
-
-/// Stable cause ids (README, "Causes").
-pub mod cause {
-    /// The command succeeded.
-    pub const NONE: &str = "none";
-    /// The peer answered the SYN with RST (RFC 9293 3.10.7.3); SO_ERROR ECONNREFUSED.
-    pub const CONNECTION_REFUSED: &str = "connection-refused";
-    /// `connect()` returned ENETUNREACH: no route in the local kernel.
-    pub const NO_ROUTE: &str = "no-route";
-    /// The DNS query got ICMP port unreachable (RFC 792 type 3 code 3).
-    pub const DNS_PORT_UNREACHABLE: &str = "dns-port-unreachable";
-    /// The DNS answer was NXDOMAIN (RFC 1035 RCODE 3).
-    pub const DNS_NXDOMAIN: &str = "dns-nxdomain";
-    /// `GOPROXY=off`: Go refused to download anything.
-    pub const PROXY_DISABLED: &str = "proxy-disabled";
-    /// Go failed without any network syscall.
-    pub const NO_NETWORK_ATTEMPT: &str = "no-network-attempt";
-    /// Not enough evidence to name a layer.
-    pub const INSUFFICIENT_EVIDENCE: &str = "insufficient-evidence";
-    /// A GOPROXY, HTTP(S)_PROXY or ALL_PROXY value Go cannot parse.
-    pub const BAD_PROXY_CONFIG: &str = "bad-proxy-config";
-    /// A direct (GOPRIVATE/GONOPROXY/`direct`) fetch needs a VCS tool
-    /// (`git`, `hg`, ...) that is not in PATH.
-    pub const VCS_UNAVAILABLE: &str = "vcs-unavailable";
-    /// This host's own packet filter dropped the packet before it left
-    /// (`kfree_skb` reason NETFILTER_DROP, retransmits failing with EPERM).
-    pub const LOCAL_FIREWALL_DROP: &str = "local-firewall-drop";
-    /// This host's own packet filter rejected the packet and answered the
-    /// socket itself (RST or ICMP made locally); nothing reached the wire.
-    pub const LOCAL_FIREWALL_REJECT: &str = "local-firewall-reject";
-    /// A loopback/local address refused the connection (a proxy variable
-    /// pointing at a local port where nothing listens).
-    pub const LOCAL_REFUSED: &str = "local-refused";
-    /// No name server answers on this host's loopback (resolv.conf missing
-    /// or naming a local resolver that is not running).
-    pub const NO_RESOLVER: &str = "no-resolver";
-    /// SYNs left and were never answered: the kernel (ETIMEDOUT) or Go's
-    /// dial deadline (i/o timeout) gave up.
-    pub const CONNECT_TIMEOUT: &str = "connect-timeout";
-    /// An ICMP destination unreachable came back for the SYN (RFC 792, RFC 4443).
-    pub const ICMP_UNREACHABLE: &str = "icmp-unreachable";
-    /// The name server answered SERVFAIL, REFUSED or another error RCODE
-    /// (RFC 1035 4.1.1).
-    pub const DNS_SERVER_FAILURE: &str = "dns-server-failure";
-    /// DNS queries left and no answer came before Go's resolver gave up.
-    pub const DNS_TIMEOUT: &str = "dns-timeout";
-    /// The TLS server's certificate failed Go's verification (x509).
-    pub const TLS_UNTRUSTED_CERTIFICATE: &str = "tls-untrusted-certificate";
-    /// The peer ended the TLS handshake with a fatal alert (RFC 8446 6.2).
-    pub const TLS_ALERT: &str = "tls-alert";
-    /// The proxy answered with an HTTP error status (RFC 9110 15).
-    pub const HTTP_STATUS: &str = "http-status";
-    /// The peer reset an established connection (RFC 9293 3.10.7.4).
-    pub const CONNECTION_RESET: &str = "connection-reset";
-}
-
-/// Where the failure happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Layer {
-    /// Go gave up before making any network syscall.
-    BeforeSyscall,
-    /// The local kernel refused (routing, local firewall).
-    Kernel,
-    /// Something on the network answered with a failure.
-    Network,
-    /// Nothing failed.
-    None,
-    /// The evidence does not prove a layer.
-    Inconclusive,
-}
-
-impl Layer {
-    /// The stable name (`before-syscall`, `kernel`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Layer::BeforeSyscall => "before-syscall",
-            Layer::Kernel => "kernel",
-            Layer::Network => "network",
-            Layer::None => "none",
-            Layer::Inconclusive => "inconclusive",
-        }
-    }
-}
-
-/// What was being reached.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Target {
-    /// Host name, from DNS or Go's error text.
-    pub name: Option<String>,
-    /// Address in text form.
-    pub ip: Option<String>,
-    /// Port.
-    pub port: Option<u16>,
-}
-
-/// The decision, as stored in `verdict.json` (without `warnings`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Verdict {
-    /// Failure layer.
-    pub layer: Layer,
-    /// Cause id, one of [`cause`].
-    pub cause: String,
-    /// One sentence saying what happened.
-    pub summary: String,
-    /// What was being reached.
-    pub target: Option<Target>,
-    /// Events and packets that prove it.
-    pub evidence: Vec<Step>,
-    /// One line of advice.
-    pub remediation: String,
-    /// What would have been needed to decide (for `inconclusive`).
-    pub missing: Vec<String>,
-    /// Other failed attempts, one line each.
-    pub other_failures: Vec<String>,
-    /// `bundle` or `capture-only`.
-    pub analysis: String,
-}
+use crate::correlate::Correlation;
+use crate::proto::goerr::GoClues;
+use crate::report::{ended, speaker, Analysis, Verdict};
+use rules::Diagnosis;
 
 /// Everything a decision looks at.
 #[derive(Debug, Clone, Copy)]
@@ -169,19 +39,22 @@ pub struct Input<'a> {
     pub capture: Option<&'a CaptureIndex>,
     /// The command's stderr, when recorded.
     pub stderr: Option<&'a str>,
+    /// What Go's error text in that stderr says ([`crate::proto::goerr::parse`],
+    /// read once for the verdict and the report).
+    pub clues: &'a GoClues,
     /// Clock mapping.
     pub clock: &'a Clock,
 }
 
 /// Decides the verdict for a bundle.
 pub fn decide(input: &Input<'_>) -> Verdict {
-    let clues = goerr::parse(input.stderr.unwrap_or(""));
+    let clues = input.clues;
     let diags: Vec<Diagnosis> = input
         .corr
         .attempts
         .iter()
         .enumerate()
-        .filter_map(|(i, a)| causes::diagnose(i, a, input, &clues))
+        .filter_map(|(i, a)| rules::diagnose(i, a, input))
         .collect();
     let exit = input.meta.exit;
     let attached = is_attach(input.meta);
@@ -197,7 +70,7 @@ pub fn decide(input: &Input<'_>) -> Verdict {
                 others.len()
             )
         };
-        return verdict(input, Layer::None, cause::NONE, summary, None, &others, &[]);
+        return verdict(input, Cause::None, summary, None, &others, &[]);
     }
     let ended_by = input
         .meta
@@ -215,12 +88,12 @@ pub fn decide(input: &Input<'_>) -> Verdict {
         return inconclusive(
             input,
             format!("the command {status}, but there is no syscall trace (events.jsonl missing){go_says}"),
-            vec!["events.jsonl".into()],
+            vec![Missing::Events],
             &all,
         );
     }
     if detached(input.meta).is_some() {
-        if let Some(v) = not_failed_yet(input, &diags, &clues, &status, &go_says) {
+        if let Some(v) = not_failed_yet(input, &diags, clues, &status, &go_says) {
             return v;
         }
     }
@@ -229,7 +102,7 @@ pub fn decide(input: &Input<'_>) -> Verdict {
             return inconclusive(
                 input,
                 format!("the command {status} and no network syscall was recorded, but events.jsonl is damaged{go_says}"),
-                vec!["an undamaged events.jsonl".into()],
+                vec![Missing::UndamagedEvents],
                 &all,
             );
         }
@@ -237,7 +110,7 @@ pub fn decide(input: &Input<'_>) -> Verdict {
             return inconclusive(
                 input,
                 format!("the command {status} and no network syscall was recorded, but {} events were lost{go_says}", input.meta.lost_events),
-                vec!["events lost by the ring buffer".into()],
+                vec![Missing::LostEvents],
                 &all,
             );
         }
@@ -245,7 +118,7 @@ pub fn decide(input: &Input<'_>) -> Verdict {
             return inconclusive(
                 input,
                 format!("the trace stopped before the command finished and no network syscall was recorded{go_says}"),
-                vec!["exit status (trace not finished)".into()],
+                vec![Missing::ExitStatus],
                 &all,
             );
         }
@@ -254,7 +127,7 @@ pub fn decide(input: &Input<'_>) -> Verdict {
         } else {
             "without opening a socket"
         };
-        let (c, summary) = match before::classify(&clues, &status, when) {
+        let (c, summary) = match before::classify(clues, &status, when) {
             Some(found) => found,
             // It may have used the network before the attach: only Go's
             // own words (classify) can place the failure before it.
@@ -262,37 +135,32 @@ pub fn decide(input: &Input<'_>) -> Verdict {
                 return inconclusive(
                     input,
                     format!("the command {status} and made no network syscall while gotrace was attached, but it may have used the network before the attach{go_says}"),
-                    vec![BEFORE_ATTACH.into()],
+                    vec![Missing::BeforeAttach],
                     &all,
                 )
             }
             None => (
-                cause::NO_NETWORK_ATTEMPT,
+                Cause::NoNetworkAttempt,
                 format!("the command {status} without a single network syscall: the failure is local to the command{go_says}"),
             ),
         };
-        return verdict(input, Layer::BeforeSyscall, c, summary, None, &[], &[]);
+        return verdict(input, c, summary, None, &[], &[]);
     }
     if let (Some((c, summary)), true) = (
-        before::classify(&clues, &status, "before its network step"),
+        before::classify(clues, &status, "before its network step"),
         diags.iter().all(|d| d.stderr_score == 0),
     ) {
         // Other fetches used the network fine; the failing one was never tried.
-        return verdict(input, Layer::BeforeSyscall, c, summary, None, &[], &[]);
+        return verdict(input, c, summary, None, &[], &[]);
     }
-    match pick(&diags, &clues, input) {
+    match pick(&diags, clues, input) {
         Pick::One(d) => {
             let others: Vec<&Diagnosis> = diags
                 .iter()
                 .filter(|o| !std::ptr::eq(*o, d) && !o.no_outcome)
                 .collect();
             let summary = d.summary.clone();
-            let c = if d.layer == Layer::Inconclusive {
-                cause::INSUFFICIENT_EVIDENCE
-            } else {
-                d.cause
-            };
-            verdict(input, d.layer, c, summary, Some(d), &others, &d.missing)
+            verdict(input, d.cause, summary, Some(d), &others, &d.missing)
         }
         Pick::None(why, missing) => inconclusive(
             input,
@@ -320,25 +188,6 @@ pub fn detached(meta: &Meta) -> Option<&str> {
     matches!(by, "interrupted" | "duration").then_some(by)
 }
 
-/// How the traced process ended, completing "the command ...": `exited
-/// with status 1`, `was killed by signal 9`; without an exit status,
-/// from `ended_by` (meta.json `attach.ended_by`, `None` for `gotrace run`):
-/// `was still running when gotrace detached (Ctrl-C)` (`interrupted`),
-/// `... (--duration elapsed)` (`duration`), `exited, but its status was not
-/// recorded` (`exited`), else `did not finish while traced`.
-pub fn ended(exit: Option<ExitStatus>, ended_by: Option<&str>) -> String {
-    match (exit, ended_by) {
-        (Some(ExitStatus::Code(c)), _) => format!("exited with status {c}"),
-        (Some(ExitStatus::Signal(s)), _) => format!("was killed by signal {s}"),
-        (None, Some("interrupted")) => "was still running when gotrace detached (Ctrl-C)".into(),
-        (None, Some("duration")) => {
-            "was still running when gotrace detached (--duration elapsed)".into()
-        }
-        (None, Some("exited")) => "exited, but its status was not recorded".into(),
-        (None, _) => "did not finish while traced".into(),
-    }
-}
-
 /// A detached attach where nothing had failed: every attempt succeeded or
 /// is still pending, and Go's stderr (as far as it was captured) reports
 /// no failure. Inconclusive, citing the pending attempt Go's stderr points
@@ -358,17 +207,14 @@ fn not_failed_yet(
     let still = pending
         .map(|d| format!("; still pending: {}", d.summary))
         .unwrap_or_default();
-    let missing = vec![NOT_FAILED_YET.to_string()];
-    let mut v = verdict(
-        input,
-        Layer::Inconclusive,
-        cause::INSUFFICIENT_EVIDENCE,
+    let missing = vec![Missing::NotFailedYet];
+    let mut v = verdict(input, Cause::InsufficientEvidence,
         format!("the command {status}, and nothing had failed while gotrace was attached{still}{go_says}"),
         pending,
         &[],
         &missing,
     );
-    let keep = remediation::for_missing(&missing);
+    let keep = Missing::advice(&missing);
     v.remediation = match pending.and_then(|d| d.advice.as_deref()) {
         Some(advice) => format!("{keep}; so far: {advice}"),
         None => keep,
@@ -376,19 +222,9 @@ fn not_failed_yet(
     Some(v)
 }
 
-/// "Go" when the traced command is the go tool, else "the command".
-pub fn speaker(argv: &[String]) -> &'static str {
-    let prog = argv.first().map(|a| a.rsplit('/').next().unwrap_or(a));
-    if prog == Some("go") {
-        "Go"
-    } else {
-        "the command"
-    }
-}
-
 enum Pick<'a> {
     One(&'a Diagnosis),
-    None(String, Vec<String>),
+    None(String, Vec<Missing>),
 }
 
 /// Chooses the attempt Go's error is about.
@@ -396,7 +232,7 @@ fn pick<'a>(diags: &'a [Diagnosis], clues: &GoClues, input: &Input<'_>) -> Pick<
     if diags.is_empty() {
         return Pick::None(
             "no failed connection or DNS exchange was recorded: the error is above the network (HTTP status, TLS, checksum) or its syscalls were not traced".into(),
-            vec!["a failed network attempt in the trace".into()],
+            vec![Missing::FailedAttempt],
         );
     }
     let stderr_text = input.stderr.unwrap_or("").trim();
@@ -411,7 +247,7 @@ fn pick<'a>(diags: &'a [Diagnosis], clues: &GoClues, input: &Input<'_>) -> Pick<
         if input.meta.exit.is_none() && !clues.has_network_clue() {
             return Pick::None(
                 "the trace ends before Go reported its error".into(),
-                vec!["the rest of the run (the trace was not finished)".into()],
+                vec![Missing::RestOfRun],
             );
         }
         let why = if clues.has_network_clue() {
@@ -419,10 +255,7 @@ fn pick<'a>(diags: &'a [Diagnosis], clues: &GoClues, input: &Input<'_>) -> Pick<
         } else {
             "Go's error does not name an address, so gotrace cannot tell which failed attempt it is about"
         };
-        return Pick::None(
-            why.into(),
-            vec!["an attempt matching Go's error message".into()],
-        );
+        return Pick::None(why.into(), vec![Missing::AttemptMatchingGoError]);
     }
     // No stderr: decide only when every decided failure agrees and nothing
     // succeeded after the last one.
@@ -430,12 +263,10 @@ fn pick<'a>(diags: &'a [Diagnosis], clues: &GoClues, input: &Input<'_>) -> Pick<
     let Some(last) = decided.iter().max_by_key(|d| d.start_ns).copied() else {
         return Pick::None(
             "stderr.log is missing and no failure was proven".into(),
-            vec!["stderr.log".into()],
+            vec![Missing::Stderr],
         );
     };
-    let agree = decided
-        .iter()
-        .all(|d| d.cause == last.cause && d.layer == last.layer);
+    let agree = decided.iter().all(|d| d.cause == last.cause);
     let later_success = input
         .corr
         .attempts
@@ -447,7 +278,7 @@ fn pick<'a>(diags: &'a [Diagnosis], clues: &GoClues, input: &Input<'_>) -> Pick<
     } else {
         Pick::None(
             "stderr.log is missing and the recorded failures disagree".into(),
-            vec!["stderr.log".into()],
+            vec![Missing::Stderr],
         )
     }
 }
@@ -455,14 +286,13 @@ fn pick<'a>(diags: &'a [Diagnosis], clues: &GoClues, input: &Input<'_>) -> Pick<
 fn inconclusive(
     input: &Input<'_>,
     summary: String,
-    missing: Vec<String>,
+    missing: Vec<Missing>,
     others: &[&Diagnosis],
 ) -> Verdict {
     let others: Vec<&Diagnosis> = others.iter().copied().filter(|d| !d.no_outcome).collect();
     verdict(
         input,
-        Layer::Inconclusive,
-        cause::INSUFFICIENT_EVIDENCE,
+        Cause::InsufficientEvidence,
         summary,
         None,
         &others,
@@ -472,20 +302,20 @@ fn inconclusive(
 
 fn verdict(
     input: &Input<'_>,
-    layer: Layer,
-    cause: &str,
+    cause: Cause,
     summary: String,
     chosen: Option<&Diagnosis>,
     others: &[&Diagnosis],
-    missing: &[String],
+    missing: &[Missing],
 ) -> Verdict {
+    let layer = cause.layer();
     let target = chosen.map(|d| d.target.clone());
-    let mut missing: Vec<String> = missing.to_vec();
+    let mut missing: Vec<Missing> = missing.to_vec();
     missing.dedup();
     // Retries and parallel A/AAAA lookups fail alike: one line per kind.
     let mut groups: Vec<(String, &Diagnosis, usize)> = Vec::new();
     for o in others {
-        let key = format!("{}|{:?}|{:?}", o.cause, o.target, o.layer);
+        let key = format!("{}|{:?}", o.cause, o.target);
         match groups.iter_mut().find(|(k, _, _)| *k == key) {
             Some(g) => g.2 += 1,
             None => groups.push((key, o, 1)),
@@ -502,47 +332,21 @@ fn verdict(
     let remediation = if layer == Layer::Inconclusive {
         chosen
             .and_then(|d| d.advice.clone())
-            .unwrap_or_else(|| remediation::for_missing(&missing))
+            .unwrap_or_else(|| Missing::advice(&missing))
     } else {
         chosen
             .and_then(|d| d.fix.clone())
-            .unwrap_or_else(|| remediation::for_cause(cause, target.as_ref(), &input.meta.env))
+            .unwrap_or_else(|| cause.remediation(target.as_ref(), &input.meta.env))
     };
     Verdict {
         layer,
-        cause: cause.to_string(),
+        cause,
         summary,
         target,
         evidence: chosen.map(|d| d.evidence.clone()).unwrap_or_default(),
         remediation,
         missing,
         other_failures,
-        analysis: "bundle".into(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn layer_names_are_the_documented_ones() {
-        for (l, s) in [
-            (Layer::BeforeSyscall, "before-syscall"),
-            (Layer::Kernel, "kernel"),
-            (Layer::Network, "network"),
-            (Layer::None, "none"),
-            (Layer::Inconclusive, "inconclusive"),
-        ] {
-            assert_eq!(l.as_str(), s);
-            assert_eq!(serde_json::to_value(l).unwrap(), s);
-        }
-    }
-
-    #[test]
-    fn speaker_is_go_only_for_go() {
-        assert_eq!(speaker(&["/usr/lib/go/bin/go".into(), "mod".into()]), "Go");
-        assert_eq!(speaker(&["sh".into()]), "the command");
-        assert_eq!(speaker(&[]), "the command");
+        analysis: Analysis::Bundle,
     }
 }

@@ -11,7 +11,8 @@ use std::net::IpAddr;
 
 use etherparse::{Ipv6ExtensionSlice, LaxIpPayloadSlice, LaxNetSlice};
 
-use crate::dns::DnsMessage;
+use crate::proto::dns::DnsMessage;
+use crate::proto::{IPPROTO_TCP, IPPROTO_UDP};
 
 /// Bytes of the IP payload (transport header and the start of its data)
 /// that go into [`Headers::fingerprint`].
@@ -196,15 +197,15 @@ pub(super) fn fragment_of(
 /// complete, unfragmented segments.
 pub(super) fn verify(src: IpAddr, dst: IpAddr, proto: u8, seg: &[u8]) -> Checksum {
     let at = match proto {
-        17 => 6,
-        6 => 16,
+        IPPROTO_UDP => 6,
+        IPPROTO_TCP => 16,
         _ => return Checksum::Unverified,
     };
     let Some(&[hi, lo]) = seg.get(at..at + 2) else {
         return Checksum::Unverified;
     };
     let found = u16::from_be_bytes([hi, lo]);
-    if proto == 17 && found == 0 && src.is_ipv4() {
+    if proto == IPPROTO_UDP && found == 0 && src.is_ipv4() {
         return Checksum::Absent;
     }
     let Ok(len) = u32::try_from(seg.len()) else {
@@ -224,13 +225,13 @@ pub(super) fn verify(src: IpAddr, dst: IpAddr, proto: u8, seg: &[u8]) -> Checksu
     }
     let without = fold(pseudo + data + u64::from(!found));
     let mut expected = !without;
-    if proto == 17 && expected == 0 {
+    if proto == IPPROTO_UDP && expected == 0 {
         expected = 0xffff;
     }
     if found == fold(pseudo) {
         return Checksum::Offloaded;
     }
-    if proto == 6 && found == 0 {
+    if proto == IPPROTO_TCP && found == 0 {
         // A blanked TCP checksum: capture rewriters and anonymisers zero
         // the field (the zeek trace chrome-1250-tls-x25519-kyber.pcap does)
         // rather than recompute it; nothing can be said of the original.
@@ -285,12 +286,12 @@ mod tests {
     fn udp_checksums() {
         let v = udp_v4(b"hello dns");
         let seg = &v[20..];
-        assert_eq!(verify(S, C, 17, seg), Checksum::Good);
+        assert_eq!(verify(S, C, IPPROTO_UDP, seg), Checksum::Good);
         let good = u16::from_be_bytes([seg[6], seg[7]]);
         let mut bad = seg.to_vec();
         bad[6..8].copy_from_slice(&0x1234u16.to_be_bytes());
         assert_eq!(
-            verify(S, C, 17, &bad),
+            verify(S, C, IPPROTO_UDP, &bad),
             Checksum::Bad {
                 found: 0x1234,
                 expected: good
@@ -298,11 +299,11 @@ mod tests {
         );
         let mut none = seg.to_vec();
         none[6..8].copy_from_slice(&[0, 0]);
-        assert_eq!(verify(S, C, 17, &none), Checksum::Absent);
+        assert_eq!(verify(S, C, IPPROTO_UDP, &none), Checksum::Absent);
         // A damaged payload byte is caught too.
         let mut flipped = seg.to_vec();
         flipped[9] ^= 0x40;
-        assert!(verify(S, C, 17, &flipped).is_bad());
+        assert!(verify(S, C, IPPROTO_UDP, &flipped).is_bad());
     }
 
     #[test]
@@ -311,7 +312,7 @@ mod tests {
         let mut seg = v[20..].to_vec();
         let pseudo = 17u64 + seg.len() as u64 + sum_words(&[198, 18, 0, 2, 198, 18, 0, 1]);
         seg[6..8].copy_from_slice(&fold(pseudo).to_be_bytes());
-        assert_eq!(verify(S, C, 17, &seg), Checksum::Offloaded);
+        assert_eq!(verify(S, C, IPPROTO_UDP, &seg), Checksum::Offloaded);
     }
 
     #[test]
@@ -323,9 +324,9 @@ mod tests {
             .unwrap();
         let mut seg = v[40..].to_vec();
         let (s, d) = (IpAddr::from([0x20u8; 16]), IpAddr::from([0x21u8; 16]));
-        assert_eq!(verify(s, d, 17, &seg), Checksum::Good);
+        assert_eq!(verify(s, d, IPPROTO_UDP, &seg), Checksum::Good);
         seg[6..8].copy_from_slice(&[0, 0]);
-        assert!(verify(s, d, 17, &seg).is_bad());
+        assert!(verify(s, d, IPPROTO_UDP, &seg).is_bad());
     }
 
     #[test]
@@ -337,16 +338,16 @@ mod tests {
             .write(&mut v, &[])
             .unwrap();
         let mut seg = v[20..].to_vec();
-        assert_eq!(verify(S, C, 6, &seg), Checksum::Good);
+        assert_eq!(verify(S, C, IPPROTO_TCP, &seg), Checksum::Good);
         seg[16..18].copy_from_slice(&[0, 0]);
-        assert_eq!(verify(S, C, 6, &seg), Checksum::Unverified);
+        assert_eq!(verify(S, C, IPPROTO_TCP, &seg), Checksum::Unverified);
         seg[16..18].copy_from_slice(&[0xbe, 0xef]);
-        assert!(verify(S, C, 6, &seg).is_bad());
+        assert!(verify(S, C, IPPROTO_TCP, &seg).is_bad());
     }
 
     #[test]
     fn short_segments_are_unverified() {
-        assert_eq!(verify(S, C, 17, &[0, 53]), Checksum::Unverified);
+        assert_eq!(verify(S, C, IPPROTO_UDP, &[0, 53]), Checksum::Unverified);
         assert_eq!(verify(S, C, 1, &[0; 20]), Checksum::Unverified);
     }
 

@@ -1,0 +1,256 @@
+//! Per-attempt diagnosis: what one failed TCP dial or DNS exchange proves,
+//! as a [`crate::cause::Cause`]. The rules live in `tcp`, `dns` and `app`
+//! (each module's doc lists them);
+//! this module holds what they share: the [`Diagnosis`], how strongly Go's
+//! stderr points at an attempt, and the target it names.
+//!
+//! Every rule needs two independent witnesses (a syscall result and the
+//! wire, or a syscall result and the kernel's own drop record); with one
+//! missing it says `inconclusive` and what is missing.
+
+mod app;
+mod dns;
+mod tcp;
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+
+use super::Input;
+use crate::cause::{Cause, Layer, Missing, Target};
+use crate::correlate::{Attempt, Kind, Step};
+use crate::proto::errno;
+use crate::proto::goerr::GoClues;
+
+/// What one failed attempt proves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnosis {
+    /// Index of the attempt in [`crate::correlate::Correlation::attempts`].
+    pub attempt: usize,
+    /// The attempt's start, CLOCK_MONOTONIC ns.
+    pub start_ns: u64,
+    /// What this attempt's evidence proves, else
+    /// [`Cause::InsufficientEvidence`]; its layer is the attempt's.
+    pub cause: Cause,
+    /// One sentence.
+    pub summary: String,
+    /// The decisive events and packets.
+    pub evidence: Vec<Step>,
+    /// What would be needed to decide.
+    pub missing: Vec<Missing>,
+    /// What was being reached.
+    pub target: Target,
+    /// How well Go's stderr matches this attempt (0 = not mentioned).
+    pub stderr_score: u32,
+    /// The attempt just has no recorded result (e.g. cancelled by Go).
+    pub no_outcome: bool,
+    /// Advice when the layer is not proven but the facts point somewhere.
+    pub advice: Option<String>,
+    /// The words Go's error uses for this outcome (`connection refused`).
+    pub go_phrase: Option<Cow<'static, str>>,
+    /// Advice specific to this attempt (the rule that dropped it, the
+    /// proxy variable); replaces the cause's generic remediation.
+    pub fix: Option<String>,
+}
+
+impl Diagnosis {
+    /// Whether a layer was proven.
+    pub fn decided(&self) -> bool {
+        self.cause.decided()
+    }
+
+    /// The layer the evidence proves (`Inconclusive` when undecided).
+    pub fn layer(&self) -> Layer {
+        self.cause.layer()
+    }
+}
+
+/// Diagnoses attempt `i`; `None` when it succeeded or did nothing.
+pub fn diagnose(i: usize, a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
+    let clues = input.clues;
+    let mut d = match a.kind {
+        Kind::Tcp => tcp::diagnose(a, input)?,
+        Kind::Dns => dns::diagnose(a, input)?,
+    };
+    d.attempt = i;
+    d.start_ns = a.start_ns;
+    if d.cause.rests_on_silence() && input.capture.is_none() {
+        d.missing.push(Missing::Capture);
+    }
+    // A socket open before `gotrace attach` has no connect in the trace:
+    // say why, rather than leave it looking skipped.
+    if let Some(note) = a.attach_note() {
+        d.summary = format!("{}; {note}", d.summary);
+    }
+    d.target = target(a, input, clues);
+    d.stderr_score = score(a, &d, clues, input.stderr.unwrap_or(""));
+    Some(d)
+}
+
+pub(super) fn base(cause: Cause, summary: String) -> Diagnosis {
+    Diagnosis {
+        attempt: 0,
+        start_ns: 0,
+        cause,
+        summary,
+        evidence: Vec::new(),
+        missing: Vec::new(),
+        target: Target {
+            name: None,
+            ip: None,
+            port: None,
+        },
+        stderr_score: 0,
+        no_outcome: false,
+        advice: None,
+        go_phrase: None,
+        fix: None,
+    }
+}
+
+pub(super) fn undecided(summary: String, missing: Vec<Missing>) -> Diagnosis {
+    let mut d = base(Cause::InsufficientEvidence, summary);
+    d.missing = missing;
+    d
+}
+
+pub(super) fn ev(a: &Attempt, id: Option<u64>) -> Option<Step> {
+    a.event_step(id?).cloned()
+}
+
+pub(super) fn pk(a: &Attempt, number: Option<u64>) -> Option<Step> {
+    a.packet_step(number?).cloned()
+}
+
+fn target(a: &Attempt, input: &Input<'_>, clues: &GoClues) -> Target {
+    let name = match a.kind {
+        Kind::Dns => a.qname().map(str::to_string),
+        Kind::Tcp => clues
+            .dial_names
+            .iter()
+            .find(|(addr, _)| *addr == a.peer)
+            .map(|(_, n)| n.clone())
+            .or_else(|| name_from_dns(a.peer, input)),
+    };
+    Target {
+        name,
+        ip: Some(a.peer.ip().to_string()),
+        port: Some(a.peer.port()),
+    }
+}
+
+/// The name a DNS answer in the trace gave for `peer`'s address.
+fn name_from_dns(peer: SocketAddr, input: &Input<'_>) -> Option<String> {
+    input.corr.attempts.iter().find_map(|o| {
+        o.answers
+            .iter()
+            .map(|m| &m.value)
+            .chain(o.wire_answers.iter().map(|m| &m.value))
+            .find(|m| m.answer_ips.contains(&peer.ip()))
+            .and_then(|m| m.qname.clone())
+    })
+}
+
+/// How strongly Go's stderr points at this attempt.
+fn score(a: &Attempt, d: &Diagnosis, clues: &GoClues, stderr: &str) -> u32 {
+    let mut s = match a.kind {
+        Kind::Tcp => {
+            let mut s = 2 * u32::from(clues.dials.contains(&a.peer));
+            // A TLS or HTTP failure names only the URL: its host (an IP
+            // literal, or the name DNS gave this address) and port.
+            let url_hit = clues.urls.iter().any(|u| {
+                u.port == a.peer.port()
+                    && (u
+                        .addr()
+                        .is_some_and(|x| x.ip().to_canonical() == a.peer.ip())
+                        || d.target.name.as_deref() == Some(u.host.as_str()))
+            });
+            if url_hit {
+                s = s.max(1);
+            }
+            if clues.tcp_peers.contains(&a.peer) {
+                s = s.max(2);
+                // `read tcp A->B` names our port too: the very connection.
+                if a.local.is_some_and(|l| clues.tcp_locals.contains(&l)) {
+                    s += 2;
+                }
+            }
+            s
+        }
+        Kind::Dns => {
+            let q = a.qname().map(|n| n.trim_end_matches('.'));
+            let mut s = 0;
+            for (name, server) in &clues.lookups {
+                let server_ok = server.is_none_or(|sv| sv == a.peer);
+                let name_ok = q == Some(name.as_str());
+                s = s.max(match (server_ok && server.is_some(), name_ok) {
+                    (true, true) => 3,
+                    (false, true) if server_ok => 2,
+                    (true, false) => 1,
+                    _ => 0,
+                });
+            }
+            if clues.udp_peers.contains(&a.peer) {
+                s = s.max(1) + 1;
+                // `read udp A->B` names our port too: the very exchange.
+                if a.local.is_some_and(|l| clues.udp_locals.contains(&l)) {
+                    s += 2;
+                }
+            }
+            s
+        }
+    };
+    // Go's wording for this outcome confirms the match; another outcome's
+    // wording on a line naming the same address means Go reports a
+    // different attempt, so this one is excluded (score 0).
+    if let (true, Some(phrase)) = (s > 0, d.go_phrase.as_deref()) {
+        if stderr.contains(phrase) {
+            s += 1;
+        } else if lines_naming(stderr, a.peer).any(|l| {
+            OUTCOME_PHRASES
+                .iter()
+                .any(|p| *p != phrase && l.contains(p))
+        }) {
+            s = 0;
+        } else {
+            s = s.saturating_sub(1).max(1);
+        }
+    }
+    s
+}
+
+/// Every outcome wording of [`errno_phrase`] and the DNS/timeout rules.
+const OUTCOME_PHRASES: [&str; 9] = [
+    "connection refused",
+    "operation not permitted",
+    "connection timed out",
+    "no route to host",
+    "network is unreachable",
+    "connection reset by peer",
+    "i/o timeout",
+    "no such host",
+    "server misbehaving",
+];
+
+/// Lines of `stderr` naming `peer` (`198.18.0.2:8080`, `[2001:db8::1]:80`;
+/// an IPv4-mapped peer also in its IPv4 form, as Go prints it).
+fn lines_naming(stderr: &str, peer: SocketAddr) -> impl Iterator<Item = &str> {
+    let plain = peer.to_string();
+    let canonical = SocketAddr::new(peer.ip().to_canonical(), peer.port()).to_string();
+    stderr
+        .lines()
+        .filter(move |l| l.contains(&plain) || l.contains(&canonical))
+}
+
+/// How Go words an errno in its error text (syscall.Errno strings of
+/// Linux, src/syscall/zerrors_linux_*.go).
+pub(super) fn errno_phrase(e: i32) -> Option<&'static str> {
+    match e {
+        errno::ECONNREFUSED => Some("connection refused"),
+        errno::ETIMEDOUT => Some("connection timed out"),
+        errno::EHOSTUNREACH => Some("no route to host"),
+        errno::ENETUNREACH => Some("network is unreachable"),
+        errno::ECONNRESET => Some("connection reset by peer"),
+        errno::EPERM => Some("operation not permitted"),
+        _ => None,
+    }
+}
