@@ -1,10 +1,10 @@
 //! Mapping the two clocks of a bundle onto report time.
 //!
 //! Events carry CLOCK_MONOTONIC ns, packets CLOCK_REALTIME ns;
-//! `monotonic = realtime - realtime_minus_monotonic_ns` (docs/BUNDLE.md,
+//! `monotonic = realtime - realtime_minus_monotonic_ns` (bundle/BUNDLE.md,
 //! "Clocks"). Report times are ms since `start_monotonic_ns`.
 
-use crate::bundle::Meta;
+use gotrace_bundle::Meta;
 
 /// Clock conversion for one bundle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,17 +22,17 @@
 //! process shows up by its `exec`) nor for the housekeeping drops of a
 //! closing socket (`QUEUE_PURGE`, `SOCKET_CLOSE`).
 //!
-//! The wording is the report's: [`crate::attempt`] builds its steps with
+//! The wording is the report's: [`crate::correlate`] builds its steps with
 //! these functions (the kernel-event texts are the same words as
 //! `attempt/kernel.rs` writes).
 
-use crate::bundle::{
-    Event, ExitStatus, Op, SockAddr, AF_INET, AF_INET6, AF_NETLINK, AF_UNIX, SOCK_DGRAM, SOCK_RAW,
-    SOCK_STREAM,
-};
 use crate::capture::AppSummary;
 use crate::dns::{self, DnsMessage};
 use crate::errno;
+use gotrace_bundle::{
+    Event, ExitStatus, Op, SockAddr, AF_INET, AF_INET6, AF_NETLINK, AF_UNIX, SOCK_DGRAM, SOCK_RAW,
+    SOCK_STREAM,
+};
 
 /// Drop reasons that are housekeeping, not a verdict on a packet (the same
 /// list as the attempt linker's; include/net/dropreason-core.h).
@@ -57,7 +57,7 @@ pub struct Conn<'a> {
 /// connected socket needs [`describe_on`].
 ///
 /// ```
-/// use gotrace_analyzer::bundle::{Event, Op, SockAddr};
+/// use gotrace_bundle::{Event, Op, SockAddr};
 /// use gotrace_analyzer::describe::describe;
 ///
 /// let peer = SockAddr { ip: "198.18.0.2".parse().unwrap(), port: 8080 };
@@ -83,7 +83,7 @@ pub fn describe(ev: &Event) -> Option<String> {
 /// decoded.
 ///
 /// ```
-/// use gotrace_analyzer::bundle::{Event, Op, SockAddr};
+/// use gotrace_bundle::{Event, Op, SockAddr};
 /// use gotrace_analyzer::describe::{describe_on, Conn};
 ///
 /// let server = SockAddr { ip: "198.18.0.53".parse().unwrap(), port: 53 };
@@ -634,7 +634,7 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/bundles");
         let mut lines = 0;
         for dir in std::fs::read_dir(&root).unwrap() {
-            let path = dir.unwrap().path().join(crate::bundle::files::EVENTS);
+            let path = dir.unwrap().path().join(gotrace_bundle::files::EVENTS);
             let Ok(text) = std::fs::read_to_string(&path) else {
                 continue;
             };

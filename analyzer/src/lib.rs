@@ -15,8 +15,8 @@
 //!
 //! Layout, one job per module, each using only those above it:
 //! - [`proto`]: stateless decoders (DNS, TLS, HTTP, ICMP, errno, Go's error text);
-//! - [`bundle`], [`capture`]: the inputs (bundle files; pcap/pcapng frames,
-//!   packets and the per-flow index);
+//! - [`gotrace_bundle`] (its own crate) and [`capture`]: the inputs (bundle
+//!   files; pcap/pcapng frames, packets and the per-flow index);
 //! - [`cause`]: the cause model both engines share ([`Cause`] with its layer,
 //!   remediation and the evidence it needs; [`Missing`]);
 //! - [`correlate`]: events -> sockets -> attempts -> packets -> kernel evidence;
@@ -26,7 +26,6 @@
 
 #![warn(missing_docs)]
 
-pub use gotrace_bundle as bundle;
 pub mod capture;
 pub mod capture_only;
 pub mod cause;
@@ -58,7 +57,7 @@ use crate::correlate::Source;
 /// [`AnalyzeError`] when `dir` or its `meta.json` is missing, unreadable or
 /// corrupt. Damage elsewhere (events, capture) only adds warnings.
 pub fn analyze_bundle(dir: &Path) -> Result<Report, AnalyzeError> {
-    let mut b = bundle::read_bundle(dir)?;
+    let mut b = gotrace_bundle::read_bundle(dir)?;
     let capture = match &b.capture {
         Some(p) => match CaptureIndex::from_path(p) {
             Ok(idx) => Some(idx),
@@ -72,10 +71,10 @@ pub fn analyze_bundle(dir: &Path) -> Result<Report, AnalyzeError> {
     Ok(analyze(&b, capture))
 }
 
-/// Analyses a bundle already read (from disk by [`bundle::read_bundle`],
-/// or from memory by [`bundle::bundle_from_bytes`]) with its indexed
+/// Analyses a bundle already read (from disk by [`gotrace_bundle::read_bundle`],
+/// or from memory by [`gotrace_bundle::bundle_from_bytes`]) with its indexed
 /// capture, if any; the capture's warnings join the bundle's.
-pub fn analyze(b: &bundle::Bundle, capture: Option<CaptureIndex>) -> Report {
+pub fn analyze(b: &gotrace_bundle::Bundle, capture: Option<CaptureIndex>) -> Report {
     let mut warnings = b.warnings.clone();
     if let Some(idx) = &capture {
         warnings.extend(idx.warnings.iter().cloned());

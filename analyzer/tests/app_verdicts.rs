@@ -4,9 +4,9 @@
 mod common;
 
 use common::*;
-use gotrace_analyzer::bundle::Op;
 use gotrace_analyzer::correlate::Source;
 use gotrace_analyzer::{analyze_bundle, render_text, Layer};
+use gotrace_bundle::Op;
 
 const X509_STDERR: &str = "go: lab.test/greet@v1.0.0: Get \"https://198.18.0.2:8443/lab.test/greet/@v/v1.0.0.info\": x509: certificate signed by unknown authority\n";
 

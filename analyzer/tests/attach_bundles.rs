@@ -8,10 +8,10 @@ mod common;
 use std::io::Write;
 
 use common::*;
-use gotrace_analyzer::bundle::{ExitStatus, Op};
 use gotrace_analyzer::correlate::Source;
 use gotrace_analyzer::Missing;
 use gotrace_analyzer::{analyze_bundle, render_text, Layer, Report};
+use gotrace_bundle::{ExitStatus, Op};
 use simple_dns::TYPE;
 
 const LOCAL_PORT: u16 = 40000;

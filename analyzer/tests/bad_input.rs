@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use gotrace_analyzer::bundle::ReadError;
 use gotrace_analyzer::{analyze_bundle, AnalyzeError, Layer};
+use gotrace_bundle::ReadError;
 
 #[test]
 fn missing_dir() {
@@ -232,7 +232,7 @@ fn damaged_events_cannot_prove_the_absence_of_syscalls() {
     let mut b = Bundle::new(Some(1));
     b.ev(
         0.5,
-        gotrace_analyzer::bundle::Op::Exec {
+        gotrace_bundle::Op::Exec {
             filename: "/usr/bin/go".into(),
         },
     );

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use gotrace_analyzer::bundle::{bundle_from_bytes, ReadError};
 use gotrace_analyzer::capture::CaptureIndex;
 use gotrace_analyzer::{analyze, analyze_bundle};
+use gotrace_bundle::{bundle_from_bytes, ReadError};
 
 #[test]
 fn every_fixture_bundle_reads_the_same_from_memory() {

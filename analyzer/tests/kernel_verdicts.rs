@@ -5,9 +5,9 @@
 mod common;
 
 use common::*;
-use gotrace_analyzer::bundle::{Op, ResolvConf, SockAddr};
 use gotrace_analyzer::correlate::Source;
 use gotrace_analyzer::{analyze_bundle, render_text, Layer, Report};
+use gotrace_bundle::{Op, ResolvConf, SockAddr};
 use simple_dns::TYPE;
 
 const SOCK: &str = "0xffff888001";
@@ -63,7 +63,7 @@ fn locally_dropped_dial(b: &mut Bundle) -> (u64, u64) {
 #[test]
 fn local_drop_is_the_kernel_and_go_gave_up_first() {
     let mut b = Bundle::new(Some(1));
-    b.meta.firewall = Some(gotrace_analyzer::bundle::Firewall {
+    b.meta.firewall = Some(gotrace_bundle::Firewall {
         command: "nft list ruleset".into(),
         ruleset: "table inet t {\n\tchain output {\n\t\tip daddr 198.18.0.2 tcp dport 8080 drop\n\t}\n}\n".into(),
     });

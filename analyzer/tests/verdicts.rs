@@ -4,9 +4,9 @@
 mod common;
 
 use common::*;
-use gotrace_analyzer::bundle::Op;
 use gotrace_analyzer::correlate::Source;
 use gotrace_analyzer::{analyze_bundle, render_text, Layer, Report};
+use gotrace_bundle::Op;
 use simple_dns::TYPE;
 
 fn ids(r: &Report, source: Source) -> Vec<u64> {
@@ -419,7 +419,7 @@ fn refused_dial_is_linked_by_time_without_tcp_state() {
 fn mapped_ipv6_peer_matches_the_ipv4_wire() {
     let mut b = Bundle::new(Some(1));
     let (_, _, syn, rst) = refused_dial(&mut b, false);
-    let mapped = |a: &mut gotrace_analyzer::bundle::SockAddr| {
+    let mapped = |a: &mut gotrace_bundle::SockAddr| {
         if let std::net::IpAddr::V4(v4) = a.ip {
             a.ip = v4.to_ipv6_mapped().into();
         }
@@ -642,7 +642,7 @@ fn unfinished_trace_before_go_spoke_says_so() {
 #[test]
 fn connection_refused_over_ipv6() {
     let mut b = Bundle::new(Some(1));
-    let sa6 = |ip: &str, port| gotrace_analyzer::bundle::SockAddr {
+    let sa6 = |ip: &str, port| gotrace_bundle::SockAddr {
         ip: ip.parse().unwrap(),
         port,
     };

@@ -3,12 +3,12 @@
 use std::collections::HashMap;
 
 use super::{AppObs, Attempt, Correlation, EventFact, Kind, Source, Step};
-use crate::bundle::{Event, Op, SockAddr};
 use crate::capture::AppSummary;
 use crate::clock::Clock;
 use crate::describe::{self, describe};
 use crate::proto::dns::{self, DnsMessage};
 use crate::proto::errno;
+use gotrace_bundle::{Event, Op, SockAddr};
 
 /// AF_INET / AF_INET6 (linux/socket.h).
 const AF_INET: u16 = 2;
@@ -458,7 +458,7 @@ impl<'a> ChangeIndex<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundle::Op;
+    use gotrace_bundle::Op;
 
     fn ev(id: u64, op: Op) -> Event {
         Event {

@@ -12,9 +12,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::{Attempt, EventFact, Source, Step};
-use crate::bundle::{Event, Op};
 use crate::clock::Clock;
 use crate::proto::errno;
+use gotrace_bundle::{Event, Op};
 
 /// Drop reasons that are housekeeping, not a verdict on a packet: the
 /// unsent queue purged when the socket is closed (include/net/dropreason-core.h).
@@ -196,8 +196,8 @@ pub fn is_netfilter(reason: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundle::SockAddr;
     use crate::correlate::Kind;
+    use gotrace_bundle::SockAddr;
 
     const CLOCK: Clock = Clock {
         start_ns: 0,

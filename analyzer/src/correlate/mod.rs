@@ -25,11 +25,11 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use crate::bundle::{Event, Meta};
 use crate::capture::{AppSummary, CaptureIndex};
 use crate::clock::Clock;
 use crate::proto::dns::DnsMessage;
 use crate::proto::icmp::Unreachable;
+use gotrace_bundle::{Event, Meta};
 
 /// Where a piece of evidence comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

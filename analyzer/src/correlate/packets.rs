@@ -222,8 +222,8 @@ pub fn sent_near<'a>(idx: &'a CaptureIndex, a: &Attempt, clock: &Clock) -> Vec<&
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundle::{Event, Op};
     use crate::capture::TcpFlags;
+    use gotrace_bundle::{Event, Op};
 
     const CLOCK: Clock = Clock {
         start_ns: 0,

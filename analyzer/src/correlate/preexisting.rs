@@ -26,9 +26,9 @@
 //! a lower bound of the dial's age.
 
 use super::{Attempt, Correlation, Kind, Source, Step};
-use crate::bundle::{Event, Meta, Op, PreExistingSocket, SockAddr};
 use crate::clock::Clock;
 use crate::proto::dns;
+use gotrace_bundle::{Event, Meta, Op, PreExistingSocket, SockAddr};
 
 /// TCP states past the handshake (include/net/tcp_states.h): the
 /// connection was established before the attach.
@@ -227,7 +227,7 @@ fn comm_of(argv: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundle::{Attach, ClockMap};
+    use gotrace_bundle::{Attach, ClockMap};
 
     const CLOCK: Clock = Clock {
         start_ns: 1_000,

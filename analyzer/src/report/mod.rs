@@ -10,9 +10,9 @@ mod text;
 
 use serde::Serialize;
 
-use crate::bundle::ExitStatus;
 use crate::cause::{Cause, Layer, Missing, Target};
 use crate::correlate::{Source, Step};
+use gotrace_bundle::ExitStatus;
 pub use text::render_text;
 pub(crate) use text::{ended, speaker};
 
@@ -172,7 +172,7 @@ impl Report {
         }
     }
 
-    /// The verdict object of docs/BUNDLE.md (`verdict.json`, `--json`),
+    /// The verdict object of bundle/BUNDLE.md (`verdict.json`, `--json`),
     /// pretty-printed.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(&self.json_out()).unwrap_or_else(|e| {

@@ -2,9 +2,9 @@
 //! comes from, the verdict with its target, evidence, advice and caveats.
 
 use super::{Attached, CaptureFacts, Context, Report};
-use crate::bundle::ExitStatus;
 use crate::cause::{Layer, Missing};
 use crate::correlate::{Source, Step};
+use gotrace_bundle::ExitStatus;
 
 /// `attached to PID 4242 (`go mod tidy`) for 5021 ms; it exited with status 1`.
 fn attach_header(at: &Attached, c: &Context, cmd: &str) -> String {

@@ -15,13 +15,13 @@
 mod before;
 pub mod rules;
 
-use crate::bundle::{ExitStatus, Meta};
 use crate::capture::CaptureIndex;
 use crate::cause::{Cause, Layer, Missing};
 use crate::clock::Clock;
 use crate::correlate::Correlation;
 use crate::proto::goerr::GoClues;
 use crate::report::{ended, speaker, Analysis, Verdict};
+use gotrace_bundle::{ExitStatus, Meta};
 use rules::Diagnosis;
 
 /// Everything a decision looks at.

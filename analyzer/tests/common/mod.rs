@@ -10,11 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use etherparse::PacketBuilder;
-use gotrace_analyzer::bundle::{
-    Attach, ClockMap, Event, ExitStatus, Meta, Op, PreExistingSocket, SockAddr,
-};
 use gotrace_analyzer::correlate::Source;
 use gotrace_analyzer::{render_text, Layer, Report};
+use gotrace_bundle::{Attach, ClockMap, Event, ExitStatus, Meta, Op, PreExistingSocket, SockAddr};
 use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
 use pcap_file::pcapng::blocks::interface_description::{
     InterfaceDescriptionBlock, InterfaceDescriptionOption,
