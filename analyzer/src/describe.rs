@@ -30,8 +30,8 @@ use crate::capture::AppSummary;
 use crate::dns::{self, DnsMessage};
 use crate::errno;
 use gotrace_bundle::{
-    Event, ExitStatus, Op, SockAddr, AF_INET, AF_INET6, AF_NETLINK, AF_UNIX, SOCK_DGRAM, SOCK_RAW,
-    SOCK_STREAM,
+    Event, ExitStatus, Op, SockAddr, TcpState, AF_INET, AF_INET6, AF_NETLINK, AF_UNIX, SOCK_DGRAM,
+    SOCK_RAW, SOCK_STREAM,
 };
 
 /// Drop reasons that are housekeeping, not a verdict on a packet (the same
@@ -193,7 +193,7 @@ pub fn describe_on(ev: &Event, conn: Conn<'_>) -> Option<String> {
             err,
             ..
         } => {
-            let what = if state == "SYN_SENT" {
+            let what = if *state == TcpState::SynSent {
                 "SYN"
             } else {
                 "segment"
@@ -547,8 +547,8 @@ mod tests {
     fn tcp_state() {
         let op = |local, old: &str, new: &str| Op::TcpState {
             sock: "0xffff8881067f8940".into(),
-            old: old.into(),
-            new: new.into(),
+            old: TcpState::from_name(old),
+            new: TcpState::from_name(new),
             local: addr(local),
             peer: addr("198.18.0.2:8080"),
         };
@@ -566,7 +566,7 @@ mod tests {
     fn retransmits_and_resets() {
         let rt = |state: &str, err| Op::TcpRetransmit {
             sock: "0xa".into(),
-            state: state.into(),
+            state: TcpState::from_name(state),
             local: addr("198.18.0.1:48448"),
             peer: addr("198.18.0.2:8080"),
             err,
@@ -595,7 +595,7 @@ mod tests {
         );
         let sent = |reason_name: Option<&str>| Op::TcpSendReset {
             sock: "0xa".into(),
-            state: "ESTABLISHED".into(),
+            state: TcpState::Established,
             reason: 2,
             reason_name: reason_name.map(str::to_string),
             local: None,

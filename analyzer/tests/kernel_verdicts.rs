@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use gotrace_analyzer::correlate::Source;
 use gotrace_analyzer::{analyze_bundle, render_text, Layer, Report};
-use gotrace_bundle::{Op, ResolvConf, SockAddr};
+use gotrace_bundle::{Op, ResolvConf, SockAddr, TcpState};
 use simple_dns::TYPE;
 
 const SOCK: &str = "0xffff888001";
@@ -30,7 +30,7 @@ fn skb_drop(reason: u32, name: &str) -> Op {
 fn retransmit(err: i32) -> Op {
     Op::TcpRetransmit {
         sock: SOCK.into(),
-        state: "SYN_SENT".into(),
+        state: TcpState::SynSent,
         local: sa(CLIENT, 40122),
         peer: sa(SERVER, 8080),
         err,

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::TcpState;
+
 /// A traced event, as stored (one JSON object per line) in `events.jsonl`.
 ///
 /// `id` is the line's 1-based position and the number reports cite as
@@ -107,8 +109,8 @@ pub enum Op {
     /// that run in softirq to the connect that started them.
     TcpState {
         sock: String,
-        old: String,
-        new: String,
+        old: TcpState,
+        new: TcpState,
         local: SockAddr,
         peer: SockAddr,
     },
@@ -119,7 +121,7 @@ pub enum Op {
     /// Runs in timer softirq: `tid` is 0, `tgid` the socket's owner.
     TcpRetransmit {
         sock: String,
-        state: String,
+        state: TcpState,
         local: SockAddr,
         peer: SockAddr,
         err: i32,
@@ -138,7 +140,7 @@ pub enum Op {
     /// kernel's format file), `state` the socket's TCP state.
     TcpSendReset {
         sock: String,
-        state: String,
+        state: TcpState,
         reason: u32,
         reason_name: Option<String>,
         local: Option<SockAddr>,

@@ -13,6 +13,7 @@ mod error;
 mod event;
 mod meta;
 mod reader;
+mod tcp_state;
 mod writer;
 
 pub use error::{ReadError, WriteError};
@@ -25,6 +26,7 @@ pub use reader::{
     bundle_from_bytes, read_bundle, read_events, Bundle, ReadEvents, MAX_BAD_LINE_WARNINGS,
     MAX_EVENT_LINE_BYTES,
 };
+pub use tcp_state::TcpState;
 pub use writer::{BundleWriter, Owner};
 
 /// The kernel's numbers in [`Op::Socket`]'s `domain` (`AF_*`, `<sys/socket.h>`)

@@ -160,7 +160,7 @@ pub struct PreExistingSocket {
     /// TCP state named as in include/net/tcp_states.h (`SYN_SENT`,
     /// `ESTABLISHED`, `LISTEN`...); for UDP `ESTABLISHED` (connected) or
     /// `CLOSE` (unconnected), as /proc/net/udp reports them.
-    pub state: String,
+    pub state: crate::TcpState,
 }
 
 /// The resolver configuration Go's pure-Go resolver reads (src/net/dnsconfig_unix.go).

@@ -7,7 +7,7 @@ use std::io::Write;
 
 use gotrace_bundle::{
     files, read_bundle, Attach, BundleWriter, ClockMap, Event, ExitStatus, Firewall, Interface,
-    Meta, Op, Owner, PreExistingSocket, ResolvConf, SockAddr, FORMAT_VERSION,
+    Meta, Op, Owner, PreExistingSocket, ResolvConf, SockAddr, TcpState, FORMAT_VERSION,
 };
 
 fn addr(s: &str) -> SockAddr {
@@ -65,7 +65,7 @@ fn full_meta() -> Meta {
                 proto: "tcp".into(),
                 local: addr("198.18.0.1:40000"),
                 peer: Some(addr("198.18.0.2:443")),
-                state: "ESTABLISHED".into(),
+                state: TcpState::Established,
             }],
             ended_by: Some("exited".into()),
         }),
@@ -123,14 +123,14 @@ fn every_op() -> Vec<Op> {
         Op::Exit { status: None },
         Op::TcpState {
             sock: "ffff8881022a0000".into(),
-            old: "SYN_SENT".into(),
-            new: "CLOSE".into(),
+            old: TcpState::SynSent,
+            new: TcpState::Close,
             local: local.clone(),
             peer: peer.clone(),
         },
         Op::TcpRetransmit {
             sock: "ffff8881022a0000".into(),
-            state: "SYN_SENT".into(),
+            state: TcpState::SynSent,
             local: local.clone(),
             peer: peer.clone(),
             err: -1,
@@ -143,7 +143,7 @@ fn every_op() -> Vec<Op> {
         },
         Op::TcpSendReset {
             sock: "ffff8881022a0000".into(),
-            state: "CLOSE".into(),
+            state: TcpState::Close,
             reason: 2,
             reason_name: None,
             local: None,

@@ -8,7 +8,7 @@ use crate::clock::Clock;
 use crate::describe::{self, describe};
 use crate::proto::dns::{self, DnsMessage};
 use crate::proto::errno;
-use gotrace_bundle::{Event, Op, SockAddr};
+use gotrace_bundle::{Event, Op, SockAddr, TcpState};
 
 /// AF_INET / AF_INET6 (linux/socket.h).
 const AF_INET: u16 = 2;
@@ -28,8 +28,8 @@ struct SockInfo {
 struct TcpChange<'a> {
     ev: &'a Event,
     sock: &'a str,
-    old: &'a str,
-    new: &'a str,
+    old: TcpState,
+    new: TcpState,
     local: &'a SockAddr,
     peer: &'a SockAddr,
     used: bool,
@@ -233,8 +233,8 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
             } => changes.push(TcpChange {
                 ev,
                 sock,
-                old,
-                new,
+                old: *old,
+                new: *new,
                 local,
                 peer,
                 used: false,
@@ -317,7 +317,7 @@ fn link_tcp_states(attempts: &mut [Attempt], changes: &mut [TcpChange<'_>], cloc
         for j in index.of_sock(changes, &sock, start) {
             let ch = &changes[j];
             // A CLOSE -> SYN_SENT after the first is the struct's next life.
-            if j != i && ch.old == "CLOSE" && !life.is_empty() {
+            if j != i && ch.old == TcpState::Close && !life.is_empty() {
                 break;
             }
             life.push(j);
@@ -330,7 +330,7 @@ fn link_tcp_states(attempts: &mut [Attempt], changes: &mut [TcpChange<'_>], cloc
             if ch.local.port != 0 && a.local.is_none() {
                 a.local = Some(ch.local.canonical());
             }
-            if ch.new == "ESTABLISHED" {
+            if ch.new == TcpState::Established {
                 a.established = true;
             }
             a.end_ns = a.end_ns.max(ch.ev.ts_ns);
@@ -370,7 +370,7 @@ impl<'a> ChangeIndex<'a> {
         }
         ChangeIndex {
             syn_sent: (0..changes.len())
-                .filter(|&j| changes[j].new == "SYN_SENT")
+                .filter(|&j| changes[j].new == TcpState::SynSent)
                 .collect(),
             by_sock,
             sorted: changes.windows(2).all(|w| w[0].ev.ts_ns <= w[1].ev.ts_ns),
@@ -603,7 +603,7 @@ mod tests {
                 .enumerate()
                 .filter(|(_, ch)| {
                     !ch.used
-                        && ch.new == "SYN_SENT"
+                        && ch.new == TcpState::SynSent
                         && ch.peer.canonical() == a.peer
                         && ch.ev.ts_ns.saturating_add(BEFORE_NS) >= t
                         && ch.ev.ts_ns <= t.saturating_add(BEFORE_NS)
@@ -626,7 +626,7 @@ mod tests {
                     continue;
                 }
                 // A CLOSE -> SYN_SENT after the first is the struct's next life.
-                if j != i && ch.old == "CLOSE" && !life.is_empty() {
+                if j != i && ch.old == TcpState::Close && !life.is_empty() {
                     break;
                 }
                 life.push(j);
@@ -639,7 +639,7 @@ mod tests {
                 if ch.local.port != 0 && a.local.is_none() {
                     a.local = Some(ch.local.canonical());
                 }
-                if ch.new == "ESTABLISHED" {
+                if ch.new == TcpState::Established {
                     a.established = true;
                 }
                 a.end_ns = a.end_ns.max(ch.ev.ts_ns);
@@ -691,8 +691,8 @@ mod tests {
                     comm: "go".into(),
                     op: Op::TcpState {
                         sock: sock.clone(),
-                        old: old.into(),
-                        new: new.into(),
+                        old: TcpState::from_name(old),
+                        new: TcpState::from_name(new),
                         local: SockAddr {
                             ip: "198.18.0.1".parse().unwrap(),
                             port: lport,
@@ -746,8 +746,8 @@ mod tests {
                     } => changes.push(TcpChange {
                         ev: e,
                         sock,
-                        old,
-                        new,
+                        old: *old,
+                        new: *new,
                         local,
                         peer,
                         used: false,

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::{Attempt, EventFact, Source, Step};
 use crate::clock::Clock;
 use crate::proto::errno;
-use gotrace_bundle::{Event, Op};
+use gotrace_bundle::{Event, Op, TcpState};
 
 /// Drop reasons that are housekeeping, not a verdict on a packet: the
 /// unsent queue purged when the socket is closed (include/net/dropreason-core.h).
@@ -46,7 +46,7 @@ pub(super) fn link(
                 } else {
                     format!(" -> -{}", errno::name(-err))
                 };
-                let what = if state == "SYN_SENT" {
+                let what = if *state == TcpState::SynSent {
                     "SYN"
                 } else {
                     "segment"
@@ -246,7 +246,7 @@ mod tests {
         ];
         let retransmit = Op::TcpRetransmit {
             sock: "0xa".into(),
-            state: "SYN_SENT".into(),
+            state: TcpState::SynSent,
             local: addr("198.18.0.1:40000"),
             peer: addr("198.18.0.2:8080"),
             err: -errno::EPERM,

@@ -189,7 +189,7 @@ pub struct Attempt {
     /// For a [`Attempt::pre_existing`] socket: its state in the snapshot
     /// taken at attach (`SYN_SENT`, `ESTABLISHED`, ...; UDP `ESTABLISHED`
     /// means connected), as /proc/net/{tcp,udp} named it.
-    pub state_at_attach: Option<String>,
+    pub state_at_attach: Option<gotrace_bundle::TcpState>,
 }
 
 impl Attempt {

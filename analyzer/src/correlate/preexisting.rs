@@ -28,17 +28,17 @@
 use super::{Attempt, Correlation, Kind, Source, Step};
 use crate::clock::Clock;
 use crate::proto::dns;
-use gotrace_bundle::{Event, Meta, Op, PreExistingSocket, SockAddr};
+use gotrace_bundle::{Event, Meta, Op, PreExistingSocket, SockAddr, TcpState};
 
 /// TCP states past the handshake (include/net/tcp_states.h): the
 /// connection was established before the attach.
-const CONNECTED_STATES: [&str; 6] = [
-    "ESTABLISHED",
-    "FIN_WAIT1",
-    "FIN_WAIT2",
-    "CLOSE_WAIT",
-    "CLOSING",
-    "LAST_ACK",
+const CONNECTED_STATES: [TcpState; 6] = [
+    TcpState::Established,
+    TcpState::FinWait1,
+    TcpState::FinWait2,
+    TcpState::CloseWait,
+    TcpState::Closing,
+    TcpState::LastAck,
 ];
 
 /// Kernel events of the 5-tuple up to this long (ns) after the fd's close
@@ -72,15 +72,15 @@ fn seed(s: &PreExistingSocket, pid: u32, comm: &str, start_ns: u64) -> Option<At
         .map(SockAddr::canonical)
         .filter(|p| !p.ip().is_unspecified() && p.port() != 0)?;
     let kind = match s.proto.as_str() {
-        "tcp" if s.state != "LISTEN" => Kind::Tcp,
+        "tcp" if s.state != TcpState::Listen => Kind::Tcp,
         "udp" if peer.port() == dns::PORT => Kind::Dns,
         _ => return None,
     };
     let mut a = Attempt::at(kind, pid, comm, start_ns, s.fd, peer);
     a.local = Some(s.local.canonical()).filter(|l| l.port() != 0);
     a.pre_existing = true;
-    a.state_at_attach = Some(s.state.clone());
-    a.established = kind == Kind::Tcp && CONNECTED_STATES.contains(&s.state.as_str());
+    a.state_at_attach = Some(s.state);
+    a.established = kind == Kind::Tcp && CONNECTED_STATES.contains(&s.state);
     Some(a)
 }
 
@@ -120,7 +120,7 @@ pub(super) fn link(c: &mut Correlation, events: &[Event], clock: &Clock) {
                 continue;
             }
             // CLOSE -> SYN_SENT: the struct's next connection, not this one.
-            if old == "CLOSE" {
+            if *old == TcpState::Close {
                 break;
             }
             a.steps.push(Step {
@@ -130,10 +130,10 @@ pub(super) fn link(c: &mut Correlation, events: &[Event], clock: &Clock) {
                 text: format!("tcp {local} > {peer} {old} -> {new}"),
             });
             a.end_ns = a.end_ns.max(e.ts_ns);
-            if new == "ESTABLISHED" {
+            if *new == TcpState::Established {
                 a.established = true;
             }
-            if new == "CLOSE" {
+            if *new == TcpState::Close {
                 break;
             }
         }
@@ -183,9 +183,9 @@ impl Attempt {
 
     /// The snapshot's state; a UDP socket's `ESTABLISHED` means connected.
     fn attach_state(&self) -> &str {
-        match (self.kind, self.state_at_attach.as_deref()) {
-            (Kind::Dns, Some("ESTABLISHED")) => "connected",
-            (_, Some(s)) => s,
+        match (self.kind, self.state_at_attach) {
+            (Kind::Dns, Some(TcpState::Established)) => "connected",
+            (_, Some(s)) => s.name(),
             (_, None) => "open",
         }
     }
@@ -252,7 +252,7 @@ mod tests {
             proto: proto.into(),
             local: addr(local),
             peer: peer.map(addr),
-            state: state.into(),
+            state: TcpState::from_name(state),
         }
     }
 
@@ -380,8 +380,8 @@ mod tests {
         let (local, peer) = (addr("198.18.0.1:40000"), addr("198.18.0.2:8080"));
         let state = |sock: &str, old: &str, new: &str, local: &SockAddr| Op::TcpState {
             sock: sock.into(),
-            old: old.into(),
-            new: new.into(),
+            old: TcpState::from_name(old),
+            new: TcpState::from_name(new),
             local: local.clone(),
             peer: peer.clone(),
         };

@@ -12,7 +12,9 @@ use std::time::Duration;
 use etherparse::PacketBuilder;
 use gotrace_analyzer::correlate::Source;
 use gotrace_analyzer::{render_text, Layer, Report};
-use gotrace_bundle::{Attach, ClockMap, Event, ExitStatus, Meta, Op, PreExistingSocket, SockAddr};
+use gotrace_bundle::{
+    Attach, ClockMap, Event, ExitStatus, Meta, Op, PreExistingSocket, SockAddr, TcpState,
+};
 use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
 use pcap_file::pcapng::blocks::interface_description::{
     InterfaceDescriptionBlock, InterfaceDescriptionOption,
@@ -282,8 +284,8 @@ pub fn connect_ev(fd: i32, peer: SockAddr, ret: i64) -> Op {
 pub fn tcp_state(old: &str, new: &str, local: SockAddr, peer: SockAddr) -> Op {
     Op::TcpState {
         sock: "0xffff888001".into(),
-        old: old.into(),
-        new: new.into(),
+        old: TcpState::from_name(old),
+        new: TcpState::from_name(new),
         local,
         peer,
     }
@@ -305,7 +307,7 @@ pub fn pre_sock(
         proto: proto.into(),
         local,
         peer,
-        state: state.into(),
+        state: TcpState::from_name(state),
     }
 }
 
@@ -339,7 +341,7 @@ pub fn receive_reset(local: SockAddr, peer: SockAddr) -> Op {
 pub fn syn_retransmit(local: SockAddr, peer: SockAddr) -> Op {
     Op::TcpRetransmit {
         sock: "0xffff888001".into(),
-        state: "SYN_SENT".into(),
+        state: TcpState::SynSent,
         local,
         peer,
         err: 0,

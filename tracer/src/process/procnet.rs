@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use gotrace_bundle::{PreExistingSocket, SockAddr};
+use gotrace_bundle::{PreExistingSocket, SockAddr, TcpState};
 
 /// One row of a /proc/net table.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,7 +55,7 @@ pub fn pre_existing(pid: u32, warnings: &mut Vec<String>) -> Vec<PreExistingSock
                 proto: (*proto).into(),
                 local: row.local.clone(),
                 peer: (!unset).then(|| row.remote.clone()),
-                state: crate::tcp_state::name(u64::from(row.state)).into(),
+                state: TcpState::from_kernel(u64::from(row.state)),
             })
         })
         .collect();
@@ -142,9 +142,12 @@ mod tests {
         assert_eq!(r.local.port, 46032);
         assert_eq!(r.remote.ip.to_string(), "198.198.0.2");
         assert_eq!(r.remote.port, 8080);
-        assert_eq!(crate::tcp_state::name(u64::from(r.state)), "SYN_SENT");
+        assert_eq!(TcpState::from_kernel(u64::from(r.state)), TcpState::SynSent);
         assert_eq!(rows[1].1.local.ip.to_string(), "127.0.0.1");
-        assert_eq!(crate::tcp_state::name(u64::from(rows[1].1.state)), "LISTEN");
+        assert_eq!(
+            TcpState::from_kernel(u64::from(rows[1].1.state)),
+            TcpState::Listen
+        );
     }
 
     #[test]
@@ -181,13 +184,15 @@ mod tests {
         assert!(w.is_empty(), "{w:?}");
         let c = socks
             .iter()
-            .find(|s| s.peer.as_ref().map(|p| p.port) == Some(port) && s.state == "ESTABLISHED")
+            .find(|s| {
+                s.peer.as_ref().map(|p| p.port) == Some(port) && s.state == TcpState::Established
+            })
             .unwrap_or_else(|| panic!("client socket missing from {socks:?}"));
         assert_eq!(c.proto, "tcp");
         assert_eq!(c.local.port, client.local_addr().unwrap().port());
         let l = socks
             .iter()
-            .find(|s| s.state == "LISTEN" && s.local.port == port);
+            .find(|s| s.state == TcpState::Listen && s.local.port == port);
         assert!(l.is_some_and(|l| l.peer.is_none()), "{socks:?}");
     }
 }

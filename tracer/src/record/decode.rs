@@ -1,11 +1,10 @@
 //! Turning ring-buffer records ([`RawEvent`]) into bundle events ([`Event`]).
 
 use gotrace_abi::{kind, RawEvent, AF_INET, AF_INET6};
-use gotrace_bundle::{Event, ExitStatus, Op, SockAddr};
+use gotrace_bundle::{Event, ExitStatus, Op, SockAddr, TcpState};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::record::kernel_events::Names;
-use crate::tcp_state;
 
 /// A wait(2) status as the kernel keeps it in `task_struct.exit_code`:
 /// low 7 bits the killing signal (0 = exited), bits 8..15 the exit code
@@ -80,14 +79,14 @@ pub fn decode(raw: &RawEvent, id: u64, names: &Names) -> Option<Event> {
         },
         kind::TCP_STATE => Op::TcpState {
             sock: hex(raw.cookie),
-            old: tcp_state::name(raw.arg & 0xff).into(),
-            new: tcp_state::name((raw.arg >> 8) & 0xff).into(),
+            old: TcpState::from_kernel(raw.arg & 0xff),
+            new: TcpState::from_kernel((raw.arg >> 8) & 0xff),
             local: local(raw)?,
             peer: peer(raw)?,
         },
         kind::TCP_RETRANSMIT => Op::TcpRetransmit {
             sock: hex(raw.cookie),
-            state: tcp_state::name(raw.arg).into(),
+            state: TcpState::from_kernel(raw.arg),
             local: local(raw)?,
             peer: peer(raw)?,
             err: raw.ret as i32,
@@ -102,7 +101,7 @@ pub fn decode(raw: &RawEvent, id: u64, names: &Names) -> Option<Event> {
             let reason = (raw.arg >> 32) as u32;
             Op::TcpSendReset {
                 sock: hex(raw.cookie),
-                state: tcp_state::name(raw.arg & 0xffff_ffff).into(),
+                state: TcpState::from_kernel(raw.arg & 0xffff_ffff),
                 reason,
                 reason_name: names.rst_reasons.get(&reason).cloned(),
                 local: local(raw),
@@ -326,8 +325,8 @@ mod tests {
             panic!("not a retransmit")
         };
         assert_eq!(
-            (sock.as_str(), state.as_str()),
-            ("0xffff88800abcd000", "SYN_SENT")
+            (sock.as_str(), state),
+            ("0xffff88800abcd000", TcpState::SynSent)
         );
         assert_eq!((err, err_name.as_deref()), (-1, Some("EPERM")));
         assert_eq!(local.to_string_pair(), ("198.18.0.1".to_string(), 40000));
@@ -372,8 +371,8 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            (state.as_str(), reason, reason_name.as_deref()),
-            ("ESTABLISHED", 1, Some("NO_SOCKET"))
+            (state, reason, reason_name.as_deref()),
+            (TcpState::Established, 1, Some("NO_SOCKET"))
         );
         assert_eq!(
             local.unwrap().to_string_pair(),
@@ -393,8 +392,8 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            (state.as_str(), reason_name, local, peer),
-            ("UNKNOWN", None, None, None)
+            (state, reason_name, local, peer),
+            (TcpState::Unknown, None, None, None)
         );
     }
 

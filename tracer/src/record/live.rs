@@ -240,6 +240,7 @@ impl Drop for LiveView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gotrace_bundle::TcpState;
     use std::sync::{Arc, Mutex};
 
     /// A `Vec<u8>` the test keeps a handle on.
@@ -297,7 +298,7 @@ mod tests {
     fn retransmit() -> Op {
         Op::TcpRetransmit {
             sock: "0xa".into(),
-            state: "SYN_SENT".into(),
+            state: TcpState::SynSent,
             local: addr("198.18.0.1:48448"),
             peer: addr("198.18.0.2:8080"),
             err: 0,
