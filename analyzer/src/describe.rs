@@ -83,7 +83,7 @@ pub fn describe(ev: &Event) -> Option<String> {
 /// decoded.
 ///
 /// ```
-/// use gotrace_bundle::{Event, Op, SockAddr};
+/// use gotrace_bundle::{Event, Io, Op, SockAddr};
 /// use gotrace_analyzer::describe::{describe_on, Conn};
 ///
 /// let server = SockAddr { ip: "198.18.0.53".parse().unwrap(), port: 53 };
@@ -91,10 +91,10 @@ pub fn describe(ev: &Event) -> Option<String> {
 /// let query = "12340100000100000000000001780000010001".to_string();
 /// let ev = Event {
 ///     id: 12, ts_ns: 0, tgid: 5, tid: 6, comm: "go".into(),
-///     op: Op::Send {
+///     op: Op::Send(Io {
 ///         syscall: "write".into(), fd: 5, ret: 19, errno: None, peer: None,
 ///         data_hex: Some(query),
-///     },
+///     }),
 /// };
 /// let conn = Conn { peer: Some(&server), stream: false };
 /// assert_eq!(
@@ -134,34 +134,14 @@ pub fn describe_on(ev: &Event, conn: Conn<'_>) -> Option<String> {
                 )
             }
         }
-        Op::Send {
-            syscall,
-            fd,
-            ret,
-            peer,
-            data_hex,
-            ..
-        } => {
-            let peer = peer.as_ref().or(conn.peer);
-            let what = payload_text(peer, conn.stream, data_hex.as_deref());
-            io_line(syscall, *fd, peer, *ret, what.as_deref())
-        }
-        Op::Recv {
-            syscall,
-            fd,
-            ret,
-            peer,
-            data_hex,
-            ..
-        } => {
-            let peer = peer.as_ref().or(conn.peer);
-            // Nothing was read on a failure or at EOF.
-            let what = if *ret > 0 {
-                payload_text(peer, conn.stream, data_hex.as_deref())
-            } else {
-                None
-            };
-            io_line(syscall, *fd, peer, *ret, what.as_deref())
+        Op::Send(io) | Op::Recv(io) => {
+            let peer = io.peer.as_ref().or(conn.peer);
+            // Nothing was read on a failed or end-of-file receive.
+            let read_nothing = matches!(ev.op, Op::Recv(_)) && io.ret <= 0;
+            let what = (!read_nothing)
+                .then(|| payload_text(peer, conn.stream, io.data_hex.as_deref()))
+                .flatten();
+            io_line(&io.syscall, io.fd, peer, io.ret, what.as_deref())
         }
         Op::Close { fd, ret } => format!("close(fd {fd}) = {}", errno::ret_text(*ret)),
         Op::Fork { .. } => return None,
@@ -284,6 +264,7 @@ fn type_name(t: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gotrace_bundle::Io;
 
     fn ev(op: Op) -> Event {
         Event {
@@ -320,25 +301,25 @@ mod tests {
     }
 
     fn send(syscall: &str, peer: Option<SockAddr>, ret: i64, data: &[u8]) -> Op {
-        Op::Send {
+        Op::Send(Io {
             syscall: syscall.into(),
             fd: 5,
             ret,
             errno: None,
             peer,
             data_hex: Some(hex(data)),
-        }
+        })
     }
 
     fn recv(syscall: &str, peer: Option<SockAddr>, ret: i64, data: &[u8]) -> Op {
-        Op::Recv {
+        Op::Recv(Io {
             syscall: syscall.into(),
             fd: 5,
             ret,
             errno: None,
             peer,
             data_hex: Some(hex(data)),
-        }
+        })
     }
 
     #[test]
@@ -508,14 +489,14 @@ mod tests {
             "read(fd 5) = -EAGAIN"
         );
         assert_eq!(line(recv("read", None, 0, resp)).unwrap(), "read(fd 5) = 0");
-        let no_data = Op::Recv {
+        let no_data = Op::Recv(Io {
             syscall: "recvmsg".into(),
             fd: 4,
             ret: -104,
             errno: Some("ECONNRESET".into()),
             peer: None,
             data_hex: None,
-        };
+        });
         assert_eq!(line(no_data).unwrap(), "recvmsg(fd 4) = -ECONNRESET");
     }
 

@@ -72,23 +72,9 @@ pub enum Op {
         so_error_name: Option<String>,
     },
     /// `sendto`, `sendmsg`, `sendmmsg`, `write` on a socket.
-    Send {
-        syscall: String,
-        fd: i32,
-        ret: i64,
-        errno: Option<String>,
-        peer: Option<SockAddr>,
-        data_hex: Option<String>,
-    },
+    Send(Io),
     /// `recvfrom`, `recvmsg`, `read` on a socket.
-    Recv {
-        syscall: String,
-        fd: i32,
-        ret: i64,
-        errno: Option<String>,
-        peer: Option<SockAddr>,
-        data_hex: Option<String>,
-    },
+    Recv(Io),
     /// `close(2)` of a socket.
     Close { fd: i32, ret: i64 },
     /// A new task; `child` is its PID (a TID when a thread was created).
@@ -159,6 +145,58 @@ pub enum Op {
         location: String,
         protocol: u16,
     },
+}
+
+/// Socket I/O, either way: the fields of a `send` or `recv` event. The
+/// JSON `kind` is the direction, so the two [`Op`] variants stay (a stored
+/// line is unchanged), but they share this one struct: code that treats
+/// both alike binds `Op::Send(io) | Op::Recv(io)`, and [`Op::io`] gives
+/// the direction with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Io {
+    /// The syscall's name (`write`, `sendto`, `recvmsg`...).
+    pub syscall: String,
+    /// The socket's fd in the calling process.
+    pub fd: i32,
+    /// Bytes moved (>= 0), or `-errno`.
+    pub ret: i64,
+    /// The failure's errno name (`"EAGAIN"`), `None` on success.
+    pub errno: Option<String>,
+    /// The address given to or returned by the call (`sendto`'s
+    /// `dest_addr`, `recvfrom`'s `src_addr`), if any: `write`/`read` carry
+    /// none, the socket's `connect` names the peer.
+    pub peer: Option<SockAddr>,
+    /// The payload's head, at most 128 bytes, hex encoded.
+    pub data_hex: Option<String>,
+}
+
+/// The direction of socket I/O ([`Op::io`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    /// From this host: `send`, `sendto`, `sendmsg`, `sendmmsg`, `write`.
+    Send,
+    /// To this host: `recvfrom`, `recvmsg`, `read`.
+    Recv,
+}
+
+impl Op {
+    /// The I/O of a `send` or `recv` event with its direction; `None` for
+    /// every other kind.
+    pub fn io(&self) -> Option<(Dir, &Io)> {
+        match self {
+            Op::Send(io) => Some((Dir::Send, io)),
+            Op::Recv(io) => Some((Dir::Recv, io)),
+            _ => None,
+        }
+    }
+
+    /// The `send` or `recv` event of `io`.
+    pub fn from_io(dir: Dir, io: Io) -> Op {
+        match dir {
+            Dir::Send => Op::Send(io),
+            Dir::Recv => Op::Recv(io),
+        }
+    }
 }
 
 impl SockAddr {

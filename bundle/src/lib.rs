@@ -17,7 +17,7 @@ mod tcp_state;
 mod writer;
 
 pub use error::{ReadError, WriteError};
-pub use event::{Event, Op, SockAddr};
+pub use event::{Dir, Event, Io, Op, SockAddr};
 pub use meta::{
     go_env, Attach, ClockMap, ExitStatus, Firewall, Interface, Meta, PreExistingSocket, ResolvConf,
     FORMAT_VERSION, GO_ENV,

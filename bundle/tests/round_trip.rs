@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use gotrace_bundle::{
-    files, read_bundle, Attach, BundleWriter, ClockMap, Event, ExitStatus, Firewall, Interface,
+    files, read_bundle, Attach, BundleWriter, ClockMap, Event, ExitStatus, Firewall, Interface, Io,
     Meta, Op, Owner, PreExistingSocket, ResolvConf, SockAddr, TcpState, FORMAT_VERSION,
 };
 
@@ -96,22 +96,22 @@ fn every_op() -> Vec<Op> {
             so_error: 111,
             so_error_name: Some("ECONNREFUSED".into()),
         },
-        Op::Send {
+        Op::Send(Io {
             syscall: "sendto".into(),
             fd: 4,
             ret: 29,
             errno: None,
             peer: Some(addr("198.18.0.53:53")),
             data_hex: Some("abcd0100".into()),
-        },
-        Op::Recv {
+        }),
+        Op::Recv(Io {
             syscall: "read".into(),
             fd: 4,
             ret: -11,
             errno: Some("EAGAIN".into()),
             peer: None,
             data_hex: None,
-        },
+        }),
         Op::Close { fd: 3, ret: 0 },
         Op::Fork { child: 4243 },
         Op::Exec {

@@ -8,7 +8,7 @@ use crate::clock::Clock;
 use crate::describe::{self, describe};
 use crate::proto::dns::{self, DnsMessage};
 use crate::proto::errno;
-use gotrace_bundle::{Event, Op, SockAddr, TcpState};
+use gotrace_bundle::{Event, Io, Op, SockAddr, TcpState};
 
 /// AF_INET / AF_INET6 (linux/socket.h).
 const AF_INET: u16 = 2;
@@ -121,14 +121,14 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
                     value: *so_error,
                 });
             }
-            Op::Send {
+            Op::Send(Io {
                 syscall,
                 fd,
                 ret,
                 peer,
                 data_hex,
                 ..
-            } => {
+            }) => {
                 let key = (ev.tgid, *fd);
                 let idx = match open.get(&key) {
                     Some(&i) => i,
@@ -173,13 +173,13 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
                     });
                 }
             }
-            Op::Recv {
+            Op::Recv(Io {
                 syscall,
                 fd,
                 ret,
                 data_hex,
                 ..
-            } => {
+            }) => {
                 let Some(a) = open
                     .get(&(ev.tgid, *fd))
                     .and_then(|&i| out.attempts.get_mut(i))
@@ -558,14 +558,14 @@ mod tests {
             socket(1, 4, SOCK_DGRAM),
             ev(
                 2,
-                Op::Send {
+                Op::Send(Io {
                     syscall: "sendto".into(),
                     fd: 4,
                     ret: q.len() as i64,
                     errno: None,
                     peer: peer(53),
                     data_hex: Some(hex),
-                },
+                }),
             ),
         ];
         let c = from_events(&events, &CLOCK);

@@ -197,7 +197,7 @@ pub fn is_netfilter(reason: &str) -> bool {
 mod tests {
     use super::*;
     use crate::correlate::Kind;
-    use gotrace_bundle::SockAddr;
+    use gotrace_bundle::{Io, SockAddr};
 
     const CLOCK: Clock = Clock {
         start_ns: 0,
@@ -279,14 +279,14 @@ mod tests {
     #[test]
     fn a_udp_drop_goes_to_the_send_it_happened_in() {
         let mut attempts = vec![attempt(Kind::Dns, None, 1_000)];
-        let send = Op::Send {
+        let send = Op::Send(Io {
             syscall: "write".into(),
             fd: 7,
             ret: -i64::from(errno::EPERM),
             errno: Some("EPERM".into()),
             peer: None,
             data_hex: None,
-        };
+        });
         attempts[0].steps.push(Step {
             source: Source::Event,
             id: 21,

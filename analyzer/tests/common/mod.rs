@@ -13,7 +13,7 @@ use etherparse::PacketBuilder;
 use gotrace_analyzer::correlate::Source;
 use gotrace_analyzer::{render_text, Layer, Report};
 use gotrace_bundle::{
-    Attach, ClockMap, Event, ExitStatus, Meta, Op, PreExistingSocket, SockAddr, TcpState,
+    Attach, ClockMap, Event, ExitStatus, Io, Meta, Op, PreExistingSocket, SockAddr, TcpState,
 };
 use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
 use pcap_file::pcapng::blocks::interface_description::{
@@ -454,38 +454,38 @@ pub fn established_dial(b: &mut Bundle, port: u16) {
 
 /// A successful `write(fd, payload)` on a socket, with its payload head.
 pub fn write_ev(fd: i32, payload: &[u8]) -> Op {
-    Op::Send {
+    Op::Send(Io {
         syscall: "write".into(),
         fd,
         ret: payload.len() as i64,
         errno: None,
         peer: None,
         data_hex: Some(hex(payload)),
-    }
+    })
 }
 
 /// A successful `read(fd)` that returned `payload`.
 pub fn read_ev(fd: i32, payload: &[u8]) -> Op {
-    Op::Recv {
+    Op::Recv(Io {
         syscall: "read".into(),
         fd,
         ret: payload.len() as i64,
         errno: None,
         peer: None,
         data_hex: Some(hex(payload)),
-    }
+    })
 }
 
 /// A `read(fd)` that failed with `errno` (its Linux number and name).
 pub fn read_err(fd: i32, errno: i64, name: &str) -> Op {
-    Op::Recv {
+    Op::Recv(Io {
         syscall: "read".into(),
         fd,
         ret: -errno,
         errno: Some(name.into()),
         peer: None,
         data_hex: None,
-    }
+    })
 }
 
 /// Asserts the verdict's layer and cause, printing the report otherwise.

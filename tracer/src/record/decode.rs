@@ -1,7 +1,7 @@
 //! Turning ring-buffer records ([`RawEvent`]) into bundle events ([`Event`]).
 
 use gotrace_abi::{kind, RawEvent, AF_INET, AF_INET6};
-use gotrace_bundle::{Event, ExitStatus, Op, SockAddr, TcpState};
+use gotrace_bundle::{Event, ExitStatus, Io, Op, SockAddr, TcpState};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::record::kernel_events::Names;
@@ -48,22 +48,8 @@ pub fn decode(raw: &RawEvent, id: u64, names: &Names) -> Option<Event> {
                 },
             }
         }
-        kind::SENDTO | kind::SENDMSG | kind::SENDMMSG | kind::WRITE => Op::Send {
-            syscall: syscall_name(raw.kind).into(),
-            fd: raw.fd,
-            ret: raw.ret,
-            errno: errno_name(raw.ret),
-            peer: peer(raw),
-            data_hex: data_hex(raw),
-        },
-        kind::RECVFROM | kind::RECVMSG | kind::READ => Op::Recv {
-            syscall: syscall_name(raw.kind).into(),
-            fd: raw.fd,
-            ret: raw.ret,
-            errno: errno_name(raw.ret),
-            peer: peer(raw),
-            data_hex: data_hex(raw),
-        },
+        kind::SENDTO | kind::SENDMSG | kind::SENDMMSG | kind::WRITE => Op::Send(io(raw)),
+        kind::RECVFROM | kind::RECVMSG | kind::READ => Op::Recv(io(raw)),
         kind::CLOSE => Op::Close {
             fd: raw.fd,
             ret: raw.ret,
@@ -181,6 +167,18 @@ fn errno_str(n: i32) -> String {
     }
 }
 
+/// The I/O fields of a send or receive record.
+fn io(raw: &RawEvent) -> Io {
+    Io {
+        syscall: syscall_name(raw.kind).into(),
+        fd: raw.fd,
+        ret: raw.ret,
+        errno: errno_name(raw.ret),
+        peer: peer(raw),
+        data_hex: data_hex(raw),
+    }
+}
+
 fn data_hex(raw: &RawEvent) -> Option<String> {
     let n = usize::from(raw.data_len).min(raw.data.len());
     if n == 0 {
@@ -283,9 +281,9 @@ mod tests {
         let mut r = raw(kind::WRITE);
         r.data[..3].copy_from_slice(&[0xab, 0x01, 0xff]);
         r.data_len = 3;
-        let Op::Send {
+        let Op::Send(Io {
             data_hex, syscall, ..
-        } = decode(&r, 1, &Names::default()).unwrap().op
+        }) = decode(&r, 1, &Names::default()).unwrap().op
         else {
             panic!()
         };

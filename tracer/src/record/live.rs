@@ -160,10 +160,10 @@ impl LiveView {
 
     /// What the view knows of the socket of a `write`/`read`.
     fn conn(&self, ev: &Event) -> Conn<'_> {
-        let fd = match &ev.op {
-            Op::Send { fd, .. } | Op::Recv { fd, .. } => *fd,
-            _ => return Conn::default(),
+        let Some((_, io)) = ev.op.io() else {
+            return Conn::default();
         };
+        let fd = io.fd;
         match self.socks.get(&(ev.tgid, fd)) {
             Some(s) => Conn {
                 peer: s.peer.as_ref(),
@@ -240,7 +240,7 @@ impl Drop for LiveView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gotrace_bundle::TcpState;
+    use gotrace_bundle::{Io, TcpState};
     use std::sync::{Arc, Mutex};
 
     /// A `Vec<u8>` the test keeps a handle on.
@@ -307,14 +307,14 @@ mod tests {
     }
 
     fn write(fd: i32, data: &[u8]) -> Op {
-        Op::Send {
+        Op::Send(Io {
             syscall: "write".into(),
             fd,
             ret: data.len() as i64,
             errno: None,
             peer: None,
             data_hex: Some(data.iter().map(|b| format!("{b:02x}")).collect()),
-        }
+        })
     }
 
     #[test]
@@ -393,13 +393,15 @@ mod tests {
     #[test]
     fn quick_identical_repeats_fold_slow_ones_print() {
         let (mut v, buf) = view();
-        let eagain = || Op::Recv {
-            syscall: "read".into(),
-            fd: 8,
-            ret: -11,
-            errno: Some("EAGAIN".into()),
-            peer: None,
-            data_hex: None,
+        let eagain = || {
+            Op::Recv(Io {
+                syscall: "read".into(),
+                fd: 8,
+                ret: -11,
+                errno: Some("EAGAIN".into()),
+                peer: None,
+                data_hex: None,
+            })
         };
         // Three copies 10 ms apart: one line and a count.
         for ms in [10.0, 20.0, 30.0] {
