@@ -8,14 +8,9 @@ use crate::clock::Clock;
 use crate::describe::{self, describe};
 use crate::proto::dns::{self, DnsMessage};
 use crate::proto::errno;
-use gotrace_bundle::{Event, Io, Op, SockAddr, TcpState};
-
-/// AF_INET / AF_INET6 (linux/socket.h).
-const AF_INET: u16 = 2;
-const AF_INET6: u16 = 10;
-/// SOCK_STREAM / SOCK_DGRAM (linux/net.h).
-const SOCK_STREAM: u16 = 1;
-const SOCK_DGRAM: u16 = 2;
+use gotrace_bundle::{
+    Event, Io, Op, SockAddr, TcpState, AF_INET, AF_INET6, SOCK_DGRAM, SOCK_STREAM,
+};
 
 #[derive(Debug, Clone)]
 struct SockInfo {

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use gotrace_bundle::{files, Attach, PreExistingSocket};
+use gotrace_bundle::{files, Attach, PreExistingSocket, SOCK_DGRAM, SOCK_STREAM};
 
 use crate::bundle::BundleWriter;
 use crate::capture::Capture;
@@ -33,10 +33,6 @@ pub struct AttachOptions {
     /// Detach after this long.
     pub duration: Option<Duration>,
 }
-
-/// SOCK_STREAM and SOCK_DGRAM (socket(2)), as the probes' SOCKFDS values.
-const SOCK_STREAM: u32 = 1;
-const SOCK_DGRAM: u32 = 2;
 
 /// Attaches, records, reports; returns 0 once a report was printed.
 ///
@@ -143,7 +139,9 @@ fn trace(
 fn register(probes: &mut Probes, pid: u32, pre: &[PreExistingSocket]) -> Result<(), TracerError> {
     for s in pre {
         let tcp = s.proto == "tcp";
-        probes.add_socket_fd(pid, s.fd, if tcp { SOCK_STREAM } else { SOCK_DGRAM })?;
+        // The probes' SOCKFDS values are socket(2)'s type.
+        let sock_type = if tcp { SOCK_STREAM } else { SOCK_DGRAM };
+        probes.add_socket_fd(pid, s.fd, u32::from(sock_type))?;
         if let (true, Some(peer)) = (tcp, &s.peer) {
             let raddr4 = match peer.ip {
                 std::net::IpAddr::V4(a) => a.octets(),

@@ -48,14 +48,12 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use gotrace_analyzer::describe::{describe_on, Conn};
-use gotrace_bundle::{Event, Op, SockAddr};
+use gotrace_bundle::{Event, Op, SockAddr, SOCK_STREAM};
 
 /// Identical consecutive lines closer than this (ns) are folded.
 pub const FOLD_NS: u64 = 100_000_000;
 /// The process column is padded to this width, so the events line up.
 const WHO_WIDTH: usize = 18;
-/// SOCK_STREAM (linux/net.h).
-const SOCK_STREAM: u16 = 1;
 
 /// Prints events as they are decoded; see the module documentation.
 ///
