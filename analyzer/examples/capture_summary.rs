@@ -2,6 +2,9 @@
 //! Wireshark numbers frames), the decoded packets and the warnings:
 //! `cargo run -p gotrace-analyzer --example capture_summary -- FILE...`
 
+// A command-line example: printing its result is its job.
+#![allow(clippy::print_stdout)]
+
 use gotrace_analyzer::capture::CaptureIndex;
 
 fn main() {

@@ -8,6 +8,9 @@
 //! warnings N`; the warnings themselves go to stderr. Exit status 1 when
 //! the file cannot be read as a capture, 2 on a usage error.
 
+// A command-line example: printing its result is its job.
+#![allow(clippy::print_stdout)]
+
 use std::path::PathBuf;
 
 use gotrace_analyzer::capture::{decode, CaptureReader, Payload};

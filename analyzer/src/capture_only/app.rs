@@ -34,7 +34,7 @@ type At = (u64, Option<i64>);
 
 /// Application-layer state of one connection.
 #[derive(Debug, Default)]
-pub struct App {
+pub(crate) struct App {
     client_hello: Option<At>,
     sni: Option<String>,
     server_hello: Option<(At, u16)>,
@@ -54,7 +54,7 @@ pub struct App {
 
 /// The two ends of the connection, client first.
 #[derive(Debug, Clone, Copy)]
-pub struct Ends {
+pub(crate) struct Ends {
     /// The side that opened (SYN) or spoke first (ClientHello, request).
     pub client: SocketAddr,
     /// The other side.
@@ -90,7 +90,7 @@ impl App {
 
     /// Observes the summary of a segment sent by the client
     /// (`from_client`) or the server; returns the failure it proves.
-    pub fn observe(
+    pub(crate) fn observe(
         &mut self,
         summary: Box<AppSummary>,
         from_client: bool,
@@ -130,7 +130,7 @@ impl App {
 
     /// A data segment from the server that starts with no recognisable
     /// record or head.
-    pub fn server_data_unrecognised(&mut self, pkt: u64) {
+    pub(crate) fn server_data_unrecognised(&mut self, pkt: u64) {
         if !self.server_spoke {
             self.server_spoke = true;
             if self.client_hello.is_some() {
@@ -277,7 +277,7 @@ impl App {
 
     /// At the end of the connection (`closed`: the client's FIN or RST):
     /// the TLS 1.3 encrypted-alert failure, if the client aborted so.
-    pub fn finish(&mut self, closed: Option<At>, ends: Ends) -> Option<Failure> {
+    pub(crate) fn finish(&mut self, closed: Option<At>, ends: Ends) -> Option<Failure> {
         let ((pkt, ns), len) = self.enc_alert?;
         let (close, _) = closed?;
         if self.failed || self.client_more || close < pkt {

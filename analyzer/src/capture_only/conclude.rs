@@ -25,7 +25,7 @@ const UPSTREAM_WINDOW_NS: i64 = 5_000_000_000;
 const MAX_OTHER_LINES: usize = 10;
 
 /// Builds the report from what the trackers found.
-pub fn build(
+pub(crate) fn build(
     mut f: Findings,
     seen: &Seen,
     dns: &DnsTracker,
@@ -282,7 +282,7 @@ fn other_lines(failures: &[Failure], chosen: Option<usize>, dropped: u64) -> Vec
 
 /// `9 packets: 2 TCP connections (1 handshake completed), 3 DNS exchanges
 /// (2 answered), 1 ICMP error`.
-pub fn seen_text(s: &Seen) -> String {
+pub(crate) fn seen_text(s: &Seen) -> String {
     let mut parts = Vec::new();
     if s.tcp.flows > 0 {
         parts.push(format!(

@@ -25,7 +25,7 @@ const KEEP: usize = 4;
 
 /// The recent-packet ring.
 #[derive(Debug)]
-pub struct Dedup {
+pub(crate) struct Dedup {
     ring: [(u64, i64, u64); RING],
     next: usize,
     /// Copies skipped.
@@ -49,7 +49,7 @@ impl Dedup {
     /// True when packet `pkt` (fingerprint `fp`, time `ns`) is a copy of
     /// a recent one; otherwise it is remembered. Packets without a time
     /// are never copies.
-    pub fn is_copy(&mut self, fp: u64, ns: Option<i64>, pkt: u64) -> bool {
+    pub(crate) fn is_copy(&mut self, fp: u64, ns: Option<i64>, pkt: u64) -> bool {
         let Some(ns) = ns else {
             return false;
         };

@@ -116,7 +116,7 @@ impl Txn {
 
 /// One DNS message on the wire.
 #[derive(Debug)]
-pub struct Datagram {
+pub(crate) struct Datagram {
     /// Frame number and time.
     pub at: At,
     /// Source.
@@ -131,7 +131,7 @@ pub struct Datagram {
 
 /// Counts for the report.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct DnsStats {
+pub(crate) struct DnsStats {
     /// Exchanges seen (queries with a new client/id).
     pub exchanges: u64,
     /// Exchanges with a usable answer.
@@ -144,7 +144,7 @@ pub struct DnsStats {
 
 /// Every live DNS exchange.
 #[derive(Debug, Default)]
-pub struct DnsTracker {
+pub(crate) struct DnsTracker {
     txns: HashMap<TxnKey, Txn>,
     /// (client, server) -> its latest exchange, for fragmented answers.
     by_pair: HashMap<(IpAddr, IpAddr), TxnKey>,
@@ -184,7 +184,7 @@ fn hash(client: IpAddr, name: &str, qtype: Option<u16>) -> u64 {
 }
 
 /// A name resolved for a client, whatever the type.
-pub fn name_hash(client: IpAddr, name: &str) -> u64 {
+pub(crate) fn name_hash(client: IpAddr, name: &str) -> u64 {
     hash(client, name, None)
 }
 
@@ -208,7 +208,7 @@ fn remember(map: &mut HashMap<u64, u64>, k: u64, pkt: u64) {
 
 impl DnsTracker {
     /// Feeds one DNS message.
-    pub fn message(&mut self, d: Datagram, now: i64, out: &mut Findings) {
+    pub(crate) fn message(&mut self, d: Datagram, now: i64, out: &mut Findings) {
         if d.msg.response {
             self.response(d, now, out);
         } else {
@@ -355,7 +355,7 @@ impl DnsTracker {
     /// A fragmented UDP datagram from `server` to `client` began with
     /// `at` (described by `text`): the answer to their latest unanswered
     /// exchange is on its way.
-    pub fn fragment_started(&mut self, client: IpAddr, server: IpAddr, at: At, text: &str) {
+    pub(crate) fn fragment_started(&mut self, client: IpAddr, server: IpAddr, at: At, text: &str) {
         let Some(k) = self.by_pair.get(&(client, server)) else {
             return;
         };
@@ -372,7 +372,7 @@ impl DnsTracker {
     /// (its DNS `id` when the quote is long enough; RFC 792 only promises
     /// 8 bytes past the IP header, which end before it); true when that
     /// exchange is still unanswered.
-    pub fn icmp(
+    pub(crate) fn icmp(
         &mut self,
         client: SocketAddr,
         server: SocketAddr,
@@ -397,7 +397,7 @@ impl DnsTracker {
 
     /// Finishes exchanges quiet for [`LINGER_NS`] (a sixteenth of it under
     /// `pressure`).
-    pub fn sweep(&mut self, now: i64, pressure: bool, out: &mut Findings) {
+    pub(crate) fn sweep(&mut self, now: i64, pressure: bool, out: &mut Findings) {
         let limit = if pressure { LINGER_NS / 16 } else { LINGER_NS };
         let done: Vec<TxnKey> = self
             .txns
@@ -416,7 +416,7 @@ impl DnsTracker {
     }
 
     /// Finishes every exchange (end of capture at `now`).
-    pub fn finish_all(&mut self, now: i64, out: &mut Findings) {
+    pub(crate) fn finish_all(&mut self, now: i64, out: &mut Findings) {
         let mut all: Vec<(TxnKey, Txn)> = self.txns.drain().collect();
         all.sort_by_key(|(_, t)| t.first.map_or(0, |a| a.0));
         for (k, t) in all {

@@ -75,7 +75,7 @@ impl Set {
 
 /// A datagram whose pieces all arrived.
 #[derive(Debug)]
-pub struct Completed {
+pub(crate) struct Completed {
     /// The piece that completed it.
     pub at: At,
     /// Source address and port (from the first piece).
@@ -88,7 +88,7 @@ pub struct Completed {
 
 /// What one piece did.
 #[derive(Debug, Default)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// The first piece of a new datagram arrived (its line).
     pub started: Option<String>,
     /// The datagram is complete.
@@ -97,7 +97,7 @@ pub struct Outcome {
 
 /// Counts for the report.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct FragStats {
+pub(crate) struct FragStats {
     /// Fragmented datagrams seen.
     pub datagrams: u64,
     /// Completed.
@@ -110,7 +110,7 @@ pub struct FragStats {
 
 /// Datagrams being reassembled.
 #[derive(Debug, Default)]
-pub struct FragTracker {
+pub(crate) struct FragTracker {
     sets: HashMap<Key, Set>,
     /// Counts.
     pub stats: FragStats,
@@ -118,7 +118,13 @@ pub struct FragTracker {
 
 impl FragTracker {
     /// Feeds one piece `f` from `src` to `dst`.
-    pub fn piece(&mut self, at: At, src: SocketAddr, dst: SocketAddr, f: Fragment) -> Outcome {
+    pub(crate) fn piece(
+        &mut self,
+        at: At,
+        src: SocketAddr,
+        dst: SocketAddr,
+        f: Fragment,
+    ) -> Outcome {
         let key = Key {
             src: src.ip(),
             dst: dst.ip(),
@@ -178,7 +184,7 @@ impl FragTracker {
     }
 
     /// Gives up on datagrams older than the reassembly limit.
-    pub fn sweep(&mut self, now: i64, out: &mut Findings) {
+    pub(crate) fn sweep(&mut self, now: i64, out: &mut Findings) {
         let old: Vec<Key> = self
             .sets
             .iter()
@@ -197,7 +203,7 @@ impl FragTracker {
     }
 
     /// Every open datagram is incomplete at the end of the capture.
-    pub fn finish_all(&mut self, out: &mut Findings) {
+    pub(crate) fn finish_all(&mut self, out: &mut Findings) {
         let mut all: Vec<Set> = self.sets.drain().map(|(_, s)| s).collect();
         all.sort_by_key(|s| s.first.0);
         for s in all {

@@ -50,7 +50,7 @@ struct Group {
 
 /// One destination-unreachable message.
 #[derive(Debug)]
-pub struct Message {
+pub(crate) struct Message {
     /// Frame number and time.
     pub at: At,
     /// Its sender (port 0).
@@ -65,7 +65,7 @@ pub struct Message {
 
 /// Counts for the report.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct IcmpStats {
+pub(crate) struct IcmpStats {
     /// Destination-unreachable messages seen.
     pub errors: u64,
     /// Of them, fragmentation needed (path MTU discovery).
@@ -76,7 +76,7 @@ pub struct IcmpStats {
 
 /// Errors that matched no tracked flow.
 #[derive(Debug, Default)]
-pub struct IcmpTracker {
+pub(crate) struct IcmpTracker {
     groups: HashMap<Key, Group>,
     order: Vec<Key>,
     /// Counts.
@@ -85,7 +85,7 @@ pub struct IcmpTracker {
 
 impl IcmpTracker {
     /// Routes one ICMP error to the connection or exchange it quotes.
-    pub fn error(
+    pub(crate) fn error(
         &mut self,
         m: Message,
         tcp: &mut TcpTracker,
@@ -161,7 +161,7 @@ impl IcmpTracker {
     }
 
     /// Reports every standalone error (end of capture).
-    pub fn finish_all(&mut self, out: &mut Findings) {
+    pub(crate) fn finish_all(&mut self, out: &mut Findings) {
         for k in std::mem::take(&mut self.order) {
             if let Some(g) = self.groups.remove(&k) {
                 out.fail(standalone(k, g));

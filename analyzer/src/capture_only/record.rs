@@ -8,18 +8,18 @@ use std::net::{IpAddr, SocketAddr};
 use crate::cause::{Cause, Target};
 
 /// Failures kept (the earliest by packet number); the rest are counted.
-pub const MAX_FAILURES: usize = 1000;
+pub(crate) const MAX_FAILURES: usize = 1000;
 /// Notes kept; the rest are counted.
-pub const MAX_NOTES: usize = 50;
+pub(crate) const MAX_NOTES: usize = 50;
 /// Unanswered port-53 attempts kept for upstream matching.
 const MAX_SILENCES: usize = 1024;
 /// Evidence packets kept per failure.
-pub const MAX_EVIDENCE: usize = 12;
+pub(crate) const MAX_EVIDENCE: usize = 12;
 
 /// One cited packet: its Wireshark frame number, capture time (ns since
 /// the epoch) and a tcpdump-style line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ev {
+pub(crate) struct Ev {
     /// 1-based frame number.
     pub pkt: u64,
     /// Capture time, CLOCK_REALTIME ns.
@@ -30,14 +30,14 @@ pub struct Ev {
 
 impl Ev {
     /// An evidence line.
-    pub fn new(pkt: u64, ns: Option<i64>, text: String) -> Ev {
+    pub(crate) fn new(pkt: u64, ns: Option<i64>, text: String) -> Ev {
         Ev { pkt, ns, text }
     }
 }
 
 /// The question of a DNS failure, for the report's cross-checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DnsFacts {
+pub(crate) struct DnsFacts {
     /// The asking host.
     pub client: IpAddr,
     /// The server that answered (or was asked).
@@ -53,7 +53,7 @@ pub struct DnsFacts {
 
 /// A failure proven by packets.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Failure {
+pub(crate) struct Failure {
     /// What the packets prove; its layer is network for what the wire
     /// proves, kernel only for loopback refusals.
     pub cause: Cause,
@@ -75,7 +75,12 @@ pub struct Failure {
 impl Failure {
     /// A failure; evidence is sorted and capped at [`MAX_EVIDENCE`]
     /// (keeping the first packets and the last one).
-    pub fn new(cause: Cause, summary: String, target: Target, mut evidence: Vec<Ev>) -> Failure {
+    pub(crate) fn new(
+        cause: Cause,
+        summary: String,
+        target: Target,
+        mut evidence: Vec<Ev>,
+    ) -> Failure {
         evidence.sort_by_key(|e| e.pkt);
         evidence.dedup_by_key(|e| e.pkt);
         if evidence.len() > MAX_EVIDENCE {
@@ -95,13 +100,13 @@ impl Failure {
     }
 
     /// The first cited packet: failures are ordered by it (capture order).
-    pub fn first_pkt(&self) -> u64 {
+    pub(crate) fn first_pkt(&self) -> u64 {
         self.evidence.first().map_or(u64::MAX, |e| e.pkt)
     }
 
     /// The cited packet numbers, `3, 5, 7`.
     #[cfg(test)]
-    pub fn pkts(&self) -> String {
+    pub(crate) fn pkts(&self) -> String {
         let v: Vec<String> = self.evidence.iter().map(|e| e.pkt.to_string()).collect();
         v.join(", ")
     }
@@ -110,7 +115,7 @@ impl Failure {
 /// An unanswered attempt to reach port 53 (a DNS query, or a SYN for DNS
 /// over TCP).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Silence {
+pub(crate) struct Silence {
     /// Who asked.
     pub from: IpAddr,
     /// Whom.
@@ -125,7 +130,7 @@ pub struct Silence {
 
 /// Everything the trackers found, bounded.
 #[derive(Debug, Default)]
-pub struct Findings {
+pub(crate) struct Findings {
     /// Failures (at most 2 x [`MAX_FAILURES`] between trims).
     pub failures: Vec<Failure>,
     /// Failures not kept.
@@ -140,7 +145,7 @@ pub struct Findings {
 
 impl Findings {
     /// Records a failure, keeping the earliest [`MAX_FAILURES`].
-    pub fn fail(&mut self, f: Failure) {
+    pub(crate) fn fail(&mut self, f: Failure) {
         self.failures.push(f);
         if self.failures.len() >= 2 * MAX_FAILURES {
             self.trim();
@@ -148,7 +153,7 @@ impl Findings {
     }
 
     /// Sorts failures by their first packet and keeps the earliest.
-    pub fn trim(&mut self) {
+    pub(crate) fn trim(&mut self) {
         self.failures.sort_by_key(Failure::first_pkt);
         if self.failures.len() > MAX_FAILURES {
             self.failures_dropped += (self.failures.len() - MAX_FAILURES) as u64;
@@ -157,7 +162,7 @@ impl Findings {
     }
 
     /// Whether another note would be kept (so callers format only then).
-    pub fn wants_note(&mut self) -> bool {
+    pub(crate) fn wants_note(&mut self) -> bool {
         if self.notes.len() < MAX_NOTES {
             true
         } else {
@@ -167,12 +172,12 @@ impl Findings {
     }
 
     /// Records a note about packet `pkt` (call [`Findings::wants_note`] first).
-    pub fn note(&mut self, pkt: u64, text: String) {
+    pub(crate) fn note(&mut self, pkt: u64, text: String) {
         self.notes.push((pkt, text));
     }
 
     /// Records an unanswered port-53 attempt.
-    pub fn silence(&mut self, s: Silence) {
+    pub(crate) fn silence(&mut self, s: Silence) {
         if self.silences.len() < MAX_SILENCES {
             self.silences.push(s);
         }
@@ -180,7 +185,7 @@ impl Findings {
 }
 
 /// `[2001:db8::1]:53` or `192.0.2.1:53`: [`SocketAddr`]'s own form.
-pub fn target_of(addr: SocketAddr, name: Option<String>) -> Target {
+pub(crate) fn target_of(addr: SocketAddr, name: Option<String>) -> Target {
     Target {
         name,
         ip: Some(addr.ip().to_string()),
@@ -189,7 +194,7 @@ pub fn target_of(addr: SocketAddr, name: Option<String>) -> Target {
 }
 
 /// Seconds between two capture times, when both are known.
-pub fn secs(from: Option<i64>, to: Option<i64>) -> Option<f64> {
+pub(crate) fn secs(from: Option<i64>, to: Option<i64>) -> Option<f64> {
     Some(to?.saturating_sub(from?) as f64 / 1e9)
 }
 

@@ -52,7 +52,7 @@ use end::finish;
 pub const MAX_FLOWS: usize = 7 << 14;
 /// With the table full, a sweep under pressure is tried once per this
 /// many flows that could not be tracked (a sweep reads the whole table).
-pub const PRESSURE_SWEEP_EVERY: u64 = 4096;
+pub(crate) const PRESSURE_SWEEP_EVERY: u64 = 4096;
 /// An unanswered SYN is kept this long (ns): Linux's retransmissions
 /// (tcp_syn_retries 6) are up to 64 s apart.
 const SYN_IDLE_NS: i64 = 130_000_000_000;
@@ -64,7 +64,7 @@ const IDLE_NS: i64 = 300_000_000_000;
 const KEEP: usize = 8;
 
 /// A frame number and capture time.
-pub type At = (u64, Option<i64>);
+pub(crate) type At = (u64, Option<i64>);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct End {
@@ -116,7 +116,7 @@ const CLIENT_CLOSED: u16 = 1 << 7;
 
 /// One TCP segment, as the tracker needs it.
 #[derive(Debug)]
-pub struct Segment {
+pub(crate) struct Segment {
     /// Frame number and time.
     pub at: At,
     /// Source.
@@ -139,7 +139,7 @@ pub struct Segment {
 
 /// An ICMP error about a connection's SYN.
 #[derive(Debug, Clone)]
-pub struct IcmpHit {
+pub(crate) struct IcmpHit {
     /// The ICMP packet.
     pub at: At,
     /// Who sent it.
@@ -277,7 +277,7 @@ impl Flow {
 
 /// Counts for the report.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct TcpStats {
+pub(crate) struct TcpStats {
     /// Connections seen (a SYN, or data of one whose start is not captured).
     pub flows: u64,
     /// Connections whose SYN was answered with SYN-ACK.
@@ -291,7 +291,7 @@ pub struct TcpStats {
 
 /// Every live connection.
 #[derive(Debug, Default)]
-pub struct TcpTracker {
+pub(crate) struct TcpTracker {
     flows: HashMap<Key, Flow>,
     /// Counts.
     pub stats: TcpStats,
@@ -299,7 +299,7 @@ pub struct TcpTracker {
 
 impl TcpTracker {
     /// Feeds one segment; `now` is the latest capture time seen.
-    pub fn segment(&mut self, s: Segment, now: i64, out: &mut Findings) {
+    pub(crate) fn segment(&mut self, s: Segment, now: i64, out: &mut Findings) {
         let (key, from_a) = Key::of(s.src, s.dst);
         if !self.flows.contains_key(&key) {
             // A lone RST (even one carrying an RFC 9293 3.5.3 diagnostic
@@ -354,7 +354,7 @@ impl TcpTracker {
 
     /// Attaches an ICMP error quoting a segment from `src` to `dst`; true
     /// when that is the SYN of a connection still waiting for an answer.
-    pub fn icmp(&mut self, src: SocketAddr, dst: SocketAddr, hit: IcmpHit) -> bool {
+    pub(crate) fn icmp(&mut self, src: SocketAddr, dst: SocketAddr, hit: IcmpHit) -> bool {
         let (key, from_a) = Key::of(src, dst);
         let Some(f) = self.flows.get_mut(&key) else {
             return false;
@@ -368,7 +368,7 @@ impl TcpTracker {
 
     /// Finishes every connection idle past its limit (all, under
     /// `pressure`, idle past a sixteenth of it).
-    pub fn sweep(&mut self, now: i64, pressure: bool, out: &mut Findings) {
+    pub(crate) fn sweep(&mut self, now: i64, pressure: bool, out: &mut Findings) {
         let done: Vec<Key> = self
             .flows
             .iter()
@@ -383,7 +383,7 @@ impl TcpTracker {
     }
 
     /// Finishes every connection (end of capture at `now`).
-    pub fn finish_all(&mut self, now: i64, out: &mut Findings) {
+    pub(crate) fn finish_all(&mut self, now: i64, out: &mut Findings) {
         for (k, f) in self.flows.drain() {
             finish(&k, f, now, out);
         }

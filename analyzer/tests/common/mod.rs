@@ -24,30 +24,30 @@ use pcap_file::DataLink;
 use simple_dns::{Name, Packet, Question, CLASS, QCLASS, QTYPE, TYPE};
 
 /// CLOCK_MONOTONIC ns at trace start.
-pub const START_NS: u64 = 5_000_000_000;
+pub(crate) const START_NS: u64 = 5_000_000_000;
 /// CLOCK_REALTIME - CLOCK_MONOTONIC.
-pub const RMM: i64 = 1_763_000_000_000_000_000;
+pub(crate) const RMM: i64 = 1_763_000_000_000_000_000;
 
-pub const CLIENT: [u8; 4] = [198, 18, 0, 1];
-pub const SERVER: [u8; 4] = [198, 18, 0, 2];
+pub(crate) const CLIENT: [u8; 4] = [198, 18, 0, 1];
+pub(crate) const SERVER: [u8; 4] = [198, 18, 0, 2];
 
-pub fn sa(ip: [u8; 4], port: u16) -> SockAddr {
+pub(crate) fn sa(ip: [u8; 4], port: u16) -> SockAddr {
     SockAddr {
         ip: Ipv4Addr::from(ip).into(),
         port,
     }
 }
 
-pub fn socket_addr(ip: [u8; 4], port: u16) -> SocketAddr {
+pub(crate) fn socket_addr(ip: [u8; 4], port: u16) -> SocketAddr {
     SocketAddr::new(Ipv4Addr::from(ip).into(), port)
 }
 
 /// ms since start -> CLOCK_MONOTONIC ns.
-pub fn mono(ms: f64) -> u64 {
+pub(crate) fn mono(ms: f64) -> u64 {
     START_NS + (ms * 1e6) as u64
 }
 
-pub struct Bundle {
+pub(crate) struct Bundle {
     pub dir: tempfile::TempDir,
     pub meta: Meta,
     pub events: Vec<Event>,
@@ -58,7 +58,7 @@ pub struct Bundle {
 }
 
 impl Bundle {
-    pub fn new(exit: Option<i32>) -> Bundle {
+    pub(crate) fn new(exit: Option<i32>) -> Bundle {
         Bundle {
             dir: tempfile::tempdir().unwrap(),
             meta: Meta {
@@ -103,7 +103,7 @@ impl Bundle {
     /// open at attach yet ([`Bundle::pre_existing`] adds them); `ended_by`
     /// as meta.json `attach.ended_by` (`exited`, `interrupted`,
     /// `duration`, or `None` when gotrace was killed).
-    pub fn attached(exit: Option<ExitStatus>, ended_by: Option<&str>) -> Bundle {
+    pub(crate) fn attached(exit: Option<ExitStatus>, ended_by: Option<&str>) -> Bundle {
         let mut b = Bundle::new(None);
         b.meta.mode = "attach".into();
         b.meta.exit = exit;
@@ -117,7 +117,7 @@ impl Bundle {
     }
 
     /// Adds a socket to meta.json `attach.pre_existing`.
-    pub fn pre_existing(&mut self, s: PreExistingSocket) {
+    pub(crate) fn pre_existing(&mut self, s: PreExistingSocket) {
         self.meta
             .attach
             .as_mut()
@@ -127,7 +127,7 @@ impl Bundle {
     }
 
     /// Appends an event at `ms`; returns its id.
-    pub fn ev(&mut self, ms: f64, op: Op) -> u64 {
+    pub(crate) fn ev(&mut self, ms: f64, op: Op) -> u64 {
         let id = self.events.len() as u64 + 1;
         self.events.push(Event {
             id,
@@ -141,16 +141,16 @@ impl Bundle {
     }
 
     /// Appends a packet at `ms`; returns its 1-based number.
-    pub fn pkt(&mut self, ms: f64, frame: Vec<u8>) -> u64 {
+    pub(crate) fn pkt(&mut self, ms: f64, frame: Vec<u8>) -> u64 {
         self.packets.push((ms, frame));
         self.packets.len() as u64
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    pub fn write(&self) -> PathBuf {
+    pub(crate) fn write(&self) -> PathBuf {
         let dir = self.dir.path();
         std::fs::write(
             dir.join("meta.json"),
@@ -172,7 +172,7 @@ impl Bundle {
         dir.to_path_buf()
     }
 
-    pub fn pcapng(&self) -> Vec<u8> {
+    pub(crate) fn pcapng(&self) -> Vec<u8> {
         let mut w = PcapNgWriter::new(Vec::new()).unwrap();
         w.write_pcapng_block(InterfaceDescriptionBlock {
             linktype: DataLink::ETHERNET,
@@ -198,7 +198,7 @@ impl Bundle {
     }
 }
 
-pub fn tcp(src: SocketAddr, dst: SocketAddr, syn: bool, rst: bool, ack: bool) -> Vec<u8> {
+pub(crate) fn tcp(src: SocketAddr, dst: SocketAddr, syn: bool, rst: bool, ack: bool) -> Vec<u8> {
     let eth = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
     let ip = match (src, dst) {
         (SocketAddr::V4(s), SocketAddr::V4(d)) => eth.ipv4(s.ip().octets(), d.ip().octets(), 64),
@@ -214,7 +214,7 @@ pub fn tcp(src: SocketAddr, dst: SocketAddr, syn: bool, rst: bool, ack: bool) ->
     v
 }
 
-pub fn udp(src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn udp(src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<u8> {
     let (SocketAddr::V4(s), SocketAddr::V4(d)) = (src, dst) else {
         panic!("v4 only")
     };
@@ -228,7 +228,7 @@ pub fn udp(src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<u8> {
 }
 
 /// ICMP port unreachable from `from` to `to`, quoting `frame`'s IP packet.
-pub fn icmp_port_unreachable(from: [u8; 4], to: [u8; 4], frame: &[u8]) -> Vec<u8> {
+pub(crate) fn icmp_port_unreachable(from: [u8; 4], to: [u8; 4], frame: &[u8]) -> Vec<u8> {
     let quoted = &frame[14..];
     let mut v = Vec::new();
     PacketBuilder::ethernet2([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1])
@@ -239,7 +239,7 @@ pub fn icmp_port_unreachable(from: [u8; 4], to: [u8; 4], frame: &[u8]) -> Vec<u8
     v
 }
 
-pub fn dns_query(id: u16, name: &str, qtype: TYPE) -> Vec<u8> {
+pub(crate) fn dns_query(id: u16, name: &str, qtype: TYPE) -> Vec<u8> {
     let mut p = Packet::new_query(id);
     p.questions.push(Question::new(
         Name::new_unchecked(name),
@@ -251,18 +251,18 @@ pub fn dns_query(id: u16, name: &str, qtype: TYPE) -> Vec<u8> {
 }
 
 /// The response to `query` with `rcode` and no records.
-pub fn dns_response(query: &[u8], rcode: u8) -> Vec<u8> {
+pub(crate) fn dns_response(query: &[u8], rcode: u8) -> Vec<u8> {
     let mut r = query.to_vec();
     r[2] |= 0x80;
     r[3] = (r[3] & 0xf0) | rcode;
     r
 }
 
-pub fn hex(b: &[u8]) -> String {
+pub(crate) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-pub fn sock_ev(fd: i64, stream: bool) -> Op {
+pub(crate) fn sock_ev(fd: i64, stream: bool) -> Op {
     Op::Socket {
         ret: fd,
         errno: None,
@@ -272,7 +272,7 @@ pub fn sock_ev(fd: i64, stream: bool) -> Op {
     }
 }
 
-pub fn connect_ev(fd: i32, peer: SockAddr, ret: i64) -> Op {
+pub(crate) fn connect_ev(fd: i32, peer: SockAddr, ret: i64) -> Op {
     Op::Connect {
         fd,
         ret,
@@ -281,7 +281,7 @@ pub fn connect_ev(fd: i32, peer: SockAddr, ret: i64) -> Op {
     }
 }
 
-pub fn tcp_state(old: &str, new: &str, local: SockAddr, peer: SockAddr) -> Op {
+pub(crate) fn tcp_state(old: &str, new: &str, local: SockAddr, peer: SockAddr) -> Op {
     Op::TcpState {
         sock: "0xffff888001".into(),
         old: TcpState::from_name(old),
@@ -294,7 +294,7 @@ pub fn tcp_state(old: &str, new: &str, local: SockAddr, peer: SockAddr) -> Op {
 /// A socket of the attach snapshot: `proto` `tcp` or `udp`, `state` as
 /// /proc/net names it (`SYN_SENT`, `ESTABLISHED`; UDP connected is
 /// `ESTABLISHED`).
-pub fn pre_sock(
+pub(crate) fn pre_sock(
     fd: i32,
     proto: &str,
     local: SockAddr,
@@ -312,14 +312,14 @@ pub fn pre_sock(
 }
 
 /// The root process's exit event with its status.
-pub fn exit_ev(status: ExitStatus) -> Op {
+pub(crate) fn exit_ev(status: ExitStatus) -> Op {
     Op::Exit {
         status: Some(status),
     }
 }
 
 /// `getsockopt(fd, SO_ERROR)` returning `so_error` (0 = connected).
-pub fn so_error_ev(fd: i32, so_error: i32, name: Option<&str>) -> Op {
+pub(crate) fn so_error_ev(fd: i32, so_error: i32, name: Option<&str>) -> Op {
     Op::SoError {
         fd,
         ret: 0,
@@ -329,7 +329,7 @@ pub fn so_error_ev(fd: i32, so_error: i32, name: Option<&str>) -> Op {
 }
 
 /// `tcp_receive_reset` on the socket of [`tcp_state`] (same `sock`).
-pub fn receive_reset(local: SockAddr, peer: SockAddr) -> Op {
+pub(crate) fn receive_reset(local: SockAddr, peer: SockAddr) -> Op {
     Op::TcpReceiveReset {
         sock: "0xffff888001".into(),
         local,
@@ -338,7 +338,7 @@ pub fn receive_reset(local: SockAddr, peer: SockAddr) -> Op {
 }
 
 /// `tcp_retransmit_skb` of a SYN (`err` 0: sent) on the socket of [`tcp_state`].
-pub fn syn_retransmit(local: SockAddr, peer: SockAddr) -> Op {
+pub(crate) fn syn_retransmit(local: SockAddr, peer: SockAddr) -> Op {
     Op::TcpRetransmit {
         sock: "0xffff888001".into(),
         state: TcpState::SynSent,
@@ -351,7 +351,7 @@ pub fn syn_retransmit(local: SockAddr, peer: SockAddr) -> Op {
 
 /// A refused dial to SERVER:8080 from CLIENT:40122, with the packets.
 /// Returns (connect id, so_error id, SYN pkt, RST pkt).
-pub fn refused_dial(b: &mut Bundle, with_noise: bool) -> (u64, u64, u64, u64) {
+pub(crate) fn refused_dial(b: &mut Bundle, with_noise: bool) -> (u64, u64, u64, u64) {
     let local = sa(CLIENT, 40122);
     let peer = sa(SERVER, 8080);
     if with_noise {
@@ -395,10 +395,10 @@ pub fn refused_dial(b: &mut Bundle, with_noise: bool) -> (u64, u64, u64, u64) {
     (c, s, syn, rst)
 }
 
-pub const REFUSED_STDERR: &str = "go: downloading example.com/m v1.0.0\ngo: example.com/m@v1.0.0: Get \"http://proxy.lab.test:8080/example.com/m/@v/v1.0.0.info\": dial tcp 198.18.0.2:8080: connect: connection refused\n";
+pub(crate) const REFUSED_STDERR: &str = "go: downloading example.com/m v1.0.0\ngo: example.com/m@v1.0.0: Get \"http://proxy.lab.test:8080/example.com/m/@v/v1.0.0.info\": dial tcp 198.18.0.2:8080: connect: connection refused\n";
 
 /// A TCP segment with PSH+ACK carrying `payload`.
-pub fn tcp_data(src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn tcp_data(src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<u8> {
     let (SocketAddr::V4(s), SocketAddr::V4(d)) = (src, dst) else {
         panic!("v4 only")
     };
@@ -414,7 +414,7 @@ pub fn tcp_data(src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<u8> {
 }
 
 /// A real payload from analyzer/testdata/wire/.
-pub fn wire(name: &str) -> Vec<u8> {
+pub(crate) fn wire(name: &str) -> Vec<u8> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("testdata/wire")
         .join(name);
@@ -423,7 +423,7 @@ pub fn wire(name: &str) -> Vec<u8> {
 
 /// An established dial SERVER:`port` from CLIENT:40122 (socket, SYN_SENT,
 /// connect, ESTABLISHED, SO_ERROR 0), handshake packets included.
-pub fn established_dial(b: &mut Bundle, port: u16) {
+pub(crate) fn established_dial(b: &mut Bundle, port: u16) {
     let peer = sa(SERVER, port);
     let local = sa(CLIENT, 40122);
     b.ev(10.0, sock_ev(7, true));
@@ -453,7 +453,7 @@ pub fn established_dial(b: &mut Bundle, port: u16) {
 }
 
 /// A successful `write(fd, payload)` on a socket, with its payload head.
-pub fn write_ev(fd: i32, payload: &[u8]) -> Op {
+pub(crate) fn write_ev(fd: i32, payload: &[u8]) -> Op {
     Op::Send(Io {
         syscall: "write".into(),
         fd,
@@ -465,7 +465,7 @@ pub fn write_ev(fd: i32, payload: &[u8]) -> Op {
 }
 
 /// A successful `read(fd)` that returned `payload`.
-pub fn read_ev(fd: i32, payload: &[u8]) -> Op {
+pub(crate) fn read_ev(fd: i32, payload: &[u8]) -> Op {
     Op::Recv(Io {
         syscall: "read".into(),
         fd,
@@ -477,7 +477,7 @@ pub fn read_ev(fd: i32, payload: &[u8]) -> Op {
 }
 
 /// A `read(fd)` that failed with `errno` (its Linux number and name).
-pub fn read_err(fd: i32, errno: i64, name: &str) -> Op {
+pub(crate) fn read_err(fd: i32, errno: i64, name: &str) -> Op {
     Op::Recv(Io {
         syscall: "read".into(),
         fd,
@@ -489,7 +489,7 @@ pub fn read_err(fd: i32, errno: i64, name: &str) -> Op {
 }
 
 /// Asserts the verdict's layer and cause, printing the report otherwise.
-pub fn assert_cause(r: &Report, layer: Layer, cause: &str) {
+pub(crate) fn assert_cause(r: &Report, layer: Layer, cause: &str) {
     assert_eq!(
         (r.verdict.layer, r.verdict.cause.as_str()),
         (layer, cause),
@@ -499,7 +499,7 @@ pub fn assert_cause(r: &Report, layer: Layer, cause: &str) {
 }
 
 /// Whether the verdict cites event or packet `id`.
-pub fn cites(r: &Report, source: Source, id: u64) -> bool {
+pub(crate) fn cites(r: &Report, source: Source, id: u64) -> bool {
     r.verdict
         .evidence
         .iter()

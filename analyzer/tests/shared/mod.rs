@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 const ENV: &str = "GOTRACE_SHARED_CAPTURES";
 
 /// The captures directory; panics saying where it looked when none exists.
-pub fn dir() -> PathBuf {
+pub(crate) fn dir() -> PathBuf {
     if let Some(d) = std::env::var_os(ENV) {
         let d = PathBuf::from(d);
         assert!(
@@ -32,7 +32,7 @@ pub fn dir() -> PathBuf {
 }
 
 /// A capture the assertions need; panics when it is missing.
-pub fn capture(name: &str) -> PathBuf {
+pub(crate) fn capture(name: &str) -> PathBuf {
     let p = dir().join(name);
     assert!(
         p.is_file(),

@@ -9,18 +9,18 @@ use gotrace_analyzer::capture::CaptureReader;
 use gotrace_analyzer::Report;
 use simple_dns::{Name, Packet, Question, CLASS, QCLASS, QTYPE, TYPE};
 
-pub const CLIENT: [u8; 4] = [198, 18, 0, 1];
-pub const SERVER: [u8; 4] = [198, 18, 0, 2];
+pub(crate) const CLIENT: [u8; 4] = [198, 18, 0, 1];
+pub(crate) const SERVER: [u8; 4] = [198, 18, 0, 2];
 
 /// One record: time (ms since the capture start), the IP packet, and how
 /// many of its bytes were captured (`None`: all).
-pub struct Rec {
+pub(crate) struct Rec {
     pub ms: f64,
     pub ip: Vec<u8>,
     pub caplen: Option<usize>,
 }
 
-pub fn rec(ms: f64, ip: Vec<u8>) -> Rec {
+pub(crate) fn rec(ms: f64, ip: Vec<u8>) -> Rec {
     Rec {
         ms,
         ip,
@@ -29,7 +29,7 @@ pub fn rec(ms: f64, ip: Vec<u8>) -> Rec {
 }
 
 /// A classic pcap file (LINKTYPE_RAW = 101) holding `recs`.
-pub fn pcap(recs: &[Rec]) -> Vec<u8> {
+pub(crate) fn pcap(recs: &[Rec]) -> Vec<u8> {
     let mut f = Vec::new();
     f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
     f.extend_from_slice(&2u16.to_le_bytes());
@@ -51,14 +51,14 @@ pub fn pcap(recs: &[Rec]) -> Vec<u8> {
 }
 
 /// The capture-only report of `recs`.
-pub fn analyze(recs: &[Rec]) -> Report {
+pub(crate) fn analyze(recs: &[Rec]) -> Report {
     let bytes = pcap(recs);
     gotrace_analyzer::analyze_capture(CaptureReader::new(&bytes[..]).expect("a pcap"))
 }
 
 /// A TCP segment from `src:sport` to `dst:dport` with IPv4 id `id`;
 /// `flags` among "S", "SA", "RA", "R", "A", "PA", "FA".
-pub fn tcp(
+pub(crate) fn tcp(
     (src, sport): ([u8; 4], u16),
     (dst, dport): ([u8; 4], u16),
     id: u16,
@@ -88,7 +88,7 @@ pub fn tcp(
 }
 
 /// A UDP datagram with IPv4 id `id`.
-pub fn udp(
+pub(crate) fn udp(
     (src, sport): ([u8; 4], u16),
     (dst, dport): ([u8; 4], u16),
     id: u16,
@@ -105,7 +105,7 @@ pub fn udp(
 }
 
 /// A DNS query for `name` (type A).
-pub fn dns_query(id: u16, name: &str) -> Vec<u8> {
+pub(crate) fn dns_query(id: u16, name: &str) -> Vec<u8> {
     let mut p = Packet::new_query(id);
     p.questions.push(Question::new(
         Name::new_unchecked(name),
@@ -117,7 +117,7 @@ pub fn dns_query(id: u16, name: &str) -> Vec<u8> {
 }
 
 /// The answer to `query` with RCODE `rcode` and no records.
-pub fn dns_answer(query: &[u8], rcode: u8) -> Vec<u8> {
+pub(crate) fn dns_answer(query: &[u8], rcode: u8) -> Vec<u8> {
     let mut r = query.to_vec();
     r[2] |= 0x80;
     r[3] = (r[3] & 0xf0) | rcode;
@@ -125,14 +125,14 @@ pub fn dns_answer(query: &[u8], rcode: u8) -> Vec<u8> {
 }
 
 /// Sets the UDP checksum of an IPv4 datagram (20-byte header) to `sum`.
-pub fn set_udp_checksum(ip: &mut [u8], sum: u16) {
+pub(crate) fn set_udp_checksum(ip: &mut [u8], sum: u16) {
     ip[26..28].copy_from_slice(&sum.to_be_bytes());
 }
 
 /// ICMP destination unreachable (type 3, `code`) from `from` to `to`,
 /// quoting `quoted` (RFC 792 asks for the IP header + 8 bytes; Linux
 /// quotes as much as fits in 576 bytes).
-pub fn icmp_unreachable(from: [u8; 4], to: [u8; 4], code: u8, quoted: &[u8]) -> Vec<u8> {
+pub(crate) fn icmp_unreachable(from: [u8; 4], to: [u8; 4], code: u8, quoted: &[u8]) -> Vec<u8> {
     let mut v = Vec::new();
     PacketBuilder::ipv4(from, to, 64)
         .icmpv4_raw(3, code, [0; 4])
