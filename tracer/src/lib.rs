@@ -9,7 +9,8 @@
 //! - [`bundle`] (the bundle writer) and [`meta`] (meta.json at start),
 //!   over [`firewall`] (the nft ruleset).
 //! - [`process`]: the traced process and gotrace's own.
-//! - [`error`], [`clock`], [`tcp_state`]: shared by all.
+//! - [`error`], [`clock`], [`tcp_state`], [`redact`] (secrets kept out of
+//!   the bundle): shared by all.
 
 pub mod bundle;
 pub mod capture;
@@ -20,6 +21,7 @@ pub mod firewall;
 pub mod meta;
 pub mod process;
 pub mod record;
+pub mod redact;
 pub mod tcp_state;
 
 pub use error::TracerError;

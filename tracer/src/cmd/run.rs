@@ -63,11 +63,11 @@ fn trace(
     let pid = child.pid;
     // If anything below fails, dropping `child` closes the gate: it exits 125.
     probes.trace(pid.as_raw() as u32)?;
-    let capture = Capture::start(bundle, None)?;
+    let capture = Capture::start(bundle, None, opts.record.redact())?;
     let clock_map = clock::sample_map();
     let start = clock::monotonic_ns();
     let subject = meta::Subject::child(&opts.argv, pid.as_raw() as u32);
-    let mut meta = meta::initial(subject, clock_map, start);
+    let mut meta = meta::initial(subject, clock_map, start, opts.record.redact());
     if let Some(u) = run_as {
         (meta.uid, meta.gid) = (u.uid.as_raw(), u.gid.as_raw());
     }
@@ -82,7 +82,8 @@ fn trace(
         .then(|| LiveView::new(Box::new(std::io::stderr()), start));
     let session = Session::new(probes, bundle, capture, meta, None, live);
     let code = follow(pid, stderr, session);
-    report::finish_run(bundle, opts.record.json);
+    let owner = run_as.map(|u| RunAs::owner(u).into());
+    report::finish_run(bundle, &opts.record.json_output(owner));
     Ok(code)
 }
 
