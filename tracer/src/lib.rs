@@ -8,7 +8,8 @@
 //!   -> pcapng), writing into the bundle.
 //! - [`bundle`] (the bundle writer) and [`meta`] (meta.json at start),
 //!   over [`firewall`] (the nft ruleset).
-//! - [`process`]: the traced process and gotrace's own.
+//! - [`process`]: the traced process and gotrace's own; [`sudo_env`]: the
+//!   Go settings sudo may have removed from its environment.
 //! - [`error`], [`clock`], [`tcp_state`], [`redact`] (secrets kept out of
 //!   the bundle): shared by all.
 
@@ -22,6 +23,7 @@ pub mod meta;
 pub mod process;
 pub mod record;
 pub mod redact;
+pub mod sudo_env;
 pub mod tcp_state;
 
 pub use error::TracerError;
