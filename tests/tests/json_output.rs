@@ -9,6 +9,7 @@
 mod support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use gotrace_e2e::netns::NetnsPair;
@@ -40,6 +41,19 @@ fn gotrace_run(args: &[&str], env: &[(&str, &str)], stdout: Option<std::fs::File
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// `gotrace run -o BUNDLE --json-file JSON -- CMD...` (see [`gotrace_run`]).
+fn with_json_file(bundle: &Path, json: &Path, cmd: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut args = vec![
+        "-o",
+        bundle.to_str().unwrap(),
+        "--json-file",
+        json.to_str().unwrap(),
+        "--",
+    ];
+    args.extend_from_slice(cmd);
+    gotrace_run(&args, env, None)
 }
 
 /// The verdict object on a line: one compact JSON object.
@@ -107,20 +121,7 @@ fn json_file_keeps_stdout_the_command_s_own() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("verdict.json");
     let b = dir.path().join("b");
-    let out = gotrace_run(
-        &[
-            "-o",
-            b.to_str().unwrap(),
-            "--json-file",
-            json.to_str().unwrap(),
-            "--",
-            "sh",
-            "-c",
-            "printf x",
-        ],
-        &[],
-        None,
-    );
+    let out = with_json_file(&b, &json, &["sh", "-c", "printf x"], &[]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(out.stdout, b"x", "stdout is the command's alone");
     // The text report still goes to stderr.
@@ -143,18 +144,7 @@ fn json_file_never_follows_a_link() {
     let link = dir.path().join("v.json");
     std::os::unix::fs::symlink(&target, &link).unwrap();
     let b = dir.path().join("b");
-    let out = gotrace_run(
-        &[
-            "-o",
-            b.to_str().unwrap(),
-            "--json-file",
-            link.to_str().unwrap(),
-            "--",
-            "true",
-        ],
-        &[],
-        None,
-    );
+    let out = with_json_file(&b, &link, &["true"], &[]);
     // The command's status stands; the file is refused with a reason.
     assert_eq!(out.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -180,18 +170,7 @@ fn under_sudo_the_json_file_is_written_as_the_user() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let json = open.join("v.json");
     let b = dir.path().join("b1");
-    let out = gotrace_run(
-        &[
-            "-o",
-            b.to_str().unwrap(),
-            "--json-file",
-            json.to_str().unwrap(),
-            "--",
-            "true",
-        ],
-        &sudo,
-        None,
-    );
+    let out = with_json_file(&b, &json, &["true"], &sudo);
     assert_eq!(out.status.code(), Some(0));
     let md = std::fs::metadata(&json).expect("the JSON file");
     assert_eq!((md.uid(), md.gid()), (65534, 65534));
@@ -201,18 +180,7 @@ fn under_sudo_the_json_file_is_written_as_the_user() {
     std::fs::create_dir(&closed).unwrap();
     let json = closed.join("v.json");
     let b = dir.path().join("b2");
-    let out = gotrace_run(
-        &[
-            "-o",
-            b.to_str().unwrap(),
-            "--json-file",
-            json.to_str().unwrap(),
-            "--",
-            "true",
-        ],
-        &sudo,
-        None,
-    );
+    let out = with_json_file(&b, &json, &["true"], &sudo);
     assert_eq!(out.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("Permission denied"), "{stderr}");
