@@ -19,8 +19,8 @@ mod writer;
 pub use error::{ReadError, WriteError};
 pub use event::{Dir, Event, Io, Op, SockAddr};
 pub use meta::{
-    go_env, Attach, ClockMap, ExitStatus, Firewall, Interface, Meta, PreExistingSocket, ResolvConf,
-    FORMAT_VERSION, GO_ENV,
+    go_env, Attach, ClockMap, ExitStatus, Firewall, Interface, Meta, PreExistingSocket, Redacted,
+    ResolvConf, FORMAT_VERSION, GO_ENV,
 };
 pub use reader::{
     bundle_from_bytes, read_bundle, read_events, Bundle, ReadEvents, MAX_BAD_LINE_WARNINGS,

@@ -114,6 +114,33 @@ pub struct Meta {
     /// `"attach"`): what was attached to and what was already open then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attach: Option<Attach>,
+    /// What gotrace removed from the bundle before writing it (secrets);
+    /// absent in bundles of older tracers, which redacted nothing (and
+    /// then not written back either).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redacted: Option<Redacted>,
+}
+
+/// What was redacted from a bundle: `enabled` false when it was recorded
+/// with `--no-redact` (the bundle then holds every secret it saw).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redacted {
+    /// Whether redaction was on.
+    pub enabled: bool,
+    /// Names of the [`Meta::env`] variables whose values had a URL password
+    /// (or a user name alone, often a token) replaced, as Go's
+    /// `net/url.(*URL).Redacted` prints it (`http://user:xxxxx@host`).
+    #[serde(default)]
+    pub variables: Vec<String>,
+    /// `Authorization`, `Proxy-Authorization` and `Cookie` header values in
+    /// cleartext HTTP/1.x in capture.pcapng overwritten with `x` (same
+    /// length, TCP checksum updated): one per header line seen in a frame.
+    #[serde(default)]
+    pub header_values: u64,
+    /// The same header values overwritten in events.jsonl's payload heads
+    /// (`data_hex` of `send`/`recv` events).
+    #[serde(default)]
+    pub payload_heads: u64,
 }
 
 /// How `gotrace attach --pid N` found the process.

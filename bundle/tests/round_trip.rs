@@ -7,7 +7,7 @@ use std::io::Write;
 
 use gotrace_bundle::{
     files, read_bundle, Attach, BundleWriter, ClockMap, Event, ExitStatus, Firewall, Interface, Io,
-    Meta, Op, Owner, PreExistingSocket, ResolvConf, SockAddr, TcpState, FORMAT_VERSION,
+    Meta, Op, Owner, PreExistingSocket, Redacted, ResolvConf, SockAddr, TcpState, FORMAT_VERSION,
 };
 
 fn addr(s: &str) -> SockAddr {
@@ -68,6 +68,12 @@ fn full_meta() -> Meta {
                 state: TcpState::Established,
             }],
             ended_by: Some("exited".into()),
+        }),
+        redacted: Some(Redacted {
+            enabled: true,
+            variables: vec!["GOPROXY".into()],
+            header_values: 2,
+            payload_heads: 1,
         }),
     }
 }

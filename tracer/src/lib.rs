@@ -8,8 +8,10 @@
 //!   -> pcapng), writing into the bundle.
 //! - [`bundle`] (the bundle writer) and [`meta`] (meta.json at start),
 //!   over [`firewall`] (the nft ruleset).
-//! - [`process`]: the traced process and gotrace's own.
-//! - [`error`], [`clock`]: shared by all.
+//! - [`process`]: the traced process and gotrace's own; [`sudo_env`]: the
+//!   Go settings sudo may have removed from its environment.
+//! - [`error`], [`clock`], [`redact`] (secrets kept out of
+//!   the bundle): shared by all.
 
 pub mod bundle;
 pub mod capture;
@@ -20,5 +22,7 @@ pub mod firewall;
 pub mod meta;
 pub mod process;
 pub mod record;
+pub mod redact;
+pub mod sudo_env;
 
 pub use error::TracerError;

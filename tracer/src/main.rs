@@ -34,9 +34,20 @@ struct Recording {
     /// Bundle directory to write (default ./gotrace-YYYYmmdd-HHMMSS).
     #[arg(short = 'o', long = "output", value_name = "PATH")]
     output: Option<PathBuf>,
-    /// Print the verdict as JSON on stdout instead of the text report on stderr.
+    /// Print the verdict as JSON on stdout instead of the text report on
+    /// stderr: one line, the last of stdout (after a newline when the
+    /// command's output may not have ended with one).
     #[arg(long)]
     json: bool,
+    /// Also write the verdict JSON to PATH (never through a symbolic link;
+    /// under sudo, opened as the user the command runs as).
+    #[arg(long, value_name = "PATH")]
+    json_file: Option<PathBuf>,
+    /// Keep secrets in the bundle: URL passwords in the Go environment and
+    /// Authorization, Proxy-Authorization and Cookie headers in captured
+    /// HTTP (redacted by default).
+    #[arg(long)]
+    no_redact: bool,
     /// Create this file (containing the command's PID) once tracing is live,
     /// just before the command starts; for scripts and tests.
     #[arg(long, value_name = "PATH")]
@@ -55,6 +66,8 @@ impl Recording {
             json: self.json,
             ready_file: self.ready_file,
             live,
+            no_redact: self.no_redact,
+            json_file: self.json_file,
         }
     }
 }
@@ -194,6 +207,9 @@ mod tests {
             "-v",
             "--ready-file",
             "r",
+            "--no-redact",
+            "--json-file",
+            "v.json",
             "--",
             "go",
             "mod",
@@ -209,6 +225,8 @@ mod tests {
                 json: true,
                 ready_file: Some("r".into()),
                 live: true,
+                no_redact: true,
+                json_file: Some("v.json".into()),
             }
         );
         assert_eq!(user, None);

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub use gotrace_bundle::go_env;
-use gotrace_bundle::{ClockMap, Meta, FORMAT_VERSION};
+use gotrace_bundle::{ClockMap, Meta, Redacted, FORMAT_VERSION};
 
 use crate::firewall;
 use crate::process::netns::NetNs;
@@ -54,7 +54,24 @@ impl Subject<'_> {
 /// the resolver configuration and firewall ruleset the subject sees.
 /// `uid`/`gid` are the subject's; `run` replaces them with the command's
 /// when it runs the command as another user (sudo, `--user`: see `user`).
-pub fn initial(subject: Subject<'_>, clock: ClockMap, start_monotonic_ns: u64) -> Meta {
+/// With `redact` (not `--no-redact`), URL passwords in `env` are masked
+/// ([`crate::redact::env`]) and `redacted` says which; the header counts
+/// are filled in when the recording ends.
+pub fn initial(
+    mut subject: Subject<'_>,
+    clock: ClockMap,
+    start_monotonic_ns: u64,
+    redact: bool,
+) -> Meta {
+    let redacted = Redacted {
+        enabled: redact,
+        variables: if redact {
+            crate::redact::env(&mut subject.env)
+        } else {
+            Vec::new()
+        },
+        ..Redacted::default()
+    };
     let mut warnings = Vec::new();
     let firewall = firewall::snapshot(&mut warnings, subject.netns);
     let mut resolv_conf = resolv::read(subject.resolv_conf);
@@ -86,5 +103,6 @@ pub fn initial(subject: Subject<'_>, clock: ClockMap, start_monotonic_ns: u64) -
         resolv_conf: Some(resolv_conf),
         firewall,
         attach: None,
+        redacted: Some(redacted),
     }
 }

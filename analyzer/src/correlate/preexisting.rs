@@ -289,6 +289,7 @@ mod tests {
                 pre_existing,
                 ended_by: None,
             }),
+            redacted: None,
         }
     }
 

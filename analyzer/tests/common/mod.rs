@@ -91,6 +91,7 @@ impl Bundle {
                 resolv_conf: None,
                 firewall: None,
                 attach: None,
+                redacted: None,
             },
             events: Vec::new(),
             packets: Vec::new(),

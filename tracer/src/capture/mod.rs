@@ -32,6 +32,9 @@ pub struct CaptureSummary {
     pub interfaces: Vec<Interface>,
     /// Problems that did not stop the capture (e.g. an unsupported link type).
     pub warnings: Vec<String>,
+    /// Credential header values overwritten in the written frames
+    /// (meta.json `redacted.header_values`).
+    pub redacted_headers: u64,
 }
 
 /// A running capture; [`Capture::stop`] ends it and returns the summary.
@@ -48,11 +51,18 @@ impl Capture {
     /// Opens the socket (so no packet after this call is missed) and starts
     /// writing the bundle's capture.pcapng on a thread. With `netns`, the
     /// capture thread first enters that network namespace: the socket and
-    /// the interface names it records are then the namespace's.
-    pub fn start(bundle: &BundleWriter, netns: Option<NetNs>) -> Result<Capture, TracerError> {
+    /// the interface names it records are then the namespace's. With
+    /// `redact`, credential HTTP headers are overwritten in every frame
+    /// before it is written (see [`crate::redact::frame`]).
+    pub fn start(
+        bundle: &BundleWriter,
+        netns: Option<NetNs>,
+        redact: bool,
+    ) -> Result<Capture, TracerError> {
         let writer = CaptureWriter::create(
             bundle.create_file(files::CAPTURE)?,
             &bundle.path(files::CAPTURE),
+            redact,
         )?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
@@ -184,7 +194,7 @@ fn run(
             let mut n = 0;
             while n < BATCH {
                 match sock.recv(&mut buf, Duration::ZERO)? {
-                    Some(pkt) => writer.write(&pkt, &buf[..pkt.captured], &sock.ns)?,
+                    Some(pkt) => writer.write(&pkt, &mut buf[..pkt.captured], &sock.ns)?,
                     None => break,
                 }
                 n += 1;
@@ -203,10 +213,11 @@ fn run(
         }
     }
     writer.flush()?;
-    let (interfaces, warnings) = writer.finish();
+    let (interfaces, warnings, redacted_headers) = writer.finish();
     Ok(CaptureSummary {
         dropped: socks.iter().map(PacketSocket::drops).sum(),
         interfaces,
         warnings,
+        redacted_headers,
     })
 }

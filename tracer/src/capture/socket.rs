@@ -20,15 +20,15 @@ fn failed(call: &'static str) -> impl Fn(nix::errno::Errno) -> TracerError {
 
 /// Bytes kept of each frame. Large enough for a whole GSO/GRO super-packet
 /// on veth (up to 64 KiB of payload plus headers).
-pub const SNAPLEN: usize = 262_144;
+pub(crate) const SNAPLEN: usize = 262_144;
 
 /// `sll_pkttype` of a frame this host sent (linux/if_packet.h).
 const PACKET_OUTGOING: u8 = 4;
 /// `sll_hatype` of the loopback device (linux/if_arp.h).
-pub const ARPHRD_LOOPBACK: u16 = 772;
+pub(crate) const ARPHRD_LOOPBACK: u16 = 772;
 
 /// One received frame.
-pub struct Frame {
+pub(crate) struct Frame {
     pub ifindex: u32,
     pub hatype: u16,
     /// Bytes in the buffer.
@@ -41,7 +41,7 @@ pub struct Frame {
 
 /// The network namespace a socket captures in, as the writer needs it.
 #[derive(Debug, Clone, Default)]
-pub struct NsInfo {
+pub(crate) struct NsInfo {
     /// Position among the capture's sockets: 0 for the first, which the
     /// capture thread opened itself (so `if_indextoname` there is right).
     pub index: usize,
@@ -53,7 +53,7 @@ pub struct NsInfo {
 
 impl NsInfo {
     /// The name of interface `ifindex` of this namespace; `ifN` when unknown.
-    pub fn name(&self, ifindex: u32) -> String {
+    pub(crate) fn name(&self, ifindex: u32) -> String {
         if let Some(n) = self.names.get(&ifindex) {
             return n.clone();
         }
@@ -68,7 +68,7 @@ impl NsInfo {
 
 /// An AF_PACKET / SOCK_RAW / ETH_P_ALL socket, unbound: every interface of
 /// the network namespace, including ones created later.
-pub struct PacketSocket {
+pub(crate) struct PacketSocket {
     fd: OwnedFd,
     /// Where it captures.
     pub ns: NsInfo,
@@ -76,7 +76,10 @@ pub struct PacketSocket {
 
 /// Indexes of the sockets with a frame waiting, after waiting up to
 /// `timeout` for any; empty on timeout.
-pub fn wait_any(socks: &[PacketSocket], timeout: Duration) -> Result<Vec<usize>, TracerError> {
+pub(crate) fn wait_any(
+    socks: &[PacketSocket],
+    timeout: Duration,
+) -> Result<Vec<usize>, TracerError> {
     let ms =
         PollTimeout::try_from(timeout.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::ZERO);
     let mut fds: Vec<PollFd> = socks
@@ -99,7 +102,7 @@ impl PacketSocket {
     /// Opens the socket, in the calling thread's network namespace, with
     /// nanosecond timestamps and a large receive buffer; `ns` says which
     /// namespace that is (its interface names are read now).
-    pub fn open(mut ns: NsInfo) -> Result<PacketSocket, TracerError> {
+    pub(crate) fn open(mut ns: NsInfo) -> Result<PacketSocket, TracerError> {
         ns.names = nix::net::if_::if_nameindex()
             .map(|list| {
                 list.iter()
@@ -128,7 +131,7 @@ impl PacketSocket {
     /// A frame already queued is read at once, without a poll(2) first: at
     /// 100k packets a second the capture thread is bound by syscalls per
     /// frame (`cargo xtask bench`, workload packets).
-    pub fn recv(
+    pub(crate) fn recv(
         &mut self,
         buf: &mut [u8],
         timeout: Duration,
@@ -186,7 +189,7 @@ impl PacketSocket {
 
     /// Frames the kernel dropped for this socket since it opened
     /// (`PACKET_STATISTICS`.tp_drops, packet(7)).
-    pub fn drops(&self) -> u64 {
+    pub(crate) fn drops(&self) -> u64 {
         let mut st = libc::tpacket_stats {
             tp_packets: 0,
             tp_drops: 0,

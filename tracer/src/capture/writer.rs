@@ -18,6 +18,7 @@ use pcap_file::DataLink;
 
 use super::socket::{Frame, NsInfo, ARPHRD_LOOPBACK, SNAPLEN};
 use crate::error::TracerError;
+use crate::redact::frame::{redact_frame, Link};
 
 /// `sll_hatype` values (linux/if_arp.h) and the LINKTYPE_* they map to
 /// (tcpdump.org/linktypes.html): Ethernet-framed devices keep their header;
@@ -40,19 +41,29 @@ fn link_type(hatype: u16) -> Option<DataLink> {
 }
 
 /// The pcapng file being written.
-pub struct CaptureWriter {
+pub(crate) struct CaptureWriter {
     path: PathBuf,
     out: PcapNgWriter<BufWriter<File>>,
-    /// (namespace index, ifindex) -> pcapng interface id, or None for a
-    /// skipped interface.
-    ids: HashMap<(usize, u32), Option<u32>>,
+    /// (namespace index, ifindex) -> pcapng interface id and how its
+    /// frames start, or None for a skipped interface.
+    ids: HashMap<(usize, u32), Option<(u32, Link)>>,
     interfaces: Vec<Interface>,
     warnings: Vec<String>,
+    /// Overwrite credential HTTP headers before writing (not `--no-redact`).
+    redact: bool,
+    /// Header values overwritten so far.
+    redacted: u64,
 }
 
 impl CaptureWriter {
     /// Writes the Section Header Block to `file`, newly created at `path`.
-    pub fn create(file: File, path: &Path) -> Result<CaptureWriter, TracerError> {
+    /// With `redact`, every frame goes through
+    /// [`crate::redact::frame::redact_frame`] before it is written.
+    pub(crate) fn create(
+        file: File,
+        path: &Path,
+        redact: bool,
+    ) -> Result<CaptureWriter, TracerError> {
         let err = |e: std::io::Error| TracerError::Bundle {
             path: path.to_path_buf(),
             source: e,
@@ -65,21 +76,33 @@ impl CaptureWriter {
             ids: HashMap::new(),
             interfaces: Vec::new(),
             warnings: Vec::new(),
+            redact,
+            redacted: 0,
         })
     }
 
     /// Appends one frame, declaring its interface first if new.
-    /// `ns` is the namespace of the socket that received it.
-    pub fn write(&mut self, frame: &Frame, data: &[u8], ns: &NsInfo) -> Result<(), TracerError> {
-        let Some(id) = self.interface_id(frame, ns)? else {
+    /// `ns` is the namespace of the socket that received it. `data` is
+    /// redacted in place first (when redacting): the capture thread's
+    /// buffer, reused for the next frame.
+    pub(crate) fn write(
+        &mut self,
+        frame: &Frame,
+        data: &mut [u8],
+        ns: &NsInfo,
+    ) -> Result<(), TracerError> {
+        let Some((id, link)) = self.interface_id(frame, ns)? else {
             return Ok(());
         };
+        if self.redact {
+            self.redacted += redact_frame(link, data);
+        }
         let block = EnhancedPacketBlock {
             interface_id: id,
             // pcap-file writes the Duration as ns; the IDB's if_tsresol=9 says so.
             timestamp: Duration::from_nanos(frame.realtime_ns),
             original_len: u32::try_from(frame.original).unwrap_or(u32::MAX),
-            data: Cow::Borrowed(data),
+            data: Cow::Borrowed(&*data),
             options: vec![],
         };
         self.out
@@ -88,7 +111,11 @@ impl CaptureWriter {
         Ok(())
     }
 
-    fn interface_id(&mut self, frame: &Frame, ns: &NsInfo) -> Result<Option<u32>, TracerError> {
+    fn interface_id(
+        &mut self,
+        frame: &Frame,
+        ns: &NsInfo,
+    ) -> Result<Option<(u32, Link)>, TracerError> {
         let key = (ns.index, frame.ifindex);
         if let Some(id) = self.ids.get(&key) {
             return Ok(*id);
@@ -103,6 +130,11 @@ impl CaptureWriter {
             return Ok(None);
         };
         let id = self.interfaces.len() as u32;
+        let framing = if link == DataLink::RAW {
+            Link::RawIp
+        } else {
+            Link::Ethernet
+        };
         let idb = InterfaceDescriptionBlock {
             linktype: link,
             snaplen: SNAPLEN as u32,
@@ -121,21 +153,22 @@ impl CaptureWriter {
             link_type: u32::from(link) as u16,
             netns: ns.id.clone(),
         });
-        self.ids.insert(key, Some(id));
-        Ok(Some(id))
+        self.ids.insert(key, Some((id, framing)));
+        Ok(Some((id, framing)))
     }
 
     /// Pushes buffered blocks to the file (the capture loop calls it every 50 ms).
-    pub fn flush(&mut self) -> Result<(), TracerError> {
+    pub(crate) fn flush(&mut self) -> Result<(), TracerError> {
         self.out.get_mut().flush().map_err(|e| TracerError::Bundle {
             path: self.path.clone(),
             source: e,
         })
     }
 
-    /// Interfaces and warnings, for meta.json.
-    pub fn finish(self) -> (Vec<Interface>, Vec<String>) {
-        (self.interfaces, self.warnings)
+    /// Interfaces, warnings and the count of header values redacted, for
+    /// meta.json.
+    pub(crate) fn finish(self) -> (Vec<Interface>, Vec<String>, u64) {
+        (self.interfaces, self.warnings, self.redacted)
     }
 
     fn io_err(&self, e: pcap_file::PcapError) -> TracerError {
@@ -163,7 +196,7 @@ mod tests {
     fn writes_a_pcapng_with_nanosecond_resolution() {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("c.pcapng");
-        let mut w = CaptureWriter::create(File::create(&path).unwrap(), &path).unwrap();
+        let mut w = CaptureWriter::create(File::create(&path).unwrap(), &path, true).unwrap();
         let frame = Frame {
             ifindex: 1,
             hatype: ARPHRD_LOOPBACK,
@@ -172,18 +205,18 @@ mod tests {
             realtime_ns: 1_700_000_000_123_456_789,
         };
         let ns = NsInfo::default();
-        w.write(&frame, &[1, 2, 3, 4], &ns).unwrap();
-        w.write(&frame, &[5, 6, 7, 8], &ns).unwrap();
+        w.write(&frame, &mut [1, 2, 3, 4], &ns).unwrap();
+        w.write(&frame, &mut [5, 6, 7, 8], &ns).unwrap();
         // The same ifindex in another namespace is another interface.
         let other = NsInfo {
             index: 1,
             id: Some("net:[1]".into()),
             names: [(1, "veth0".to_string())].into(),
         };
-        w.write(&frame, &[9], &other).unwrap();
+        w.write(&frame, &mut [9], &other).unwrap();
         w.flush().unwrap();
-        let (ifaces, warnings) = w.finish();
-        assert_eq!((ifaces.len(), warnings.len()), (2, 0));
+        let (ifaces, warnings, redacted) = w.finish();
+        assert_eq!((ifaces.len(), warnings.len(), redacted), (2, 0, 0));
         assert_eq!(
             (ifaces[1].name.as_str(), ifaces[1].netns.as_deref()),
             ("veth0", Some("net:[1]"))

@@ -76,7 +76,7 @@ fn trace(
     let pre = procnet::pre_existing(pid, &mut warnings);
     register(probes, pid, &pre)?;
     let own = capture_ns.is_own();
-    let capture = Capture::start(bundle, (!own).then_some(capture_ns))?;
+    let capture = Capture::start(bundle, (!own).then_some(capture_ns), opts.record.redact())?;
     if target.exited() {
         let _ = capture.stop();
         return Err(TracerError::ExitedDuringAttach { pid });
@@ -94,7 +94,7 @@ fn trace(
         resolv_conf: &resolv,
         netns: (!own).then_some(&netns),
     };
-    let mut meta = meta::initial(subject, clock::sample_map(), start);
+    let mut meta = meta::initial(subject, clock::sample_map(), start, opts.record.redact());
     meta.warnings.extend(probes.warnings.iter().cloned());
     meta.warnings.extend(warnings);
     meta.drop_reasons = probes.names.drop_reasons.clone();
@@ -130,7 +130,9 @@ fn trace(
         a.ended_by = Some(ended_by.into());
     }
     session.finish(None);
-    report::finish_run(bundle, opts.record.json);
+    // The sudo invoker, as for the bundle (resolved before, so it cannot fail now).
+    let owner = user::resolve(None).ok().flatten().map(|u| u.owner().into());
+    report::finish_run(bundle, &opts.record.json_output(owner));
     Ok(0)
 }
 

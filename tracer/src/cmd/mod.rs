@@ -6,6 +6,7 @@
 
 pub mod analyze;
 pub mod attach;
+pub mod json_out;
 pub mod report;
 pub mod run;
 
@@ -24,9 +25,29 @@ pub struct RecordOptions {
     pub ready_file: Option<PathBuf>,
     /// Print one line per network event as it happens (on stderr).
     pub live: bool,
+    /// `--no-redact`: keep secrets (URL passwords, credential headers) in
+    /// the bundle; off by default, so redaction is on.
+    pub no_redact: bool,
+    /// `--json-file PATH`: also write the verdict JSON there.
+    pub json_file: Option<PathBuf>,
 }
 
 impl RecordOptions {
+    /// Whether secrets are kept out of the bundle ([`crate::redact`]).
+    pub fn redact(&self) -> bool {
+        !self.no_redact
+    }
+
+    /// Where the verdict JSON goes; the file is opened as `owner`
+    /// ([`json_out::JsonOutput::owner`]).
+    pub fn json_output(&self, owner: Option<gotrace_bundle::Owner>) -> json_out::JsonOutput {
+        json_out::JsonOutput {
+            stdout: self.json,
+            file: self.json_file.clone(),
+            owner,
+        }
+    }
+
     /// The bundle directory to write: `-o PATH`, else [`default_dir`].
     pub fn bundle_dir(&self) -> PathBuf {
         self.output.clone().unwrap_or_else(default_dir)

@@ -18,7 +18,7 @@ use crate::process::{privileges, signals, spawn};
 use crate::record::live::LiveView;
 use crate::record::probes::{Mode, Probes};
 use crate::record::session::{Session, POLL};
-use crate::{clock, meta};
+use crate::{clock, meta, sudo_env};
 
 /// Options of `gotrace run`.
 pub struct RunOptions {
@@ -57,21 +57,23 @@ fn trace(
     probes: &mut Probes,
     bundle: &mut BundleWriter,
 ) -> Result<i32, TracerError> {
+    let sudo_warning = sudo_warning(opts, run_as, path);
     // Before the ready file: a script may signal gotrace as soon as it sees it.
     signals::install();
     let child = spawn::spawn_gated(path, &opts.argv, run_as)?;
     let pid = child.pid;
     // If anything below fails, dropping `child` closes the gate: it exits 125.
     probes.trace(pid.as_raw() as u32)?;
-    let capture = Capture::start(bundle, None)?;
+    let capture = Capture::start(bundle, None, opts.record.redact())?;
     let clock_map = clock::sample_map();
     let start = clock::monotonic_ns();
     let subject = meta::Subject::child(&opts.argv, pid.as_raw() as u32);
-    let mut meta = meta::initial(subject, clock_map, start);
+    let mut meta = meta::initial(subject, clock_map, start, opts.record.redact());
     if let Some(u) = run_as {
         (meta.uid, meta.gid) = (u.uid.as_raw(), u.gid.as_raw());
     }
     meta.warnings.extend(probes.warnings.iter().cloned());
+    meta.warnings.extend(sudo_warning.clone());
     meta.drop_reasons = probes.names.drop_reasons.clone();
     bundle.write_meta(&meta)?;
     opts.record.write_ready_file(pid.as_raw() as u32)?;
@@ -82,8 +84,34 @@ fn trace(
         .then(|| LiveView::new(Box::new(std::io::stderr()), start));
     let session = Session::new(probes, bundle, capture, meta, None, live);
     let code = follow(pid, stderr, session);
-    report::finish_run(bundle, opts.record.json);
+    // Printed again last, right before the report: the command's output
+    // would have buried it at start.
+    if let Some(w) = &sudo_warning {
+        eprintln!("gotrace: warning: {w}");
+    }
+    let owner = run_as.map(|u| RunAs::owner(u).into());
+    report::finish_run(bundle, &opts.record.json_output(owner));
     Ok(code)
+}
+
+/// The warning that sudo's env_reset may have dropped the user's Go
+/// settings ([`sudo_env`]), with the values Go then used (redacted unless
+/// `--no-redact`), when that is suspected.
+fn sudo_warning(
+    opts: &RunOptions,
+    run_as: Option<&RunAs>,
+    path: &std::path::Path,
+) -> Option<String> {
+    let env = sudo_env::current_env();
+    if !sudo_env::env_reset_suspected(env.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        return None;
+    }
+    let go = sudo_env::command_go(&opts.argv[0], path);
+    let mut used = sudo_env::query(go.as_deref(), run_as);
+    if let (Ok(values), true) = (used.as_mut(), opts.record.redact()) {
+        crate::redact::env(values);
+    }
+    Some(sudo_env::warning(&used))
 }
 
 /// From the command's exec to its exit and the completed bundle; returns

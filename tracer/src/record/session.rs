@@ -46,6 +46,8 @@ pub struct Session<'a> {
     pub root_exit: Option<ExitStatus>,
     /// Warnings for meta.json gathered while recording.
     pub warnings: Vec<String>,
+    /// Payload heads with credential headers overwritten (when redacting).
+    redacted_heads: u64,
 }
 
 impl<'a> Session<'a> {
@@ -68,6 +70,7 @@ impl<'a> Session<'a> {
             events_err: None,
             root_exit: None,
             warnings: Vec::new(),
+            redacted_heads: 0,
         }
     }
 
@@ -84,6 +87,8 @@ impl<'a> Session<'a> {
         unsafe { libc::poll(pfd.as_mut_ptr(), 1, wait.as_millis() as libc::c_int) };
         let writing = self.events_err.is_none();
         let root = self.meta.root_pid;
+        let redact = self.meta.redacted.as_ref().is_some_and(|r| r.enabled);
+        let redacted_heads = &mut self.redacted_heads;
         let mut failed = None;
         let mut entered = Vec::new();
         let (bundle, stderr_log, live, root_exit) = (
@@ -104,7 +109,10 @@ impl<'a> Session<'a> {
             if !writing || failed.is_some() {
                 return;
             }
-            if let Some(ev) = decode::decode(raw, bundle.next_id(), names) {
+            if let Some(mut ev) = decode::decode(raw, bundle.next_id(), names) {
+                if redact {
+                    *redacted_heads += crate::redact::event(&mut ev);
+                }
                 if let (Op::Exit { status: Some(s) }, true) = (&ev.op, ev.tgid == root) {
                     *root_exit = Some(*s);
                 }
@@ -179,6 +187,10 @@ impl<'a> Session<'a> {
             meta.warnings.push(format!("the kernel skipped {missed} runs of gotrace's probes because another eBPF program was running on the same CPU (a softirq interrupting a probe): kernel events such as retransmits or TCP state changes may be missing from events.jsonl"));
         }
         meta.dropped_packets = cap.dropped;
+        if let Some(r) = meta.redacted.as_mut() {
+            r.header_values = cap.redacted_headers;
+            r.payload_heads = self.redacted_heads;
+        }
         meta.interfaces = cap.interfaces;
         meta.warnings.extend(cap.warnings);
         meta.warnings.extend(self.warnings);
