@@ -45,7 +45,9 @@ pub use error::AnalyzeError;
 // The decoders keep their short paths (`gotrace_analyzer::dns`, ...): the
 // tracer, xtask and the fuzz targets use them.
 pub use proto::{dns, errno, http, icmp, tls};
-pub use report::{render_text, Analysis, Attached, CaptureFacts, Context, Report, Verdict};
+pub use report::{
+    render_text, Analysis, Attached, CaptureFacts, Context, Report, Verdict, VERDICT_FORMAT_VERSION,
+};
 
 use crate::capture::CaptureIndex;
 use crate::clock::Clock;

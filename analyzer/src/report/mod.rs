@@ -135,8 +135,14 @@ pub struct Attached {
 }
 
 /// `verdict.json`'s flat object, fields in documented order.
+/// The version of the verdict object (`verdict.json`, `--json`; its
+/// schema is docs/verdict.schema.json): bumped whenever its keys or their
+/// meaning change.
+pub const VERDICT_FORMAT_VERSION: u32 = 1;
+
 #[derive(Serialize)]
 struct JsonOut<'a> {
+    format_version: u32,
     layer: Layer,
     cause: Cause,
     summary: &'a str,
@@ -159,6 +165,7 @@ impl Report {
     fn json_out(&self) -> JsonOut<'_> {
         let v = &self.verdict;
         JsonOut {
+            format_version: VERDICT_FORMAT_VERSION,
             layer: v.layer,
             cause: v.cause,
             summary: &v.summary,
