@@ -11,6 +11,7 @@
 
 mod error;
 mod event;
+mod fds;
 mod meta;
 mod reader;
 mod tcp_state;
@@ -18,6 +19,7 @@ mod writer;
 
 pub use error::{ReadError, WriteError};
 pub use event::{Dir, Event, Io, Op, SockAddr};
+pub use fds::{FdChange, FdTable};
 pub use meta::{
     go_env, Attach, ClockMap, ExitStatus, Firewall, Interface, Meta, PreExistingSocket, Redacted,
     ResolvConf, FORMAT_VERSION, GO_ENV,

@@ -9,7 +9,8 @@ use crate::describe::{self, describe};
 use crate::proto::dns::{self, DnsMessage};
 use crate::proto::errno;
 use gotrace_bundle::{
-    Event, Io, Op, SockAddr, TcpState, AF_INET, AF_INET6, SOCK_DGRAM, SOCK_STREAM,
+    Event, FdChange, FdTable, Io, Op, SockAddr, TcpState, AF_INET, AF_INET6, SOCK_DGRAM,
+    SOCK_STREAM,
 };
 
 #[derive(Debug, Clone)]
@@ -34,7 +35,7 @@ struct TcpChange<'a> {
 /// syscalls on their (tgid, fd) continue them.
 pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) -> Correlation {
     let mut out = Correlation::default();
-    let mut sockets: HashMap<(u32, i32), SockInfo> = HashMap::new();
+    let mut sockets: FdTable<SockInfo> = FdTable::new();
     let mut open: HashMap<(u32, i32), usize> = HashMap::new();
     for a in seeds {
         open.insert((a.tgid, a.fd), out.attempts.len());
@@ -49,35 +50,25 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
     };
 
     for ev in events {
+        let change = sockets.apply(ev, |ev, sock_type| SockInfo {
+            sock_type,
+            event: step(ev, describe(ev).unwrap_or_default()),
+        });
         match &ev.op {
-            Op::Socket {
-                ret,
-                domain,
-                sock_type,
-                ..
-            } => {
+            Op::Socket { domain, .. } => {
                 if *domain == AF_INET || *domain == AF_INET6 {
                     out.any_network_syscall = true;
                 }
-                // ret is the new fd, or -errno for a failed socket().
-                if let Some(fd) = i32::try_from(*ret).ok().filter(|fd| *fd >= 0) {
-                    let key = (ev.tgid, fd);
-                    open.remove(&key);
-                    let text = describe(ev).unwrap_or_default();
-                    sockets.insert(
-                        key,
-                        SockInfo {
-                            sock_type: *sock_type,
-                            event: step(ev, text),
-                        },
-                    );
+                // A new socket on a reused number: the old attempt is over.
+                if let FdChange::Opened(fd) = change {
+                    open.remove(&(ev.tgid, fd));
                 }
             }
             Op::Connect { fd, ret, peer, .. } => {
                 let Some(peer) = peer else { continue };
                 out.any_network_syscall = true;
                 let key = (ev.tgid, *fd);
-                let info = sockets.get(&key);
+                let info = sockets.get(ev.tgid, *fd);
                 let is_dns_port = peer.port == dns::PORT;
                 let kind = match info.map(|i| i.sock_type) {
                     Some(SOCK_STREAM) => Kind::Tcp,
@@ -134,7 +125,7 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
                         };
                         out.any_network_syscall = true;
                         let mut a = Attempt::new(Kind::Dns, ev, *fd, p.canonical());
-                        if let Some(i) = sockets.get(&key) {
+                        if let Some(i) = sockets.get(ev.tgid, *fd) {
                             a.steps.push(i.event.clone());
                         }
                         out.attempts.push(a);
@@ -217,7 +208,6 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
                     a.closed = true;
                     a.close_ns = Some(ev.ts_ns);
                 }
-                sockets.remove(&key);
             }
             Op::TcpState {
                 sock,

@@ -48,7 +48,7 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use gotrace_analyzer::describe::{describe_on, Conn};
-use gotrace_bundle::{Event, Op, SockAddr, SOCK_STREAM};
+use gotrace_bundle::{Event, FdTable, Op, SockAddr, SOCK_STREAM};
 
 /// Identical consecutive lines closer than this (ns) are folded.
 pub const FOLD_NS: u64 = 100_000_000;
@@ -65,8 +65,8 @@ pub struct LiveView {
     start_ns: u64,
     /// Last comm seen per tgid, for kernel events (tid 0).
     comms: HashMap<u32, String>,
-    /// Open sockets per (tgid, fd).
-    socks: HashMap<(u32, i32), Sock>,
+    /// Open sockets per (tgid, fd), the table correlation keeps too.
+    socks: FdTable<Sock>,
     /// The last line printed, to fold its repeats.
     last: Option<Last>,
     /// A write failed: print nothing more.
@@ -97,7 +97,7 @@ impl LiveView {
             out,
             start_ns,
             comms: HashMap::new(),
-            socks: HashMap::new(),
+            socks: FdTable::new(),
             last: None,
             failed: false,
         }
@@ -162,7 +162,7 @@ impl LiveView {
             return Conn::default();
         };
         let fd = io.fd;
-        match self.socks.get(&(ev.tgid, fd)) {
+        match self.socks.get(ev.tgid, fd) {
             Some(s) => Conn {
                 peer: s.peer.as_ref(),
                 stream: s.stream,
@@ -173,27 +173,17 @@ impl LiveView {
 
     /// Keeps the socket table up to date.
     fn track(&mut self, ev: &Event) {
-        match &ev.op {
-            Op::Socket { ret, sock_type, .. } => {
-                if let Some(fd) = i32::try_from(*ret).ok().filter(|fd| *fd >= 0) {
-                    let sock = Sock {
-                        stream: *sock_type == SOCK_STREAM,
-                        peer: None,
-                    };
-                    self.socks.insert((ev.tgid, fd), sock);
-                }
-            }
-            Op::Connect {
-                fd, peer: Some(p), ..
-            } => {
-                self.socks.entry((ev.tgid, *fd)).or_default().peer = Some(p.clone());
-            }
-            Op::Close { fd, .. } => {
-                self.socks.remove(&(ev.tgid, *fd));
-            }
-            // The whole process is gone, and its fds with it.
-            Op::Exit { .. } => self.socks.retain(|(tgid, _), _| *tgid != ev.tgid),
-            _ => {}
+        self.socks.apply(ev, |_, sock_type| Sock {
+            stream: sock_type == SOCK_STREAM,
+            peer: None,
+        });
+        if let Op::Connect {
+            fd, peer: Some(p), ..
+        } = &ev.op
+        {
+            self.socks
+                .get_or_insert_with(ev.tgid, *fd, Sock::default)
+                .peer = Some(p.clone());
         }
     }
 
