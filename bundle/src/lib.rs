@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+mod dirfd;
 mod error;
 mod event;
 mod meta;
@@ -25,7 +26,8 @@ pub use reader::{
     bundle_from_bytes, read_bundle, read_events, Bundle, ReadEvents, MAX_BAD_LINE_WARNINGS,
     MAX_EVENT_LINE_BYTES,
 };
-pub use writer::{BundleWriter, Owner};
+pub use dirfd::create_new;
+pub use writer::{BundleWriter, Owner, META_RESERVE_BYTES};
 
 /// The kernel's numbers in [`Op::Socket`]'s `domain` (`AF_*`, `<sys/socket.h>`)
 /// and `sock_type` (`SOCK_*`, `<linux/net.h>`) and in the ABI's `family`:

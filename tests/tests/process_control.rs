@@ -134,8 +134,8 @@ fn assert_bundle_owned_by(bundle: &Path, ids: (u32, u32)) {
 }
 
 /// Under sudo the command runs as the invoking user: uid, groups, HOME,
-/// USER and LOGNAME are theirs, and so are the bundle and its files (but
-/// not the parent directory gotrace made for -o).
+/// USER and LOGNAME are theirs, and so are the bundle, its files and the
+/// parent directory gotrace made for -o.
 #[test]
 fn under_sudo_the_command_runs_as_the_invoking_user() {
     let scratch = Scratch::new("sudo-user");
@@ -165,7 +165,7 @@ fn under_sudo_the_command_runs_as_the_invoking_user() {
     ];
     assert_eq!(lines, expected, "{context}");
     assert_bundle_owned_by(&bundle, (SUDO_UID, SUDO_GID));
-    assert_eq!(owner(&parent), (0, 0), "-o's parent stays root's");
+    assert_eq!(owner(&parent), (SUDO_UID, SUDO_GID), "-o's parent made by gotrace");
 }
 
 /// `--user root` overrides the sudo variables: the command keeps uid 0 and

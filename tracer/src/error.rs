@@ -50,6 +50,11 @@ pub enum TracerError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Writing one file of the bundle failed, or a name it needs was
+    /// taken by something gotrace did not make (the writer's message
+    /// names the file and the fix).
+    #[error("{0}")]
+    BundleFile(#[source] gotrace_bundle::WriteError),
     /// A system call of the tracer's own failed.
     #[error("{what}: {source}")]
     Sys {

@@ -109,12 +109,8 @@ fn trace(
         ended_by: None,
     });
     bundle.write_meta(&meta)?;
-    let stderr_log =
-        std::fs::File::create(bundle.path(files::STDERR)).map_err(|e| TracerError::Bundle {
-            path: bundle.path(files::STDERR),
-            source: e,
-        })?;
-    opts.record.write_ready_file(pid)?;
+    let stderr_log = bundle.create_file(files::STDERR)?;
+    opts.record.write_ready_file(pid, bundle.owner())?;
     let live = opts.record.live.then(|| {
         let mut l = LiveView::new(Box::new(std::io::stderr()), start);
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();

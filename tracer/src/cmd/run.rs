@@ -74,7 +74,8 @@ fn trace(
     meta.warnings.extend(probes.warnings.iter().cloned());
     meta.drop_reasons = probes.names.drop_reasons.clone();
     bundle.write_meta(&meta)?;
-    opts.record.write_ready_file(pid.as_raw() as u32)?;
+    opts.record
+        .write_ready_file(pid.as_raw() as u32, bundle.owner())?;
     let (pid, stderr) = child.release()?;
     let live = opts
         .record
