@@ -272,7 +272,8 @@ pub fn create_new(path: &std::path::Path, owner: Option<Owner>) -> io::Result<Fi
 /// Reserves `len` bytes for `file` (fallocate(2)), so a later write of up
 /// to that size succeeds on a full disk.
 pub fn reserve(file: &File, len: u64) -> io::Result<()> {
-    let len = libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let len =
+        libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: plain syscall on an open fd.
     cvt(unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len) }).map(|_| ())
 }
@@ -351,7 +352,10 @@ mod tests {
         };
         let made = dir.make_dir(OsStr::new("x"), Some(owner)).unwrap();
         assert!(made.is_some());
-        assert!(dir.make_dir(OsStr::new("x"), Some(owner)).unwrap().is_none());
+        assert!(dir
+            .make_dir(OsStr::new("x"), Some(owner))
+            .unwrap()
+            .is_none());
         let md = std::fs::metadata(tmp.path().join("x")).unwrap();
         assert_eq!((md.uid(), md.gid()), (owner.uid, owner.gid));
         let id = made.unwrap().id().unwrap();

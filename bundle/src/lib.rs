@@ -16,6 +16,7 @@ mod meta;
 mod reader;
 mod writer;
 
+pub use dirfd::create_new;
 pub use error::{ReadError, WriteError};
 pub use event::{Event, Op, SockAddr};
 pub use meta::{
@@ -26,7 +27,6 @@ pub use reader::{
     bundle_from_bytes, read_bundle, read_events, Bundle, ReadEvents, MAX_BAD_LINE_WARNINGS,
     MAX_EVENT_LINE_BYTES,
 };
-pub use dirfd::create_new;
 pub use writer::{BundleWriter, Owner, META_RESERVE_BYTES};
 
 /// The kernel's numbers in [`Op::Socket`]'s `domain` (`AF_*`, `<sys/socket.h>`)

@@ -680,7 +680,9 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "root's");
         for name in [files::META, files::VERDICT, files::STDERR, files::EVENTS] {
             assert!(
-                std::fs::symlink_metadata(dir.join(name)).unwrap().is_symlink(),
+                std::fs::symlink_metadata(dir.join(name))
+                    .unwrap()
+                    .is_symlink(),
                 "{name}: discard removed what it did not make"
             );
         }
