@@ -165,7 +165,11 @@ fn under_sudo_the_command_runs_as_the_invoking_user() {
     ];
     assert_eq!(lines, expected, "{context}");
     assert_bundle_owned_by(&bundle, (SUDO_UID, SUDO_GID));
-    assert_eq!(owner(&parent), (SUDO_UID, SUDO_GID), "-o's parent made by gotrace");
+    assert_eq!(
+        owner(&parent),
+        (SUDO_UID, SUDO_GID),
+        "-o's parent made by gotrace"
+    );
 }
 
 /// `--user root` overrides the sudo variables: the command keeps uid 0 and

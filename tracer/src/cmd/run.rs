@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use gotrace_bundle::{files, ExitStatus};
+use gotrace_bundle::{files, ExitStatus, Meta};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
@@ -96,14 +96,14 @@ fn trace(
         .then(|| LiveView::new(Box::new(std::io::stderr()), start));
     let mut session = Session::new(&mut probes, bundle, capture, meta, None, live);
     session.warnings = warnings;
-    let code = follow(pid, tee, session);
-    report::finish_run(bundle, opts.record.json);
+    let (code, unwritten) = follow(pid, tee, session);
+    report::finish_run(bundle, opts.record.json, unwritten.as_ref());
     Ok(code)
 }
 
 /// From the command's exec to its exit and the completed bundle; returns
-/// gotrace's exit status.
-fn follow(pid: Pid, tee: Tee, mut session: Session<'_>) -> i32 {
+/// gotrace's exit status, and the final meta if it could not be written.
+fn follow(pid: Pid, tee: Tee, mut session: Session<'_>) -> (i32, Option<Meta>) {
     let status = wait_forwarding_signals(pid, &mut session);
     // The pass-through ends at EOF; a background grandchild could hold the
     // pipe open, so wait a bounded time.
@@ -118,12 +118,13 @@ fn follow(pid: Pid, tee: Tee, mut session: Session<'_>) -> i32 {
             .warnings
             .push(format!("lost track of the command: {e}"));
     }
-    session.finish(status.as_ref().ok().copied());
-    match status {
+    let unwritten = session.finish(status.as_ref().ok().copied());
+    let code = match status {
         Ok(ExitStatus::Code(c)) => c,
         Ok(ExitStatus::Signal(s)) => 128 + s,
         Err(e) => e.exit_code(),
-    }
+    };
+    (code, unwritten)
 }
 
 /// Records until the command exits, forwarding signals gotrace receives

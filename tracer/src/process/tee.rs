@@ -61,6 +61,22 @@ impl TeeReport {
         }
     }
 
+    /// Counts one chunk of `len` bytes and the result of writing it to
+    /// stderr.log; after the first failure nothing more is logged.
+    pub fn count(&mut self, len: usize, logged: Result<(), i32>) {
+        self.read += len as u64;
+        match logged {
+            Ok(()) if self.log_errno == 0 => self.logged += len as u64,
+            Ok(()) => {}
+            Err(errno) => self.log_errno = errno,
+        }
+    }
+
+    /// Whether stderr.log still takes writes.
+    pub fn logging(&self) -> bool {
+        self.log_errno == 0
+    }
+
     /// The warning for meta.json when stderr.log is short of what the
     /// command wrote, naming the file, the error and the bytes lost.
     pub fn warning(&self) -> Option<String> {
@@ -69,7 +85,7 @@ impl TeeReport {
         }
         let e = std::io::Error::from_raw_os_error(self.log_errno);
         Some(format!(
-            "stderr.log: writing failed after {} bytes ({e}): the last {} of the {} bytes the command wrote to stderr are not in it (they were passed through to the terminal)",
+            "stderr.log: writing failed after {} bytes ({e}): the last {} of the {} bytes the command wrote to stderr are not in it (they still reached its stderr)",
             self.logged,
             self.read - self.logged,
             self.read
@@ -144,7 +160,7 @@ unsafe fn helper(
         }
     }
     let mut report = TeeReport::default();
-    let (mut to_out, mut to_log) = (true, log >= 0);
+    let mut to_out = true;
     let mut buf = [0u8; 16384];
     loop {
         let n = libc::read(pipe, buf.as_mut_ptr().cast(), buf.len());
@@ -158,17 +174,12 @@ unsafe fn helper(
             break;
         }
         let chunk = &buf[..n as usize];
-        report.read += chunk.len() as u64;
         to_out = to_out && write_all(out, chunk).is_ok();
-        if to_log {
-            match write_all(log, chunk) {
-                Ok(()) => report.logged += chunk.len() as u64,
-                Err(errno) => {
-                    report.log_errno = errno;
-                    to_log = false;
-                }
-            }
-        }
+        let logged = match log >= 0 && report.logging() {
+            true => write_all(log, chunk),
+            false => Ok(()),
+        };
+        report.count(chunk.len(), logged);
     }
     let bytes = report.to_bytes();
     let _ = write_all(status, &bytes);
@@ -269,11 +280,12 @@ mod tests {
 
     #[test]
     fn the_report_crosses_the_pipe_and_names_what_was_lost() {
-        let r = TeeReport {
-            read: 100,
-            logged: 40,
-            log_errno: libc::ENOSPC,
-        };
+        let mut r = TeeReport::default();
+        r.count(40, Ok(()));
+        r.count(50, Err(libc::ENOSPC));
+        assert!(!r.logging());
+        r.count(10, Ok(()));
+        assert_eq!((r.read, r.logged, r.log_errno), (100, 40, libc::ENOSPC));
         assert_eq!(TeeReport::from_bytes(&r.to_bytes()), r);
         let w = r.warning().unwrap();
         assert!(
