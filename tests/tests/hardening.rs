@@ -47,26 +47,15 @@ impl Ns {
         }
     }
 
-    /// `ip netns exec <client> gotrace run ARGS` from `/`, with the sudo
-    /// variables naming [`USER`] when `as_user`.
+    /// `ip netns exec <client> gotrace run ARGS` ([`support::gotrace_run_in`]),
+    /// with the sudo variables naming [`USER`] when `as_user`.
     fn gotrace(&self, args: &[&str], as_user: bool) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.pair.client])
-            .arg(support::gotrace())
-            .arg("run")
-            .args(args)
-            .env_clear()
-            .env(
-                "PATH",
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            )
-            .env("HOME", "/root")
-            .current_dir("/");
-        if as_user {
-            c.env("SUDO_UID", USER.to_string())
-                .env("SUDO_GID", USER.to_string());
-        }
-        c
+        let sudo = [
+            ("SUDO_UID", USER.to_string()),
+            ("SUDO_GID", USER.to_string()),
+        ];
+        let env: &[(&str, String)] = if as_user { &sudo } else { &[] };
+        support::gotrace_run_in(&self.pair.client, args, env)
     }
 
     /// Runs `gotrace run ARGS` ([`Ns::gotrace`]) to its end (at most 60 s)
@@ -172,15 +161,6 @@ impl Ns {
     }
 }
 
-fn describe(out: &Output) -> String {
-    format!(
-        "status {}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// A small tmpfs mounted for one test, unmounted when dropped (also when
 /// the test fails).
 struct Tmpfs {
@@ -262,7 +242,7 @@ fn links_planted_in_the_bundle_dir_are_never_written_through() {
         &["-o", bundle.to_str().unwrap(), "--", "sh", "-c", &script],
         true,
     );
-    let context = describe(&out);
+    let context = support::describe(&out);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -301,7 +281,7 @@ fn a_setup_failure_after_fork_leaves_no_child_and_no_probe() {
     let bundle = fs.path.join("bundle");
     assert_eq!(ns.census(), (vec![], 0), "the namespace starts empty");
     let out = ns.run(&["-o", bundle.to_str().unwrap(), "--", "true"], false);
-    let context = describe(&out);
+    let context = support::describe(&out);
     assert_eq!(out.status.code(), Some(70), "{context}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("No space left on device"), "{context}");
@@ -339,7 +319,7 @@ fn user_and_exec_failures_leave_no_child_and_no_probe() {
         let mut all = vec!["-o", bundle.to_str().unwrap()];
         all.extend_from_slice(args);
         let out = ns.run(&all, false);
-        let context = format!("{name}: {}", describe(&out));
+        let context = format!("{name}: {}", support::describe(&out));
         assert_eq!(out.status.code(), Some(code), "{context}");
         ns.assert_nothing_left(&context);
         assert!(!bundle.exists(), "no bundle is left\n{context}");
@@ -449,7 +429,7 @@ fn a_full_disk_mid_run_is_a_warning_and_the_status_is_still_recorded() {
         &["-o", bundle.to_str().unwrap(), "--", "sh", "-c", &script],
         false,
     );
-    let context = describe(&out);
+    let context = support::describe(&out);
     assert_eq!(out.status.code(), Some(0), "{context}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("succeeded after"), "{context}");
