@@ -88,7 +88,7 @@ pub struct BundleWriter {
 struct Made {
     name: String,
     id: FileId,
-    _held: Option<File>,
+    held: Option<File>,
 }
 
 /// The temp file a file is written to before its atomic rename.
@@ -145,7 +145,7 @@ impl BundleWriter {
             made: Mutex::new(vec![Made {
                 name: files::EVENTS.to_string(),
                 id: events_id,
-                _held: held,
+                held,
             }]),
             meta_reserve: Mutex::new(None),
         })
@@ -180,6 +180,18 @@ impl BundleWriter {
         let (file, id) = create_in(&self.fd, &self.dir, name, self.owner)?;
         self.record(name, Some((id, file.try_clone().ok())));
         Ok(file)
+    }
+
+    /// A new read-only handle on the file this writer made as `name`,
+    /// whatever is at that name now (opened through /proc/self/fd, which
+    /// reaches the open file, not the name; proc(5)): for analysing what
+    /// gotrace wrote, never what the command put in its place. `None` when
+    /// the writer made no such file (or /proc is not mounted).
+    pub fn reopen(&self, name: &str) -> Option<File> {
+        use std::os::fd::AsRawFd;
+        let made = self.made.lock().unwrap_or_else(|p| p.into_inner());
+        let held = made.iter().find(|m| m.name == name)?.held.as_ref()?;
+        File::open(format!("/proc/self/fd/{}", held.as_raw_fd())).ok()
     }
 
     /// Who the bundle's files belong to (`None`: gotrace's own user).
@@ -335,7 +347,7 @@ impl BundleWriter {
             all.push(Made {
                 name: name.to_string(),
                 id,
-                _held: held,
+                held,
             });
         }
     }
@@ -693,6 +705,36 @@ mod tests {
         let e = BundleWriter::create(&again, NOBODY).unwrap_err();
         assert!(matches!(e, WriteError::NotOurs { .. }), "{e}");
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "root's");
+    }
+
+    /// What the writer wrote is read back from its own files, not from
+    /// whatever now has their names.
+    #[test]
+    fn reopen_reads_the_writers_file_not_what_replaced_it() {
+        use std::io::Read;
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("precious");
+        std::fs::write(&target, "root's").unwrap();
+        let dir = tmp.path().join("b");
+        let w = BundleWriter::create(&dir, NOBODY).unwrap();
+        w.create_file(files::STDERR)
+            .unwrap()
+            .write_all(b"go: said this")
+            .unwrap();
+        w.write_meta(&meta(Some(1))).unwrap();
+        link(&target, &dir.join(files::STDERR));
+        link(&target, &dir.join(files::META));
+        let read = |name| {
+            let mut s = String::new();
+            w.reopen(name).unwrap().read_to_string(&mut s).unwrap();
+            s
+        };
+        assert_eq!(read(files::STDERR), "go: said this");
+        assert_eq!(
+            serde_json::from_str::<Meta>(&read(files::META)).unwrap(),
+            meta(Some(1))
+        );
+        assert!(w.reopen(files::VERDICT).is_none());
     }
 
     /// A directory made for -o is never a link planted in its place.

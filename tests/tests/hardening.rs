@@ -212,8 +212,9 @@ fn snapshot(p: &Path) -> (Vec<u8>, u32, u32, u32) {
 }
 
 /// Item 1: the command (as the user) replaces every name gotrace writes
-/// with a link to a root-owned file outside the bundle. No such file
-/// changes, and gotrace says it refused.
+/// with a link to a root-owned file outside the bundle, which the user
+/// cannot read. No such file changes, gotrace says it refused, and the
+/// report (made as root) shows none of their contents.
 #[test]
 fn links_planted_in_the_bundle_dir_are_never_written_through() {
     let ns = Ns::new();
@@ -226,7 +227,7 @@ fn links_planted_in_the_bundle_dir_are_never_written_through() {
     for name in BUNDLE_NAMES {
         let v = victims.join(name.trim_start_matches('.'));
         std::fs::write(&v, format!("root's own {name}\n")).unwrap();
-        std::fs::set_permissions(&v, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(&v, std::fs::Permissions::from_mode(0o600)).unwrap();
         before.push((v.clone(), snapshot(&v)));
     }
     let bundle = scratch.path().join("made/bundle");
@@ -237,7 +238,10 @@ fn links_planted_in_the_bundle_dir_are_never_written_through() {
             format!("ln -sfn {} {n} && ", v.display())
         })
         .collect();
-    let script = format!("cd {} && {plant} echo planted >&2", bundle.display());
+    let script = format!(
+        "cd {} && {plant} echo planted >&2; exit 1",
+        bundle.display()
+    );
     let out = ns.run(
         &["-o", bundle.to_str().unwrap(), "--", "sh", "-c", &script],
         true,
@@ -245,9 +249,14 @@ fn links_planted_in_the_bundle_dir_are_never_written_through() {
     let context = support::describe(&out);
     assert_eq!(
         out.status.code(),
-        Some(0),
+        Some(1),
         "the command's status\n{context}"
     );
+    assert!(
+        !context.contains("root's own"),
+        "the report shows a file the user cannot read\n{context}"
+    );
+    assert!(context.contains("the command said: planted"), "{context}");
     for (v, snap) in &before {
         assert_eq!(&snapshot(v), snap, "{} changed\n{context}", v.display());
     }

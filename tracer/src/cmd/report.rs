@@ -1,10 +1,10 @@
 //! Printing the verdict at the end of a run and for `gotrace analyze`.
 
-use std::path::Path;
+use std::io::{BufReader, Read};
 
-use gotrace_analyzer::capture::CaptureIndex;
+use gotrace_analyzer::capture::{CaptureIndex, CaptureReader};
 use gotrace_analyzer::{AnalyzeError, Report};
-use gotrace_bundle::{files, Meta};
+use gotrace_bundle::{files, Meta, ReadError};
 
 use crate::bundle::BundleWriter;
 
@@ -16,11 +16,7 @@ use crate::bundle::BundleWriter;
 /// bundle's meta.json of the start, so it still tells how the command
 /// ended and why the bundle is short.
 pub fn finish_run(bundle: &BundleWriter, json: bool, unwritten: Option<&Meta>) {
-    let analysed = match unwritten {
-        None => gotrace_analyzer::analyze_bundle(bundle.dir()),
-        Some(meta) => analyze_with_meta(bundle.dir(), meta),
-    };
-    match analysed {
+    match analyze_own(bundle, unwritten) {
         Ok(report) => {
             let verdict = report.to_json();
             if let Err(e) = bundle.write_verdict(&verdict) {
@@ -37,28 +33,50 @@ pub fn finish_run(bundle: &BundleWriter, json: bool, unwritten: Option<&Meta>) {
     }
 }
 
-/// [`gotrace_analyzer::analyze_bundle`] of `dir` with `meta` in place of
-/// its meta.json.
-fn analyze_with_meta(dir: &Path, meta: &Meta) -> Result<Report, AnalyzeError> {
-    let meta_json = serde_json::to_vec(meta).map_err(|e| {
-        AnalyzeError::from(gotrace_bundle::ReadError::MetaCorrupt {
+/// [`gotrace_analyzer::analyze_bundle`] of what gotrace itself wrote:
+/// each file read through the writer's own handle ([`BundleWriter::reopen`]),
+/// never by name. The command may have put a link to a file only root can
+/// read (/etc/shadow as stderr.log) in the bundle directory: gotrace, as
+/// root, must not read it and print it in the report. `meta` replaces the
+/// bundle's meta.json when given.
+fn analyze_own(bundle: &BundleWriter, meta: Option<&Meta>) -> Result<Report, AnalyzeError> {
+    let dir = bundle.dir();
+    let read = |name: &str| -> Option<Vec<u8>> {
+        let mut bytes = Vec::new();
+        bundle.reopen(name)?.read_to_end(&mut bytes).ok()?;
+        Some(bytes)
+    };
+    let meta_json = match meta {
+        Some(m) => serde_json::to_vec(m).map_err(|e| ReadError::MetaCorrupt {
             path: dir.join(files::META),
             source: e,
-        })
-    })?;
-    let read = |name: &str| std::fs::read(dir.join(name)).ok();
+        })?,
+        None => read(files::META).ok_or_else(|| ReadError::MetaMissing {
+            dir: dir.to_path_buf(),
+        })?,
+    };
     let (events, stderr) = (read(files::EVENTS), read(files::STDERR));
     let mut b =
         gotrace_bundle::bundle_from_bytes(dir, &meta_json, events.as_deref(), stderr.as_deref())?;
-    let capture_path = dir.join(files::CAPTURE);
-    let capture = match CaptureIndex::from_path(&capture_path) {
-        Ok(idx) => Some(idx),
-        Err(e) => {
-            b.warnings.push(format!("{e}; the capture is not used"));
+    let path = dir.join(files::CAPTURE);
+    let capture = match bundle.reopen(files::CAPTURE) {
+        Some(f) => match CaptureReader::new(BufReader::with_capacity(1 << 16, f)) {
+            Ok(r) => Some(CaptureIndex::from_reader(r)),
+            Err(problem) => {
+                let e = AnalyzeError::Capture {
+                    path: path.clone(),
+                    problem,
+                };
+                b.warnings.push(format!("{e}; the capture is not used"));
+                None
+            }
+        },
+        None => {
+            b.warnings.push("capture.pcapng missing: no packet evidence, network failures cannot be confirmed on the wire".into());
             None
         }
     };
-    b.capture = capture.is_some().then_some(capture_path);
+    b.capture = capture.is_some().then_some(path);
     Ok(gotrace_analyzer::analyze(&b, capture))
 }
 
