@@ -99,6 +99,8 @@ pub struct Tee {
     pid: Pid,
     status: File,
     writer: Option<OwnedFd>,
+    /// [`Tee::finish`] ran.
+    finished: bool,
 }
 
 /// Starts the helper copying what arrives on a new pipe to gotrace's
@@ -130,6 +132,7 @@ pub fn start(log: Option<File>, run_as: Option<&RunAs>) -> Result<Tee, TracerErr
             pid: child,
             status: File::from(status_r),
             writer: Some(pipe_w),
+            finished: false,
         }),
     }
 }
@@ -239,6 +242,7 @@ impl Tee {
     /// process holds it); the helper copies on alone and exits at EOF.
     pub fn finish(mut self, wait: Duration) -> Option<TeeReport> {
         self.close_writer();
+        self.finished = true;
         let report = self.read_report(wait);
         if report.is_some() {
             let _ = waitpid(self.pid, None);
@@ -263,13 +267,18 @@ impl Tee {
     }
 }
 
-/// On a failure before the command ran: the helper sees EOF at once (no
-/// command holds the pipe); reap it if it is done.
+/// On a failure before the command ran: once gotrace's copy is closed
+/// and the held child is gone, the helper sees EOF at once; reap it.
 impl Drop for Tee {
     fn drop(&mut self) {
-        if self.writer.take().is_some() {
-            let _ = self.read_report(Duration::from_secs(1));
-            let _ = waitpid(self.pid, Some(WaitPidFlag::WNOHANG));
+        if !self.finished {
+            self.close_writer();
+            // The report comes right before its _exit.
+            let flag = match self.read_report(Duration::from_secs(1)) {
+                Some(_) => None,
+                None => Some(WaitPidFlag::WNOHANG),
+            };
+            let _ = waitpid(self.pid, flag);
         }
     }
 }
