@@ -89,6 +89,31 @@ pub enum WriteError {
         #[source]
         source: std::io::Error,
     },
+    /// Writing one file of the bundle failed (a full disk: ENOSPC, EIO).
+    #[error("writing {name} in the trace bundle {dir}: {source}; {lost} bytes of it were not written; check the disk has space")]
+    File {
+        /// The bundle directory.
+        dir: PathBuf,
+        /// The file's name in it.
+        name: String,
+        /// Bytes that did not reach the file.
+        lost: u64,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A name the writer needs is taken by something it did not make (a
+    /// link or file planted in the bundle directory): never written
+    /// through, chowned or replaced.
+    #[error("writing the trace bundle {dir}: {name} is {found} that gotrace did not make; refusing to write through or replace it (something in the bundle directory put it there?); remove it, or choose another directory")]
+    NotOurs {
+        /// The bundle directory.
+        dir: PathBuf,
+        /// The name in it.
+        name: String,
+        /// What is there ("a symbolic link", ...).
+        found: &'static str,
+    },
     /// The directory already holds a bundle (`meta.json`), which is never
     /// overwritten.
     #[error("writing the trace bundle {dir}: it already holds a bundle; choose another directory")]

@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+mod dirfd;
 mod error;
 mod event;
 mod fds;
@@ -17,6 +18,7 @@ mod reader;
 mod tcp_state;
 mod writer;
 
+pub use dirfd::create_new;
 pub use error::{ReadError, WriteError};
 pub use event::{Dir, Event, Io, Op, SockAddr};
 pub use fds::{FdChange, FdTable};
@@ -29,7 +31,7 @@ pub use reader::{
     MAX_EVENT_LINE_BYTES,
 };
 pub use tcp_state::TcpState;
-pub use writer::{BundleWriter, Owner};
+pub use writer::{BundleWriter, Owner, META_RESERVE_BYTES};
 
 /// The kernel's numbers in [`Op::Socket`]'s `domain` (`AF_*`, `<sys/socket.h>`)
 /// and `sock_type` (`SOCK_*`, `<linux/net.h>`) and in the ABI's `family`:

@@ -57,27 +57,11 @@ fn groups_of(name: &str) -> String {
 }
 
 /// Runs `ip netns exec <fresh client ns> gotrace run ARGS` from `/` with a
-/// minimal environment as sudo leaves it (root's HOME, USER and LOGNAME)
-/// plus `extra_env`.
+/// minimal environment as sudo leaves it plus `extra_env`.
 fn gotrace_run(args: &[&str], extra_env: &[(&str, String)]) -> Output {
     support::require_root();
-    let bin = support::gotrace();
     let ns = NetnsPair::create().expect("creating the network namespaces");
-    Command::new("ip")
-        .args(["netns", "exec", &ns.client])
-        .arg(&bin)
-        .arg("run")
-        .args(args)
-        .env_clear()
-        .env(
-            "PATH",
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        )
-        .env("HOME", "/root")
-        .env("USER", "root")
-        .env("LOGNAME", "root")
-        .envs(extra_env.iter().map(|(k, v)| (*k, v.as_str())))
-        .current_dir("/")
+    support::gotrace_run_in(&ns.client, args, extra_env)
         .output()
         .expect("running ip netns exec gotrace")
 }
@@ -88,15 +72,6 @@ fn sudo_env() -> Vec<(&'static str, String)> {
         ("SUDO_GID", SUDO_GID.to_string()),
         ("SUDO_USER", passwd(SUDO_UID).0),
     ]
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "status {}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn owner(p: &Path) -> (u32, u32) {
@@ -134,8 +109,8 @@ fn assert_bundle_owned_by(bundle: &Path, ids: (u32, u32)) {
 }
 
 /// Under sudo the command runs as the invoking user: uid, groups, HOME,
-/// USER and LOGNAME are theirs, and so are the bundle and its files (but
-/// not the parent directory gotrace made for -o).
+/// USER and LOGNAME are theirs, and so are the bundle, its files and the
+/// parent directory gotrace made for -o.
 #[test]
 fn under_sudo_the_command_runs_as_the_invoking_user() {
     let scratch = Scratch::new("sudo-user");
@@ -153,7 +128,7 @@ fn under_sudo_the_command_runs_as_the_invoking_user() {
         ],
         &sudo_env(),
     );
-    let context = describe(&out);
+    let context = support::describe(&out);
     assert_eq!(out.status.code(), Some(0), "{context}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
@@ -165,7 +140,11 @@ fn under_sudo_the_command_runs_as_the_invoking_user() {
     ];
     assert_eq!(lines, expected, "{context}");
     assert_bundle_owned_by(&bundle, (SUDO_UID, SUDO_GID));
-    assert_eq!(owner(&parent), (0, 0), "-o's parent stays root's");
+    assert_eq!(
+        owner(&parent),
+        (SUDO_UID, SUDO_GID),
+        "-o's parent made by gotrace"
+    );
 }
 
 /// `--user root` overrides the sudo variables: the command keeps uid 0 and
@@ -188,7 +167,7 @@ fn user_root_overrides_sudo() {
         ],
         &sudo_env(),
     );
-    let context = describe(&out);
+    let context = support::describe(&out);
     assert_eq!(out.status.code(), Some(0), "{context}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
@@ -213,7 +192,7 @@ fn without_sudo_the_command_runs_as_gotraces_user() {
         ],
         &[("HOME", "/gotrace-home-kept".to_string())],
     );
-    let context = describe(&out);
+    let context = support::describe(&out);
     assert_eq!(out.status.code(), Some(0), "{context}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
@@ -241,7 +220,7 @@ fn unknown_user_exits_67_before_running_anything() {
         ],
         &sudo_env(),
     );
-    let context = describe(&out);
+    let context = support::describe(&out);
     assert_eq!(out.status.code(), Some(67), "{context}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

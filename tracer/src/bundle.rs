@@ -11,6 +11,9 @@ impl From<WriteError> for TracerError {
     fn from(e: WriteError) -> TracerError {
         match e {
             WriteError::Io { dir, source } => TracerError::Bundle { path: dir, source },
+            e @ (WriteError::File { .. } | WriteError::NotOurs { .. }) => {
+                TracerError::BundleFile(e)
+            }
             WriteError::AlreadyABundle { dir } => TracerError::Bundle {
                 path: dir,
                 source: std::io::Error::new(

@@ -50,6 +50,11 @@ pub enum TracerError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Writing one file of the bundle failed, or a name it needs was
+    /// taken by something gotrace did not make (the writer's message
+    /// names the file and the fix).
+    #[error("{0}")]
+    BundleFile(#[source] gotrace_bundle::WriteError),
     /// A system call of the tracer's own failed.
     #[error("{what}: {source}")]
     Sys {
@@ -65,6 +70,16 @@ pub enum TracerError {
     /// `attach --pid N` where N is gotrace itself.
     #[error("attach: PID {pid} is this gotrace process; attach to the Go process instead")]
     AttachSelf { pid: u32 },
+    /// `attach --pid N`: the kernel refused gotrace access to the
+    /// process's namespaces (EACCES/EPERM on /proc/N/ns/net: no
+    /// CAP_SYS_PTRACE over it in this user namespace, or an LSM denies it).
+    #[error("attach: {what}: {source}: gotrace may not enter the namespaces of process {pid}; it needs CAP_SYS_ADMIN and CAP_SYS_PTRACE over it (ptrace access mode, proc(5)): run gotrace as root in the process's own user namespace (not from inside a container), or check what AppArmor/SELinux deny (dmesg); or start the command under `gotrace run`")]
+    AttachDenied {
+        pid: u32,
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// The process exited before tracing started.
     #[error("attach: process {pid} exited while gotrace was attaching: there is nothing left to trace (run the command under `gotrace run` instead)")]
     ExitedDuringAttach { pid: u32 },
@@ -96,7 +111,9 @@ impl TracerError {
             TracerError::IsThread { .. } | TracerError::AttachSelf { .. } => 64,
             TracerError::CommandNotFound { .. } => 127,
             TracerError::NotExecutable { .. } => 126,
-            TracerError::Privileges { .. } | TracerError::SwitchUser { .. } => 77,
+            TracerError::Privileges { .. }
+            | TracerError::SwitchUser { .. }
+            | TracerError::AttachDenied { .. } => 77,
             TracerError::UnknownUser { .. } => 67,
             TracerError::Analyze(e) if e.is_missing_input() => 66,
             TracerError::Analyze(_) => 65,
@@ -117,6 +134,7 @@ impl TracerError {
                 | TracerError::IsThread { .. }
                 | TracerError::AttachSelf { .. }
                 | TracerError::ExitedDuringAttach { .. }
+                | TracerError::AttachDenied { .. }
         )
     }
 
@@ -221,6 +239,14 @@ mod tests {
         let cases = [
             (TracerError::NoSuchProcess { pid: 7 }, 66),
             (TracerError::ExitedDuringAttach { pid: 7 }, 66),
+            (
+                TracerError::AttachDenied {
+                    pid: 1,
+                    what: "opening /proc/1/ns/net".into(),
+                    source: io(),
+                },
+                77,
+            ),
             (TracerError::IsThread { tid: 8, tgid: 7 }, 64),
             (TracerError::AttachSelf { pid: 7 }, 64),
             (

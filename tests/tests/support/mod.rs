@@ -60,6 +60,42 @@ fn assert_go_outcome(s: &Scenario, code: Option<i32>, stderr: &str, context: &st
     );
 }
 
+/// `ip netns exec NS gotrace run ARGS` from `/`, with the minimal
+/// environment sudo leaves (root's HOME, USER and LOGNAME; a standard
+/// PATH) plus `extra_env`.
+pub fn gotrace_run_in(
+    ns: &str,
+    args: &[&str],
+    extra_env: &[(&str, String)],
+) -> std::process::Command {
+    let mut c = std::process::Command::new("ip");
+    c.args(["netns", "exec", ns])
+        .arg(gotrace())
+        .arg("run")
+        .args(args)
+        .env_clear()
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
+        .env("HOME", "/root")
+        .env("USER", "root")
+        .env("LOGNAME", "root")
+        .envs(extra_env.iter().map(|(k, v)| (*k, v.as_str())))
+        .current_dir("/");
+    c
+}
+
+/// A finished process's status, stdout and stderr, for assertion messages.
+pub fn describe(out: &Output) -> String {
+    format!(
+        "status {}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 /// A scratch directory for one test's bundle: deleted when the test
 /// passes, kept (and its path printed) when it panics.
 pub struct Scratch {

@@ -165,6 +165,60 @@ const BATCH: usize = 64;
 /// on its first frame.
 const SETTLE: Duration = Duration::from_millis(1);
 
+/// Frames that did not reach capture.pcapng once writing it failed (a full
+/// disk): the capture goes on reading its sockets, so the kernel never
+/// stalls and the counts are known, but writes no more.
+#[derive(Debug, Default)]
+struct Lost {
+    /// The first write error.
+    err: Option<TracerError>,
+    /// Frames (and their bytes) handed to the writer since its last
+    /// successful flush: still in its buffer, lost if a flush fails.
+    pending: (u64, u64),
+    /// Frames and bytes lost.
+    lost: (u64, u64),
+}
+
+impl Lost {
+    fn frame(&mut self, len: usize, written: Result<(), TracerError>) {
+        let len = len as u64;
+        match (&self.err, written) {
+            (None, Ok(())) => {
+                self.pending.0 += 1;
+                self.pending.1 += len;
+            }
+            (None, Err(e)) => {
+                self.err = Some(e);
+                self.lost = (self.pending.0 + 1, self.pending.1 + len);
+            }
+            (Some(_), _) => {
+                self.lost.0 += 1;
+                self.lost.1 += len;
+            }
+        }
+    }
+
+    fn flushed(&mut self, result: Result<(), TracerError>) {
+        match (&self.err, result) {
+            (None, Ok(())) => self.pending = (0, 0),
+            (None, Err(e)) => {
+                self.err = Some(e);
+                self.lost = self.pending;
+            }
+            (Some(_), _) => {}
+        }
+    }
+
+    /// The warning naming the file, the error and what was lost.
+    fn warning(&self) -> Option<String> {
+        let e = self.err.as_ref()?;
+        Some(format!(
+            "capture.pcapng: {e}: {} packets ({} bytes) captured from then on are not in it, and the file may end cut short",
+            self.lost.0, self.lost.1
+        ))
+    }
+}
+
 fn run(
     first: PacketSocket,
     mut writer: CaptureWriter,
@@ -174,6 +228,7 @@ fn run(
     let mut socks = vec![first];
     let mut buf = vec![0u8; socket::SNAPLEN];
     let mut last_flush = Instant::now();
+    let mut lost = Lost::default();
     loop {
         socks.extend(new_socks.try_iter());
         let stopping = stop.load(Ordering::SeqCst);
@@ -194,7 +249,13 @@ fn run(
             let mut n = 0;
             while n < BATCH {
                 match sock.recv(&mut buf, Duration::ZERO)? {
-                    Some(pkt) => writer.write(&pkt, &mut buf[..pkt.captured], &sock.ns)?,
+                    Some(pkt) => {
+                        let written = match lost.err {
+                            None => writer.write(&pkt, &mut buf[..pkt.captured], &sock.ns),
+                            Some(_) => Ok(()),
+                        };
+                        lost.frame(pkt.captured, written);
+                    }
                     None => break,
                 }
                 n += 1;
@@ -205,19 +266,48 @@ fn run(
         // Flush by time, not only when idle: under a steady packet stream the
         // buffer would otherwise hold everything and a SIGKILL would lose it.
         if last_flush.elapsed() >= POLL_INTERVAL {
-            writer.flush()?;
+            lost.flushed(writer.flush());
             last_flush = Instant::now();
         }
         if read > 0 && drained && !stopping {
             std::thread::sleep(SETTLE);
         }
     }
-    writer.flush()?;
-    let (interfaces, warnings, redacted_headers) = writer.finish();
+    lost.flushed(writer.flush());
+    let (interfaces, mut warnings, redacted_headers) = writer.finish();
+    warnings.extend(lost.warning());
     Ok(CaptureSummary {
         dropped: socks.iter().map(PacketSocket::drops).sum(),
         interfaces,
         warnings,
         redacted_headers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_after_a_failed_write_are_counted_as_lost() {
+        let enospc = || TracerError::Bundle {
+            path: "b/capture.pcapng".into(),
+            source: std::io::Error::from_raw_os_error(libc::ENOSPC),
+        };
+        let mut lost = Lost::default();
+        lost.frame(100, Ok(()));
+        lost.flushed(Ok(()));
+        lost.frame(60, Ok(()));
+        // The buffered frame goes with the failed flush.
+        lost.flushed(Err(enospc()));
+        lost.frame(40, Ok(()));
+        let w = lost.warning().unwrap();
+        assert!(
+            w.starts_with(
+                "capture.pcapng: writing the trace bundle b/capture.pcapng: No space left"
+            ) && w.contains("2 packets (100 bytes) captured from then on are not in it"),
+            "{w}"
+        );
+        assert!(Lost::default().warning().is_none());
+    }
 }

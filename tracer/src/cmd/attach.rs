@@ -42,10 +42,10 @@ pub struct AttachOptions {
 pub fn attach(opts: AttachOptions) -> Result<i32, TracerError> {
     privileges::check("attach")?;
     let target = Target::open(opts.pid)?;
-    let gone = |_| TracerError::ExitedDuringAttach { pid: target.pid };
+    let why = |e| namespace_error(target.pid, e, target.exited());
     // Two handles: one moves into the capture thread, one serves `nft`.
-    let netns = NetNs::of(target.pid).map_err(gone)?;
-    let capture_ns = NetNs::of(target.pid).map_err(gone)?;
+    let netns = NetNs::of(target.pid).map_err(why)?;
+    let capture_ns = NetNs::of(target.pid).map_err(why)?;
     let mut probes = Probes::load(Mode::Attach)?;
     let dir = opts.record.bundle_dir();
     // Under sudo the bundle belongs to the invoking user, as for `run`.
@@ -105,12 +105,8 @@ fn trace(
         ended_by: None,
     });
     bundle.write_meta(&meta)?;
-    let stderr_log =
-        std::fs::File::create(bundle.path(files::STDERR)).map_err(|e| TracerError::Bundle {
-            path: bundle.path(files::STDERR),
-            source: e,
-        })?;
-    opts.record.write_ready_file(pid)?;
+    let stderr_log = bundle.create_file(files::STDERR)?;
+    opts.record.write_ready_file(pid, bundle.owner())?;
     let live = opts.record.live.then(|| {
         let mut l = LiveView::new(Box::new(std::io::stderr()), start);
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
@@ -129,11 +125,29 @@ fn trace(
     if let Some(a) = session.meta.attach.as_mut() {
         a.ended_by = Some(ended_by.into());
     }
-    session.finish(None);
+    let unwritten = session.finish(None);
     // The sudo invoker, as for the bundle (resolved before, so it cannot fail now).
     let owner = user::resolve(None).ok().flatten().map(|u| u.owner().into());
-    report::finish_run(bundle, &opts.record.json_output(owner));
+    report::finish_run(bundle, &opts.record.json_output(owner), unwritten.as_ref());
     Ok(0)
+}
+
+/// What a failure to open /proc/PID/ns/net means: the process is gone
+/// (`exited`, or ENOENT/ESRCH), or the kernel refused gotrace access
+/// (EACCES/EPERM: reported as such, not as an exit); anything else as it is.
+fn namespace_error(pid: u32, e: TracerError, exited: bool) -> TracerError {
+    let errno = match &e {
+        TracerError::Sys { source, .. } => source.raw_os_error(),
+        _ => None,
+    };
+    match (e, errno) {
+        (_, _) if exited => TracerError::ExitedDuringAttach { pid },
+        (_, Some(libc::ENOENT | libc::ESRCH)) => TracerError::ExitedDuringAttach { pid },
+        (TracerError::Sys { what, source }, Some(libc::EACCES | libc::EPERM)) => {
+            TracerError::AttachDenied { pid, what, source }
+        }
+        (e, _) => e,
+    }
 }
 
 /// Makes the probes follow sockets the process already holds: their fds
@@ -205,6 +219,47 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_namespace_is_reported_as_refused_not_as_an_exit() {
+        let open = |errno| {
+            TracerError::sys(
+                "opening /proc/1/ns/net",
+                std::io::Error::from_raw_os_error(errno),
+            )
+        };
+        for errno in [libc::EACCES, libc::EPERM] {
+            let e = namespace_error(1, open(errno), false);
+            assert!(
+                matches!(e, TracerError::AttachDenied { pid: 1, .. }),
+                "{e:?}"
+            );
+            assert_eq!(e.exit_code(), 77);
+            let msg = e.to_string();
+            assert!(
+                msg.starts_with("attach: opening /proc/1/ns/net: ")
+                    && msg.contains(&std::io::Error::from_raw_os_error(errno).to_string())
+                    && msg.contains("CAP_SYS_PTRACE")
+                    && !msg.contains("exited"),
+                "{msg}"
+            );
+        }
+        for errno in [libc::ENOENT, libc::ESRCH] {
+            let e = namespace_error(7, open(errno), false);
+            assert!(
+                matches!(e, TracerError::ExitedDuringAttach { pid: 7 }),
+                "{e:?}"
+            );
+        }
+        // Gone is gone, whatever the error said.
+        let e = namespace_error(7, open(libc::EACCES), true);
+        assert!(
+            matches!(e, TracerError::ExitedDuringAttach { pid: 7 }),
+            "{e:?}"
+        );
+        let e = namespace_error(7, open(libc::EMFILE), false);
+        assert!(matches!(e, TracerError::Sys { .. }), "{e:?}");
+    }
 
     #[test]
     fn durations_parse_with_units_and_bad_ones_are_errors() {

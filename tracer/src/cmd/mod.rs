@@ -54,13 +54,32 @@ impl RecordOptions {
     }
 
     /// Creates the ready file, if one was asked for, holding `pid` and a
-    /// newline. Errors: [`TracerError::Sys`] naming the file.
-    pub fn write_ready_file(&self, pid: u32) -> Result<(), TracerError> {
-        match &self.ready_file {
-            Some(ready) => std::fs::write(ready, format!("{pid}\n"))
-                .map_err(|e| TracerError::sys(format!("writing {}", ready.display()), e)),
-            None => Ok(()),
-        }
+    /// newline, owned by `owner` (the bundle's). It is made new, through
+    /// its directory's fd with `O_EXCL | O_NOFOLLOW`: it may be in a
+    /// directory the traced process can write, and whatever that planted
+    /// at the name (a link to a root-owned file) is refused, not written
+    /// through. Errors: [`TracerError::Sys`] naming the file (EEXIST when
+    /// something is already there).
+    pub fn write_ready_file(
+        &self,
+        pid: u32,
+        owner: Option<gotrace_bundle::Owner>,
+    ) -> Result<(), TracerError> {
+        let Some(ready) = &self.ready_file else {
+            return Ok(());
+        };
+        let err = |e: std::io::Error| {
+            let what = match e.raw_os_error() {
+                Some(libc::EEXIST) => format!(
+                    "writing {} (gotrace creates it and never writes through or over what is there: remove it first)",
+                    ready.display()
+                ),
+                _ => format!("writing {}", ready.display()),
+            };
+            TracerError::sys(what, e)
+        };
+        let mut f = gotrace_bundle::create_new(ready, owner).map_err(err)?;
+        std::io::Write::write_all(&mut f, format!("{pid}\n").as_bytes()).map_err(err)
     }
 }
 
@@ -90,10 +109,22 @@ mod tests {
             ready_file: Some(ready.clone()),
             ..RecordOptions::default()
         };
-        opts.write_ready_file(4242).unwrap();
+        opts.write_ready_file(4242, None).unwrap();
         assert_eq!(std::fs::read_to_string(&ready).unwrap(), "4242\n");
         // None asked for: nothing written, no error.
-        RecordOptions::default().write_ready_file(1).unwrap();
+        RecordOptions::default().write_ready_file(1, None).unwrap();
+        // A link planted at the name is refused, its target untouched.
+        let target = dir.path().join("precious");
+        std::fs::write(&target, "keep").unwrap();
+        let planted = dir.path().join("planted");
+        std::os::unix::fs::symlink(&target, &planted).unwrap();
+        let opts = RecordOptions {
+            ready_file: Some(planted),
+            ..RecordOptions::default()
+        };
+        let e = opts.write_ready_file(1, None).unwrap_err();
+        assert!(e.to_string().contains("remove it first"), "{e}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
     }
 
     #[test]
@@ -102,7 +133,7 @@ mod tests {
             ready_file: Some("/nonexistent/dir/ready".into()),
             ..RecordOptions::default()
         };
-        let e = opts.write_ready_file(1).unwrap_err();
+        let e = opts.write_ready_file(1, None).unwrap_err();
         assert!(matches!(e, TracerError::Sys { .. }), "{e:?}");
         assert!(
             e.to_string()

@@ -1,14 +1,23 @@
 //! Printing the verdict at the end of a run and for `gotrace analyze`.
 
+use std::io::{BufReader, Read};
+
+use gotrace_analyzer::capture::{CaptureIndex, CaptureReader};
+use gotrace_analyzer::{AnalyzeError, Report};
+use gotrace_bundle::{files, Meta, ReadError};
+
 use crate::bundle::BundleWriter;
 use crate::cmd::json_out::JsonOutput;
 
 /// Analyses the finished bundle, stores verdict.json, and prints the report
 /// on stderr unless `--json`; the JSON goes where `json` says. An analysis
 /// failure is reported but does not change gotrace's exit status, which
-/// stays the command's.
-pub fn finish_run(bundle: &BundleWriter, json: &JsonOutput) {
-    match gotrace_analyzer::analyze_bundle(bundle.dir()) {
+/// stays the command's. `unwritten`: the final meta.json, which could not
+/// be written (a full disk, a name taken over): the report is made from
+/// it, not from the bundle's meta.json of the start, so it still tells how
+/// the command ended and why the bundle is short.
+pub fn finish_run(bundle: &BundleWriter, json: &JsonOutput, unwritten: Option<&Meta>) {
+    match analyze_own(bundle, unwritten) {
         Ok(report) => {
             let verdict = report.to_json();
             if let Err(e) = bundle.write_verdict(&verdict) {
@@ -28,6 +37,53 @@ pub fn finish_run(bundle: &BundleWriter, json: &JsonOutput) {
         }
         Err(e) => eprintln!("gotrace: analysing {}: {e}", bundle.dir().display()),
     }
+}
+
+/// [`gotrace_analyzer::analyze_bundle`] of what gotrace itself wrote:
+/// each file read through the writer's own handle ([`BundleWriter::reopen`]),
+/// never by name. The command may have put a link to a file only root can
+/// read (/etc/shadow as stderr.log) in the bundle directory: gotrace, as
+/// root, must not read it and print it in the report. `meta` replaces the
+/// bundle's meta.json when given.
+fn analyze_own(bundle: &BundleWriter, meta: Option<&Meta>) -> Result<Report, AnalyzeError> {
+    let dir = bundle.dir();
+    let read = |name: &str| -> Option<Vec<u8>> {
+        let mut bytes = Vec::new();
+        bundle.reopen(name)?.read_to_end(&mut bytes).ok()?;
+        Some(bytes)
+    };
+    let meta_json = match meta {
+        Some(m) => serde_json::to_vec(m).map_err(|e| ReadError::MetaCorrupt {
+            path: dir.join(files::META),
+            source: e,
+        })?,
+        None => read(files::META).ok_or_else(|| ReadError::MetaMissing {
+            dir: dir.to_path_buf(),
+        })?,
+    };
+    let (events, stderr) = (read(files::EVENTS), read(files::STDERR));
+    let mut b =
+        gotrace_bundle::bundle_from_bytes(dir, &meta_json, events.as_deref(), stderr.as_deref())?;
+    let path = dir.join(files::CAPTURE);
+    let capture = match bundle.reopen(files::CAPTURE) {
+        Some(f) => match CaptureReader::new(BufReader::with_capacity(1 << 16, f)) {
+            Ok(r) => Some(CaptureIndex::from_reader(r)),
+            Err(problem) => {
+                let e = AnalyzeError::Capture {
+                    path: path.clone(),
+                    problem,
+                };
+                b.warnings.push(format!("{e}; the capture is not used"));
+                None
+            }
+        },
+        None => {
+            b.warnings.push("capture.pcapng missing: no packet evidence, network failures cannot be confirmed on the wire".into());
+            None
+        }
+    };
+    b.capture = capture.is_some().then_some(path);
+    Ok(gotrace_analyzer::analyze(&b, capture))
 }
 
 /// Prints `report` as text on stderr, or as JSON on stdout. A closed

@@ -1,11 +1,9 @@
 //! `gotrace run -- CMD`: trace a command from its first instruction to its
 //! exit, then analyse the bundle and report.
 
-use std::io::{Read, Write};
-use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
-use gotrace_bundle::{files, ExitStatus};
+use gotrace_bundle::{files, ExitStatus, Meta};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
@@ -13,6 +11,7 @@ use crate::bundle::BundleWriter;
 use crate::capture::Capture;
 use crate::cmd::{report, RecordOptions};
 use crate::error::TracerError;
+use crate::process::tee::{self, Tee};
 use crate::process::user::{self, RunAs};
 use crate::process::{privileges, signals, spawn};
 use crate::record::live::LiveView;
@@ -38,10 +37,9 @@ pub fn run(opts: RunOptions) -> Result<i32, TracerError> {
     privileges::check("run")?;
     let run_as = user::resolve(opts.user.as_deref())?;
     let path = spawn::resolve(&opts.argv[0])?;
-    let mut probes = Probes::load(Mode::Run)?;
     let dir = opts.record.bundle_dir();
     let mut bundle = BundleWriter::create(&dir, run_as.as_ref().map(RunAs::owner))?;
-    match trace(&opts, run_as.as_ref(), &path, &mut probes, &mut bundle) {
+    match trace(&opts, run_as.as_ref(), &path, &mut bundle) {
         Ok(code) => Ok(code),
         Err(e) => {
             bundle.discard();
@@ -54,15 +52,30 @@ fn trace(
     opts: &RunOptions,
     run_as: Option<&RunAs>,
     path: &std::path::Path,
-    probes: &mut Probes,
     bundle: &mut BundleWriter,
 ) -> Result<i32, TracerError> {
     let sudo_warning = sudo_warning(opts, run_as, path);
+    // The stderr pass-through comes before the probes: its helper process
+    // outlives a killed gotrace and must hold no eBPF fd (see `tee`).
+    let mut warnings = Vec::new();
+    let log = bundle
+        .create_file(files::STDERR)
+        .map_err(|e| warnings.push(format!("stderr.log not written: {e}")))
+        .ok();
+    let mut tee = tee::start(log, run_as)?;
+    let mut probes = Probes::load(Mode::Run)?;
     // Before the ready file: a script may signal gotrace as soon as it sees it.
     signals::install();
-    let child = spawn::spawn_gated(path, &opts.argv, run_as)?;
+    let stderr = tee.command_stderr().ok_or_else(|| {
+        TracerError::sys(
+            "passing stderr through",
+            std::io::ErrorKind::BrokenPipe.into(),
+        )
+    })?;
+    let child = spawn::spawn_gated(path, &opts.argv, run_as, stderr)?;
+    tee.close_writer();
     let pid = child.pid;
-    // If anything below fails, dropping `child` closes the gate: it exits 125.
+    // If anything below fails, dropping `child` kills and reaps it.
     probes.trace(pid.as_raw() as u32)?;
     let capture = Capture::start(bundle, None, opts.record.redact())?;
     let clock_map = clock::sample_map();
@@ -76,21 +89,23 @@ fn trace(
     meta.warnings.extend(sudo_warning.clone());
     meta.drop_reasons = probes.names.drop_reasons.clone();
     bundle.write_meta(&meta)?;
-    opts.record.write_ready_file(pid.as_raw() as u32)?;
-    let (pid, stderr) = child.release()?;
+    opts.record
+        .write_ready_file(pid.as_raw() as u32, bundle.owner())?;
+    let pid = child.release()?;
     let live = opts
         .record
         .live
         .then(|| LiveView::new(Box::new(std::io::stderr()), start));
-    let session = Session::new(probes, bundle, capture, meta, None, live);
-    let code = follow(pid, stderr, session);
+    let mut session = Session::new(&mut probes, bundle, capture, meta, None, live);
+    session.warnings = warnings;
+    let (code, unwritten) = follow(pid, tee, session);
     // Printed again last, right before the report: the command's output
     // would have buried it at start.
     if let Some(w) = &sudo_warning {
         eprintln!("gotrace: warning: {w}");
     }
     let owner = run_as.map(|u| RunAs::owner(u).into());
-    report::finish_run(bundle, &opts.record.json_output(owner));
+    report::finish_run(bundle, &opts.record.json_output(owner), unwritten.as_ref());
     Ok(code)
 }
 
@@ -115,28 +130,29 @@ fn sudo_warning(
 }
 
 /// From the command's exec to its exit and the completed bundle; returns
-/// gotrace's exit status.
-fn follow(pid: Pid, stderr: std::os::fd::OwnedFd, mut session: Session<'_>) -> i32 {
-    let mut warnings = Vec::new();
-    let tee = tee_stderr(stderr, session.bundle, &mut warnings);
+/// gotrace's exit status, and the final meta if it could not be written.
+fn follow(pid: Pid, tee: Tee, mut session: Session<'_>) -> (i32, Option<Meta>) {
     let status = wait_forwarding_signals(pid, &mut session);
     // The pass-through ends at EOF; a background grandchild could hold the
-    // pipe open, so wait a bounded time (the tail below runs meanwhile).
-    if tee.recv_timeout(Duration::from_secs(2)).is_err() {
-        warnings.push(
+    // pipe open, so wait a bounded time.
+    match tee.finish(Duration::from_secs(2)) {
+        Some(copied) => session.warnings.extend(copied.warning()),
+        None => session.warnings.push(
             "stderr.log may be incomplete: the command's stderr was still open 2 s after it exited (a background process holds it?)".into(),
-        );
+        ),
     }
     if let Err(e) = &status {
-        warnings.push(format!("lost track of the command: {e}"));
+        session
+            .warnings
+            .push(format!("lost track of the command: {e}"));
     }
-    session.warnings.extend(warnings);
-    session.finish(status.as_ref().ok().copied());
-    match status {
+    let unwritten = session.finish(status.as_ref().ok().copied());
+    let code = match status {
         Ok(ExitStatus::Code(c)) => c,
         Ok(ExitStatus::Signal(s)) => 128 + s,
         Err(e) => e.exit_code(),
-    }
+    };
+    (code, unwritten)
 }
 
 /// Records until the command exits, forwarding signals gotrace receives
@@ -154,44 +170,4 @@ fn wait_forwarding_signals(pid: Pid, session: &mut Session<'_>) -> Result<ExitSt
             Err(e) => return Err(TracerError::sys("waiting for the command", e.into())),
         }
     }
-}
-
-/// Copies the command's stderr to gotrace's stderr and to stderr.log as it
-/// arrives; the receiver yields when the pipe reaches EOF. Without a log file
-/// (it could not be created) the pass-through still runs, with a warning.
-fn tee_stderr(
-    fd: std::os::fd::OwnedFd,
-    bundle: &BundleWriter,
-    warnings: &mut Vec<String>,
-) -> Receiver<()> {
-    let mut file = bundle
-        .create_file(files::STDERR)
-        .map_err(|e| warnings.push(format!("stderr.log not written: {e}")))
-        .ok();
-    let mut pipe = spawn::into_file(fd);
-    let (tx, rx) = std::sync::mpsc::channel();
-    // If the thread cannot start, `pipe` is dropped and the command's next
-    // stderr write fails; there is no way to pass it through then.
-    let spawned = std::thread::Builder::new()
-        .name("stderr".into())
-        .spawn(move || {
-            let mut buf = [0u8; 8192];
-            let mut err = std::io::stderr();
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                let _ = err.write_all(&buf[..n]);
-                if let Some(f) = file.as_mut() {
-                    let _ = f.write_all(&buf[..n]);
-                }
-            }
-            let _ = tx.send(());
-        });
-    if let Err(e) = spawned {
-        warnings.push(format!(
-            "the command's stderr could not be passed through: {e}"
-        ));
-    }
-    rx
 }

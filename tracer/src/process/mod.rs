@@ -1,5 +1,5 @@
 //! The traced process and gotrace's own: starting the command (`spawn`,
-//! as `user`), finding a running one (`target`) and the sockets it holds
+//! as `user`, its stderr through `tee`), finding a running one (`target`) and the sockets it holds
 //! (`procnet`), gotrace's capabilities (`privileges`) and signals
 //! (`signals`), network namespaces (`netns`) and the resolver
 //! configuration a process sees (`resolv`).
@@ -11,4 +11,5 @@ pub mod resolv;
 pub mod signals;
 pub mod spawn;
 pub mod target;
+pub mod tee;
 pub mod user;

@@ -1,9 +1,21 @@
 //! Starting the command the way a shell would, but held at a gate until
 //! every probe is attached and the capture runs, so its first syscall and
 //! first packet are never missed.
+//!
+//! Until it execs, the child holds a copy of every fd gotrace has, eBPF
+//! programs and links included (they are close-on-exec, so exec drops
+//! them): a child stuck before exec would keep the probes attached
+//! system-wide. So it never outlives gotrace there: it asks for SIGKILL
+//! when its parent dies (PR_SET_PDEATHSIG, prctl(2); the parent is the
+//! thread that forked it, gotrace's main thread, whose exit is the
+//! process's) and checks that the parent did not die before that; it
+//! closes its copy of the gate's write end, so gotrace giving up is an
+//! EOF; and [`GatedChild`] kills and reaps it when dropped unreleased.
+//! Right before execve the death signal is cleared: the command itself
+//! outlives a killed gotrace, like any program whose tracer went away.
 
 use std::ffi::{CString, OsStr, OsString};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -69,13 +81,14 @@ pub fn resolve(cmd: &str) -> Result<PathBuf, TracerError> {
     }))
 }
 
-/// A forked child blocked before exec.
+/// A forked child blocked before exec. Dropped without
+/// [`GatedChild::release`] (any failure of the setup), it is killed and
+/// reaped.
 pub struct GatedChild {
     pub pid: Pid,
-    gate: OwnedFd,
-    exec_err: OwnedFd,
-    /// Read end of the child's stderr.
-    pub stderr: OwnedFd,
+    /// `None` once released.
+    gate: Option<OwnedFd>,
+    exec_err: std::fs::File,
     cmd: String,
     /// Who the child becomes, for error messages.
     user: Option<String>,
@@ -92,11 +105,16 @@ const STEP_SETUID: i32 = 3;
 /// `path` with `argv` (argv[0] as given) and gotrace's environment. With
 /// `run_as` it first takes that identity (setgroups, setgid, setuid, in that
 /// order: credentials(7)) and gets its HOME, USER and LOGNAME. Its stderr
-/// goes to a pipe so it can be passed through and kept.
+/// is `stderr` (the pass-through's pipe, see `tee`). Its signal
+/// dispositions are a shell's: gotrace's handlers are reset by execve, and
+/// SIGPIPE, which Rust's runtime ignores in gotrace (an ignored signal
+/// stays ignored across execve), is set back to SIG_DFL as
+/// std::process::Command does.
 pub fn spawn_gated(
     path: &Path,
     argv: &[String],
     run_as: Option<&RunAs>,
+    stderr: std::os::fd::BorrowedFd<'_>,
 ) -> Result<GatedChild, TracerError> {
     let sys = |what: &str| {
         let w = what.to_string();
@@ -134,13 +152,34 @@ pub fn spawn_gated(
 
     let (gate_r, gate_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
     let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
-    let (se_r, se_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
+    let parent = nix::unistd::getpid().as_raw();
 
     // SAFETY: the child branch only makes async-signal-safe calls and exits.
     match unsafe { nix::unistd::fork() }.map_err(sys("fork"))? {
         nix::unistd::ForkResult::Child => unsafe {
+            // Before anything can block: dead parent, dead child.
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
+            if libc::getppid() != parent {
+                libc::_exit(125);
+            }
+            libc::close(gate_w.as_raw_fd());
+            for sig in [
+                libc::SIGINT,
+                libc::SIGTERM,
+                libc::SIGHUP,
+                libc::SIGQUIT,
+                libc::SIGPIPE,
+            ] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
             let err_fd = err_w.as_raw_fd();
-            libc::dup2(se_w.as_raw_fd(), 2);
+            libc::dup2(stderr.as_raw_fd(), 2);
             let mut b = [0u8; 1];
             if libc::read(gate_r.as_raw_fd(), b.as_mut_ptr().cast(), 1) != 1 {
                 // gotrace gave up before releasing us (e.g. probes failed).
@@ -157,14 +196,16 @@ pub fn spawn_gated(
                     fail_in_child(err_fd, STEP_SETUID);
                 }
             }
+            // The command is not gotrace's to take down (setuid already
+            // cleared it when switching users).
+            libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0);
             libc::execve(c_path.as_ptr(), c_argv.as_ptr(), c_envp.as_ptr());
             fail_in_child(err_fd, STEP_EXEC);
         },
         nix::unistd::ForkResult::Parent { child } => Ok(GatedChild {
             pid: child,
-            gate: gate_w,
-            exec_err: err_r,
-            stderr: se_r,
+            gate: Some(gate_w),
+            exec_err: std::fs::File::from(err_r),
             cmd: argv[0].clone(),
             user: run_as.map(RunAs::display),
         }),
@@ -217,28 +258,27 @@ fn envp(
 
 impl GatedChild {
     /// Lets the child exec; returns once the exec succeeded, or the error
-    /// of the step that failed (the child then exits 126/127 on its own).
-    pub fn release(self) -> Result<(Pid, OwnedFd), TracerError> {
-        let GatedChild {
-            pid,
-            gate,
-            exec_err,
-            stderr,
-            cmd,
-            user,
-        } = self;
-        nix::unistd::write(&gate, &[1])
-            .map_err(|e| TracerError::sys("releasing the command", e.into()))?;
+    /// of the step that failed (the child, which then exits 126/127, is
+    /// reaped; if the release itself fails it is killed and reaped).
+    pub fn release(mut self) -> Result<Pid, TracerError> {
+        let pid = self.pid;
+        let Some(gate) = self.gate.take() else {
+            return Ok(pid);
+        };
+        if let Err(e) = nix::unistd::write(&gate, &[1]) {
+            self.gate = Some(gate);
+            return Err(TracerError::sys("releasing the command", e.into()));
+        }
         drop(gate);
         // The error pipe is CLOEXEC: EOF means exec succeeded.
         let mut b = [0u8; 8];
-        let mut f = std::fs::File::from(exec_err);
-        match std::io::Read::read_exact(&mut f, &mut b) {
+        match std::io::Read::read_exact(&mut &self.exec_err, &mut b) {
             Ok(()) => {
                 let step = i32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
                 let e =
                     std::io::Error::from_raw_os_error(i32::from_ne_bytes([b[4], b[5], b[6], b[7]]));
                 let _ = nix::sys::wait::waitpid(pid, None);
+                let (cmd, user) = (self.cmd.clone(), self.user.clone());
                 let call = match step {
                     STEP_SETGROUPS => "setgroups",
                     STEP_SETGID => "setgid",
@@ -260,15 +300,20 @@ impl GatedChild {
                     problem: format!("{call} failed in the command's process: {e}; {hint}"),
                 })
             }
-            _ => Ok((pid, stderr)),
+            _ => Ok(pid),
         }
     }
 }
 
-/// Makes `fd` a File (for the stderr pass-through thread).
-pub fn into_file(fd: OwnedFd) -> std::fs::File {
-    // SAFETY: ownership moves from the OwnedFd into the File.
-    unsafe { std::fs::File::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(fd)) }
+/// Unreleased: the setup failed between fork and exec. The child must not
+/// linger holding gotrace's fds (its probes among them).
+impl Drop for GatedChild {
+    fn drop(&mut self) {
+        if self.gate.take().is_some() {
+            let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(self.pid, None);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use crate::bundle::BundleWriter;
 use crate::capture::{Capture, CaptureSummary};
 use crate::clock;
 use crate::process::netns::NetNs;
+use crate::process::tee::TeeReport;
 use crate::record::decode;
 use crate::record::probes::Probes;
 
@@ -38,10 +39,15 @@ pub struct Session<'a> {
     pub meta: Meta,
     /// Where `kind::STDERR_WRITE` chunks go (attach); `None` for `run`.
     stderr_log: Option<File>,
+    /// What reached stderr.log of what the probe saw (attach).
+    stderr_copied: TeeReport,
     /// Live view of events as they arrive, if asked for.
     live: Option<crate::record::live::LiveView>,
-    /// The first events.jsonl write error; later events are drained, not written.
-    events_err: Option<String>,
+    /// The first events.jsonl write error and the id of the event being
+    /// written then; later events are drained and counted, not written.
+    events_err: Option<(String, u64)>,
+    /// Events drained after `events_err`.
+    events_lost: u64,
     /// How the root process ended, from its exit event.
     pub root_exit: Option<ExitStatus>,
     /// Warnings for meta.json gathered while recording.
@@ -66,8 +72,10 @@ impl<'a> Session<'a> {
             capture: Some(capture),
             meta,
             stderr_log,
+            stderr_copied: TeeReport::default(),
             live,
             events_err: None,
+            events_lost: 0,
             root_exit: None,
             warnings: Vec::new(),
             redacted_heads: 0,
@@ -90,16 +98,18 @@ impl<'a> Session<'a> {
         let redact = self.meta.redacted.as_ref().is_some_and(|r| r.enabled);
         let redacted_heads = &mut self.redacted_heads;
         let mut failed = None;
+        let mut lost = 0u64;
         let mut entered = Vec::new();
-        let (bundle, stderr_log, live, root_exit) = (
+        let (bundle, stderr_log, stderr_copied, live, root_exit) = (
             &mut *self.bundle,
             &mut self.stderr_log,
+            &mut self.stderr_copied,
             &mut self.live,
             &mut self.root_exit,
         );
         self.probes.drain(|raw, names| {
             if raw.kind == kind::STDERR_WRITE {
-                append_stderr(stderr_log, raw);
+                append_stderr(stderr_log, stderr_copied, raw);
                 return;
             }
             if raw.kind == kind::NETNS_ENTER {
@@ -107,6 +117,7 @@ impl<'a> Session<'a> {
                 return;
             }
             if !writing || failed.is_some() {
+                lost += 1;
                 return;
             }
             if let Some(mut ev) = decode::decode(raw, bundle.next_id(), names) {
@@ -131,11 +142,9 @@ impl<'a> Session<'a> {
         for (tgid, tid) in entered {
             self.follow_netns(tgid, tid);
         }
+        self.events_lost += lost;
         if let Some(e) = failed {
-            self.events_err = Some(format!(
-                "events after #{} were not recorded: {e}",
-                self.bundle.next_id() - 1
-            ));
+            self.events_err = Some((e.to_string(), self.bundle.next_id()));
         }
     }
 
@@ -159,7 +168,9 @@ impl<'a> Session<'a> {
 
     /// Reads the tail (events and packets still in flight), stops the
     /// capture, and completes meta.json with `exit` and the counters.
-    pub fn finish(mut self, exit: Option<ExitStatus>) {
+    /// Returns the completed meta when it could not be written (the bundle
+    /// then holds the one from the start): the report is made from it.
+    pub fn finish(mut self, exit: Option<ExitStatus>) -> Option<Meta> {
         let deadline = Instant::now() + TAIL;
         while Instant::now() < deadline {
             self.pump(POLL);
@@ -194,18 +205,58 @@ impl<'a> Session<'a> {
         meta.interfaces = cap.interfaces;
         meta.warnings.extend(cap.warnings);
         meta.warnings.extend(self.warnings);
-        meta.warnings.extend(self.events_err);
-        if let Err(e) = self.bundle.write_meta(&meta) {
-            eprintln!("gotrace: {e}");
+        meta.warnings.extend(self.stderr_copied.warning());
+        meta.warnings.extend(
+            self.events_err
+                .map(|(e, id)| events_lost_warning(&e, id, self.events_lost)),
+        );
+        match self.bundle.write_meta(&meta) {
+            Ok(()) => None,
+            Err(e) => {
+                eprintln!("gotrace: {e}");
+                meta.warnings.push(format!("{e}: the meta.json in the bundle is the one written at the start, without the exit status and these warnings"));
+                Some(meta)
+            }
         }
     }
 }
 
+/// The warning for events.jsonl writes that failed: the error (it names
+/// the file), from which event on, and how many events were not recorded.
+fn events_lost_warning(err: &str, first_id: u64, lost_after: u64) -> String {
+    format!(
+        "{err}: events.jsonl ends before event #{first_id}; it and the {lost_after} events after it were not recorded (events before it may be missing too if they were still buffered)"
+    )
+}
+
 /// Appends one stderr chunk to stderr.log (best effort: it is evidence, not
 /// the trace itself).
-fn append_stderr(log: &mut Option<File>, raw: &RawEvent) {
+fn append_stderr(log: &mut Option<File>, copied: &mut TeeReport, raw: &RawEvent) {
     if let Some(f) = log.as_mut() {
         let n = usize::from(raw.data_len).min(raw.data.len());
-        let _ = f.write_all(&raw.data[..n]);
+        let logged = match copied.logging() {
+            true => f
+                .write_all(&raw.data[..n])
+                .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO)),
+            false => Ok(()),
+        };
+        copied.count(n, logged);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_events_warning_names_the_file_and_the_count() {
+        let w = super::events_lost_warning(
+            "writing events.jsonl in the trace bundle b: No space left on device (os error 28); 80 bytes of it were not written; check the disk has space",
+            41,
+            7,
+        );
+        assert!(w.contains("events.jsonl ends before event #41; it and the 7 events after it were not recorded"), "{w}");
+        assert!(
+            w.starts_with("writing events.jsonl in the trace bundle b: No space left"),
+            "{w}"
+        );
     }
 }
