@@ -7,6 +7,7 @@
 //! ([`crate::capture_only`]) decide which cause the evidence proves; what a
 //! cause means, where it sits and how to fix it is written only here.
 
+pub mod errno_layer;
 mod missing;
 mod remediation;
 mod target;
@@ -115,6 +116,25 @@ pub enum Cause {
     HttpStatus,
     /// The peer reset an established connection (RFC 9293 3.10.7.4).
     ConnectionReset,
+    /// `connect()` returned EINVAL with nothing sent: a `blackhole` route
+    /// (ip-route(8): "the local senders get an EINVAL error").
+    LocalRouteBlackhole,
+    /// `connect()` returned EACCES with nothing sent: a `prohibit` route
+    /// (ip-route(8)), or a policy forbidding it (connect(2)).
+    LocalRouteProhibit,
+    /// `connect()` returned EHOSTUNREACH with nothing sent: an
+    /// `unreachable` route (ip-route(8)).
+    LocalRouteUnreachable,
+    /// `connect()` returned EADDRNOTAVAIL (or EADDRINUSE, EAFNOSUPPORT):
+    /// no local address of the peer's family, or no free ephemeral port
+    /// (connect(2), ipv6(7)).
+    LocalAddressUnavailable,
+    /// `connect()` returned EPERM with no packet filter record: a policy of
+    /// this host (cgroup BPF connect hook, LSM) refused it (connect(2)).
+    LocalPolicyDenied,
+    /// The local kernel ran out of a resource (ENOBUFS, ENOMEM, EMFILE,
+    /// ENFILE; socket(2), send(2)).
+    LocalResourceExhausted,
 }
 
 impl Cause {
@@ -143,6 +163,12 @@ impl Cause {
             Cause::TlsAlert => "tls-alert",
             Cause::HttpStatus => "http-status",
             Cause::ConnectionReset => "connection-reset",
+            Cause::LocalRouteBlackhole => "local-route-blackhole",
+            Cause::LocalRouteProhibit => "local-route-prohibit",
+            Cause::LocalRouteUnreachable => "local-route-unreachable",
+            Cause::LocalAddressUnavailable => "local-address-unavailable",
+            Cause::LocalPolicyDenied => "local-policy-denied",
+            Cause::LocalResourceExhausted => "local-resource-exhausted",
         }
     }
 
@@ -162,7 +188,13 @@ impl Cause {
             | Cause::LocalFirewallDrop
             | Cause::LocalFirewallReject
             | Cause::LocalRefused
-            | Cause::NoResolver => Layer::Kernel,
+            | Cause::NoResolver
+            | Cause::LocalRouteBlackhole
+            | Cause::LocalRouteProhibit
+            | Cause::LocalRouteUnreachable
+            | Cause::LocalAddressUnavailable
+            | Cause::LocalPolicyDenied
+            | Cause::LocalResourceExhausted => Layer::Kernel,
             Cause::ConnectionRefused
             | Cause::DnsPortUnreachable
             | Cause::DnsNxdomain
@@ -198,6 +230,11 @@ impl Cause {
         matches!(
             self,
             Cause::NoRoute
+                | Cause::LocalRouteBlackhole
+                | Cause::LocalRouteProhibit
+                | Cause::LocalRouteUnreachable
+                | Cause::LocalAddressUnavailable
+                | Cause::LocalPolicyDenied
                 | Cause::LocalFirewallDrop
                 | Cause::LocalFirewallReject
                 | Cause::ConnectTimeout
@@ -233,7 +270,7 @@ impl PartialEq<&str> for Cause {
 mod tests {
     use super::*;
 
-    const ALL: [Cause; 22] = [
+    const ALL: [Cause; 28] = [
         Cause::None,
         Cause::ConnectionRefused,
         Cause::NoRoute,
@@ -256,6 +293,12 @@ mod tests {
         Cause::TlsAlert,
         Cause::HttpStatus,
         Cause::ConnectionReset,
+        Cause::LocalRouteBlackhole,
+        Cause::LocalRouteProhibit,
+        Cause::LocalRouteUnreachable,
+        Cause::LocalAddressUnavailable,
+        Cause::LocalPolicyDenied,
+        Cause::LocalResourceExhausted,
     ];
 
     #[test]

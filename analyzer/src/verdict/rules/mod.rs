@@ -16,9 +16,9 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use super::Input;
+use crate::cause::errno_layer;
 use crate::cause::{Cause, Layer, Missing, Target};
 use crate::correlate::{Attempt, Kind, Step};
-use crate::proto::errno;
 use crate::proto::goerr::GoClues;
 
 /// What one failed attempt proves.
@@ -43,6 +43,10 @@ pub struct Diagnosis {
     pub stderr_score: u32,
     /// The attempt just has no recorded result (e.g. cancelled by Go).
     pub no_outcome: bool,
+    /// The stage was still pending when the trace ended (a signal,
+    /// `--duration`, a detach), long enough to be judged by its evidence
+    /// so far: the cause is its state at the end.
+    pub interrupted: bool,
     /// Advice when the layer is not proven but the facts point somewhere.
     pub advice: Option<String>,
     /// The words Go's error uses for this outcome (`connection refused`).
@@ -101,6 +105,7 @@ pub(super) fn base(cause: Cause, summary: String) -> Diagnosis {
         },
         stderr_score: 0,
         no_outcome: false,
+        interrupted: false,
         advice: None,
         go_phrase: None,
         fix: None,
@@ -111,6 +116,45 @@ pub(super) fn undecided(summary: String, missing: Vec<Missing>) -> Diagnosis {
     let mut d = base(Cause::InsufficientEvidence, summary);
     d.missing = missing;
     d
+}
+
+/// How long (ns) a stage must have waited, unanswered, when the trace
+/// ended for its silence to count: an initial SYN RTO (RFC 6298 2.1,
+/// 1 s) or far longer than any DNS answer on a working path.
+const PENDING_COUNTS_AFTER_NS: u64 = 1_000_000_000;
+
+/// Whether a stage that started at `since` (CLOCK_MONOTONIC ns) and never
+/// ended was pending long enough when the trace ended to be judged by its
+/// evidence so far.
+pub(super) fn pending_long(since: u64, input: &Input<'_>) -> bool {
+    input
+        .meta
+        .end_monotonic_ns
+        .is_some_and(|end| end.saturating_sub(since) >= PENDING_COUNTS_AFTER_NS)
+}
+
+/// Seconds from `since` to the end of the trace.
+pub(super) fn secs_to_end(since: u64, input: &Input<'_>) -> f64 {
+    let end = input.meta.end_monotonic_ns.unwrap_or(since);
+    end.saturating_sub(since) as f64 / 1e9
+}
+
+/// How the trace ended, for "the run ended (...) while ...": the signal
+/// that killed the command, or why gotrace detached.
+pub(super) fn how_run_ended(input: &Input<'_>) -> String {
+    let by = input
+        .meta
+        .attach
+        .as_ref()
+        .and_then(|a| a.ended_by.as_deref());
+    match (input.meta.exit, by) {
+        (Some(gotrace_bundle::ExitStatus::Signal(s)), _) => {
+            format!("the run ended (the command was killed by signal {s})")
+        }
+        (None, Some("interrupted")) => "the run ended (gotrace detached: Ctrl-C)".into(),
+        (None, Some("duration")) => "the run ended (gotrace detached: --duration)".into(),
+        _ => "the trace ended".into(),
+    }
 }
 
 pub(super) fn ev(a: &Attempt, id: Option<u64>) -> Option<Step> {
@@ -205,11 +249,9 @@ fn score(a: &Attempt, d: &Diagnosis, clues: &GoClues, stderr: &str) -> u32 {
     if let (true, Some(phrase)) = (s > 0, d.go_phrase.as_deref()) {
         if stderr.contains(phrase) {
             s += 1;
-        } else if lines_naming(stderr, a.peer).any(|l| {
-            OUTCOME_PHRASES
-                .iter()
-                .any(|p| *p != phrase && l.contains(p))
-        }) {
+        } else if lines_naming(stderr, a.peer)
+            .any(|l| outcome_phrases().any(|p| p != phrase && l.contains(p)))
+        {
             s = 0;
         } else {
             s = s.saturating_sub(1).max(1);
@@ -218,18 +260,15 @@ fn score(a: &Attempt, d: &Diagnosis, clues: &GoClues, stderr: &str) -> u32 {
     s
 }
 
-/// Every outcome wording of [`errno_phrase`] and the DNS/timeout rules.
-const OUTCOME_PHRASES: [&str; 9] = [
-    "connection refused",
-    "operation not permitted",
-    "connection timed out",
-    "no route to host",
-    "network is unreachable",
-    "connection reset by peer",
-    "i/o timeout",
-    "no such host",
-    "server misbehaving",
-];
+/// Every outcome wording: Go's text of each failing errno of
+/// [`errno_layer::TABLE`], and the DNS/timeout ones.
+fn outcome_phrases() -> impl Iterator<Item = &'static str> {
+    errno_layer::TABLE
+        .iter()
+        .filter(|r| r.nature == errno_layer::Nature::Failure)
+        .map(|r| r.go_text)
+        .chain(["i/o timeout", "no such host", "server misbehaving"])
+}
 
 /// Lines of `stderr` naming `peer` (`198.18.0.2:8080`, `[2001:db8::1]:80`;
 /// an IPv4-mapped peer also in its IPv4 form, as Go prints it).
@@ -241,16 +280,8 @@ fn lines_naming(stderr: &str, peer: SocketAddr) -> impl Iterator<Item = &str> {
         .filter(move |l| l.contains(&plain) || l.contains(&canonical))
 }
 
-/// How Go words an errno in its error text (syscall.Errno strings of
-/// Linux, src/syscall/zerrors_linux_*.go).
+/// How Go words an errno in its error text (the errno table's
+/// [`errno_layer::go_text`]).
 pub(super) fn errno_phrase(e: i32) -> Option<&'static str> {
-    match e {
-        errno::ECONNREFUSED => Some("connection refused"),
-        errno::ETIMEDOUT => Some("connection timed out"),
-        errno::EHOSTUNREACH => Some("no route to host"),
-        errno::ENETUNREACH => Some("network is unreachable"),
-        errno::ECONNRESET => Some("connection reset by peer"),
-        errno::EPERM => Some("operation not permitted"),
-        _ => None,
-    }
+    errno_layer::go_text(e)
 }

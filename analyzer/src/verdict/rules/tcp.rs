@@ -1,7 +1,12 @@
 //! Rules for one TCP dial (errno values of Linux, errno(3); FIELD-NOTES.md
 //! for how Go dials: non-blocking connect, result read with SO_ERROR).
 //!
-//! - `connect()` = -ENETUNREACH, nothing sent: `kernel / no-route`.
+//! - `connect()` itself failing with an errno of the local kernel and
+//!   nothing sent (ENETUNREACH, and the route types of ip-route(8):
+//!   EINVAL `blackhole`, EACCES `prohibit`, EHOSTUNREACH `unreachable`;
+//!   EADDRNOTAVAIL, EPERM...): the kernel cause of
+//!   [`crate::cause::errno_layer`] (`kernel / no-route`,
+//!   `local-route-blackhole`, ...).
 //! - Our own packet dropped by a netfilter hook (`kfree_skb` reason
 //!   NETFILTER_DROP on the socket's skb, or retransmits failing with EPERM:
 //!   ip_local_out() returns it for NF_DROP) and no SYN on the wire:
@@ -21,7 +26,10 @@
 use std::borrow::Cow;
 use std::net::SocketAddr;
 
-use super::{base, errno_phrase, ev, pk, undecided, Diagnosis};
+use super::{
+    base, errno_phrase, ev, how_run_ended, pending_long, pk, secs_to_end, undecided, Diagnosis,
+};
+use crate::cause::errno_layer::{self, local_cause, Call};
 use crate::cause::{Cause, Missing};
 use crate::correlate::{is_netfilter, sent_near, Attempt};
 use crate::proto::errno;
@@ -31,10 +39,17 @@ use crate::verdict::Input;
 /// than this (ns) after connect (Happy Eyeballs, a sibling dial won).
 const GAVE_UP_AFTER_NS: u64 = 1_000_000_000;
 
+/// cmd/go's HTTP client dials with net/http's DefaultTransport, whose
+/// net.Dialer has `Timeout: 30 * time.Second` (src/net/http/transport.go).
+const GO_DIAL_TIMEOUT_S: f64 = 30.0;
+
 pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     let connect_errno = a.connect.as_ref().and_then(|c| errno::of_ret(c.value));
-    if connect_errno == Some(errno::ENETUNREACH) {
-        return Some(no_route(a, input));
+    // connect() itself failed: the route lookup or the socket's own
+    // setup refused it before any SYN (tcp_v4_connect / ip_route_connect).
+    let refused_at_once = connect_errno.and_then(|e| Some((e, local_cause(Call::Connect, e)?)));
+    if let (Some((e, cause)), None) = (refused_at_once, &a.icmp) {
+        return Some(refused_locally(a, input, e, cause));
     }
     if let Some(d) = local_firewall(a, input) {
         return Some(d);
@@ -68,13 +83,16 @@ fn so_ev(a: &Attempt) -> Option<crate::correlate::Step> {
     ev(a, a.so_error.as_ref().map(|s| s.id))
 }
 
-fn no_route(a: &Attempt, input: &Input<'_>) -> Diagnosis {
+/// `connect()` returned errno `e` itself: the local kernel refused before
+/// any SYN, unless a packet to the peer is in the capture anyway.
+fn refused_locally(a: &Attempt, input: &Input<'_>, e: i32, cause: Cause) -> Diagnosis {
     let peer = a.peer;
+    let name = errno::name(e);
     let sent = input.capture.map(|idx| sent_near(idx, a, input.clock));
     if let Some(p) = sent.as_ref().and_then(|s| s.first()) {
         let mut d = undecided(
             format!(
-                "connect() to {peer} failed with ENETUNREACH, yet packet {} went to {} around then",
+                "connect() to {peer} failed with {name}, yet packet {} went to {} around then",
                 p.number,
                 peer.ip()
             ),
@@ -88,11 +106,18 @@ fn no_route(a: &Attempt, input: &Input<'_>) -> Diagnosis {
     } else {
         ""
     };
-    let mut d = base(Cause::NoRoute,
-        format!("connect() to {peer} failed at once with ENETUNREACH: the local kernel has no route to {}{wire} (Go: connect: network is unreachable)", peer.ip()),
+    let meaning = errno_layer::lookup(e)
+        .map(|r| r.local_meaning.replace("{ip}", &peer.ip().to_string()))
+        .unwrap_or_default();
+    let go = errno_phrase(e).unwrap_or("error");
+    let mut d = base(
+        cause,
+        format!(
+            "connect() to {peer} failed at once with {name}: {meaning}{wire} (Go: connect: {go})"
+        ),
     );
     d.evidence.extend(connect_ev(a));
-    d.go_phrase = errno_phrase(errno::ENETUNREACH).map(Cow::Borrowed);
+    d.go_phrase = errno_phrase(e).map(Cow::Borrowed);
     d
 }
 
@@ -155,6 +180,7 @@ fn local_firewall(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
                 format!("the SYN to {peer} never left this host: the kernel dropped it ({reason}){refused_again}{wire}; {}", gave_up(a, input)),
             );
             d.go_phrase = go_timeout_phrase(a).map(Cow::Borrowed);
+            d.interrupted = dial_pending(a);
             d
         }
     };
@@ -196,8 +222,26 @@ fn gave_up(a: &Attempt, input: &Input<'_>) -> String {
             "Go gave up first: its dial deadline expired after {at_least}{:.1} s while the kernel was still retrying ({syns}), and Go closed the socket (Go: i/o timeout)",
             secs(close)
         ),
-        _ => format!("the trace ended while the dial was pending ({syns})"),
+        _ => {
+            let waited = secs_to_end(start, input);
+            let left = GO_DIAL_TIMEOUT_S - waited;
+            let deadline = if left > 0.0 && !a.pre_existing {
+                format!("; Go's dial deadline would have fired at {GO_DIAL_TIMEOUT_S:.0} s")
+            } else {
+                String::new()
+            };
+            format!(
+                "{} while the dial was pending ({syns} in {at_least}{waited:.1} s){deadline}",
+                how_run_ended(input)
+            )
+        }
     }
+}
+
+/// The dial has no result and its socket is still open: it was pending
+/// when the trace ended.
+fn dial_pending(a: &Attempt) -> bool {
+    a.so_error.is_none() && !a.closed
 }
 
 /// "3 SYNs" from the capture, else from the kernel's retransmit records.
@@ -406,6 +450,13 @@ fn no_result(a: &Attempt, input: &Input<'_>) -> Diagnosis {
         .is_some_and(|c| c.saturating_sub(start) >= GAVE_UP_AFTER_NS);
     if waited {
         return timed_out(a, input);
+    }
+    // Still waiting when the run ended: judged by the SYNs' fate so far.
+    if dial_pending(a) && pending_long(start, input) {
+        let mut d = timed_out(a, input);
+        d.interrupted = d.decided();
+        d.no_outcome = !d.interrupted;
+        return d;
     }
     let peer = a.peer;
     let mut d = undecided(
