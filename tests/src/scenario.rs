@@ -408,20 +408,17 @@ fn cut_short() -> Vec<Scenario> {
             "network",
             "connect-timeout",
         ),
-        Scenario {
-            go_says: "",
-            ..ctrl_c(
-                "ctrl-c-dns-silent",
-                3,
-                LabConfig {
-                    dns: Dns::Dnsmasq,
-                    firewall: Firewall::ServerDropsDns,
-                    ..goproxy(BY_NAME)
-                },
-                "network",
-                "dns-timeout",
-            )
-        },
+        ctrl_c(
+            "ctrl-c-dns-silent",
+            3,
+            LabConfig {
+                dns: Dns::Dnsmasq,
+                firewall: Firewall::ServerDropsDns,
+                ..goproxy(BY_NAME)
+            },
+            "network",
+            "dns-timeout",
+        ),
     ]
 }
 
