@@ -269,3 +269,29 @@ fn eperm_retransmit(peer: SockAddr) -> Op {
         err_name: Some("EPERM".into()),
     }
 }
+
+/// EHOSTUNREACH from SO_ERROR with no SYN and no ICMP on the wire: the
+/// neighbour never answered, or something else; `missing` names the
+/// evidence that would tell, not a rule.
+#[test]
+fn an_undecided_errno_names_the_evidence_it_lacks() {
+    let mut b = Bundle::new(Some(1));
+    b.ev(10.0, sock_ev(8, true));
+    b.ev(10.2, connect_ev(8, sa(SERVER, 8080), -115));
+    b.ev(3010.0, so_error_ev(8, 113, Some("EHOSTUNREACH")));
+    b.stderr = Some("go: Get \"http://198.18.0.2:8080/x\": dial tcp 198.18.0.2:8080: connect: no route to host\n".into());
+    let r = analyze(&b);
+    assert_cause(&r, Layer::Inconclusive, "insufficient-evidence");
+    let missing: Vec<String> = r.verdict.missing.iter().map(|m| m.to_string()).collect();
+    assert!(
+        missing
+            .iter()
+            .any(|m| m.starts_with("what places EHOSTUNREACH:")
+                && m.contains("neighbour solicitations")),
+        "{missing:?}"
+    );
+    assert!(
+        missing.iter().all(|m| !m.contains("a rule for")),
+        "{missing:?}"
+    );
+}

@@ -509,7 +509,7 @@ fn other_errno(a: &Attempt, input: &Input<'_>, e: i32) -> Diagnosis {
             errno::name(e),
             wire_story(a, input)
         ),
-        vec![Missing::RuleFor(e)],
+        vec![errno_gap(e)],
     );
     d.evidence.extend(connect_ev(a));
     d.evidence.extend(so_ev(a));
@@ -518,6 +518,15 @@ fn other_errno(a: &Attempt, input: &Input<'_>, e: i32) -> Diagnosis {
     d.advice = Some(path_advice(a, input));
     d.go_phrase = errno_phrase(e).map(Cow::Borrowed);
     d
+}
+
+/// What an undecided errno lacks: the evidence its row of the errno table
+/// names, or (an errno Linux does not document for connect) a rule.
+fn errno_gap(e: i32) -> Missing {
+    match errno_layer::lookup(e) {
+        Some(r) if r.nature == errno_layer::Nature::Failure => Missing::EvidenceFor(e),
+        _ => Missing::RuleFor(e),
+    }
 }
 
 /// After the handshake: resets here, TLS and HTTP outcomes in [`super::app`].
