@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use gotrace_analyzer::correlate::Source;
 use gotrace_analyzer::{analyze_bundle, Layer, Report};
-use gotrace_bundle::{ExitStatus, Op, SockAddr};
+use gotrace_bundle::{ExitStatus, Op};
 use simple_dns::TYPE;
 
 /// The lab's Go progress line: all Go prints before Ctrl-C kills it.
@@ -128,10 +128,10 @@ fn ctrl_c_on_a_locally_dropped_dial_is_the_local_firewall() {
         10.05,
         tcp_state("CLOSE", "SYN_SENT", sa(CLIENT, 0), peer.clone()),
     );
-    let drop = b.ev(10.07, skb_drop());
+    let drop = b.ev(10.07, skb_drop(12, "NETFILTER_DROP"));
     let c = b.ev(10.1, connect_ev(8, peer.clone(), -115));
     for ms in [1010.0, 2030.0, 3050.0, 4070.0] {
-        b.ev(ms, eperm_retransmit(peer.clone()));
+        b.ev(ms, retransmit(-1));
     }
     b.ev(5000.0, exit_ev(ExitStatus::Signal(2)));
     b.stderr = Some(PROGRESS.into());
@@ -247,27 +247,6 @@ fn a_stage_pending_at_a_successful_exit_is_not_listed() {
         "{:?}",
         r.verdict.other_failures
     );
-}
-
-fn skb_drop() -> Op {
-    Op::SkbDrop {
-        sock: Some("0xffff888001".into()),
-        reason: 12,
-        reason_name: Some("NETFILTER_DROP".into()),
-        location: "0xffffffff81a00000".into(),
-        protocol: 0x0800,
-    }
-}
-
-fn eperm_retransmit(peer: SockAddr) -> Op {
-    Op::TcpRetransmit {
-        sock: "0xffff888001".into(),
-        state: gotrace_bundle::TcpState::SynSent,
-        local: sa(CLIENT, 40122),
-        peer,
-        err: -1,
-        err_name: Some("EPERM".into()),
-    }
 }
 
 /// EHOSTUNREACH from SO_ERROR with no SYN and no ICMP on the wire: the
