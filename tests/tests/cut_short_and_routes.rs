@@ -192,3 +192,70 @@ fn gotrace_ctrl_c_on_a_silent_dns_server() {
     let summary = t.verdict["summary"].as_str().unwrap_or("");
     assert!(summary.contains("while Go was still waiting"), "{summary}");
 }
+
+/// `gotrace attach --duration` on a go whose SYNs this host's OUTPUT chain
+/// drops: the detach comes while the dial is pending, and the verdict is
+/// its state then (the kernel's drop records), not "nothing failed yet".
+#[test]
+fn gotrace_attach_duration_on_a_locally_dropped_dial() {
+    support::require_root();
+    let scratch = support::Scratch::new("attach-duration-drop");
+    let lab = gotrace_e2e::Lab::up(gotrace_e2e::LabConfig {
+        firewall: gotrace_e2e::Firewall::ClientDropsOutput,
+        syn_retries: None,
+        ..gotrace_e2e::LabConfig::default()
+    })
+    .expect("setting up the lab");
+    let mut go = lab
+        .command("go")
+        .args(["mod", "tidy"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starting go");
+    // `ip netns exec` execs go: the child's PID is go's. Wait for its
+    // SYN_SENT socket to the proxy (state 02 in /proc/PID/net/tcp).
+    let table = format!("/proc/{}/net/tcp", go.id());
+    let port = format!(":{:04X} 02 ", gotrace_e2e::PROXY_PORT);
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(&table).is_ok_and(|t| t.contains(&port)) {
+        assert!(start.elapsed().as_secs() < 30, "go never dialed the proxy");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let dir = scratch.path().join("bundle");
+    let out = std::process::Command::new(support::gotrace())
+        .args(["attach", "--pid", &go.id().to_string(), "--duration", "3s"])
+        .args(["--json", "-q", "-o"])
+        .arg(&dir)
+        .output()
+        .expect("running gotrace attach");
+    let _ = go.kill();
+    let _ = go.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v = bundle::verdict_from_stdout(&stdout).unwrap_or_else(|| {
+        panic!(
+            "no verdict: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(bundle::meta(&dir)["attach"]["ended_by"], "duration");
+    assert_eq!(
+        (v["layer"].as_str(), v["cause"].as_str()),
+        (Some("kernel"), Some("local-firewall-drop")),
+        "{v:#}"
+    );
+    let events = bundle::events(&dir);
+    let refused = bundle::cited(&v, "event").into_iter().any(|id| {
+        events.iter().any(|e| {
+            e["id"] == id
+                && (e["reason_name"] == "NETFILTER_DROP"
+                    || (e["kind"] == "tcp_retransmit" && e["err"] == -1))
+        })
+    });
+    assert!(refused, "no cited drop record: {v:#}");
+    let summary = v["summary"].as_str().unwrap_or("");
+    assert!(
+        summary.contains("gotrace detached: --duration) while the dial was pending"),
+        "{summary}"
+    );
+}
