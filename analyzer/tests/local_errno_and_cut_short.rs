@@ -50,6 +50,7 @@ fn connect_errnos_of_the_local_kernel_have_their_cause() {
         let (b, c) = refused_at_once(PEER, errno, go_text);
         let r = analyze(&b);
         assert_cause(&r, Layer::Kernel, cause);
+        assert!(!r.verdict.pending && !r.to_json().contains("pending"));
         assert!(cites(&r, Source::Event, c), "{cause}");
         assert!(
             r.verdict.missing.is_empty(),
@@ -137,6 +138,7 @@ fn ctrl_c_on_a_locally_dropped_dial_is_the_local_firewall() {
     b.stderr = Some(PROGRESS.into());
     let r = analyze(&b);
     assert_cause(&r, Layer::Kernel, "local-firewall-drop");
+    assert!(r.verdict.pending);
     assert!(cites(&r, Source::Event, c) && cites(&r, Source::Event, drop));
     let s = &r.verdict.summary;
     assert!(
@@ -174,6 +176,7 @@ fn ctrl_c_on_an_unanswered_dial_is_a_pending_connect_timeout() {
     b.stderr = Some(PROGRESS.into());
     let r = analyze(&b);
     assert_cause(&r, Layer::Network, "connect-timeout");
+    assert!(r.verdict.pending && r.to_json().contains("\"pending\": true"));
     assert!(cites(&r, Source::Packet, syn));
     assert!(
         r.verdict.summary.contains("while the dial was pending"),
@@ -199,6 +202,7 @@ fn ctrl_c_on_a_silent_dns_server_is_a_pending_dns_timeout() {
     b.stderr = Some(PROGRESS.into());
     let r = analyze(&b);
     assert_cause(&r, Layer::Network, "dns-timeout");
+    assert!(r.verdict.pending);
     assert!(cites(&r, Source::Event, w) && cites(&r, Source::Packet, p));
     assert!(
         r.verdict

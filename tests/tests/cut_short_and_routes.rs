@@ -48,6 +48,7 @@ fn refused_by_route(name: &str, errno: i64, peer_filter: &str) {
     assert_eq!(cited[0]["kind"], "connect", "{}", cited[0]);
     assert_eq!(cited[0]["ret"], -errno, "{}", cited[0]);
     assert!(bundle::cited(&t.verdict, "packet").is_empty());
+    assert!(t.verdict.get("pending").is_none(), "{}", t.verdict);
     let sent = tshark::fields(
         &t.bundle.join("capture.pcapng"),
         peer_filter,
@@ -122,6 +123,7 @@ fn gotrace_ctrl_c_on_a_locally_dropped_dial() {
         t.verdict
     );
     assert!(bundle::cited(&t.verdict, "packet").is_empty());
+    assert_eq!(t.verdict["pending"], true, "{}", t.verdict);
     let summary = t.verdict["summary"].as_str().unwrap_or("");
     assert!(
         summary.contains("killed by signal 2) while the dial was pending")
@@ -152,6 +154,7 @@ fn gotrace_ctrl_c_on_an_unanswered_dial() {
     assert!(cited_events(&t)
         .iter()
         .all(|e| e["kind"] != "tcp_retransmit" || e["err"] == 0));
+    assert_eq!(t.verdict["pending"], true, "{}", t.verdict);
     let summary = t.verdict["summary"].as_str().unwrap_or("");
     assert!(summary.contains("while the dial was pending"), "{summary}");
 }
@@ -189,6 +192,7 @@ fn gotrace_ctrl_c_on_a_silent_dns_server() {
         &["frame.number"],
     );
     assert!(answers.is_empty(), "a DNS answer came: {answers:?}");
+    assert_eq!(t.verdict["pending"], true, "{}", t.verdict);
     let summary = t.verdict["summary"].as_str().unwrap_or("");
     assert!(summary.contains("while Go was still waiting"), "{summary}");
 }
@@ -244,6 +248,7 @@ fn gotrace_attach_duration_on_a_locally_dropped_dial() {
         (Some("kernel"), Some("local-firewall-drop")),
         "{v:#}"
     );
+    assert_eq!(v["pending"], true, "{v:#}");
     let events = bundle::events(&dir);
     let refused = bundle::cited(&v, "event").into_iter().any(|id| {
         events.iter().any(|e| {

@@ -44,6 +44,9 @@ pub struct Verdict {
     pub layer: Layer,
     /// Cause id; its layer is `layer`.
     pub cause: Cause,
+    /// The failing stage was still pending when the run ended (Ctrl-C, a
+    /// signal, `--duration`, a detach): the cause is its state then.
+    pub pending: bool,
     /// One sentence saying what happened.
     pub summary: String,
     /// What was being reached.
@@ -139,6 +142,9 @@ pub struct Attached {
 struct JsonOut<'a> {
     layer: Layer,
     cause: Cause,
+    /// Only when true: absent means the stage ended on its own.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pending: bool,
     summary: &'a str,
     target: &'a Option<Target>,
     evidence: &'a [Step],
@@ -161,6 +167,7 @@ impl Report {
         JsonOut {
             layer: v.layer,
             cause: v.cause,
+            pending: v.pending,
             summary: &v.summary,
             target: &v.target,
             evidence: &v.evidence,

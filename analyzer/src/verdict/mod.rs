@@ -367,6 +367,7 @@ fn verdict(
     Verdict {
         layer,
         cause,
+        pending: layer != Layer::Inconclusive && chosen.is_some_and(|d| d.interrupted),
         summary,
         target,
         evidence: chosen.map(|d| d.evidence.clone()).unwrap_or_default(),
