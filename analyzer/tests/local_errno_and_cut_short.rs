@@ -278,3 +278,32 @@ fn an_undecided_errno_names_the_evidence_it_lacks() {
         "{missing:?}"
     );
 }
+
+/// SIGTERM (a `kill`, a CI timeout) ends a run like Ctrl-C: the pending
+/// stage is the answer.
+#[test]
+fn sigterm_on_a_pending_dial_is_judged_like_ctrl_c() {
+    let mut b = Bundle::new(None);
+    b.meta.exit = Some(ExitStatus::Signal(15));
+    b.meta.end_monotonic_ns = Some(mono(2100.0));
+    let peer = sa(SERVER, 8080);
+    b.ev(10.0, sock_ev(8, true));
+    b.ev(
+        10.05,
+        tcp_state("CLOSE", "SYN_SENT", sa(CLIENT, 0), peer.clone()),
+    );
+    b.ev(10.07, skb_drop(12, "NETFILTER_DROP"));
+    b.ev(10.1, connect_ev(8, peer, -115));
+    b.ev(1010.0, retransmit(-1));
+    b.stderr = Some(PROGRESS.into());
+    let r = analyze(&b);
+    assert_cause(&r, Layer::Kernel, "local-firewall-drop");
+    assert!(r.verdict.pending);
+    assert!(
+        r.verdict
+            .summary
+            .contains("killed by signal 15) while the dial was pending (2 SYNs in 2.1 s)"),
+        "{}",
+        r.verdict.summary
+    );
+}
