@@ -307,3 +307,47 @@ fn sigterm_on_a_pending_dial_is_judged_like_ctrl_c() {
         r.verdict.summary
     );
 }
+
+/// EHOSTUNREACH after the SYN waited for an ARP answer that never came:
+/// the kernel's NEIGH_FAILED drop of our SYN and its own ICMP host
+/// unreachable on `lo`, no SYN on the wire: the host is not on the link.
+#[test]
+fn ehostunreach_after_neighbour_failure_is_the_network() {
+    const ABSENT: [u8; 4] = [198, 18, 0, 77];
+    let mut b = Bundle::new(Some(1));
+    let (local, peer) = (sa(CLIENT, 40600), sa(ABSENT, 8080));
+    b.ev(10.0, sock_ev(8, true));
+    b.ev(
+        10.05,
+        tcp_state("CLOSE", "SYN_SENT", sa(CLIENT, 0), peer.clone()),
+    );
+    let c = b.ev(10.1, connect_ev(8, peer.clone(), -115));
+    // The SYN waits in the neighbour queue: its retransmits fail with
+    // EBUSY (measured), and name our port.
+    b.ev(
+        1010.0,
+        Op::TcpRetransmit {
+            sock: "0xffff888001".into(),
+            state: gotrace_bundle::TcpState::SynSent,
+            local: local.clone(),
+            peer: peer.clone(),
+            err: -16,
+            err_name: Some("EBUSY".into()),
+        },
+    );
+    let syn = tcp(local.socket_addr(), peer.socket_addr(), true, false, false);
+    let icmp = b.pkt(3010.0, icmp_host_unreachable(CLIENT, CLIENT, &syn));
+    let drop = b.ev(3010.01, skb_drop(2, "NEIGH_FAILED"));
+    let so = b.ev(3010.1, so_error_ev(8, 113, Some("EHOSTUNREACH")));
+    b.stderr = Some("go: Get \"http://198.18.0.77:8080/x\": dial tcp 198.18.0.77:8080: connect: no route to host\n".into());
+    let r = analyze(&b);
+    assert_cause(&r, Layer::Network, "neighbour-unreachable");
+    for (src, id) in [
+        (Source::Event, c),
+        (Source::Event, drop),
+        (Source::Event, so),
+        (Source::Packet, icmp),
+    ] {
+        assert!(cites(&r, src, id), "{src:?} {id}");
+    }
+}

@@ -330,6 +330,10 @@ fn network() -> Vec<Scenario> {
     ]
 }
 
+/// An address on the lab's own link where no host is: the kernel's ARP
+/// requests go unanswered (~3 s) and the dial fails with EHOSTUNREACH.
+pub const ABSENT_NEIGHBOUR_IP: &str = "198.18.0.77";
+
 /// connect() refused at once by the client's own routing (ip-route(8)
 /// route types) or for want of a source address: measured on Linux 6.18
 /// with Go 1.19, connect() returns the errno itself and nothing is sent.
@@ -366,6 +370,13 @@ fn local_routes() -> Vec<Scenario> {
             "local-route-unreachable",
             "dial tcp 198.19.255.4:8080: connect: no route to host",
         ),
+        Scenario {
+            name: "neighbour-absent",
+            config: goproxy(&format!("http://{ABSENT_NEIGHBOUR_IP}:8080")),
+            verdict: verdict("network", "neighbour-unreachable"),
+            exit_code: 1,
+            go_says: "dial tcp 198.18.0.77:8080: connect: no route to host",
+        },
         routed(
             "ipv6-no-address",
             ClientRoute::Ipv6NoAddress,

@@ -97,6 +97,51 @@ fn gotrace_ipv6_no_address_is_the_kernel_eaddrnotavail() {
     refused_by_route("ipv6-no-address", 99, "ipv6.dst==fd67:7472:6163::2");
 }
 
+#[test]
+fn lab_go_neighbour_absent() {
+    support::plain_go("neighbour-absent");
+}
+
+/// Nobody answers ARP for an on-link address: the cited events are the
+/// connect, the kernel's NEIGH_FAILED drop of our SYN and SO_ERROR
+/// EHOSTUNREACH; the cited packet is the ICMP host unreachable the kernel
+/// made for itself; ARP requests went out and no SYN did.
+#[test]
+fn gotrace_neighbour_absent_is_the_network() {
+    let t = support::trace("neighbour-absent");
+    let kinds: Vec<String> = cited_events(&t)
+        .iter()
+        .map(|e| match e["kind"].as_str() {
+            Some("skb_drop") => format!("skb_drop {}", e["reason_name"]),
+            Some("so_error") => format!("so_error {}", e["so_error"]),
+            Some(k) => k.to_string(),
+            None => String::new(),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["connect", "skb_drop \"NEIGH_FAILED\"", "so_error 113"],
+        "{}",
+        t.verdict
+    );
+    let icmp = cited_matching(&t, "icmp.type==3 && icmp.code==1 && ip.src==198.18.0.1");
+    assert_eq!(icmp.len(), 1, "{}", t.verdict);
+    let capture = t.bundle.join("capture.pcapng");
+    let arp = tshark::fields(
+        &capture,
+        "arp.dst.proto_ipv4==198.18.0.77",
+        &["frame.number"],
+    );
+    assert!(!arp.is_empty(), "no ARP request for the absent host");
+    let syns = tshark::fields(
+        &capture,
+        "tcp && !icmp && ip.dst==198.18.0.77",
+        &["frame.number"],
+    );
+    // (The ICMP error quotes our SYN: only a bare TCP packet counts.)
+    assert!(syns.is_empty(), "a SYN reached the wire: {syns:?}");
+}
+
 /// The SYN never left: the cited events are the connect, the kernel's
 /// NETFILTER_DROP of our SYN and a retransmit refused with EPERM; no
 /// packet, and the summary says the run ended while the dial was pending.

@@ -91,6 +91,7 @@ const IN_CUT_SHORT_AND_ROUTES: &[&str] = &[
     "route-prohibit",
     "route-unreachable",
     "ipv6-no-address",
+    "neighbour-absent",
     "ctrl-c-client-drops",
     "ctrl-c-server-drops",
     "ctrl-c-dns-silent",

@@ -159,7 +159,7 @@ pub const TABLE: &[Row] = &[
         local: Some(Cause::LocalRouteUnreachable),
         peer: Some(Cause::IcmpUnreachable),
         local_meaning: "this host's route to {ip} is of type `unreachable`: the kernel refused before any SYN",
-        evidence: "connect() returning it at once with no SYN on the wire: an `unreachable` route (ip-route(8), kernel); as SO_ERROR after an ICMP host/admin unreachable quoting our SYN: the router that sent it (network); as SO_ERROR with no SYN and unanswered ARP/neighbour solicitations on the wire: no host at that address on the link (network)",
+        evidence: "connect() returning it at once with no SYN on the wire: an `unreachable` route (ip-route(8), kernel); as SO_ERROR after an ICMP host/admin unreachable quoting our SYN: the router that sent it (network); as SO_ERROR with no SYN on the wire and the SYN dropped with `kfree_skb` NEIGH_FAILED (unanswered ARP/neighbour solicitations, the kernel's own ICMP host unreachable on `lo`): no host at that address on the link (network, neighbour-unreachable)",
         sources: "connect(2) (via ip(7)), ip(7), ip-route(8)",
         ..row(EHOSTUNREACH, ANY, Nature::Failure, "no route to host")
     },

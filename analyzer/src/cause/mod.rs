@@ -135,6 +135,11 @@ pub enum Cause {
     /// The local kernel ran out of a resource (ENOBUFS, ENOMEM, EMFILE,
     /// ENFILE; socket(2), send(2)).
     LocalResourceExhausted,
+    /// No host on the local link answered ARP / neighbour solicitation for
+    /// the peer (RFC 826, RFC 4861 7.3.3): the SYN never got a link-layer
+    /// address, the kernel dropped it (NEIGH_FAILED) and reported
+    /// EHOSTUNREACH.
+    NeighbourUnreachable,
 }
 
 impl Cause {
@@ -169,6 +174,7 @@ impl Cause {
             Cause::LocalAddressUnavailable => "local-address-unavailable",
             Cause::LocalPolicyDenied => "local-policy-denied",
             Cause::LocalResourceExhausted => "local-resource-exhausted",
+            Cause::NeighbourUnreachable => "neighbour-unreachable",
         }
     }
 
@@ -205,7 +211,8 @@ impl Cause {
             | Cause::TlsUntrustedCertificate
             | Cause::TlsAlert
             | Cause::HttpStatus
-            | Cause::ConnectionReset => Layer::Network,
+            | Cause::ConnectionReset
+            | Cause::NeighbourUnreachable => Layer::Network,
         }
     }
 
@@ -270,7 +277,7 @@ impl PartialEq<&str> for Cause {
 mod tests {
     use super::*;
 
-    const ALL: [Cause; 28] = [
+    const ALL: [Cause; 29] = [
         Cause::None,
         Cause::ConnectionRefused,
         Cause::NoRoute,
@@ -299,6 +306,7 @@ mod tests {
         Cause::LocalAddressUnavailable,
         Cause::LocalPolicyDenied,
         Cause::LocalResourceExhausted,
+        Cause::NeighbourUnreachable,
     ];
 
     #[test]

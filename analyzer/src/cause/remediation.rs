@@ -99,6 +99,9 @@ impl Cause {
             "a policy of this host forbids connecting to {addr}: look for a cgroup BPF connect hook (`bpftool cgroup tree`), an LSM (SELinux, AppArmor) denial in the audit log, or an OUTPUT rule (`nft list ruleset`){proxy}"
         ),
         Cause::LocalResourceExhausted => "this host's kernel ran out of a resource (socket buffers, memory, file descriptors): check `ulimit -n`, fs.file-max, net.core.wmem_max and dmesg, then retry".into(),
+        Cause::NeighbourUnreachable => format!(
+            "no host answers for {addr} on this host's own link (ARP / neighbour discovery got no reply): check that the server is up and really on this network (`ip neigh` shows FAILED entries), or fix the address in GOPROXY{proxy_var}{proxy}"
+        ),
         Cause::InsufficientEvidence => Missing::advice(&[]),
     }
     }

@@ -18,6 +18,9 @@
 //! - SYNs on the wire, none answered, and SO_ERROR ETIMEDOUT (the kernel
 //!   gave up after net.ipv4.tcp_syn_retries) or Go closing the socket after
 //!   its dial deadline (`i/o timeout`): `network / connect-timeout`.
+//! - SO_ERROR EHOSTUNREACH, no SYN on the wire, and our SYN dropped with
+//!   `kfree_skb` NEIGH_FAILED: nobody on the link answered ARP / neighbour
+//!   solicitation, `network / neighbour-unreachable`.
 //! - An ICMP destination unreachable quoting our SYN, which is on the wire:
 //!   `network / icmp-unreachable` (RFC 792 type 3, RFC 4443 type 1).
 //! - After the handshake: an RST from the peer with read/write failing
@@ -31,7 +34,7 @@ use super::{
 };
 use crate::cause::errno_layer::{self, local_cause, Call};
 use crate::cause::{Cause, Missing};
-use crate::correlate::{is_netfilter, sent_near, Attempt};
+use crate::correlate::{is_neighbour_failure, is_netfilter, sent_near, Attempt};
 use crate::proto::errno;
 use crate::verdict::Input;
 
@@ -66,6 +69,9 @@ pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     match failure {
         Some(errno::ECONNREFUSED) => Some(refused(a, input)),
         Some(errno::ETIMEDOUT) => Some(timed_out(a, input)),
+        Some(errno::EHOSTUNREACH) if a.syn.is_none() && neighbour_failed(a).is_some() => {
+            Some(neighbour_unreachable(a, input))
+        }
         Some(errno::EHOSTUNREACH | errno::ENETUNREACH | errno::EACCES) if a.icmp.is_some() => {
             Some(icmp_unreachable(a, input))
         }
@@ -498,6 +504,52 @@ fn icmp_unreachable(a: &Attempt, input: &Input<'_>) -> Diagnosis {
     d.evidence.extend(so_ev(a));
     d.go_phrase = errno_phrase(so).map(Cow::Borrowed);
     d.fix = Some(format!("{sender} refuses traffic to {peer} ({}): a firewall there or on the path rejects it; ask for the port to be opened, or set GOPROXY (and HTTPS_PROXY/NO_PROXY) to a proxy you may reach", icmp.value.text()));
+    d
+}
+
+/// The kernel's record that our SYN waited for a link-layer address that
+/// never came.
+fn neighbour_failed(a: &Attempt) -> Option<&crate::correlate::EventFact<String>> {
+    a.drops.iter().find(|d| is_neighbour_failure(&d.value))
+}
+
+/// EHOSTUNREACH because nobody on the link answered ARP / neighbour
+/// solicitation for the peer: the SYN never left (no SYN on the wire), the
+/// kernel dropped it when the neighbour entry failed and told the socket
+/// with an ICMP host unreachable of its own (RFC 4861 7.3.3; net/ipv4/arp.c
+/// arp_error_report). The host is missing from the link: not this host's
+/// doing.
+fn neighbour_unreachable(a: &Attempt, input: &Input<'_>) -> Diagnosis {
+    let peer = a.peer;
+    let drop = neighbour_failed(a);
+    let icmp = a
+        .icmp
+        .as_ref()
+        .map(|i| {
+            format!(
+                ", and answered the socket itself with ICMP {} (pkt {})",
+                i.value.text(),
+                i.number
+            )
+        })
+        .unwrap_or_default();
+    let wire = match input.capture {
+        Some(_) => "; no SYN to it is in the capture",
+        None => "",
+    };
+    let mut d = base(
+        Cause::NeighbourUnreachable,
+        format!(
+            "no host on this link answered for {} (ARP / neighbour solicitation): the kernel kept the SYN to {peer} waiting for a link-layer address, dropped it when the neighbour entry failed ({}){icmp}, and reported EHOSTUNREACH (Go: connect: no route to host){wire}",
+            peer.ip(),
+            drop.map_or_else(|| "NEIGH_FAILED".to_string(), |x| format!("{}, event #{}", x.value, x.id)),
+        ),
+    );
+    d.evidence.extend(connect_ev(a));
+    d.evidence.extend(drop.and_then(|x| ev(a, Some(x.id))));
+    d.evidence.extend(pk(a, a.icmp.as_ref().map(|i| i.number)));
+    d.evidence.extend(so_ev(a));
+    d.go_phrase = errno_phrase(errno::EHOSTUNREACH).map(Cow::Borrowed);
     d
 }
 
