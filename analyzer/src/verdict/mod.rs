@@ -5,6 +5,14 @@
 //! sides of the story (the syscall result and the wire) and otherwise says
 //! `inconclusive` and what is missing.
 //!
+//! A run cut short (the command killed by a signal such as Ctrl-C's
+//! SIGINT, or gotrace detaching) while a stage was pending for a second or
+//! more is answered by that stage's state at the end, judged by its
+//! evidence so far (`Diagnosis::interrupted`, verdict.json `pending`):
+//! Go printed no error naming it, so the evidence picks the attempt. The
+//! same when Go's error names no address, name or URL at all: the
+//! recorded failures decide when they agree.
+//!
 //! A `gotrace attach` bundle starts in the middle of the process's life and
 //! may end before it: a process still running when gotrace detached, with
 //! nothing failed yet, is `inconclusive` ([`Missing::NotFailedYet`]), never
