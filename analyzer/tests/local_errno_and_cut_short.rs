@@ -351,3 +351,24 @@ fn ehostunreach_after_neighbour_failure_is_the_network() {
         assert!(cites(&r, src, id), "{src:?} {id}");
     }
 }
+
+/// The resolver behind a blackhole route: the DNS socket's connect()
+/// fails with EINVAL before any query, and the advice is about
+/// resolv.conf, not GOPROXY.
+#[test]
+fn a_dns_server_behind_a_local_route_is_the_kernel() {
+    const RESOLVER: [u8; 4] = [198, 19, 255, 2];
+    let mut b = Bundle::new(Some(1));
+    b.ev(10.0, sock_ev(9, false));
+    let c = b.ev(10.1, connect_ev(9, sa(RESOLVER, 53), -22));
+    b.ev(10.2, Op::Close { fd: 9, ret: 0 });
+    b.stderr = Some("go: dial tcp: lookup proxy.lab.test on 198.19.255.2:53: dial udp 198.19.255.2:53: connect: invalid argument\n".into());
+    let r = analyze(&b);
+    assert_cause(&r, Layer::Kernel, "local-route-blackhole");
+    assert!(cites(&r, Source::Event, c));
+    assert!(
+        r.verdict.remediation.contains("/etc/resolv.conf"),
+        "{}",
+        r.verdict.remediation
+    );
+}

@@ -371,6 +371,19 @@ fn local_routes() -> Vec<Scenario> {
             "dial tcp 198.19.255.4:8080: connect: no route to host",
         ),
         Scenario {
+            name: "dns-route-blackhole",
+            // The resolver's address is behind a blackhole route: the UDP
+            // socket's connect() fails at once, as a TCP dial's would.
+            config: LabConfig {
+                route: ClientRoute::Blackhole,
+                resolv_conf: ResolvConf::Server(BLACKHOLE_IP),
+                ..goproxy(BY_NAME)
+            },
+            verdict: verdict("kernel", "local-route-blackhole"),
+            exit_code: 1,
+            go_says: "lookup proxy.lab.test on 198.19.255.2:53: dial udp 198.19.255.2:53: connect: invalid argument",
+        },
+        Scenario {
             name: "neighbour-absent",
             config: goproxy(&format!("http://{ABSENT_NEIGHBOUR_IP}:8080")),
             verdict: verdict("network", "neighbour-unreachable"),

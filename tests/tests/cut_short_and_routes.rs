@@ -41,7 +41,7 @@ fn cited_matching(t: &Traced, filter: &str) -> Vec<u64> {
 
 /// A route refusal: the one cited event is connect() = -errno to the
 /// scenario's peer, no packet is cited and none went to the peer.
-fn refused_by_route(name: &str, errno: i64, peer_filter: &str) {
+fn refused_by_route(name: &str, errno: i64, peer_filter: &str) -> Traced {
     let t = support::trace(name);
     let cited = cited_events(&t);
     assert_eq!(cited.len(), 1, "{:?}", t.verdict["evidence"]);
@@ -55,6 +55,7 @@ fn refused_by_route(name: &str, errno: i64, peer_filter: &str) {
         &["frame.number"],
     );
     assert!(sent.is_empty(), "packets to the peer: {sent:?}");
+    t
 }
 
 #[test]
@@ -95,6 +96,22 @@ fn lab_go_ipv6_no_address() {
 #[test]
 fn gotrace_ipv6_no_address_is_the_kernel_eaddrnotavail() {
     refused_by_route("ipv6-no-address", 99, "ipv6.dst==fd67:7472:6163::2");
+}
+
+#[test]
+fn lab_go_dns_route_blackhole() {
+    support::plain_go("dns-route-blackhole");
+}
+
+/// The resolver behind a blackhole route: the UDP socket's connect() to
+/// it fails with EINVAL and no query is sent.
+#[test]
+fn gotrace_dns_route_blackhole_is_the_kernel_einval() {
+    let t = refused_by_route("dns-route-blackhole", 22, "ip.dst==198.19.255.2");
+    assert_eq!(
+        bundle::peer(&cited_events(&t)[0]).as_deref(),
+        Some("198.19.255.2:53")
+    );
 }
 
 #[test]

@@ -92,6 +92,7 @@ const IN_CUT_SHORT_AND_ROUTES: &[&str] = &[
     "route-unreachable",
     "ipv6-no-address",
     "neighbour-absent",
+    "dns-route-blackhole",
     "ctrl-c-client-drops",
     "ctrl-c-server-drops",
     "ctrl-c-dns-silent",

@@ -1,6 +1,9 @@
 //! Rules for one DNS exchange (Go's pure-Go resolver: a connected UDP
 //! socket, `write` the query, `read` the answer; FIELD-NOTES.md).
 //!
+//! - The UDP socket's connect() failing at once with a local errno (a
+//!   `blackhole`/`prohibit`/`unreachable` route to the server, no route):
+//!   the kernel cause of the errno table, as for a TCP dial.
 //! - A name server on loopback refusing (read ECONNREFUSED, ICMP port
 //!   unreachable on lo): `kernel / no-resolver`, with what resolv.conf said
 //!   (missing or empty: Go asks 127.0.0.1:53 and [::1]:53,
@@ -18,7 +21,8 @@
 //!   `options timeout:`/`attempts:`).
 
 use super::{
-    base, errno_phrase, ev, how_run_ended, pending_long, pk, secs_to_end, undecided, Diagnosis,
+    base, errno_phrase, ev, how_run_ended, pending_long, pk, refused_locally, secs_to_end,
+    undecided, Diagnosis,
 };
 use crate::cause::{Cause, Missing};
 use crate::correlate::{is_netfilter, Attempt};
@@ -29,6 +33,13 @@ use crate::verdict::Input;
 use std::borrow::Cow;
 
 pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
+    // The UDP socket's connect() does the route lookup: a blackhole,
+    // prohibit or unreachable route to the server fails it at once.
+    if let Some(mut d) = refused_locally(a, input) {
+        let ip = a.peer.ip();
+        d.fix = Some(format!("this host refuses to send to the name server {}: fix the route to it (`ip route get {ip}`) or the local address setup, or point /etc/resolv.conf at a resolver this host can reach", a.peer));
+        return Some(d);
+    }
     let server = a.peer;
     let name = a.qname().unwrap_or("?").to_string();
     let query_ev = a.queries.first().and_then(|q| ev(a, Some(q.id)));

@@ -18,7 +18,8 @@ use std::net::SocketAddr;
 use super::Input;
 use crate::cause::errno_layer;
 use crate::cause::{Cause, Layer, Missing, Target};
-use crate::correlate::{Attempt, Kind, Step};
+use crate::correlate::{sent_near, Attempt, Kind, Step};
+use crate::proto::errno;
 use crate::proto::goerr::GoClues;
 
 /// What one failed attempt proves.
@@ -278,6 +279,50 @@ fn lines_naming(stderr: &str, peer: SocketAddr) -> impl Iterator<Item = &str> {
     stderr
         .lines()
         .filter(move |l| l.contains(&plain) || l.contains(&canonical))
+}
+
+/// `connect()` (TCP, or the UDP socket of a DNS exchange) returned an
+/// errno itself that the errno table gives a local cause: the route lookup
+/// or the socket's own setup refused it before any packet
+/// (tcp_v4_connect / ip4_datagram_connect -> ip_route_connect), unless a
+/// packet to the peer is in the capture anyway. `None` when connect() did
+/// not fail so.
+pub(super) fn refused_locally(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
+    let e = a.connect.as_ref().and_then(|c| errno::of_ret(c.value))?;
+    let cause = errno_layer::local_cause(errno_layer::Call::Connect, e)?;
+    let peer = a.peer;
+    let name = errno::name(e);
+    let sent = input.capture.map(|idx| sent_near(idx, a, input.clock));
+    if let Some(p) = sent.as_ref().and_then(|s| s.first()) {
+        let mut d = undecided(
+            format!(
+                "connect() to {peer} failed with {name}, yet packet {} went to {} around then",
+                p.number,
+                peer.ip()
+            ),
+            vec![Missing::ConsistentTraceRecord],
+        );
+        d.evidence.extend(ev(a, a.connect.as_ref().map(|c| c.id)));
+        return Some(d);
+    }
+    let wire = if sent.is_some() {
+        ", and no packet to it is in the capture"
+    } else {
+        ""
+    };
+    let meaning = errno_layer::lookup(e)
+        .map(|r| r.local_meaning.replace("{ip}", &peer.ip().to_string()))
+        .unwrap_or_default();
+    let go = errno_phrase(e).unwrap_or("error");
+    let mut d = base(
+        cause,
+        format!(
+            "connect() to {peer} failed at once with {name}: {meaning}{wire} (Go: connect: {go})"
+        ),
+    );
+    d.evidence.extend(ev(a, a.connect.as_ref().map(|c| c.id)));
+    d.go_phrase = errno_phrase(e).map(Cow::Borrowed);
+    Some(d)
 }
 
 /// How Go words an errno in its error text (the errno table's

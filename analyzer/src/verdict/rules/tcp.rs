@@ -30,11 +30,12 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use super::{
-    base, errno_phrase, ev, how_run_ended, pending_long, pk, secs_to_end, undecided, Diagnosis,
+    base, errno_phrase, ev, how_run_ended, pending_long, pk, refused_locally, secs_to_end,
+    undecided, Diagnosis,
 };
-use crate::cause::errno_layer::{self, local_cause, Call};
+use crate::cause::errno_layer;
 use crate::cause::{Cause, Missing};
-use crate::correlate::{is_neighbour_failure, is_netfilter, sent_near, Attempt};
+use crate::correlate::{is_neighbour_failure, is_netfilter, Attempt};
 use crate::proto::errno;
 use crate::verdict::Input;
 
@@ -48,11 +49,8 @@ const GO_DIAL_TIMEOUT_S: f64 = 30.0;
 
 pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     let connect_errno = a.connect.as_ref().and_then(|c| errno::of_ret(c.value));
-    // connect() itself failed: the route lookup or the socket's own
-    // setup refused it before any SYN (tcp_v4_connect / ip_route_connect).
-    let refused_at_once = connect_errno.and_then(|e| Some((e, local_cause(Call::Connect, e)?)));
-    if let (Some((e, cause)), None) = (refused_at_once, &a.icmp) {
-        return Some(refused_locally(a, input, e, cause));
+    if let (Some(d), None) = (refused_locally(a, input), &a.icmp) {
+        return Some(d);
     }
     if let Some(d) = local_firewall(a, input) {
         return Some(d);
@@ -87,44 +85,6 @@ fn connect_ev(a: &Attempt) -> Option<crate::correlate::Step> {
 
 fn so_ev(a: &Attempt) -> Option<crate::correlate::Step> {
     ev(a, a.so_error.as_ref().map(|s| s.id))
-}
-
-/// `connect()` returned errno `e` itself: the local kernel refused before
-/// any SYN, unless a packet to the peer is in the capture anyway.
-fn refused_locally(a: &Attempt, input: &Input<'_>, e: i32, cause: Cause) -> Diagnosis {
-    let peer = a.peer;
-    let name = errno::name(e);
-    let sent = input.capture.map(|idx| sent_near(idx, a, input.clock));
-    if let Some(p) = sent.as_ref().and_then(|s| s.first()) {
-        let mut d = undecided(
-            format!(
-                "connect() to {peer} failed with {name}, yet packet {} went to {} around then",
-                p.number,
-                peer.ip()
-            ),
-            vec![Missing::ConsistentTraceRecord],
-        );
-        d.evidence.extend(connect_ev(a));
-        return d;
-    }
-    let wire = if sent.is_some() {
-        ", and no packet to it is in the capture"
-    } else {
-        ""
-    };
-    let meaning = errno_layer::lookup(e)
-        .map(|r| r.local_meaning.replace("{ip}", &peer.ip().to_string()))
-        .unwrap_or_default();
-    let go = errno_phrase(e).unwrap_or("error");
-    let mut d = base(
-        cause,
-        format!(
-            "connect() to {peer} failed at once with {name}: {meaning}{wire} (Go: connect: {go})"
-        ),
-    );
-    d.evidence.extend(connect_ev(a));
-    d.go_phrase = errno_phrase(e).map(Cow::Borrowed);
-    d
 }
 
 /// Our own SYN refused by a local netfilter hook.
