@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use gotrace_analyzer::correlate::Source;
 use gotrace_analyzer::{analyze_bundle, render_text, Layer, Report};
-use gotrace_bundle::{Op, ResolvConf, SockAddr, TcpState};
+use gotrace_bundle::{Op, ResolvConf, SockAddr};
 use simple_dns::TYPE;
 
 const SOCK: &str = "0xffff888001";
@@ -15,27 +15,6 @@ const TIMEOUT_STDERR: &str = "go: lab.test/greet@v1.0.0: Get \"http://198.18.0.2
 
 fn verdict_of(b: &Bundle) -> Report {
     analyze_bundle(&b.write()).unwrap()
-}
-
-fn skb_drop(reason: u32, name: &str) -> Op {
-    Op::SkbDrop {
-        sock: Some(SOCK.into()),
-        reason,
-        reason_name: Some(name.into()),
-        location: "0xffffffff81a00000".into(),
-        protocol: 0x0800,
-    }
-}
-
-fn retransmit(err: i32) -> Op {
-    Op::TcpRetransmit {
-        sock: SOCK.into(),
-        state: TcpState::SynSent,
-        local: sa(CLIENT, 40122),
-        peer: sa(SERVER, 8080),
-        err,
-        err_name: (err != 0).then(|| "EPERM".into()),
-    }
 }
 
 /// A dial to SERVER:8080 whose SYN the local OUTPUT chain drops; Go gives

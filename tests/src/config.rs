@@ -2,8 +2,9 @@
 //! scenario names only what differs from "proxy served, go succeeds".
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use crate::{paths, Dns, Firewall, PathEnv, Proxy, ResolvConf};
+use crate::{paths, ClientRoute, Dns, Firewall, PathEnv, Proxy, ResolvConf};
 
 /// The GOPROXY URL of the lab's module proxy, by address.
 pub const LAB_GOPROXY: &str = "http://198.18.0.2:8080";
@@ -37,6 +38,12 @@ pub struct LabConfig {
     /// `fixtures/goproxy/` (e.g. a [`crate::modgraph`] graph); served in
     /// place, not copied.
     pub proxy_tree: Option<PathBuf>,
+    /// A route in the client namespace that refuses a dial locally.
+    pub route: ClientRoute,
+    /// Ctrl-C after this long: commands run through [`crate::Lab::run`]
+    /// and [`crate::scenario::run_gotrace`] start in their own process
+    /// group, which gets SIGINT as a terminal's foreground group would.
+    pub interrupt_after: Option<Duration>,
 }
 
 impl Default for LabConfig {
@@ -54,6 +61,8 @@ impl Default for LabConfig {
             path: PathEnv::Lab,
             module: paths::demo_module_dir(),
             proxy_tree: None,
+            route: ClientRoute::None,
+            interrupt_after: None,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use crate::netns::NetnsPair;
 use crate::server::Server;
@@ -58,6 +58,7 @@ impl Lab {
             cmd::run_in(&netns.client, "sysctl", &["-q", "-w", &setting])?;
         }
         config.resolv_conf.install(&netns)?;
+        config.route.apply(&netns)?;
         let mut lab = Lab {
             servers: Vec::new(),
             netns,
@@ -139,10 +140,32 @@ impl Lab {
         args: &[S],
     ) -> Result<Output, LabError> {
         let shown = PathBuf::from(program.as_ref());
-        self.command(program)
-            .args(args)
-            .output()
+        let mut c = self.command(program);
+        c.args(args);
+        self.output(c)
             .map_err(LabError::io("running (ip netns exec)", shown))
+    }
+
+    /// Runs `c` (made by [`Lab::command`]) to its end and returns its
+    /// output; with [`LabConfig::interrupt_after`] it runs in its own
+    /// process group, which gets SIGINT after that long, as Ctrl-C at a
+    /// terminal sends it to the foreground group.
+    pub fn output(&self, mut c: Command) -> std::io::Result<Output> {
+        let Some(after) = self.config.interrupt_after else {
+            return c.output();
+        };
+        use std::os::unix::process::CommandExt;
+        let child = c
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        std::thread::sleep(after);
+        let group = libc::pid_t::try_from(child.id()).map_err(std::io::Error::other)?;
+        // SAFETY: kill(2) of the process group this call just created.
+        unsafe { libc::kill(-group, libc::SIGINT) };
+        child.wait_with_output()
     }
 
     /// Runs `go args...` in the client namespace and returns its output.

@@ -18,6 +18,9 @@ pub enum ResolvConf {
     /// An empty file: Go then asks 127.0.0.1:53 and [::1]:53, inside the
     /// client namespace.
     Empty,
+    /// `nameserver <address>`: a server other than the lab's (e.g. one
+    /// behind a client route that refuses it).
+    Server(&'static str),
     /// No file at all (Go again asks 127.0.0.1:53 and [::1]:53): each lab
     /// command runs behind [`hide_args`], never seeing the host's file.
     Missing,
@@ -31,6 +34,7 @@ impl ResolvConf {
                 netns.write_client_resolv_conf(&format!("nameserver {SERVER_IP}\n"))
             }
             ResolvConf::Empty => netns.write_client_resolv_conf(""),
+            ResolvConf::Server(ip) => netns.write_client_resolv_conf(&format!("nameserver {ip}\n")),
             ResolvConf::Missing => Ok(()),
         }
     }

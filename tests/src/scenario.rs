@@ -4,10 +4,11 @@
 
 use std::path::Path;
 use std::process::Output;
+use std::time::Duration;
 
 use crate::{
-    paths, Dns, Firewall, Lab, LabConfig, LabError, PathEnv, Proxy, ResolvConf, LAB_GOPROXY,
-    TLS_PROXY_PORT,
+    paths, ClientRoute, Dns, Firewall, Lab, LabConfig, LabError, PathEnv, Proxy, ResolvConf,
+    BLACKHOLE_IP, LAB_GOPROXY, NO_SOURCE_V6_IP, PROHIBIT_IP, TLS_PROXY_PORT, UNREACHABLE_IP,
 };
 
 /// An address inside 198.18.0.0/15 but off the lab's connected /24; with no
@@ -81,6 +82,8 @@ pub fn all() -> Vec<Scenario> {
     all.extend(before_syscall());
     all.extend(kernel());
     all.extend(network());
+    all.extend(local_routes());
+    all.extend(cut_short());
     all
 }
 
@@ -327,6 +330,122 @@ fn network() -> Vec<Scenario> {
     ]
 }
 
+/// An address on the lab's own link where no host is: the kernel's ARP
+/// requests go unanswered (~3 s) and the dial fails with EHOSTUNREACH.
+pub const ABSENT_NEIGHBOUR_IP: &str = "198.18.0.77";
+
+/// connect() refused at once by the client's own routing (ip-route(8)
+/// route types) or for want of a source address: measured on Linux 6.18
+/// with Go 1.19, connect() returns the errno itself and nothing is sent.
+fn local_routes() -> Vec<Scenario> {
+    let routed = |name, route, ip: &str, cause, says| Scenario {
+        name,
+        config: LabConfig {
+            route,
+            ..goproxy(&format!("http://{ip}:8080"))
+        },
+        verdict: verdict("kernel", cause),
+        exit_code: 1,
+        go_says: says,
+    };
+    vec![
+        routed(
+            "route-blackhole",
+            ClientRoute::Blackhole,
+            BLACKHOLE_IP,
+            "local-route-blackhole",
+            "dial tcp 198.19.255.2:8080: connect: invalid argument",
+        ),
+        routed(
+            "route-prohibit",
+            ClientRoute::Prohibit,
+            PROHIBIT_IP,
+            "local-route-prohibit",
+            "dial tcp 198.19.255.3:8080: connect: permission denied",
+        ),
+        routed(
+            "route-unreachable",
+            ClientRoute::Unreachable,
+            UNREACHABLE_IP,
+            "local-route-unreachable",
+            "dial tcp 198.19.255.4:8080: connect: no route to host",
+        ),
+        Scenario {
+            name: "dns-route-blackhole",
+            // The resolver's address is behind a blackhole route: the UDP
+            // socket's connect() fails at once, as a TCP dial's would.
+            config: LabConfig {
+                route: ClientRoute::Blackhole,
+                resolv_conf: ResolvConf::Server(BLACKHOLE_IP),
+                ..goproxy(BY_NAME)
+            },
+            verdict: verdict("kernel", "local-route-blackhole"),
+            exit_code: 1,
+            go_says: "lookup proxy.lab.test on 198.19.255.2:53: dial udp 198.19.255.2:53: connect: invalid argument",
+        },
+        Scenario {
+            name: "neighbour-absent",
+            config: goproxy(&format!("http://{ABSENT_NEIGHBOUR_IP}:8080")),
+            verdict: verdict("network", "neighbour-unreachable"),
+            exit_code: 1,
+            go_says: "dial tcp 198.18.0.77:8080: connect: no route to host",
+        },
+        routed(
+            "ipv6-no-address",
+            ClientRoute::Ipv6NoAddress,
+            &format!("[{NO_SOURCE_V6_IP}]"),
+            "local-address-unavailable",
+            "dial tcp [fd67:7472:6163::2]:8080: connect: cannot assign requested address",
+        ),
+    ]
+}
+
+/// Ctrl-C (SIGINT to the foreground process group) on a hanging fetch:
+/// the verdict is the pending stage's state at the end. Measured under
+/// gotrace: go dies of the SIGINT (gotrace exits 130) having printed only
+/// its progress line.
+fn cut_short() -> Vec<Scenario> {
+    let ctrl_c = |name, after_s, config: LabConfig, layer, cause| Scenario {
+        name,
+        config: LabConfig {
+            interrupt_after: Some(Duration::from_secs(after_s)),
+            // The kernel must still be retrying when Ctrl-C comes.
+            syn_retries: None,
+            ..config
+        },
+        verdict: verdict(layer, cause),
+        exit_code: 130,
+        go_says: "go: downloading lab.test/greet v1.0.0",
+    };
+    vec![
+        ctrl_c(
+            "ctrl-c-client-drops",
+            5,
+            firewalled(Firewall::ClientDropsOutput),
+            "kernel",
+            "local-firewall-drop",
+        ),
+        ctrl_c(
+            "ctrl-c-server-drops",
+            5,
+            firewalled(Firewall::ServerDropsInput),
+            "network",
+            "connect-timeout",
+        ),
+        ctrl_c(
+            "ctrl-c-dns-silent",
+            3,
+            LabConfig {
+                dns: Dns::Dnsmasq,
+                firewall: Firewall::ServerDropsDns,
+                ..goproxy(BY_NAME)
+            },
+            "network",
+            "dns-timeout",
+        ),
+    ]
+}
+
 /// The scenario called `name`.
 pub fn by_name(name: &str) -> Option<Scenario> {
     all().into_iter().find(|s| s.name == name)
@@ -345,7 +464,6 @@ pub fn run_gotrace(
     if json {
         c.arg("--json");
     }
-    c.args(["--", "go", "mod", "tidy"])
-        .output()
-        .map_err(LabError::io("running", gotrace))
+    c.args(["--", "go", "mod", "tidy"]);
+    lab.output(c).map_err(LabError::io("running", gotrace))
 }

@@ -8,8 +8,13 @@ use gotrace_e2e::{scenario, Lab};
 /// A bundle bigger than this is worth a look before committing it.
 const LARGE: u64 = 512 * 1024;
 
-/// Records all scenarios; fails when one cannot be recorded.
-pub fn run() -> Result<(), String> {
+/// Records the scenarios named in `only` (all when empty), so a new
+/// scenario is recorded without rewriting every other bundle; fails when
+/// one cannot be recorded or a name is no scenario.
+pub fn run(only: &[String]) -> Result<(), String> {
+    if let Some(n) = only.iter().find(|n| scenario::by_name(n).is_none()) {
+        return Err(format!("no scenario called {n}"));
+    }
     if !gotrace_e2e::is_root() {
         return Err("recording needs root: run `sudo cargo xtask record-fixtures`".into());
     }
@@ -26,6 +31,9 @@ pub fn run() -> Result<(), String> {
     gotrace_e2e::survive_interrupts();
     let root = gotrace_e2e::fixtures_dir().join("bundles");
     for s in scenario::all() {
+        if !only.is_empty() && !only.iter().any(|n| n == s.name) {
+            continue;
+        }
         if gotrace_e2e::interrupted() {
             return Err("interrupted".into());
         }

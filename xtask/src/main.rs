@@ -28,7 +28,9 @@ commands:
   fuzz [TARGET...] [--seconds N] [--jobs N]
                    cargo-fuzz (nightly) over the analyzer's parsers, N s per target (default 600),
                    N targets at once (default 1); targets: capture_reader bundle_reader dns tls http
-  record-fixtures  run each e2e scenario under gotrace, copy bundles to fixtures/bundles/<scenario>; root
+  record-fixtures [NAME...]
+                   run each e2e scenario (or only those named) under gotrace, copy bundles to
+                   fixtures/bundles/<scenario>; root
   bench            gotrace's cost on the traced program, side by side with strace (--help for options); root
   bench-capture    write a large synthetic pcapng, time `gotrace analyze` against tshark on it (--help)";
 
@@ -40,7 +42,7 @@ fn main() -> ExitCode {
         Some("build") => build::run().map(|_| ()),
         Some("demo") => demo::run(),
         Some("test") => test::run(&args[1..]),
-        Some("record-fixtures") => fixtures::run(),
+        Some("record-fixtures") => fixtures::run(&args[1..]),
         Some("bench-capture") => bench_capture::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),

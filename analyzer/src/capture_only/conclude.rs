@@ -187,6 +187,7 @@ fn decided(x: &Failure, t0: Option<i64>) -> Verdict {
     Verdict {
         layer: x.cause.layer(),
         cause: x.cause,
+        pending: false,
         summary: x.summary.clone(),
         target,
         evidence: steps(&x.evidence, t0),
@@ -222,6 +223,7 @@ fn undecided(seen: &Seen, failures: &[Failure], f: &Findings) -> Verdict {
     Verdict {
         layer: Layer::Inconclusive,
         cause: Cause::InsufficientEvidence,
+        pending: false,
         summary,
         target: None,
         evidence: Vec::new(),

@@ -7,6 +7,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::cause::errno_layer;
 use crate::proto::errno;
 
 /// One piece of evidence a decision needed and did not have; serialized as
@@ -60,6 +61,9 @@ pub enum Missing {
     SoError,
     /// No rule decides a dial that failed with this errno.
     RuleFor(i32),
+    /// The evidence that places this errno (its row of
+    /// [`crate::cause::errno_layer`]) is not in the bundle.
+    EvidenceFor(i32),
     /// Capture-only: whether the command itself succeeded.
     CommandResult,
 }
@@ -94,6 +98,10 @@ impl Missing {
                     "a rule for {} with this evidence",
                     errno::name(*e)
                 ))
+            }
+            Missing::EvidenceFor(e) => {
+                let what = errno_layer::lookup(*e).map_or("", |r| r.evidence);
+                return Cow::Owned(format!("what places {}: {what}", errno::name(*e)));
             }
             Missing::CommandResult => "the command's own result: a capture shows what crossed the wire, not whether the command succeeded (its exit status, drops before the capture point, errors inside TLS)",
         };

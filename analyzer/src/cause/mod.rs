@@ -7,6 +7,7 @@
 //! ([`crate::capture_only`]) decide which cause the evidence proves; what a
 //! cause means, where it sits and how to fix it is written only here.
 
+pub mod errno_layer;
 mod missing;
 mod remediation;
 mod target;
@@ -115,6 +116,30 @@ pub enum Cause {
     HttpStatus,
     /// The peer reset an established connection (RFC 9293 3.10.7.4).
     ConnectionReset,
+    /// `connect()` returned EINVAL with nothing sent: a `blackhole` route
+    /// (ip-route(8): "the local senders get an EINVAL error").
+    LocalRouteBlackhole,
+    /// `connect()` returned EACCES with nothing sent: a `prohibit` route
+    /// (ip-route(8)), or a policy forbidding it (connect(2)).
+    LocalRouteProhibit,
+    /// `connect()` returned EHOSTUNREACH with nothing sent: an
+    /// `unreachable` route (ip-route(8)).
+    LocalRouteUnreachable,
+    /// `connect()` returned EADDRNOTAVAIL (or EADDRINUSE, EAFNOSUPPORT):
+    /// no local address of the peer's family, or no free ephemeral port
+    /// (connect(2), ipv6(7)).
+    LocalAddressUnavailable,
+    /// `connect()` returned EPERM with no packet filter record: a policy of
+    /// this host (cgroup BPF connect hook, LSM) refused it (connect(2)).
+    LocalPolicyDenied,
+    /// The local kernel ran out of a resource (ENOBUFS, ENOMEM, EMFILE,
+    /// ENFILE; socket(2), send(2)).
+    LocalResourceExhausted,
+    /// No host on the local link answered ARP / neighbour solicitation for
+    /// the peer (RFC 826, RFC 4861 7.3.3): the SYN never got a link-layer
+    /// address, the kernel dropped it (NEIGH_FAILED) and reported
+    /// EHOSTUNREACH.
+    NeighbourUnreachable,
 }
 
 impl Cause {
@@ -143,6 +168,13 @@ impl Cause {
             Cause::TlsAlert => "tls-alert",
             Cause::HttpStatus => "http-status",
             Cause::ConnectionReset => "connection-reset",
+            Cause::LocalRouteBlackhole => "local-route-blackhole",
+            Cause::LocalRouteProhibit => "local-route-prohibit",
+            Cause::LocalRouteUnreachable => "local-route-unreachable",
+            Cause::LocalAddressUnavailable => "local-address-unavailable",
+            Cause::LocalPolicyDenied => "local-policy-denied",
+            Cause::LocalResourceExhausted => "local-resource-exhausted",
+            Cause::NeighbourUnreachable => "neighbour-unreachable",
         }
     }
 
@@ -162,7 +194,13 @@ impl Cause {
             | Cause::LocalFirewallDrop
             | Cause::LocalFirewallReject
             | Cause::LocalRefused
-            | Cause::NoResolver => Layer::Kernel,
+            | Cause::NoResolver
+            | Cause::LocalRouteBlackhole
+            | Cause::LocalRouteProhibit
+            | Cause::LocalRouteUnreachable
+            | Cause::LocalAddressUnavailable
+            | Cause::LocalPolicyDenied
+            | Cause::LocalResourceExhausted => Layer::Kernel,
             Cause::ConnectionRefused
             | Cause::DnsPortUnreachable
             | Cause::DnsNxdomain
@@ -173,7 +211,8 @@ impl Cause {
             | Cause::TlsUntrustedCertificate
             | Cause::TlsAlert
             | Cause::HttpStatus
-            | Cause::ConnectionReset => Layer::Network,
+            | Cause::ConnectionReset
+            | Cause::NeighbourUnreachable => Layer::Network,
         }
     }
 
@@ -198,6 +237,11 @@ impl Cause {
         matches!(
             self,
             Cause::NoRoute
+                | Cause::LocalRouteBlackhole
+                | Cause::LocalRouteProhibit
+                | Cause::LocalRouteUnreachable
+                | Cause::LocalAddressUnavailable
+                | Cause::LocalPolicyDenied
                 | Cause::LocalFirewallDrop
                 | Cause::LocalFirewallReject
                 | Cause::ConnectTimeout
@@ -233,7 +277,7 @@ impl PartialEq<&str> for Cause {
 mod tests {
     use super::*;
 
-    const ALL: [Cause; 22] = [
+    const ALL: [Cause; 29] = [
         Cause::None,
         Cause::ConnectionRefused,
         Cause::NoRoute,
@@ -256,6 +300,13 @@ mod tests {
         Cause::TlsAlert,
         Cause::HttpStatus,
         Cause::ConnectionReset,
+        Cause::LocalRouteBlackhole,
+        Cause::LocalRouteProhibit,
+        Cause::LocalRouteUnreachable,
+        Cause::LocalAddressUnavailable,
+        Cause::LocalPolicyDenied,
+        Cause::LocalResourceExhausted,
+        Cause::NeighbourUnreachable,
     ];
 
     #[test]

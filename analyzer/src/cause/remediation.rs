@@ -88,6 +88,20 @@ impl Cause {
         Cause::ConnectionReset => format!(
             "{addr} (or a middlebox) aborted the connection: check the proxy's logs and limits; GOPROXY=a|b lets Go fall back to the next proxy on such errors{proxy}"
         ),
+        Cause::LocalRouteBlackhole | Cause::LocalRouteProhibit | Cause::LocalRouteUnreachable => format!(
+            "this host's routing table refuses {addr} (`ip route get {}` shows the route; a `blackhole`, `prohibit` or `unreachable` entry, or a policy rule, `ip rule`): remove or fix that route, or set GOPROXY{proxy_var} to a proxy this host may reach{proxy}",
+            target.and_then(|t| t.ip.clone()).unwrap_or_else(|| "ADDR".into())
+        ),
+        Cause::LocalAddressUnavailable => format!(
+            "this host has no local address (or free port) to reach {addr} from: configure an address of that family (`ip addr`; for IPv6 a global or ULA address), or check net.ipv4.ip_local_port_range and sockets in TIME_WAIT (`ss -s`); or set GOPROXY to an address of a family this host has{proxy}"
+        ),
+        Cause::LocalPolicyDenied => format!(
+            "a policy of this host forbids connecting to {addr}: look for a cgroup BPF connect hook (`bpftool cgroup tree`), an LSM (SELinux, AppArmor) denial in the audit log, or an OUTPUT rule (`nft list ruleset`){proxy}"
+        ),
+        Cause::LocalResourceExhausted => "this host's kernel ran out of a resource (socket buffers, memory, file descriptors): check `ulimit -n`, fs.file-max, net.core.wmem_max and dmesg, then retry".into(),
+        Cause::NeighbourUnreachable => format!(
+            "no host answers for {addr} on this host's own link (ARP / neighbour discovery got no reply): check that the server is up and really on this network (`ip neigh` shows FAILED entries), or fix the address in GOPROXY{proxy_var}{proxy}"
+        ),
         Cause::InsufficientEvidence => Missing::advice(&[]),
     }
     }

@@ -193,6 +193,14 @@ pub fn is_netfilter(reason: &str) -> bool {
     reason.starts_with("NETFILTER") || reason.starts_with("NF_")
 }
 
+/// Whether a `kfree_skb` drop reason says the neighbour (ARP, IPv6
+/// neighbour discovery) never answered: the packet waited in the
+/// neighbour entry's queue until it failed (`SKB_DROP_REASON_NEIGH_FAILED`,
+/// include/net/dropreason-core.h).
+pub fn is_neighbour_failure(reason: &str) -> bool {
+    reason == "NEIGH_FAILED"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,7 @@ mod kernel;
 mod packets;
 mod preexisting;
 
-pub use kernel::is_netfilter;
+pub use kernel::{is_neighbour_failure, is_netfilter};
 pub use packets::sent_near;
 
 use std::collections::BTreeMap;

@@ -44,6 +44,9 @@ pub struct Verdict {
     pub layer: Layer,
     /// Cause id; its layer is `layer`.
     pub cause: Cause,
+    /// The failing stage was still pending when the run ended (Ctrl-C, a
+    /// signal, `--duration`, a detach): the cause is its state then.
+    pub pending: bool,
     /// One sentence saying what happened.
     pub summary: String,
     /// What was being reached.
@@ -145,6 +148,9 @@ struct JsonOut<'a> {
     format_version: u32,
     layer: Layer,
     cause: Cause,
+    /// Only when true: absent means the stage ended on its own.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pending: bool,
     summary: &'a str,
     target: &'a Option<Target>,
     evidence: &'a [Step],
@@ -168,6 +174,7 @@ impl Report {
             format_version: VERDICT_FORMAT_VERSION,
             layer: v.layer,
             cause: v.cause,
+            pending: v.pending,
             summary: &v.summary,
             target: &v.target,
             evidence: &v.evidence,

@@ -5,6 +5,7 @@ fn report(layer: Layer) -> Report {
         verdict: Verdict {
             layer,
             cause: Cause::NoRoute,
+            pending: false,
             summary: "connect() failed".into(),
             target: Some(Target {
                 name: None,

@@ -5,6 +5,14 @@
 //! sides of the story (the syscall result and the wire) and otherwise says
 //! `inconclusive` and what is missing.
 //!
+//! A run cut short (the command killed by a signal such as Ctrl-C's
+//! SIGINT, or gotrace detaching) while a stage was pending for a second or
+//! more is answered by that stage's state at the end, judged by its
+//! evidence so far (`Diagnosis::interrupted`, verdict.json `pending`):
+//! Go printed no error naming it, so the evidence picks the attempt. The
+//! same when Go's error names no address, name or URL at all: the
+//! recorded failures decide when they agree.
+//!
 //! A `gotrace attach` bundle starts in the middle of the process's life and
 //! may end before it: a process still running when gotrace detached, with
 //! nothing failed yet, is `inconclusive` ([`Missing::NotFailedYet`]), never
@@ -59,7 +67,11 @@ pub fn decide(input: &Input<'_>) -> Verdict {
     let exit = input.meta.exit;
     let attached = is_attach(input.meta);
     if exit == Some(ExitStatus::Code(0)) {
-        let others: Vec<&Diagnosis> = diags.iter().filter(|d| !d.no_outcome).collect();
+        // A stage still pending at a clean exit was abandoned, not failed.
+        let others: Vec<&Diagnosis> = diags
+            .iter()
+            .filter(|d| !d.no_outcome && !d.interrupted)
+            .collect();
         let summary = if others.is_empty() && attached {
             "the command exited 0: nothing failed while gotrace was attached".to_string()
         } else if others.is_empty() {
@@ -244,6 +256,14 @@ fn pick<'a>(diags: &'a [Diagnosis], clues: &GoClues, input: &Input<'_>) -> Pick<
         if let Some(d) = best {
             return Pick::One(d);
         }
+        // Go's text names no address, name or URL (or nothing but a
+        // progress line): it cannot say which attempt, so the evidence
+        // does, once the run is over (exited, killed, detached).
+        let names_nothing = !clues.has_network_clue() && clues.urls.is_empty();
+        let over = input.meta.exit.is_some() || detached(input.meta).is_some();
+        if let (true, true, Some(d)) = (names_nothing, over, by_evidence(diags, input)) {
+            return Pick::One(d);
+        }
         if input.meta.exit.is_none() && !clues.has_network_clue() {
             return Pick::None(
                 "the trace ends before Go reported its error".into(),
@@ -253,19 +273,40 @@ fn pick<'a>(diags: &'a [Diagnosis], clues: &GoClues, input: &Input<'_>) -> Pick<
         let why = if clues.has_network_clue() {
             "Go's error names an address or name that matches no recorded attempt"
         } else {
-            "Go's error does not name an address, so gotrace cannot tell which failed attempt it is about"
+            "Go's error does not name an address, and the recorded failures disagree"
         };
         return Pick::None(why.into(), vec![Missing::AttemptMatchingGoError]);
     }
-    // No stderr: decide only when every decided failure agrees and nothing
-    // succeeded after the last one.
-    let decided: Vec<&Diagnosis> = diags.iter().filter(|d| d.decided()).collect();
-    let Some(last) = decided.iter().max_by_key(|d| d.start_ns).copied() else {
-        return Pick::None(
+    match by_evidence(diags, input) {
+        Some(d) => Pick::One(d),
+        None if diags.iter().any(|d| d.decided()) => Pick::None(
+            "stderr.log is missing and the recorded failures disagree".into(),
+            vec![Missing::Stderr],
+        ),
+        None => Pick::None(
             "stderr.log is missing and no failure was proven".into(),
             vec![Missing::Stderr],
-        );
-    };
+        ),
+    }
+}
+
+/// The failure the evidence proves when Go's text names no attempt. A run
+/// cut short (a signal, a detach) is about the stage still pending at its
+/// end, judged by its evidence so far (the latest such, when several);
+/// otherwise every proven failure must agree and nothing may have
+/// succeeded after the last.
+fn by_evidence<'a>(diags: &'a [Diagnosis], input: &Input<'_>) -> Option<&'a Diagnosis> {
+    let cut_short =
+        matches!(input.meta.exit, Some(ExitStatus::Signal(_))) || detached(input.meta).is_some();
+    let pending = diags
+        .iter()
+        .filter(|d| d.interrupted && d.decided())
+        .max_by_key(|d| d.start_ns);
+    if let (true, Some(d)) = (cut_short, pending) {
+        return Some(d);
+    }
+    let decided: Vec<&Diagnosis> = diags.iter().filter(|d| d.decided()).collect();
+    let last = decided.iter().max_by_key(|d| d.start_ns).copied()?;
     let agree = decided.iter().all(|d| d.cause == last.cause);
     let later_success = input
         .corr
@@ -273,14 +314,7 @@ fn pick<'a>(diags: &'a [Diagnosis], clues: &GoClues, input: &Input<'_>) -> Pick<
         .iter()
         .enumerate()
         .any(|(i, a)| a.start_ns > last.start_ns && !diags.iter().any(|d| d.attempt == i));
-    if agree && !later_success {
-        Pick::One(last)
-    } else {
-        Pick::None(
-            "stderr.log is missing and the recorded failures disagree".into(),
-            vec![Missing::Stderr],
-        )
-    }
+    (agree && !later_success).then_some(last)
 }
 
 fn inconclusive(
@@ -341,6 +375,7 @@ fn verdict(
     Verdict {
         layer,
         cause,
+        pending: layer != Layer::Inconclusive && chosen.is_some_and(|d| d.interrupted),
         summary,
         target,
         evidence: chosen.map(|d| d.evidence.clone()).unwrap_or_default(),

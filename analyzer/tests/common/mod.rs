@@ -350,6 +350,31 @@ pub(crate) fn syn_retransmit(local: SockAddr, peer: SockAddr) -> Op {
     }
 }
 
+/// `kfree_skb` of a packet of the [`tcp_state`] socket, with drop reason
+/// `reason` named `name` (12 NETFILTER_DROP on 6.18).
+pub(crate) fn skb_drop(reason: u32, name: &str) -> Op {
+    Op::SkbDrop {
+        sock: Some("0xffff888001".into()),
+        reason,
+        reason_name: Some(name.into()),
+        location: "0xffffffff81a00000".into(),
+        protocol: 0x0800,
+    }
+}
+
+/// `tcp_retransmit_skb` of a SYN from CLIENT:40122 to SERVER:8080 with
+/// result `err` (-1: EPERM, a local netfilter hook refused it).
+pub(crate) fn retransmit(err: i32) -> Op {
+    Op::TcpRetransmit {
+        sock: "0xffff888001".into(),
+        state: TcpState::SynSent,
+        local: sa(CLIENT, 40122),
+        peer: sa(SERVER, 8080),
+        err,
+        err_name: (err != 0).then(|| "EPERM".into()),
+    }
+}
+
 /// A refused dial to SERVER:8080 from CLIENT:40122, with the packets.
 /// Returns (connect id, so_error id, SYN pkt, RST pkt).
 pub(crate) fn refused_dial(b: &mut Bundle, with_noise: bool) -> (u64, u64, u64, u64) {

@@ -1,6 +1,9 @@
 //! Rules for one DNS exchange (Go's pure-Go resolver: a connected UDP
 //! socket, `write` the query, `read` the answer; FIELD-NOTES.md).
 //!
+//! - The UDP socket's connect() failing at once with a local errno (a
+//!   `blackhole`/`prohibit`/`unreachable` route to the server, no route):
+//!   the kernel cause of the errno table, as for a TCP dial.
 //! - A name server on loopback refusing (read ECONNREFUSED, ICMP port
 //!   unreachable on lo): `kernel / no-resolver`, with what resolv.conf said
 //!   (missing or empty: Go asks 127.0.0.1:53 and [::1]:53,
@@ -17,7 +20,10 @@
 //!   dns-timeout` (Go's resolver: 5 s per try, 2 tries, resolv.conf
 //!   `options timeout:`/`attempts:`).
 
-use super::{base, errno_phrase, ev, pk, undecided, Diagnosis};
+use super::{
+    base, errno_phrase, ev, how_run_ended, pending_long, pk, refused_locally, secs_to_end,
+    undecided, Diagnosis,
+};
 use crate::cause::{Cause, Missing};
 use crate::correlate::{is_netfilter, Attempt};
 use crate::proto::dns::{self, DnsMessage};
@@ -27,6 +33,13 @@ use crate::verdict::Input;
 use std::borrow::Cow;
 
 pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
+    // The UDP socket's connect() does the route lookup: a blackhole,
+    // prohibit or unreachable route to the server fails it at once.
+    if let Some(mut d) = refused_locally(a, input) {
+        let ip = a.peer.ip();
+        d.fix = Some(format!("this host refuses to send to the name server {}: fix the route to it (`ip route get {ip}`) or the local address setup, or point /etc/resolv.conf at a resolver this host can reach", a.peer));
+        return Some(d);
+    }
     let server = a.peer;
     let name = a.qname().unwrap_or("?").to_string();
     let query_ev = a.queries.first().and_then(|q| ev(a, Some(q.id)));
@@ -191,8 +204,14 @@ fn timeout(a: &Attempt, input: &Input<'_>, name: &str) -> Diagnosis {
             format!("; an answer arrived only after that (pkt {n}): the server is slow, not silent")
         })
         .unwrap_or_default();
+    let first = a.queries.first().map_or(a.start_ns, |q| q.ts_ns);
+    // Still waiting when the run ended, long past any working answer:
+    // the silence so far is the state at the end.
+    let interrupted = !a.closed && pending_long(first, input);
     let gave_up = if a.closed {
         format!("Go's resolver gave up{wait} (its timeout: 5 s per try, 2 tries unless resolv.conf `options timeout:`/`attempts:` say otherwise; Go: i/o timeout)")
+    } else if interrupted {
+        format!("{} while Go was still waiting ({:.1} s after the first query; Go's resolver would have given up after 5 s per try, 2 tries)", how_run_ended(input), secs_to_end(first, input))
     } else {
         "the trace ended while Go was still waiting".into()
     };
@@ -202,7 +221,8 @@ fn timeout(a: &Attempt, input: &Input<'_>, name: &str) -> Diagnosis {
     d.evidence.extend(query_ev);
     d.evidence.extend(pk(a, on_wire.map(|p| p.number)));
     d.evidence.extend(pk(a, a.late_answer));
-    d.no_outcome = !a.closed;
+    d.no_outcome = !a.closed && !interrupted;
+    d.interrupted = interrupted;
     d.go_phrase = Some(Cow::Borrowed("i/o timeout"));
     d.fix = Some(format!("the name server {server} does not answer: check that it runs and that UDP port 53 to it is open on every firewall on the way, or put a reachable resolver in /etc/resolv.conf"));
     d

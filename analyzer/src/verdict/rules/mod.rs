@@ -16,8 +16,9 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use super::Input;
+use crate::cause::errno_layer;
 use crate::cause::{Cause, Layer, Missing, Target};
-use crate::correlate::{Attempt, Kind, Step};
+use crate::correlate::{sent_near, Attempt, Kind, Step};
 use crate::proto::errno;
 use crate::proto::goerr::GoClues;
 
@@ -43,6 +44,10 @@ pub struct Diagnosis {
     pub stderr_score: u32,
     /// The attempt just has no recorded result (e.g. cancelled by Go).
     pub no_outcome: bool,
+    /// The stage was still pending when the trace ended (a signal,
+    /// `--duration`, a detach), long enough to be judged by its evidence
+    /// so far: the cause is its state at the end.
+    pub interrupted: bool,
     /// Advice when the layer is not proven but the facts point somewhere.
     pub advice: Option<String>,
     /// The words Go's error uses for this outcome (`connection refused`).
@@ -101,6 +106,7 @@ pub(super) fn base(cause: Cause, summary: String) -> Diagnosis {
         },
         stderr_score: 0,
         no_outcome: false,
+        interrupted: false,
         advice: None,
         go_phrase: None,
         fix: None,
@@ -111,6 +117,45 @@ pub(super) fn undecided(summary: String, missing: Vec<Missing>) -> Diagnosis {
     let mut d = base(Cause::InsufficientEvidence, summary);
     d.missing = missing;
     d
+}
+
+/// How long (ns) a stage must have waited, unanswered, when the trace
+/// ended for its silence to count: an initial SYN RTO (RFC 6298 2.1,
+/// 1 s) or far longer than any DNS answer on a working path.
+const PENDING_COUNTS_AFTER_NS: u64 = 1_000_000_000;
+
+/// Whether a stage that started at `since` (CLOCK_MONOTONIC ns) and never
+/// ended was pending long enough when the trace ended to be judged by its
+/// evidence so far.
+pub(super) fn pending_long(since: u64, input: &Input<'_>) -> bool {
+    input
+        .meta
+        .end_monotonic_ns
+        .is_some_and(|end| end.saturating_sub(since) >= PENDING_COUNTS_AFTER_NS)
+}
+
+/// Seconds from `since` to the end of the trace.
+pub(super) fn secs_to_end(since: u64, input: &Input<'_>) -> f64 {
+    let end = input.meta.end_monotonic_ns.unwrap_or(since);
+    end.saturating_sub(since) as f64 / 1e9
+}
+
+/// How the trace ended, for "the run ended (...) while ...": the signal
+/// that killed the command, or why gotrace detached.
+pub(super) fn how_run_ended(input: &Input<'_>) -> String {
+    let by = input
+        .meta
+        .attach
+        .as_ref()
+        .and_then(|a| a.ended_by.as_deref());
+    match (input.meta.exit, by) {
+        (Some(gotrace_bundle::ExitStatus::Signal(s)), _) => {
+            format!("the run ended (the command was killed by signal {s})")
+        }
+        (None, Some("interrupted")) => "the run ended (gotrace detached: Ctrl-C)".into(),
+        (None, Some("duration")) => "the run ended (gotrace detached: --duration)".into(),
+        _ => "the trace ended".into(),
+    }
 }
 
 pub(super) fn ev(a: &Attempt, id: Option<u64>) -> Option<Step> {
@@ -205,11 +250,9 @@ fn score(a: &Attempt, d: &Diagnosis, clues: &GoClues, stderr: &str) -> u32 {
     if let (true, Some(phrase)) = (s > 0, d.go_phrase.as_deref()) {
         if stderr.contains(phrase) {
             s += 1;
-        } else if lines_naming(stderr, a.peer).any(|l| {
-            OUTCOME_PHRASES
-                .iter()
-                .any(|p| *p != phrase && l.contains(p))
-        }) {
+        } else if lines_naming(stderr, a.peer)
+            .any(|l| outcome_phrases().any(|p| p != phrase && l.contains(p)))
+        {
             s = 0;
         } else {
             s = s.saturating_sub(1).max(1);
@@ -218,18 +261,15 @@ fn score(a: &Attempt, d: &Diagnosis, clues: &GoClues, stderr: &str) -> u32 {
     s
 }
 
-/// Every outcome wording of [`errno_phrase`] and the DNS/timeout rules.
-const OUTCOME_PHRASES: [&str; 9] = [
-    "connection refused",
-    "operation not permitted",
-    "connection timed out",
-    "no route to host",
-    "network is unreachable",
-    "connection reset by peer",
-    "i/o timeout",
-    "no such host",
-    "server misbehaving",
-];
+/// Every outcome wording: Go's text of each failing errno of
+/// [`errno_layer::TABLE`], and the DNS/timeout ones.
+fn outcome_phrases() -> impl Iterator<Item = &'static str> {
+    errno_layer::TABLE
+        .iter()
+        .filter(|r| r.nature == errno_layer::Nature::Failure)
+        .map(|r| r.go_text)
+        .chain(["i/o timeout", "no such host", "server misbehaving"])
+}
 
 /// Lines of `stderr` naming `peer` (`198.18.0.2:8080`, `[2001:db8::1]:80`;
 /// an IPv4-mapped peer also in its IPv4 form, as Go prints it).
@@ -241,16 +281,52 @@ fn lines_naming(stderr: &str, peer: SocketAddr) -> impl Iterator<Item = &str> {
         .filter(move |l| l.contains(&plain) || l.contains(&canonical))
 }
 
-/// How Go words an errno in its error text (syscall.Errno strings of
-/// Linux, src/syscall/zerrors_linux_*.go).
-pub(super) fn errno_phrase(e: i32) -> Option<&'static str> {
-    match e {
-        errno::ECONNREFUSED => Some("connection refused"),
-        errno::ETIMEDOUT => Some("connection timed out"),
-        errno::EHOSTUNREACH => Some("no route to host"),
-        errno::ENETUNREACH => Some("network is unreachable"),
-        errno::ECONNRESET => Some("connection reset by peer"),
-        errno::EPERM => Some("operation not permitted"),
-        _ => None,
+/// `connect()` (TCP, or the UDP socket of a DNS exchange) returned an
+/// errno itself that the errno table gives a local cause: the route lookup
+/// or the socket's own setup refused it before any packet
+/// (tcp_v4_connect / ip4_datagram_connect -> ip_route_connect), unless a
+/// packet to the peer is in the capture anyway. `None` when connect() did
+/// not fail so.
+pub(super) fn refused_locally(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
+    let e = a.connect.as_ref().and_then(|c| errno::of_ret(c.value))?;
+    let cause = errno_layer::local_cause(errno_layer::Call::Connect, e)?;
+    let peer = a.peer;
+    let name = errno::name(e);
+    let sent = input.capture.map(|idx| sent_near(idx, a, input.clock));
+    if let Some(p) = sent.as_ref().and_then(|s| s.first()) {
+        let mut d = undecided(
+            format!(
+                "connect() to {peer} failed with {name}, yet packet {} went to {} around then",
+                p.number,
+                peer.ip()
+            ),
+            vec![Missing::ConsistentTraceRecord],
+        );
+        d.evidence.extend(ev(a, a.connect.as_ref().map(|c| c.id)));
+        return Some(d);
     }
+    let wire = if sent.is_some() {
+        ", and no packet to it is in the capture"
+    } else {
+        ""
+    };
+    let meaning = errno_layer::lookup(e)
+        .map(|r| r.local_meaning.replace("{ip}", &peer.ip().to_string()))
+        .unwrap_or_default();
+    let go = errno_phrase(e).unwrap_or("error");
+    let mut d = base(
+        cause,
+        format!(
+            "connect() to {peer} failed at once with {name}: {meaning}{wire} (Go: connect: {go})"
+        ),
+    );
+    d.evidence.extend(ev(a, a.connect.as_ref().map(|c| c.id)));
+    d.go_phrase = errno_phrase(e).map(Cow::Borrowed);
+    Some(d)
+}
+
+/// How Go words an errno in its error text (the errno table's
+/// [`errno_layer::go_text`]).
+pub(super) fn errno_phrase(e: i32) -> Option<&'static str> {
+    errno_layer::go_text(e)
 }

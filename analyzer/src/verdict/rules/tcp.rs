@@ -1,7 +1,12 @@
 //! Rules for one TCP dial (errno values of Linux, errno(3); FIELD-NOTES.md
 //! for how Go dials: non-blocking connect, result read with SO_ERROR).
 //!
-//! - `connect()` = -ENETUNREACH, nothing sent: `kernel / no-route`.
+//! - `connect()` itself failing with an errno of the local kernel and
+//!   nothing sent (ENETUNREACH, and the route types of ip-route(8):
+//!   EINVAL `blackhole`, EACCES `prohibit`, EHOSTUNREACH `unreachable`;
+//!   EADDRNOTAVAIL, EPERM...): the kernel cause of
+//!   [`crate::cause::errno_layer`] (`kernel / no-route`,
+//!   `local-route-blackhole`, ...).
 //! - Our own packet dropped by a netfilter hook (`kfree_skb` reason
 //!   NETFILTER_DROP on the socket's skb, or retransmits failing with EPERM:
 //!   ip_local_out() returns it for NF_DROP) and no SYN on the wire:
@@ -13,6 +18,9 @@
 //! - SYNs on the wire, none answered, and SO_ERROR ETIMEDOUT (the kernel
 //!   gave up after net.ipv4.tcp_syn_retries) or Go closing the socket after
 //!   its dial deadline (`i/o timeout`): `network / connect-timeout`.
+//! - SO_ERROR EHOSTUNREACH, no SYN on the wire, and our SYN dropped with
+//!   `kfree_skb` NEIGH_FAILED: nobody on the link answered ARP / neighbour
+//!   solicitation, `network / neighbour-unreachable`.
 //! - An ICMP destination unreachable quoting our SYN, which is on the wire:
 //!   `network / icmp-unreachable` (RFC 792 type 3, RFC 4443 type 1).
 //! - After the handshake: an RST from the peer with read/write failing
@@ -21,9 +29,13 @@
 use std::borrow::Cow;
 use std::net::SocketAddr;
 
-use super::{base, errno_phrase, ev, pk, undecided, Diagnosis};
+use super::{
+    base, errno_phrase, ev, how_run_ended, pending_long, pk, refused_locally, secs_to_end,
+    undecided, Diagnosis,
+};
+use crate::cause::errno_layer;
 use crate::cause::{Cause, Missing};
-use crate::correlate::{is_netfilter, sent_near, Attempt};
+use crate::correlate::{is_neighbour_failure, is_netfilter, Attempt};
 use crate::proto::errno;
 use crate::verdict::Input;
 
@@ -31,10 +43,14 @@ use crate::verdict::Input;
 /// than this (ns) after connect (Happy Eyeballs, a sibling dial won).
 const GAVE_UP_AFTER_NS: u64 = 1_000_000_000;
 
+/// cmd/go's HTTP client dials with net/http's DefaultTransport, whose
+/// net.Dialer has `Timeout: 30 * time.Second` (src/net/http/transport.go).
+const GO_DIAL_TIMEOUT_S: f64 = 30.0;
+
 pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     let connect_errno = a.connect.as_ref().and_then(|c| errno::of_ret(c.value));
-    if connect_errno == Some(errno::ENETUNREACH) {
-        return Some(no_route(a, input));
+    if let (Some(d), None) = (refused_locally(a, input), &a.icmp) {
+        return Some(d);
     }
     if let Some(d) = local_firewall(a, input) {
         return Some(d);
@@ -51,6 +67,9 @@ pub(super) fn diagnose(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     match failure {
         Some(errno::ECONNREFUSED) => Some(refused(a, input)),
         Some(errno::ETIMEDOUT) => Some(timed_out(a, input)),
+        Some(errno::EHOSTUNREACH) if a.syn.is_none() && neighbour_failed(a).is_some() => {
+            Some(neighbour_unreachable(a, input))
+        }
         Some(errno::EHOSTUNREACH | errno::ENETUNREACH | errno::EACCES) if a.icmp.is_some() => {
             Some(icmp_unreachable(a, input))
         }
@@ -66,34 +85,6 @@ fn connect_ev(a: &Attempt) -> Option<crate::correlate::Step> {
 
 fn so_ev(a: &Attempt) -> Option<crate::correlate::Step> {
     ev(a, a.so_error.as_ref().map(|s| s.id))
-}
-
-fn no_route(a: &Attempt, input: &Input<'_>) -> Diagnosis {
-    let peer = a.peer;
-    let sent = input.capture.map(|idx| sent_near(idx, a, input.clock));
-    if let Some(p) = sent.as_ref().and_then(|s| s.first()) {
-        let mut d = undecided(
-            format!(
-                "connect() to {peer} failed with ENETUNREACH, yet packet {} went to {} around then",
-                p.number,
-                peer.ip()
-            ),
-            vec![Missing::ConsistentTraceRecord],
-        );
-        d.evidence.extend(connect_ev(a));
-        return d;
-    }
-    let wire = if sent.is_some() {
-        ", and no packet to it is in the capture"
-    } else {
-        ""
-    };
-    let mut d = base(Cause::NoRoute,
-        format!("connect() to {peer} failed at once with ENETUNREACH: the local kernel has no route to {}{wire} (Go: connect: network is unreachable)", peer.ip()),
-    );
-    d.evidence.extend(connect_ev(a));
-    d.go_phrase = errno_phrase(errno::ENETUNREACH).map(Cow::Borrowed);
-    d
 }
 
 /// Our own SYN refused by a local netfilter hook.
@@ -155,6 +146,7 @@ fn local_firewall(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
                 format!("the SYN to {peer} never left this host: the kernel dropped it ({reason}){refused_again}{wire}; {}", gave_up(a, input)),
             );
             d.go_phrase = go_timeout_phrase(a).map(Cow::Borrowed);
+            d.interrupted = dial_pending(a);
             d
         }
     };
@@ -196,8 +188,26 @@ fn gave_up(a: &Attempt, input: &Input<'_>) -> String {
             "Go gave up first: its dial deadline expired after {at_least}{:.1} s while the kernel was still retrying ({syns}), and Go closed the socket (Go: i/o timeout)",
             secs(close)
         ),
-        _ => format!("the trace ended while the dial was pending ({syns})"),
+        _ => {
+            let waited = secs_to_end(start, input);
+            let left = GO_DIAL_TIMEOUT_S - waited;
+            let deadline = if left > 0.0 && !a.pre_existing {
+                format!("; Go's dial deadline would have fired at {GO_DIAL_TIMEOUT_S:.0} s")
+            } else {
+                String::new()
+            };
+            format!(
+                "{} while the dial was pending ({syns} in {at_least}{waited:.1} s){deadline}",
+                how_run_ended(input)
+            )
+        }
     }
+}
+
+/// The dial has no result and its socket is still open: it was pending
+/// when the trace ended.
+fn dial_pending(a: &Attempt) -> bool {
+    a.so_error.is_none() && !a.closed
 }
 
 /// "3 SYNs" from the capture, else from the kernel's retransmit records.
@@ -407,6 +417,13 @@ fn no_result(a: &Attempt, input: &Input<'_>) -> Diagnosis {
     if waited {
         return timed_out(a, input);
     }
+    // Still waiting when the run ended: judged by the SYNs' fate so far.
+    if dial_pending(a) && pending_long(start, input) {
+        let mut d = timed_out(a, input);
+        d.interrupted = d.decided();
+        d.no_outcome = !d.interrupted;
+        return d;
+    }
     let peer = a.peer;
     let mut d = undecided(
         format!(
@@ -450,6 +467,52 @@ fn icmp_unreachable(a: &Attempt, input: &Input<'_>) -> Diagnosis {
     d
 }
 
+/// The kernel's record that our SYN waited for a link-layer address that
+/// never came.
+fn neighbour_failed(a: &Attempt) -> Option<&crate::correlate::EventFact<String>> {
+    a.drops.iter().find(|d| is_neighbour_failure(&d.value))
+}
+
+/// EHOSTUNREACH because nobody on the link answered ARP / neighbour
+/// solicitation for the peer: the SYN never left (no SYN on the wire), the
+/// kernel dropped it when the neighbour entry failed and told the socket
+/// with an ICMP host unreachable of its own (RFC 4861 7.3.3; net/ipv4/arp.c
+/// arp_error_report). The host is missing from the link: not this host's
+/// doing.
+fn neighbour_unreachable(a: &Attempt, input: &Input<'_>) -> Diagnosis {
+    let peer = a.peer;
+    let drop = neighbour_failed(a);
+    let icmp = a
+        .icmp
+        .as_ref()
+        .map(|i| {
+            format!(
+                ", and answered the socket itself with ICMP {} (pkt {})",
+                i.value.text(),
+                i.number
+            )
+        })
+        .unwrap_or_default();
+    let wire = match input.capture {
+        Some(_) => "; no SYN to it is in the capture",
+        None => "",
+    };
+    let mut d = base(
+        Cause::NeighbourUnreachable,
+        format!(
+            "no host on this link answered for {} (ARP / neighbour solicitation): the kernel kept the SYN to {peer} waiting for a link-layer address, dropped it when the neighbour entry failed ({}){icmp}, and reported EHOSTUNREACH (Go: connect: no route to host){wire}",
+            peer.ip(),
+            drop.map_or_else(|| "NEIGH_FAILED".to_string(), |x| format!("{}, event #{}", x.value, x.id)),
+        ),
+    );
+    d.evidence.extend(connect_ev(a));
+    d.evidence.extend(drop.and_then(|x| ev(a, Some(x.id))));
+    d.evidence.extend(pk(a, a.icmp.as_ref().map(|i| i.number)));
+    d.evidence.extend(so_ev(a));
+    d.go_phrase = errno_phrase(errno::EHOSTUNREACH).map(Cow::Borrowed);
+    d
+}
+
 fn other_errno(a: &Attempt, input: &Input<'_>, e: i32) -> Diagnosis {
     let peer = a.peer;
     let mut d = undecided(
@@ -458,7 +521,7 @@ fn other_errno(a: &Attempt, input: &Input<'_>, e: i32) -> Diagnosis {
             errno::name(e),
             wire_story(a, input)
         ),
-        vec![Missing::RuleFor(e)],
+        vec![errno_gap(e)],
     );
     d.evidence.extend(connect_ev(a));
     d.evidence.extend(so_ev(a));
@@ -467,6 +530,15 @@ fn other_errno(a: &Attempt, input: &Input<'_>, e: i32) -> Diagnosis {
     d.advice = Some(path_advice(a, input));
     d.go_phrase = errno_phrase(e).map(Cow::Borrowed);
     d
+}
+
+/// What an undecided errno lacks: the evidence its row of the errno table
+/// names, or (an errno Linux does not document for connect) a rule.
+fn errno_gap(e: i32) -> Missing {
+    match errno_layer::lookup(e) {
+        Some(r) if r.nature == errno_layer::Nature::Failure => Missing::EvidenceFor(e),
+        _ => Missing::RuleFor(e),
+    }
 }
 
 /// After the handshake: resets here, TLS and HTTP outcomes in [`super::app`].
