@@ -137,12 +137,12 @@ pub struct Attached {
     pub ended_by: Option<String>,
 }
 
-/// `verdict.json`'s flat object, fields in documented order.
 /// The version of the verdict object (`verdict.json`, `--json`; its
 /// schema is docs/verdict.schema.json): bumped whenever its keys or their
 /// meaning change.
 pub const VERDICT_FORMAT_VERSION: u32 = 1;
 
+/// `verdict.json`'s flat object, fields in documented order.
 #[derive(Serialize)]
 struct JsonOut<'a> {
     format_version: u32,
