@@ -60,15 +60,16 @@ use crate::correlate::Source;
 /// corrupt. Damage elsewhere (events, capture) only adds warnings.
 pub fn analyze_bundle(dir: &Path) -> Result<Report, AnalyzeError> {
     let mut b = gotrace_bundle::read_bundle(dir)?;
-    let capture = match &b.capture {
-        Some(p) => match CaptureIndex::from_path(p) {
+    // The file read_bundle opened (never a link or FIFO), not the path again.
+    let capture = match (b.take_capture(), &b.capture) {
+        (Some(f), Some(p)) => match CaptureIndex::from_file(f, p) {
             Ok(idx) => Some(idx),
             Err(e) => {
                 b.warnings.push(format!("{e}; the capture is not used"));
                 None
             }
         },
-        None => None,
+        _ => None,
     };
     Ok(analyze(&b, capture))
 }

@@ -48,14 +48,19 @@ pub(crate) struct Entry {
 impl Entry {
     /// "a symbolic link", "a directory", ... for messages.
     pub(crate) fn kind_name(&self) -> &'static str {
-        match self.kind {
-            libc::S_IFLNK => "a symbolic link",
-            libc::S_IFDIR => "a directory",
-            libc::S_IFIFO => "a FIFO",
-            libc::S_IFSOCK => "a socket",
-            libc::S_IFCHR | libc::S_IFBLK => "a device",
-            _ => "a file gotrace did not write",
-        }
+        kind_name(self.kind)
+    }
+}
+
+/// "a symbolic link", "a directory", ... for a `st_mode & S_IFMT`.
+pub(crate) fn kind_name(kind: libc::mode_t) -> &'static str {
+    match kind {
+        libc::S_IFLNK => "a symbolic link",
+        libc::S_IFDIR => "a directory",
+        libc::S_IFIFO => "a FIFO",
+        libc::S_IFSOCK => "a socket",
+        libc::S_IFCHR | libc::S_IFBLK => "a device",
+        _ => "a file gotrace did not write",
     }
 }
 
@@ -192,6 +197,30 @@ impl DirFd {
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Opens `name` here for reading as untrusted input: `O_NOFOLLOW` (a
+    /// symbolic link fails with ELOOP, open(2)), `O_NONBLOCK` so that a FIFO
+    /// opens at once instead of waiting for a writer (fifo(7)), `O_NOCTTY`
+    /// so a terminal device never becomes ours. Returns the file with its
+    /// `st_mode & S_IFMT` (fstat(2) of the opened fd, so no swap between a
+    /// check and the open matters); `O_NONBLOCK` is cleared again for a
+    /// regular file (fcntl(2) `F_SETFL`), which it does not affect anyway.
+    pub(crate) fn open_read(&self, name: &OsStr) -> io::Result<(File, libc::mode_t)> {
+        let c = c_name(name)?;
+        let flags =
+            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+        // SAFETY: valid dirfd and C string; the fd returned is owned below.
+        let fd = cvt(unsafe { libc::openat(self.fd.as_raw_fd(), c.as_ptr(), flags) })?;
+        // SAFETY: a fresh fd nobody else owns.
+        let file = unsafe { File::from_raw_fd(fd) };
+        let kind = stat_fd(fd)?.st_mode & libc::S_IFMT;
+        if kind == libc::S_IFREG {
+            // SAFETY: plain fcntl on an open fd.
+            let fl = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+            cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK) })?;
+        }
+        Ok((file, kind))
     }
 
     /// Creates the new file `name` here for writing (EEXIST if anything,

@@ -37,6 +37,15 @@ pub enum ReadError {
         #[source]
         source: std::io::Error,
     },
+    /// `meta.json` is not a regular file in the bundle, or unreadable.
+    #[error("bundle {dir}: {source}")]
+    Refused {
+        /// The bundle directory.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: FileRefused,
+    },
     /// `meta.json` is larger than any gotrace writes.
     #[error("{path}: not a valid gotrace meta.json (larger than {max_bytes} bytes): the bundle is damaged; re-run `gotrace run` to record a new one")]
     MetaTooLarge {
@@ -63,6 +72,30 @@ pub enum ReadError {
         found: u32,
         /// Newest version this reader understands ([`crate::FORMAT_VERSION`]).
         supported: u32,
+    },
+}
+
+/// A file of the bundle that was not read: not a regular file (a link, a
+/// FIFO, a directory: refused, bundles are untrusted input) or unreadable.
+/// For `meta.json` this is [`ReadError::Refused`]; for the others a warning.
+#[derive(Debug, thiserror::Error)]
+pub enum FileRefused {
+    /// Anything but a regular file inside the bundle.
+    #[error("{name} is {kind}, not a regular file: not read (a bundle's files are never followed out of it nor waited on)")]
+    NotRegular {
+        /// The file's name in the bundle.
+        name: String,
+        /// "a FIFO", "a symbolic link", ...
+        kind: &'static str,
+    },
+    /// open(2) or fstat(2) failed.
+    #[error("{name}: cannot read: {source}: check its permissions")]
+    Unreadable {
+        /// The file's name in the bundle.
+        name: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
     },
 }
 

@@ -16,10 +16,11 @@ mod fds;
 mod meta;
 mod reader;
 mod tcp_state;
+mod untrusted;
 mod writer;
 
 pub use dirfd::create_new;
-pub use error::{ReadError, WriteError};
+pub use error::{FileRefused, ReadError, WriteError};
 pub use event::{Dir, Event, Io, Op, SockAddr};
 pub use fds::{FdChange, FdTable};
 pub use meta::{
@@ -27,8 +28,8 @@ pub use meta::{
     ResolvConf, FORMAT_VERSION, GO_ENV,
 };
 pub use reader::{
-    bundle_from_bytes, read_bundle, read_events, Bundle, ReadEvents, MAX_BAD_LINE_WARNINGS,
-    MAX_EVENT_LINE_BYTES,
+    bundle_from_bytes, read_bundle, read_events, Bundle, ReadEvents, CAPTURE_MAX_BYTES,
+    EVENTS_MAX_BYTES, MAX_BAD_LINE_WARNINGS, MAX_EVENT_LINE_BYTES,
 };
 pub use tcp_state::TcpState;
 pub use writer::{BundleWriter, Owner, META_RESERVE_BYTES};

@@ -8,13 +8,22 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use crate::dirfd::DirFd;
 use crate::error::ReadError;
+use crate::untrusted::{open_bundle_dir, open_regular};
 use crate::{files, Event, Meta, FORMAT_VERSION};
 
 /// `meta.json` larger than this (bytes) is not something gotrace wrote.
 const META_MAX_BYTES: u64 = 4 << 20;
 /// Only the tail of a long stderr is kept (bytes): Go prints its error last.
 const STDERR_TAIL_BYTES: u64 = 1 << 20;
+/// Largest `events.jsonl` read (bytes): past it a warning, and the events
+/// after it are not used (the trace counts as damaged), so memory stays
+/// bounded; gotrace's events are a few hundred bytes each.
+pub const EVENTS_MAX_BYTES: u64 = 256 << 20;
+/// Largest `capture.pcapng` read (bytes): past it a warning, and later
+/// packets are not indexed.
+pub const CAPTURE_MAX_BYTES: u64 = 1 << 30;
 /// Longest `events.jsonl` line read (bytes, newline included); gotrace's
 /// events are a few hundred bytes, so a longer line is damage.
 pub const MAX_EVENT_LINE_BYTES: usize = 1 << 20;
@@ -41,6 +50,8 @@ pub struct Bundle {
     pub capture: Option<PathBuf>,
     /// Problems found while reading, for the report.
     pub warnings: Vec<String>,
+    /// `capture.pcapng` as opened ([`Bundle::take_capture`]).
+    pub capture_file: Option<std::sync::Arc<File>>,
 }
 
 /// Reads the bundle in `dir`.
@@ -59,51 +70,75 @@ pub fn read_bundle(dir: &Path) -> Result<Bundle, ReadError> {
             dir: dir.to_path_buf(),
         });
     }
-    let meta = read_meta(dir)?;
+    let fd = open_bundle_dir(dir).map_err(|source| ReadError::Unreadable {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let meta = read_meta(dir, &fd)?;
     let mut warnings = meta_warnings(&meta);
 
-    let events_path = dir.join(files::EVENTS);
     let mut events_damaged = false;
-    let events = match File::open(&events_path) {
-        Ok(_) if !events_path.is_file() => {
-            warnings.push("events.jsonl is not a regular file; ignored".to_string());
-            None
-        }
-        Ok(f) => {
-            let read = read_events(BufReader::new(f), &mut warnings);
-            events_damaged = read.damaged;
+    let events = match open_regular(&fd, files::EVENTS) {
+        Ok(Some((f, len))) => {
+            let read = read_events(BufReader::new(f.take(EVENTS_MAX_BYTES)), &mut warnings);
+            events_damaged = read.damaged || len > EVENTS_MAX_BYTES;
+            if len > EVENTS_MAX_BYTES {
+                warnings.push(format!("events.jsonl is {len} bytes; only its first {EVENTS_MAX_BYTES} bytes were read, later events are not used"));
+            }
             Some(read.events)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        Ok(None) => {
             warnings.push(EVENTS_MISSING.to_string());
             None
         }
         Err(e) => {
-            return Err(ReadError::Unreadable {
-                path: events_path,
-                source: e,
-            })
+            warnings.push(format!("{e}; no syscall trace"));
+            None
         }
     };
 
-    let capture_path = dir.join(files::CAPTURE);
-    let capture = if capture_path.is_file() {
-        Some(capture_path)
-    } else {
-        warnings.push("capture.pcapng missing: no packet evidence, network failures cannot be confirmed on the wire".to_string());
-        None
+    let capture = match open_regular(&fd, files::CAPTURE) {
+        Ok(Some((f, len))) => {
+            if len > CAPTURE_MAX_BYTES {
+                warnings.push(format!("capture.pcapng is {len} bytes; only its first {CAPTURE_MAX_BYTES} bytes are read, later packets are not used"));
+            }
+            Some(std::sync::Arc::new(f))
+        }
+        Ok(None) => {
+            warnings.push("capture.pcapng missing: no packet evidence, network failures cannot be confirmed on the wire".to_string());
+            None
+        }
+        Err(e) => {
+            warnings.push(format!("{e}; no packet evidence"));
+            None
+        }
     };
 
-    let stderr = read_stderr(&dir.join(files::STDERR), &mut warnings);
+    let stderr = read_stderr(&fd, &mut warnings);
     Ok(Bundle {
         dir: dir.to_path_buf(),
         meta,
         events,
         events_damaged,
         stderr,
-        capture,
+        capture: capture.is_some().then(|| dir.join(files::CAPTURE)),
+        capture_file: capture,
         warnings,
     })
+}
+
+impl Bundle {
+    /// The bundle's `capture.pcapng`, already opened by [`read_bundle`]
+    /// (a regular file inside the bundle, never a link or FIFO), bounded to
+    /// its first [`CAPTURE_MAX_BYTES`]. `None` for a bundle without one or
+    /// from [`bundle_from_bytes`], or once taken: it is read once.
+    pub fn take_capture(&mut self) -> Option<std::io::Take<File>> {
+        let f = self.capture_file.take()?;
+        let f = std::sync::Arc::try_unwrap(f)
+            .or_else(|a| a.try_clone())
+            .ok()?;
+        Some(f.take(CAPTURE_MAX_BYTES))
+    }
 }
 
 /// The warnings `meta.json` alone raises: an unfinished trace, lost events
@@ -168,6 +203,7 @@ pub fn bundle_from_bytes(
         events_damaged,
         stderr,
         capture: None,
+        capture_file: None,
         warnings,
     })
 }
@@ -198,16 +234,21 @@ fn unfinished_warning(meta: &Meta) -> Option<String> {
     }
 }
 
-fn read_meta(dir: &Path) -> Result<Meta, ReadError> {
+fn read_meta(dir: &Path, fd: &DirFd) -> Result<Meta, ReadError> {
     let path = dir.join(files::META);
-    let file = match File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let file = match open_regular(fd, files::META) {
+        Ok(Some((f, _))) => f,
+        Ok(None) => {
             return Err(ReadError::MetaMissing {
                 dir: dir.to_path_buf(),
             })
         }
-        Err(e) => return Err(ReadError::Unreadable { path, source: e }),
+        Err(source) => {
+            return Err(ReadError::Refused {
+                dir: dir.to_path_buf(),
+                source,
+            })
+        }
     };
     let mut bytes = Vec::new();
     if let Err(e) = file.take(META_MAX_BYTES + 1).read_to_end(&mut bytes) {
@@ -392,17 +433,24 @@ fn read_line_capped<R: BufRead>(
     }
 }
 
-fn read_stderr(path: &Path, warnings: &mut Vec<String>) -> Option<String> {
-    let mut f = match File::open(path) {
-        Ok(f) => f,
-        Err(e) => {
+fn read_stderr(fd: &DirFd, warnings: &mut Vec<String>) -> Option<String> {
+    let (mut f, len) = match open_regular(fd, files::STDERR) {
+        Ok(Some(f)) => f,
+        Ok(None) => {
+            // The wording of a failed open(2), as before.
+            let e = std::io::Error::from_raw_os_error(libc::ENOENT);
             warnings.push(format!(
                 "stderr.log: {e}: Go's error message cannot be matched to the trace"
             ));
             return None;
         }
+        Err(e) => {
+            warnings.push(format!(
+                "{e}: Go's error message cannot be matched to the trace"
+            ));
+            return None;
+        }
     };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     if len > STDERR_TAIL_BYTES {
         if f.seek(SeekFrom::Start(len - STDERR_TAIL_BYTES)).is_err() {
             return None;

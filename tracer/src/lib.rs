@@ -24,5 +24,6 @@ pub mod process;
 pub mod record;
 pub mod redact;
 pub mod sudo_env;
+pub mod term;
 
 pub use error::TracerError;

@@ -22,7 +22,14 @@ use gotrace_analyzer::capture::{link, CaptureReader};
 use crate::util;
 
 /// Every target, in the order they run.
-pub const TARGETS: [&str; 5] = ["capture_reader", "bundle_reader", "dns", "tls", "http"];
+pub const TARGETS: [&str; 6] = [
+    "capture_reader",
+    "bundle_reader",
+    "bundle_dir",
+    "dns",
+    "tls",
+    "http",
+];
 /// Seconds per target for `cargo xtask fuzz` without `--seconds`.
 pub const DEFAULT_SECONDS: u64 = 600;
 /// Seconds per target of the smoke run in `cargo xtask test`
@@ -364,6 +371,7 @@ fn prepare_seeds(root: &Path, fuzz_dir: &Path) -> Result<Vec<(String, usize)>, S
             input.extend_from_slice(&read(name));
         }
         add("bundle_reader", input);
+        add("bundle_dir", bundle_dir_seed(&read));
         if b.join("capture.pcapng").is_file() {
             captures.push(b.join("capture.pcapng"));
         }
@@ -403,6 +411,25 @@ fn prepare_seeds(root: &Path, fuzz_dir: &Path) -> Result<Vec<(String, usize)>, S
         counts.push((target.to_string(), names.len()));
     }
     Ok(counts)
+}
+
+/// A fixture bundle in `bundle_dir`'s format (fuzz/fuzz_targets/bundle_dir.rs):
+/// each file regular (kind 0, u32 LE length, bytes), in that target's order.
+fn bundle_dir_seed(read: &dyn Fn(&str) -> Vec<u8>) -> Vec<u8> {
+    let mut input = Vec::new();
+    for name in [
+        "meta.json",
+        "events.jsonl",
+        "stderr.log",
+        "capture.pcapng",
+        "verdict.json",
+    ] {
+        let bytes = read(name);
+        input.push(0);
+        input.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_le_bytes());
+        input.extend_from_slice(&bytes);
+    }
+    input
 }
 
 /// The DNS (UDP port 53), TLS and HTTP payloads of a capture's packets,

@@ -74,6 +74,20 @@ impl CaptureIndex {
         Ok(CaptureIndex::from_reader(CaptureReader::open(path)?))
     }
 
+    /// Reads and indexes an already opened capture (`path` names it in errors).
+    ///
+    /// # Errors
+    /// When it is not pcap/pcapng, as [`CaptureIndex::from_path`].
+    pub fn from_file<R: Read>(file: R, path: &Path) -> Result<CaptureIndex, AnalyzeError> {
+        match CaptureReader::new(std::io::BufReader::with_capacity(1 << 16, file)) {
+            Ok(r) => Ok(CaptureIndex::from_reader(r)),
+            Err(problem) => Err(AnalyzeError::Capture {
+                path: path.to_path_buf(),
+                problem,
+            }),
+        }
+    }
+
     /// Indexes every packet of `reader`.
     pub fn from_reader<R: Read>(mut reader: CaptureReader<R>) -> CaptureIndex {
         let mut idx = CaptureIndex::default();

@@ -96,7 +96,8 @@ pub fn print(report: &gotrace_analyzer::Report, json: bool) {
         write!(
             std::io::stderr().lock(),
             "{}",
-            gotrace_analyzer::render_text(report)
+            // Bundle-derived text (Go's stderr, names) must not drive the terminal.
+            crate::term::escape(&gotrace_analyzer::render_text(report))
         )
     };
 }

@@ -211,6 +211,8 @@ impl LiveView {
         if self.failed {
             return;
         }
+        // comm, DNS names and paths come from the traced program: escaped.
+        let line = crate::term::escape(line);
         let res = self
             .out
             .write_all(line.as_bytes())
