@@ -485,7 +485,7 @@ mod tests {
     #[test]
     fn command_line() {
         let (t, s, j) = parse_args(&[]).unwrap();
-        assert_eq!((t.len(), s, j), (5, DEFAULT_SECONDS, 1));
+        assert_eq!((t.len(), s, j), (TARGETS.len(), DEFAULT_SECONDS, 1));
         let (t, s, j) =
             parse_args(&args(&["dns", "--seconds", "20", "tls", "--jobs", "2"])).unwrap();
         assert_eq!((t, s, j), (args(&["dns", "tls"]), 20, 2));

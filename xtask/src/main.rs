@@ -27,7 +27,7 @@ commands:
                    GOTRACE_FUZZ_SECONDS=N changes it, 0 skips); root
   fuzz [TARGET...] [--seconds N] [--jobs N]
                    cargo-fuzz (nightly) over the analyzer's parsers, N s per target (default 600),
-                   N targets at once (default 1); targets: capture_reader bundle_reader dns tls http
+                   N targets at once (default 1); targets: capture_reader bundle_reader bundle_dir dns tls http
   record-fixtures [NAME...]
                    run each e2e scenario (or only those named) under gotrace, copy bundles to
                    fixtures/bundles/<scenario>; root
