@@ -82,7 +82,11 @@ fn links_out_fifos_and_escapes_do_not_get_through() {
     )
     .unwrap();
     let events = std::fs::read_to_string(fixture("events.jsonl")).unwrap();
-    std::fs::write(b.join("events.jsonl"), events.replace("proxy", "pr\\u001b[2Joxy")).unwrap();
+    std::fs::write(
+        b.join("events.jsonl"),
+        events.replace("proxy", "pr\\u001b[2Joxy"),
+    )
+    .unwrap();
     let (code, out) = analyze(&b);
     let text = String::from_utf8_lossy(&out);
     assert_eq!(code, Some(0), "{text}");
