@@ -141,6 +141,11 @@ pub struct Redacted {
     /// (`data_hex` of `send`/`recv` events).
     #[serde(default)]
     pub payload_heads: u64,
+    /// Indices into [`Meta::argv`] of the arguments whose URL userinfo was
+    /// redacted the same way (`env GOPROXY=http://u:pw@h go`). Absent when
+    /// none was.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arguments: Vec<usize>,
 }
 
 /// How `gotrace attach --pid N` found the process.

@@ -74,6 +74,7 @@ fn full_meta() -> Meta {
             variables: vec!["GOPROXY".into()],
             header_values: 2,
             payload_heads: 1,
+            arguments: vec![1],
         }),
     }
 }

@@ -11,7 +11,9 @@
 //! on 198.18.0.2:8080 is also that HTTP proxy: Go sends it `GET
 //! http://198.18.0.2:8080/...` in absolute form, which it answers 404 (it
 //! serves paths only), so the fetch fails; what matters here is what went
-//! on the wire. (The Authorization header is covered by the unit tests of
+//! on the wire. The command line itself carries one more password (`env
+//! ALL_PROXY=http://auser:argpw@... go mod tidy`; Go's net/http does not
+//! read ALL_PROXY, so the fetch is the same). (The Authorization header is covered by the unit tests of
 //! `gotrace::redact`.) Needs root; fails without it.
 
 mod support;
@@ -24,6 +26,8 @@ use gotrace_e2e::{Lab, LabConfig};
 const GOPROXY: &str = "http://user:s3cret@198.18.0.2:8080|http://198.18.0.2:8080";
 const HTTP_PROXY: &str = "http://puser:pr0xypw@198.18.0.2:8080";
 const HTTPS_PROXY: &str = "http://suser:s3cure@198.18.0.2:8080";
+/// An argument of the traced command (through env(1)) with a password.
+const ARG_PROXY: &str = "ALL_PROXY=http://auser:argpw@198.18.0.2:8080";
 
 /// Every form a secret could be stored in: as typed, as the Basic
 /// credentials Go sends (RFC 7617: base64 of `user:password`), and the hex
@@ -34,6 +38,7 @@ fn secret_forms() -> Vec<String> {
         ("user", "s3cret"),
         ("puser", "pr0xypw"),
         ("suser", "s3cure"),
+        ("auser", "argpw"),
     ] {
         let basic = base64(format!("{user}:{pw}").as_bytes());
         for plain in [pw.to_string(), basic] {
@@ -95,7 +100,7 @@ fn run(lab: &Lab, bundle: &Path, extra: &[&str]) -> Output {
         .arg("-o")
         .arg(bundle)
         .args(extra)
-        .args(["--", "go", "mod", "tidy"])
+        .args(["--", "env", ARG_PROXY, "go", "mod", "tidy"])
         .output()
         .expect("running gotrace");
     eprintln!(
@@ -143,8 +148,13 @@ fn no_secret_is_stored_or_printed_and_no_redact_keeps_them() {
         meta["env"]["HTTPS_PROXY"],
         "http://suser:xxxxx@198.18.0.2:8080"
     );
+    assert_eq!(
+        meta["argv"][1], "ALL_PROXY=http://auser:xxxxx@198.18.0.2:8080",
+        "{meta}"
+    );
     let redacted = &meta["redacted"];
     assert_eq!(redacted["enabled"], true, "{redacted}");
+    assert_eq!(redacted["arguments"], serde_json::json!([1]), "{redacted}");
     assert_eq!(
         redacted["variables"],
         serde_json::json!(["GOPROXY", "HTTPS_PROXY", "HTTP_PROXY"]),
@@ -175,6 +185,7 @@ fn no_secret_is_stored_or_printed_and_no_redact_keeps_them() {
     run(&lab, &raw, &["--no-redact"]);
     let meta = std::fs::read(raw.join("meta.json")).unwrap();
     assert!(found_in(&meta).contains(&"s3cret".to_string()));
+    assert!(found_in(&meta).contains(&"argpw".to_string()));
     let capture = std::fs::read(raw.join("capture.pcapng")).unwrap();
     let in_capture = found_in(&capture);
     let basic = base64(b"puser:pr0xypw");

@@ -63,13 +63,18 @@ pub fn initial(
     start_monotonic_ns: u64,
     redact: bool,
 ) -> Meta {
+    let (variables, arguments) = if redact {
+        (
+            crate::redact::env(&mut subject.env),
+            crate::redact::argv(&mut subject.argv),
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let redacted = Redacted {
         enabled: redact,
-        variables: if redact {
-            crate::redact::env(&mut subject.env)
-        } else {
-            Vec::new()
-        },
+        variables,
+        arguments,
         ..Redacted::default()
     };
     let mut warnings = Vec::new();

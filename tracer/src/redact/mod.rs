@@ -1,5 +1,6 @@
 //! Secrets kept out of the bundle (unless `--no-redact`): URL passwords in
-//! meta.json's environment ([`url`]), credential HTTP header values in
+//! meta.json's environment ([`url`]) and in the command's argv
+//! ([`argv`]), credential HTTP header values in
 //! capture.pcapng ([`frame`]) and in events.jsonl's payload heads
 //! ([`event`]). What was redacted is recorded in meta.json's `redacted`.
 //!
@@ -27,6 +28,42 @@ pub fn env(env: &mut BTreeMap<String, String>) -> Vec<String> {
         }
     }
     changed
+}
+
+/// Redacts URL userinfo in every element of the command's `argv` in place
+/// (`env GOPROXY=http://u:pw@h go ...`, `git clone https://TOKEN@h/r`);
+/// returns the indices of the elements that changed.
+///
+/// An element `NAME=value` whose NAME looks like an environment variable
+/// (as `env(1)` and shells take it) is redacted as that variable's value,
+/// so `HTTPS_PROXY=u:pw@proxy:3128` without a scheme is caught too.
+pub fn argv(argv: &mut [String]) -> Vec<usize> {
+    let mut changed = Vec::new();
+    for (i, arg) in argv.iter_mut().enumerate() {
+        let redacted = match assignment(arg) {
+            Some((name, value)) => {
+                url::redact_value(name, value).map(|v| format!("{name}={v}"))
+            }
+            None => url::redact_value("", arg),
+        };
+        if let Some(r) = redacted {
+            *arg = r;
+            changed.push(i);
+        }
+    }
+    changed
+}
+
+/// `NAME=value` split at the first `=` when NAME is a POSIX environment
+/// variable name (letters, digits, `_`, not starting with a digit; POSIX.1
+/// XBD 8.1).
+fn assignment(arg: &str) -> Option<(&str, &str)> {
+    let (name, value) = arg.split_once('=')?;
+    let mut chars = name.chars();
+    let first = chars.next()?;
+    let ok = (first.is_ascii_alphabetic() || first == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    ok.then_some((name, value))
 }
 
 /// Overwrites credential header values in a `send`/`recv` event's payload
@@ -80,6 +117,31 @@ mod tests {
         assert_eq!(e["GOPROXY"], "http://user:xxxxx@198.18.0.2:8080");
         assert_eq!(e["HTTPS_PROXY"], "http://u:xxxxx@198.18.0.2:3128");
         assert_eq!(e["GOFLAGS"], "-mod=mod");
+    }
+
+    #[test]
+    fn argv_redaction_catches_urls_and_assignments() {
+        let mut a: Vec<String> = [
+            "env",
+            "GOPROXY=http://user:s3cret@198.18.0.2:8080",
+            "HTTPS_PROXY=suser:s3cure@198.18.0.2:3128",
+            "git",
+            "clone",
+            "https://TOKEN@git.example.test/r",
+            "-x=1",
+            "go",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(argv(&mut a), [1, 2, 5]);
+        assert_eq!(a[1], "GOPROXY=http://user:xxxxx@198.18.0.2:8080");
+        assert_eq!(a[2], "HTTPS_PROXY=suser:xxxxx@198.18.0.2:3128");
+        assert_eq!(a[5], "https://xxxxx@git.example.test/r");
+        assert_eq!(a[6], "-x=1");
+        // Without a URL or a proxy variable, nothing changes.
+        let mut plain: Vec<String> = ["go", "mod", "tidy", "A=b@c"].map(String::from).to_vec();
+        assert!(argv(&mut plain).is_empty());
+        assert_eq!(plain, ["go", "mod", "tidy", "A=b@c"]);
     }
 
     #[test]
