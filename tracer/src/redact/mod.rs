@@ -41,9 +41,7 @@ pub fn argv(argv: &mut [String]) -> Vec<usize> {
     let mut changed = Vec::new();
     for (i, arg) in argv.iter_mut().enumerate() {
         let redacted = match assignment(arg) {
-            Some((name, value)) => {
-                url::redact_value(name, value).map(|v| format!("{name}={v}"))
-            }
+            Some((name, value)) => url::redact_value(name, value).map(|v| format!("{name}={v}")),
             None => url::redact_value("", arg),
         };
         if let Some(r) = redacted {
