@@ -26,6 +26,7 @@
 
 #![warn(missing_docs)]
 
+pub mod annotate;
 pub mod capture;
 pub mod capture_only;
 pub mod cause;
@@ -78,6 +79,16 @@ pub fn analyze_bundle(dir: &Path) -> Result<Report, AnalyzeError> {
 /// or from memory by [`gotrace_bundle::bundle_from_bytes`]) with its indexed
 /// capture, if any; the capture's warnings join the bundle's.
 pub fn analyze(b: &gotrace_bundle::Bundle, capture: Option<CaptureIndex>) -> Report {
+    analyze_annotated(b, capture).0
+}
+
+/// [`analyze`], plus a note for every captured packet the analysis tied to
+/// an attempt of the traced tree ([`annotate`]): what the tracer writes
+/// into capture.pcapng's packet options. Empty without a capture.
+pub fn analyze_annotated(
+    b: &gotrace_bundle::Bundle,
+    capture: Option<CaptureIndex>,
+) -> (Report, annotate::PacketNotes) {
     let mut warnings = b.warnings.clone();
     if let Some(idx) = &capture {
         warnings.extend(idx.warnings.iter().cloned());
@@ -138,9 +149,13 @@ pub fn analyze(b: &gotrace_bundle::Bundle, capture: Option<CaptureIndex>) -> Rep
         before_attach: chosen.and_then(|a| a.at_attach()),
         capture: None,
     };
-    Report {
+    let notes = capture.as_ref().map_or_else(Default::default, |idx| {
+        annotate::packet_notes(&corr, events, &b.meta, idx, &clock, &verdict)
+    });
+    let report = Report {
         verdict,
         warnings,
         context,
-    }
+    };
+    (report, notes)
 }

@@ -289,6 +289,35 @@ impl BundleWriter {
     /// replaces `name` only when it is the file this writer put there; a
     /// failed write removes the temp file.
     fn write_atomic(&self, name: &str, bytes: &[u8]) -> Result<(), WriteError> {
+        self.write_atomic_with(name, bytes.len() as u64, |f| fill(f, bytes))
+    }
+
+    /// Replaces file `name`, which this writer made, with what `write`
+    /// puts in a new temp file (`.NAME.tmp`, renamed over it): for
+    /// rewriting capture.pcapng with packet annotations. The same checks
+    /// as meta.json's write: the rename replaces `name` only while it is
+    /// still the file this writer made; a failed `write` removes the temp
+    /// file and leaves `name` as it was.
+    ///
+    /// # Errors
+    /// [`WriteError::NotOurs`] when `name` or the temp name was taken
+    /// over, [`WriteError::File`] when `write` or the rename failed.
+    pub fn replace_with(
+        &self,
+        name: &str,
+        write: impl FnOnce(&mut File) -> std::io::Result<()>,
+    ) -> Result<(), WriteError> {
+        self.write_atomic_with(name, 0, write)
+    }
+
+    /// [`Self::write_atomic`] with the content written by `write`; `len`
+    /// is what a failure loses, for the error.
+    fn write_atomic_with(
+        &self,
+        name: &str,
+        len: u64,
+        write: impl FnOnce(&mut File) -> std::io::Result<()>,
+    ) -> Result<(), WriteError> {
         let tmp = temp_name(name);
         let reserved = match name == files::META {
             true => self.meta_reserve.lock().ok().and_then(|mut r| r.take()),
@@ -312,8 +341,8 @@ impl BundleWriter {
             w.remove_made(&tmp);
             Err(e)
         };
-        if let Err(e) = fill(&mut file, bytes) {
-            return fail(self, self.file_err(name, bytes.len() as u64, e));
+        if let Err(e) = write(&mut file) {
+            return fail(self, self.file_err(name, len, e));
         }
         let replace = match self.entry(name)? {
             None => false,
@@ -326,7 +355,7 @@ impl BundleWriter {
         if let Err(e) = self.fd.rename(OsStr::new(&tmp), OsStr::new(name), replace) {
             let err = match e.raw_os_error() {
                 Some(libc::EEXIST) => self.not_ours(name),
-                _ => self.file_err(name, bytes.len() as u64, e),
+                _ => self.file_err(name, len, e),
             };
             return fail(self, err);
         }

@@ -2,6 +2,7 @@
 //! of the traced process's network namespace (and of each namespace its tree
 //! enters later), written to one pcapng while the command runs.
 
+pub(crate) mod annotate;
 mod socket;
 mod writer;
 

@@ -23,7 +23,7 @@ fn failed(call: &'static str) -> impl Fn(nix::errno::Errno) -> TracerError {
 pub(crate) const SNAPLEN: usize = 262_144;
 
 /// `sll_pkttype` of a frame this host sent (linux/if_packet.h).
-const PACKET_OUTGOING: u8 = 4;
+pub(crate) const PACKET_OUTGOING: u8 = 4;
 /// `sll_hatype` of the loopback device (linux/if_arp.h).
 pub(crate) const ARPHRD_LOOPBACK: u16 = 772;
 
@@ -37,6 +37,9 @@ pub(crate) struct Frame {
     pub original: usize,
     /// CLOCK_REALTIME ns (SO_TIMESTAMPNS), or the time read if absent.
     pub realtime_ns: u64,
+    /// `sll_pkttype` (linux/if_packet.h): PACKET_HOST 0, BROADCAST 1,
+    /// MULTICAST 2, OTHERHOST 3, OUTGOING 4.
+    pub pkttype: u8,
 }
 
 /// The network namespace a socket captures in, as the writer needs it.
@@ -183,6 +186,7 @@ impl PacketSocket {
                 captured: original.min(SNAPLEN),
                 original,
                 realtime_ns: realtime_ns.unwrap_or_else(crate::clock::realtime_ns),
+                pkttype: addr.pkttype(),
             }));
         }
     }

@@ -16,7 +16,9 @@ use pcap_file::pcapng::blocks::interface_description::{
 use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::DataLink;
 
-use super::socket::{Frame, NsInfo, ARPHRD_LOOPBACK, SNAPLEN};
+use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketOption;
+
+use super::socket::{Frame, NsInfo, ARPHRD_LOOPBACK, PACKET_OUTGOING, SNAPLEN};
 use crate::error::TracerError;
 use crate::redact::frame::{redact_frame, Link};
 
@@ -38,6 +40,28 @@ fn link_type(hatype: u16) -> Option<DataLink> {
         }
         _ => None,
     }
+}
+
+/// `epb_flags` (draft-ietf-opsawg-pcapng, "Enhanced Packet Block Flags
+/// Word") for a frame of `sll_pkttype` on a device of `hatype`: bits 0-1
+/// the direction (01 inbound, 10 outbound), bits 2-4 the reception type
+/// (001 unicast, 010 multicast, 011 broadcast, 100 promiscuous). `None` on
+/// loopback, where the capture keeps only the receive side of each frame
+/// (PACKET_HOST for both ends' packets), so the direction is unknown.
+fn epb_flags(pkttype: u8, hatype: u16) -> Option<u32> {
+    const INBOUND: u32 = 0b01;
+    const OUTBOUND: u32 = 0b10;
+    if hatype == ARPHRD_LOOPBACK {
+        return None;
+    }
+    Some(match pkttype {
+        PACKET_OUTGOING => OUTBOUND,
+        0 => INBOUND | 0b001 << 2,
+        1 => INBOUND | 0b011 << 2,
+        2 => INBOUND | 0b010 << 2,
+        3 => INBOUND | 0b100 << 2,
+        _ => return None,
+    })
 }
 
 /// The pcapng file being written.
@@ -103,7 +127,10 @@ impl CaptureWriter {
             timestamp: Duration::from_nanos(frame.realtime_ns),
             original_len: u32::try_from(frame.original).unwrap_or(u32::MAX),
             data: Cow::Borrowed(&*data),
-            options: vec![],
+            options: epb_flags(frame.pkttype, frame.hatype)
+                .map(EnhancedPacketOption::Flags)
+                .into_iter()
+                .collect(),
         };
         self.out
             .write_pcapng_block(block)
@@ -140,6 +167,11 @@ impl CaptureWriter {
             snaplen: SNAPLEN as u32,
             options: vec![
                 InterfaceDescriptionOption::IfName(Cow::Owned(name.clone())),
+                InterfaceDescriptionOption::IfDescription(Cow::Owned(describe_interface(
+                    &name,
+                    frame.ifindex,
+                    ns,
+                ))),
                 InterfaceDescriptionOption::IfTsResol(9),
             ],
         };
@@ -179,9 +211,34 @@ impl CaptureWriter {
     }
 }
 
+/// `if_description`: the interface and the network namespace it is in,
+/// as `readlink /proc/PID/ns/net` names it (`veth0 (ifindex 2) in
+/// net:[4026532281]`), so two interfaces of one name in two namespaces
+/// can be told apart.
+fn describe_interface(name: &str, ifindex: u32, ns: &NsInfo) -> String {
+    match &ns.id {
+        Some(id) => format!("{name} (ifindex {ifindex}) in {id}"),
+        // The socket was opened in gotrace's own namespace.
+        None => match std::fs::read_link("/proc/self/ns/net") {
+            Ok(id) => format!("{name} (ifindex {ifindex}) in {}", id.display()),
+            Err(_) => format!("{name} (ifindex {ifindex}) in gotrace's network namespace"),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flags_give_the_direction_except_on_loopback() {
+        assert_eq!(epb_flags(PACKET_OUTGOING, ARPHRD_ETHER), Some(0b10));
+        assert_eq!(epb_flags(0, ARPHRD_ETHER), Some(0b101));
+        assert_eq!(epb_flags(1, ARPHRD_ETHER), Some(0b1101));
+        assert_eq!(epb_flags(3, ARPHRD_NONE), Some(0b10001));
+        assert_eq!(epb_flags(0, ARPHRD_LOOPBACK), None);
+        assert_eq!(epb_flags(9, ARPHRD_ETHER), None);
+    }
 
     #[test]
     fn link_types_follow_the_device_type() {
@@ -203,6 +260,7 @@ mod tests {
             captured: 4,
             original: 60,
             realtime_ns: 1_700_000_000_123_456_789,
+            pkttype: 0,
         };
         let ns = NsInfo::default();
         w.write(&frame, &mut [1, 2, 3, 4], &ns).unwrap();

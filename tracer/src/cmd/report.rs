@@ -1,10 +1,11 @@
 //! Printing the verdict at the end of a run and for `gotrace analyze`.
 
-use std::io::{BufReader, Read};
+use std::io::{BufReader, BufWriter, Read};
 
+use gotrace_analyzer::annotate::PacketNotes;
 use gotrace_analyzer::capture::{CaptureIndex, CaptureReader};
 use gotrace_analyzer::{AnalyzeError, Report};
-use gotrace_bundle::{files, Meta, ReadError};
+use gotrace_bundle::{files, Meta, ReadError, WriteError};
 
 use crate::bundle::BundleWriter;
 use crate::cmd::json_out::JsonOutput;
@@ -18,10 +19,13 @@ use crate::cmd::json_out::JsonOutput;
 /// the command ended and why the bundle is short.
 pub fn finish_run(bundle: &BundleWriter, json: &JsonOutput, unwritten: Option<&Meta>) {
     match analyze_own(bundle, unwritten) {
-        Ok(report) => {
+        Ok((report, notes)) => {
             let verdict = report.to_json();
             if let Err(e) = bundle.write_verdict(&verdict) {
                 eprintln!("gotrace: {e}");
+            }
+            if let Err(e) = annotate_capture(bundle, &notes) {
+                eprintln!("gotrace: {e}; capture.pcapng is kept without packet comments");
             }
             if !json.stdout {
                 print(&report, false);
@@ -45,7 +49,10 @@ pub fn finish_run(bundle: &BundleWriter, json: &JsonOutput, unwritten: Option<&M
 /// read (/etc/shadow as stderr.log) in the bundle directory: gotrace, as
 /// root, must not read it and print it in the report. `meta` replaces the
 /// bundle's meta.json when given.
-fn analyze_own(bundle: &BundleWriter, meta: Option<&Meta>) -> Result<Report, AnalyzeError> {
+fn analyze_own(
+    bundle: &BundleWriter,
+    meta: Option<&Meta>,
+) -> Result<(Report, PacketNotes), AnalyzeError> {
     let dir = bundle.dir();
     let read = |name: &str| -> Option<Vec<u8>> {
         let mut bytes = Vec::new();
@@ -83,7 +90,27 @@ fn analyze_own(bundle: &BundleWriter, meta: Option<&Meta>) -> Result<Report, Ana
         }
     };
     b.capture = capture.is_some().then_some(path);
-    Ok(gotrace_analyzer::analyze(&b, capture))
+    Ok(gotrace_analyzer::analyze_annotated(&b, capture))
+}
+
+/// Rewrites the bundle's capture.pcapng with `notes` as packet options
+/// ([`crate::capture::annotate`]), reading the file gotrace wrote (never
+/// what is at the name now) and replacing it only if it is still that
+/// file. Nothing to do without notes.
+fn annotate_capture(bundle: &BundleWriter, notes: &PacketNotes) -> Result<(), WriteError> {
+    if notes.is_empty() {
+        return Ok(());
+    }
+    let Some(src) = bundle.reopen(files::CAPTURE) else {
+        return Ok(());
+    };
+    bundle.replace_with(files::CAPTURE, |dst| {
+        let src = BufReader::with_capacity(1 << 16, src);
+        let dst = BufWriter::with_capacity(1 << 16, dst);
+        crate::capture::annotate::annotate(src, dst, notes)
+            .map(|_| ())
+            .map_err(|e| std::io::Error::other(format!("adding packet comments: {e}")))
+    })
 }
 
 /// Prints `report` as text on stderr, or as JSON on stdout. A closed
