@@ -285,6 +285,7 @@ fn decoders_survive_random_bytes() {
                 realtime_ns: None,
                 data: &data,
                 original_len: len as u32,
+                process_comment: &[],
             };
             let _ = decode(&f);
         }

@@ -336,3 +336,47 @@ fn packets_shorter_than_their_headers_are_counted_not_decoded() {
     assert_eq!(lines, vec!["-", "-", "-", V4_LINE]);
     assert!(w.is_empty(), "{w:?}");
 }
+
+#[test]
+fn the_pid_comment_is_found_among_a_packet_s_options() {
+    use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketOption;
+    let ip = ip_syn();
+    let mut w = PcapNgWriter::new(Vec::new()).unwrap();
+    w.write_pcapng_block(InterfaceDescriptionBlock {
+        linktype: DataLink::RAW,
+        snaplen: 0,
+        options: vec![],
+    })
+    .unwrap();
+    // A bare packet; one with a flags word, an unrelated comment and then
+    // ptcpdump's; one whose only comment is not a process's.
+    w.write_pcapng_block(epb(0, 1, &ip)).unwrap();
+    let mut tagged = epb(0, 2, &ip[..ip.len() - 1]);
+    tagged.options = vec![
+        EnhancedPacketOption::Flags(2),
+        EnhancedPacketOption::Comment("retransmitted".into()),
+        EnhancedPacketOption::Comment("PID: 42\nCmd: go\nArgs: go mod tidy".into()),
+    ];
+    w.write_pcapng_block(tagged).unwrap();
+    let mut other = epb(0, 3, &ip);
+    other.options = vec![EnhancedPacketOption::Comment("PIDX".into())];
+    w.write_pcapng_block(other).unwrap();
+    let bytes = w.into_inner();
+    let mut r = CaptureReader::new(&bytes[..]).unwrap();
+    let mut seen = Vec::new();
+    while let Some(f) = r.next_frame() {
+        seen.push((f.number, f.data.len(), f.process_comment.to_vec()));
+    }
+    assert_eq!(
+        seen,
+        [
+            (1, ip.len(), vec![]),
+            (
+                2,
+                ip.len() - 1,
+                b"PID: 42\nCmd: go\nArgs: go mod tidy".to_vec()
+            ),
+            (3, ip.len(), vec![]),
+        ]
+    );
+}

@@ -4,7 +4,9 @@
 //! `PID:`/`Cmd:`/`Args:` comment naming go's TGID, gotrace's attempt
 //! line, the verdict's cited packets marked as its evidence, and the
 //! direction in `epb_flags`; the interface block names its network
-//! namespace; re-analysing the annotated bundle gives the same verdict.
+//! namespace; re-analysing the annotated bundle gives the same verdict,
+//! and `gotrace analyze` of the capture alone names go's process beside
+//! the packets it cites.
 //! Needs root; fails without it.
 
 mod support;

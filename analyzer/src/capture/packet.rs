@@ -412,6 +412,7 @@ mod tests {
             realtime_ns: Some(1),
             data,
             original_len: data.len() as u32,
+            process_comment: &[],
         }
     }
 

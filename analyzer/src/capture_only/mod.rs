@@ -30,6 +30,7 @@ mod dedup;
 mod dns;
 mod frag;
 mod icmp;
+mod process;
 mod record;
 mod tcp;
 
@@ -62,6 +63,7 @@ const SWEEP_EVERY_NS: i64 = 1_000_000_000;
 pub fn analyze_capture<R: Read>(mut reader: CaptureReader<R>) -> Report {
     let mut a = Analyzer::default();
     while let Some(frame) = reader.next_frame() {
+        a.processes.note(frame.number, frame.process_comment);
         if let Some(p) = decode(&frame) {
             a.packet(p);
         }
@@ -135,6 +137,8 @@ struct Analyzer {
     frag: FragTracker,
     out: Findings,
     seen: Seen,
+    /// Processes named by packet comments (gotrace's, ptcpdump's).
+    processes: process::ProcessTags,
     /// Latest capture time seen (times may run backwards in a bad file).
     now: Option<i64>,
     next_sweep: i64,
@@ -243,6 +247,9 @@ impl Analyzer {
         self.seen.dns = self.dns.stats;
         self.seen.icmp = self.icmp.stats;
         self.seen.frag = self.frag.stats;
-        conclude::build(self.out, &self.seen, &self.dns, reader_warnings)
+        let mut report = conclude::build(self.out, &self.seen, &self.dns, reader_warnings);
+        self.processes.label(&mut report.verdict.evidence);
+        self.processes.label(&mut report.context.timeline);
+        report
     }
 }

@@ -97,6 +97,10 @@ pub struct Frame<'a> {
     pub data: &'a [u8],
     /// Length on the wire (bytes), may exceed `data.len()` (snaplen).
     pub original_len: u32,
+    /// The packet's first `opt_comment` that starts with `PID: `, as
+    /// gotrace and ptcpdump write them (`PID: 42\nCmd: go...`); empty
+    /// when there is none (always for pcap).
+    pub process_comment: &'a [u8],
 }
 
 #[derive(Debug, Clone)]
@@ -129,8 +133,9 @@ enum Format {
 
 /// What the next block or record turned out to be.
 enum Step {
-    /// A packet: its frame (data empty) and where its bytes are in `buf`.
-    Packet(Frame<'static>, Range<usize>),
+    /// A packet: its frame (data and comment empty), where its bytes are
+    /// in `buf`, and where its `PID: ` comment is (an empty range: none).
+    Packet(Frame<'static>, Range<usize>, Range<usize>),
     /// Nothing to hand out (an interface, statistics, a skipped block).
     Skip,
     /// The end: clean, truncated or damaged (then a warning says so).
@@ -263,9 +268,14 @@ impl<R: Read> CaptureReader<R> {
                 Format::Pcap { .. } => self.next_pcap(),
             };
             match step {
-                Step::Packet(meta, range) => {
+                Step::Packet(meta, range, comment) => {
                     let data = self.buf.get(range).unwrap_or(&[]);
-                    return Some(Frame { data, ..meta });
+                    let process_comment = self.buf.get(comment).unwrap_or(&[]);
+                    return Some(Frame {
+                        data,
+                        process_comment,
+                        ..meta
+                    });
                 }
                 Step::Skip => {}
                 Step::Stop => {

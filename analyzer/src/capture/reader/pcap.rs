@@ -143,7 +143,8 @@ impl<R: Read> CaptureReader<R> {
             realtime_ns: ns,
             data: &[],
             original_len: orig,
+            process_comment: &[],
         };
-        Step::Packet(frame, PCAP_RECORD_HEADER..PCAP_RECORD_HEADER + keep)
+        Step::Packet(frame, PCAP_RECORD_HEADER..PCAP_RECORD_HEADER + keep, 0..0)
     }
 }

@@ -3,6 +3,7 @@
 //! link type, `if_tsresol` and `if_tsoffset`, and the three packet blocks.
 
 use std::io::Read;
+use std::ops::Range;
 
 use super::{
     be32, iface_name, rd16, rd32, CaptureError, CaptureReader, Damage, Format, Frame, Iface, Step,
@@ -31,6 +32,8 @@ pub(super) const CUSTOM_BLOCK_NO_COPY: u32 = 0x4000_0BAD;
 pub(super) const OPT_END: u16 = 0;
 pub(super) const IF_TSRESOL: u16 = 9;
 pub(super) const IF_TSOFFSET: u16 = 14;
+/// `opt_comment`, in any block's options.
+pub(super) const OPT_COMMENT: u16 = 1;
 /// if_tsresol when the option is absent: microseconds.
 pub(super) const DEFAULT_TSRESOL: u8 = 6;
 
@@ -425,11 +428,38 @@ impl<R: Read> CaptureReader<R> {
             realtime_ns,
             data: &[],
             original_len: orig,
+            process_comment: &[],
         };
         // `buf` holds at most MAX_BUFFERED bytes of the block: a packet cut
         // by that bound was warned about in `cap_packet`.
         let end = (fixed + len).min(self.buf.len());
-        Step::Packet(frame, fixed.min(end)..end)
+        let comment = match block.btype {
+            EPB => self.process_comment(block, fixed + caplen as usize),
+            _ => 0..0,
+        };
+        Step::Packet(frame, fixed.min(end)..end, comment)
+    }
+
+    /// Where in `buf` the first `opt_comment` starting with `PID: ` of the
+    /// EPB in `buf` is; options start after the packet data (`data_end`,
+    /// padded to 4 bytes) and run to the block's trailing length. An empty
+    /// range when there is none or the options are not all in `buf`.
+    fn process_comment(&self, block: &Block, data_end: usize) -> Range<usize> {
+        let end = (block.len as usize).saturating_sub(4).min(self.buf.len());
+        let mut at = data_end.div_ceil(4).saturating_mul(4);
+        while at + 4 <= end {
+            let code = rd16(&self.buf, at, block.big);
+            let len = usize::from(rd16(&self.buf, at + 2, block.big));
+            let value = at + 4..at + 4 + len;
+            if code == OPT_END || value.end > end {
+                break;
+            }
+            if code == OPT_COMMENT && self.buf[value.clone()].starts_with(b"PID: ") {
+                return value;
+            }
+            at = value.start + len.div_ceil(4) * 4;
+        }
+        0..0
     }
 }
 
