@@ -445,7 +445,7 @@ impl<R: Read> CaptureReader<R> {
     /// padded to 4 bytes) and run to the block's trailing length. An empty
     /// range when there is none or the options are not all in `buf`.
     fn process_comment(&self, block: &Block, data_end: usize) -> Range<usize> {
-        let end = (block.len as usize).saturating_sub(4).min(self.buf.len());
+        let end = block.len.saturating_sub(4).min(self.buf.len());
         let mut at = data_end.div_ceil(4).saturating_mul(4);
         while at + 4 <= end {
             let code = rd16(&self.buf, at, block.big);
