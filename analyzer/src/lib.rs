@@ -34,6 +34,7 @@ pub mod clock;
 pub mod correlate;
 pub mod describe;
 mod error;
+pub mod html;
 pub mod proto;
 mod report;
 pub mod verdict;
@@ -60,6 +61,15 @@ use crate::correlate::Source;
 /// [`AnalyzeError`] when `dir` or its `meta.json` is missing, unreadable or
 /// corrupt. Damage elsewhere (events, capture) only adds warnings.
 pub fn analyze_bundle(dir: &Path) -> Result<Report, AnalyzeError> {
+    analyze_bundle_full(dir).map(|f| f.report)
+}
+
+/// [`analyze_bundle`] keeping what [`FullAnalysis`] adds (packet notes,
+/// the HTML report's attempts).
+///
+/// # Errors
+/// As [`analyze_bundle`].
+pub fn analyze_bundle_full(dir: &Path) -> Result<FullAnalysis, AnalyzeError> {
     let mut b = gotrace_bundle::read_bundle(dir)?;
     // The file read_bundle opened (never a link or FIFO), not the path again.
     let capture = match (b.take_capture(), &b.capture) {
@@ -72,23 +82,31 @@ pub fn analyze_bundle(dir: &Path) -> Result<Report, AnalyzeError> {
         },
         _ => None,
     };
-    Ok(analyze(&b, capture))
+    Ok(analyze_full(&b, capture))
 }
 
 /// Analyses a bundle already read (from disk by [`gotrace_bundle::read_bundle`],
 /// or from memory by [`gotrace_bundle::bundle_from_bytes`]) with its indexed
 /// capture, if any; the capture's warnings join the bundle's.
 pub fn analyze(b: &gotrace_bundle::Bundle, capture: Option<CaptureIndex>) -> Report {
-    analyze_annotated(b, capture).0
+    analyze_full(b, capture).report
 }
 
-/// [`analyze`], plus a note for every captured packet the analysis tied to
-/// an attempt of the traced tree ([`annotate`]): what the tracer writes
-/// into capture.pcapng's packet options. Empty without a capture.
-pub fn analyze_annotated(
-    b: &gotrace_bundle::Bundle,
-    capture: Option<CaptureIndex>,
-) -> (Report, annotate::PacketNotes) {
+/// [`analyze`]'s report with what the tracer's other outputs need.
+#[derive(Debug, Clone)]
+pub struct FullAnalysis {
+    /// The report ([`analyze`]).
+    pub report: Report,
+    /// A note for every captured packet the analysis tied to an attempt of
+    /// the traced tree ([`annotate`]): what the tracer writes into
+    /// capture.pcapng's packet options. Empty without a capture.
+    pub packet_notes: annotate::PacketNotes,
+    /// The attempts and settings report.html draws ([`html`]).
+    pub html: html::HtmlInput,
+}
+
+/// [`analyze`], keeping what [`FullAnalysis`] adds to the report.
+pub fn analyze_full(b: &gotrace_bundle::Bundle, capture: Option<CaptureIndex>) -> FullAnalysis {
     let mut warnings = b.warnings.clone();
     if let Some(idx) = &capture {
         warnings.extend(idx.warnings.iter().cloned());
@@ -149,13 +167,22 @@ pub fn analyze_annotated(
         before_attach: chosen.and_then(|a| a.at_attach()),
         capture: None,
     };
-    let notes = capture.as_ref().map_or_else(Default::default, |idx| {
+    let packet_notes = capture.as_ref().map_or_else(Default::default, |idx| {
         annotate::packet_notes(&corr, events, &b.meta, idx, &clock, &verdict)
     });
-    let report = Report {
-        verdict,
-        warnings,
-        context,
+    let (attempts, attempts_omitted) = html::attempts(&corr, &clock, &verdict);
+    let html = html::HtmlInput {
+        attempts,
+        attempts_omitted,
+        settings: html::HtmlInput::settings_from(&b.meta.env),
     };
-    (report, notes)
+    FullAnalysis {
+        report: Report {
+            verdict,
+            warnings,
+            context,
+        },
+        packet_notes,
+        html,
+    }
 }

@@ -51,4 +51,7 @@ pub mod files {
     pub const STDERR: &str = "stderr.log";
     /// The verdict as JSON, written at the end of a run.
     pub const VERDICT: &str = "verdict.json";
+    /// The report as one self-contained HTML page, written at the end of
+    /// a run (never read back: `gotrace analyze --html` remakes it).
+    pub const REPORT_HTML: &str = "report.html";
 }

@@ -266,6 +266,14 @@ impl BundleWriter {
         self.write_atomic(files::VERDICT, json.as_bytes())
     }
 
+    /// Writes report.html (the page as given) atomically.
+    ///
+    /// # Errors
+    /// As [`BundleWriter::write_meta`].
+    pub fn write_report_html(&self, page: &str) -> Result<(), WriteError> {
+        self.write_atomic(files::REPORT_HTML, page.as_bytes())
+    }
+
     /// Makes meta.json's temp file now, with [`META_RESERVE_BYTES`]
     /// allocated. Without the space (or the file) the final write simply
     /// makes its temp file then.

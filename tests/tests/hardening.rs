@@ -24,14 +24,17 @@ use support::Scratch;
 const USER: u32 = 65534;
 
 /// Every name gotrace writes in a bundle, its temp files included.
-const BUNDLE_NAMES: [&str; 7] = [
+const BUNDLE_NAMES: [&str; 10] = [
     "meta.json",
     ".meta.json.tmp",
     "verdict.json",
     ".verdict.json.tmp",
+    "report.html",
+    ".report.html.tmp",
     "events.jsonl",
     "stderr.log",
     "capture.pcapng",
+    ".capture.pcapng.tmp",
 ];
 
 /// A lab namespace and `gotrace run` commands started inside it.

@@ -86,6 +86,14 @@ pub enum TracerError {
     /// `gotrace analyze` could not read its input.
     #[error("{0}")]
     Analyze(#[from] gotrace_analyzer::AnalyzeError),
+    /// An output file asked for on the command line (`--html OUT`) could
+    /// not be written.
+    #[error("{what} {}: {source}; give a path in a directory you can write to (an existing symbolic link there is refused)", path.display())]
+    Output {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Boxed: aya's errors are large, and every `Result` of the tracer carries
@@ -117,6 +125,7 @@ impl TracerError {
             TracerError::UnknownUser { .. } => 67,
             TracerError::Analyze(e) if e.is_missing_input() => 66,
             TracerError::Analyze(_) => 65,
+            TracerError::Output { .. } => 73,
             _ => 70,
         }
     }
@@ -249,6 +258,14 @@ mod tests {
             ),
             (TracerError::IsThread { tid: 8, tgid: 7 }, 64),
             (TracerError::AttachSelf { pid: 7 }, 64),
+            (
+                TracerError::Output {
+                    what: "--html",
+                    path: "/x.html".into(),
+                    source: io(),
+                },
+                73,
+            ),
             (
                 TracerError::CommandNotFound {
                     cmd: "go".into(),

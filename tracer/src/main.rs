@@ -125,6 +125,10 @@ enum Cmd {
         /// Print the verdict as JSON on stdout.
         #[arg(long)]
         json: bool,
+        /// Also write the report as one self-contained HTML page to OUT
+        /// (made new or truncated, never through a symbolic link; mode 0600).
+        #[arg(long, value_name = "OUT.html")]
+        html: Option<PathBuf>,
         /// A bundle directory; a capture file (network-layer verdict only);
         /// or `-` to read a capture from standard input.
         #[arg(value_name = "BUNDLE_DIR|FILE|-")]
@@ -161,7 +165,7 @@ fn main() {
                 duration,
             })
         }
-        Cmd::Analyze { json, input } => analyze::analyze(&input, json),
+        Cmd::Analyze { json, html, input } => analyze::analyze(&input, json, html.as_deref()),
     };
     match result {
         Ok(code) => std::process::exit(code),

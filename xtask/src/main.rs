@@ -17,7 +17,7 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  setup            install missing Debian packages (go, nft, tshark, tcpdump, ip, dnsmasq, python3, g++); root
+  setup            install missing Debian packages (go, nft, tshark, tcpdump, ip, dnsmasq, python3, g++, chromium); root
   build-ebpf       build the eBPF probes (nightly + rust-src + bpf-linker 0.10.3)
   build            build-ebpf, then the release gotrace binary with the probes embedded
   demo             setup + build, then trace `go mod tidy` against a lab proxy that refuses; root

@@ -18,6 +18,12 @@ const NEEDED: &[(&str, &str)] = &[
     // cargo-fuzz builds libFuzzer (C++) and links libstdc++: `fuzz`, and
     // the fuzz smoke of `test`.
     ("/usr/bin/g++", "g++"),
+    // The e2e test that renders report.html in a headless browser.
+    ("/usr/bin/chromium", "chromium"),
+    (
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        "fonts-dejavu-core",
+    ),
 ];
 
 /// Installs what is missing (root only); a no-op when everything is there.

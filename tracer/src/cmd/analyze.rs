@@ -12,17 +12,35 @@ use crate::error::TracerError;
 /// The argument that means "read the capture from standard input".
 pub const STDIN: &str = "-";
 
-/// Analyses `input` and prints the report; returns 0 when a report was
-/// produced.
-pub fn analyze(input: &Path, json: bool) -> Result<i32, TracerError> {
-    let report = if input == Path::new(STDIN) {
+/// Analyses `input` and prints the report, and with `html` writes it as a
+/// page there too; returns 0 when a report was produced.
+///
+/// # Errors
+/// The analysis's errors ([`TracerError::Analyze`]); the HTML file's as
+/// [`TracerError::Output`].
+pub fn analyze(input: &Path, json: bool, html: Option<&Path>) -> Result<i32, TracerError> {
+    let (report, page) = if input == Path::new(STDIN) {
         let stdin = BufReader::with_capacity(1 << 16, std::io::stdin().lock());
-        gotrace_analyzer::analyze_capture_input(stdin, "standard input")?
+        (
+            gotrace_analyzer::analyze_capture_input(stdin, "standard input")?,
+            None,
+        )
     } else if input.is_dir() {
-        gotrace_analyzer::analyze_bundle(input)?
+        let full = gotrace_analyzer::analyze_bundle_full(input)?;
+        (full.report, Some(full.html))
     } else {
-        gotrace_analyzer::analyze_capture_path(input)?
+        (gotrace_analyzer::analyze_capture_path(input)?, None)
     };
+    if let Some(out) = html {
+        let page = gotrace_analyzer::html::render_html(&report, &page.unwrap_or_default());
+        crate::cmd::json_out::write_private_file(out, None, page.as_bytes()).map_err(|source| {
+            TracerError::Output {
+                what: "--html",
+                path: out.to_path_buf(),
+                source,
+            }
+        })?;
+    }
     report::print(&report, json);
     Ok(0)
 }

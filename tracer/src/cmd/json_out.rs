@@ -101,6 +101,22 @@ fn stdout_ends_a_line() -> bool {
 /// A path the user cannot write is an error; run with `--user root` to
 /// write where only root can.
 fn write_file(path: &Path, owner: Option<Owner>, json: &str) -> std::io::Result<()> {
+    let mut text = json.as_bytes().to_vec();
+    text.push(b'\n');
+    write_private_file(path, owner, &text)
+}
+
+/// Writes `bytes` to `path`, made new (0600) or truncated, never through a
+/// symbolic link (O_NOFOLLOW), opened as `owner` when given (so under sudo
+/// it is the user's file and the user's permissions decide).
+///
+/// # Errors
+/// The open's or write's I/O error (ELOOP for a link at `path`).
+pub(crate) fn write_private_file(
+    path: &Path,
+    owner: Option<Owner>,
+    bytes: &[u8],
+) -> std::io::Result<()> {
     let open = || {
         std::fs::OpenOptions::new()
             .write(true)
@@ -121,8 +137,7 @@ fn write_file(path: &Path, owner: Option<Owner>, json: &str) -> std::io::Result<
             .unwrap_or_else(|_| Err(std::io::Error::other("the opening thread panicked")))
         })?,
     };
-    file.write_all(json.as_bytes())?;
-    file.write_all(b"\n")?;
+    file.write_all(bytes)?;
     file.sync_all().or(Ok(()))
 }
 

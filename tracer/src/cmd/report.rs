@@ -4,7 +4,7 @@ use std::io::{BufReader, BufWriter, Read};
 
 use gotrace_analyzer::annotate::PacketNotes;
 use gotrace_analyzer::capture::{CaptureIndex, CaptureReader};
-use gotrace_analyzer::{AnalyzeError, Report};
+use gotrace_analyzer::{AnalyzeError, FullAnalysis};
 use gotrace_bundle::{files, Meta, ReadError, WriteError};
 
 use crate::bundle::BundleWriter;
@@ -19,16 +19,21 @@ use crate::cmd::json_out::JsonOutput;
 /// the command ended and why the bundle is short.
 pub fn finish_run(bundle: &BundleWriter, json: &JsonOutput, unwritten: Option<&Meta>) {
     match analyze_own(bundle, unwritten) {
-        Ok((report, notes)) => {
+        Ok(full) => {
+            let (report, notes) = (&full.report, &full.packet_notes);
             let verdict = report.to_json();
             if let Err(e) = bundle.write_verdict(&verdict) {
                 eprintln!("gotrace: {e}");
             }
-            if let Err(e) = annotate_capture(bundle, &notes) {
+            let page = gotrace_analyzer::html::render_html(report, &full.html);
+            if let Err(e) = bundle.write_report_html(&page) {
+                eprintln!("gotrace: {e}");
+            }
+            if let Err(e) = annotate_capture(bundle, notes) {
                 eprintln!("gotrace: {e}; capture.pcapng is kept without packet comments");
             }
             if !json.stdout {
-                print(&report, false);
+                print(report, false);
             }
             if let Err(e) = json.emit(&verdict) {
                 eprintln!("gotrace: {e}");
@@ -49,10 +54,7 @@ pub fn finish_run(bundle: &BundleWriter, json: &JsonOutput, unwritten: Option<&M
 /// read (/etc/shadow as stderr.log) in the bundle directory: gotrace, as
 /// root, must not read it and print it in the report. `meta` replaces the
 /// bundle's meta.json when given.
-fn analyze_own(
-    bundle: &BundleWriter,
-    meta: Option<&Meta>,
-) -> Result<(Report, PacketNotes), AnalyzeError> {
+fn analyze_own(bundle: &BundleWriter, meta: Option<&Meta>) -> Result<FullAnalysis, AnalyzeError> {
     let dir = bundle.dir();
     let read = |name: &str| -> Option<Vec<u8>> {
         let mut bytes = Vec::new();
@@ -90,7 +92,7 @@ fn analyze_own(
         }
     };
     b.capture = capture.is_some().then_some(path);
-    Ok(gotrace_analyzer::analyze_annotated(&b, capture))
+    Ok(gotrace_analyzer::analyze_full(&b, capture))
 }
 
 /// Rewrites the bundle's capture.pcapng with `notes` as packet options
