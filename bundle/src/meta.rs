@@ -163,6 +163,11 @@ pub struct Attach {
     /// only this snapshot names their peers.
     #[serde(default)]
     pub pre_existing: Vec<PreExistingSocket>,
+    /// Descendants of the attached process already running at the attach
+    /// (TGIDs, parents before children): traced from the attach on, like
+    /// children forked later. Absent when there were none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub descendants: Vec<u32>,
     /// Why tracing stopped: `"exited"` (the process exited;
     /// [`Meta::exit`] holds its status), `"interrupted"` (SIGINT/SIGTERM/SIGHUP
     /// to gotrace: it detached, the process kept running), `"duration"`
@@ -193,6 +198,14 @@ pub struct PreExistingSocket {
     /// `ESTABLISHED`, `LISTEN`...); for UDP `ESTABLISHED` (connected) or
     /// `CLOSE` (unconnected), as /proc/net/udp reports them.
     pub state: crate::TcpState,
+    /// The process holding it, when not the attached one: a descendant
+    /// that was already running at the attach (a `git` child of `go`).
+    /// Absent for the attached process's own sockets and in older bundles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// That descendant's comm (`/proc/PID/comm`), with [`Self::pid`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comm: Option<String>,
 }
 
 /// The resolver configuration Go's pure-Go resolver reads (src/net/dnsconfig_unix.go).

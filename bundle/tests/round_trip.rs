@@ -66,7 +66,10 @@ fn full_meta() -> Meta {
                 local: addr("198.18.0.1:40000"),
                 peer: Some(addr("198.18.0.2:443")),
                 state: TcpState::Established,
+                pid: Some(4243),
+                comm: Some("git-remote-http".into()),
             }],
+            descendants: vec![4243],
             ended_by: Some("exited".into()),
         }),
         redacted: Some(Redacted {

@@ -57,7 +57,15 @@ pub(super) fn seeds(meta: &Meta) -> Vec<Attempt> {
     let comm = comm_of(&meta.argv);
     at.pre_existing
         .iter()
-        .filter_map(|s| seed(s, at.pid, &comm, meta.start_monotonic_ns))
+        .filter_map(|s| {
+            // A descendant's socket is keyed by that process, with its comm.
+            let (pid, comm) = match (s.pid, &s.comm) {
+                (Some(p), Some(c)) => (p, c.as_str()),
+                (Some(p), None) => (p, ""),
+                _ => (at.pid, comm.as_str()),
+            };
+            seed(s, pid, comm, meta.start_monotonic_ns)
+        })
         .collect()
 }
 
@@ -253,6 +261,8 @@ mod tests {
             local: addr(local),
             peer: peer.map(addr),
             state: TcpState::from_name(state),
+            pid: None,
+            comm: None,
         }
     }
 
@@ -287,6 +297,7 @@ mod tests {
                 pid: 7,
                 netns: None,
                 pre_existing,
+                descendants: Vec::new(),
                 ended_by: None,
             }),
             redacted: None,
@@ -367,6 +378,26 @@ mod tests {
             Some("connect() happened before gotrace attached (fd 6 was connected then)")
         );
         assert!(seeds(&Meta { attach: None, ..m }).is_empty());
+    }
+
+    #[test]
+    fn a_descendant_s_socket_is_keyed_by_that_process() {
+        let mut child = sock(
+            5,
+            "tcp",
+            "198.18.0.1:40010",
+            Some("198.18.0.2:8080"),
+            "SYN_SENT",
+        );
+        child.pid = Some(8);
+        child.comm = Some("go".into());
+        let s = seeds(&meta(vec![child]));
+        assert_eq!(
+            s.iter()
+                .map(|a| (a.tgid, a.comm.as_str(), a.fd))
+                .collect::<Vec<_>>(),
+            [(8, "go", 5)]
+        );
     }
 
     #[test]

@@ -112,6 +112,7 @@ impl Bundle {
             pid: b.meta.root_pid,
             netns: Some("net:[4026532281]".into()),
             pre_existing: Vec::new(),
+            descendants: Vec::new(),
             ended_by: ended_by.map(str::to_string),
         });
         b
@@ -309,6 +310,8 @@ pub(crate) fn pre_sock(
         local,
         peer,
         state: TcpState::from_name(state),
+        pid: None,
+        comm: None,
     }
 }
 

@@ -18,7 +18,7 @@ use crate::cmd::{report, RecordOptions};
 use crate::error::TracerError;
 use crate::process::netns::NetNs;
 use crate::process::target::Target;
-use crate::process::{privileges, procnet, signals, user};
+use crate::process::{privileges, procnet, signals, tree, user};
 use crate::record::live::LiveView;
 use crate::record::probes::{Mode, Probes};
 use crate::record::session::{Session, POLL};
@@ -71,10 +71,23 @@ fn trace(
     signals::install();
     let pid = target.pid;
     probes.trace(pid)?;
+    let descendants = trace_descendants(probes, pid)?;
     // Read after the probes are live: a socket opened later is in the trace.
     let mut warnings = Vec::new();
-    let pre = procnet::pre_existing(pid, &mut warnings);
+    let mut pre = procnet::pre_existing(pid, &mut warnings);
     register(probes, pid, &pre)?;
+    for &d in &descendants {
+        let mut theirs = procnet::pre_existing(d, &mut warnings);
+        // An fd inherited from the parent is the parent's socket too: once.
+        theirs.retain(|s| !pre.iter().any(|p| p.inode == s.inode));
+        register(probes, d, &theirs)?;
+        let comm = tree::comm(d);
+        pre.extend(theirs.into_iter().map(|s| PreExistingSocket {
+            pid: Some(d),
+            comm: Some(comm.clone()),
+            ..s
+        }));
+    }
     let own = capture_ns.is_own();
     let capture = Capture::start(bundle, (!own).then_some(capture_ns), opts.record.redact())?;
     if target.exited() {
@@ -102,6 +115,7 @@ fn trace(
         pid,
         netns: Some(netns.id.clone()),
         pre_existing: pre,
+        descendants: descendants.clone(),
         ended_by: None,
     });
     bundle.write_meta(&meta)?;
@@ -111,6 +125,9 @@ fn trace(
         let mut l = LiveView::new(Box::new(std::io::stderr()), start);
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
         l.name(pid, comm.trim());
+        for &d in &descendants {
+            l.name(d, &tree::comm(d));
+        }
         l
     });
     eprintln!(
@@ -148,6 +165,29 @@ fn namespace_error(pid: u32, e: TracerError, exited: bool) -> TracerError {
         }
         (e, _) => e,
     }
+}
+
+/// Traces the descendants `pid` already has (the probes follow children
+/// forked from now on by themselves); returns them, parents first. A
+/// descendant may fork while /proc is read, so the scan repeats until it
+/// finds no new one (a bounded number of times).
+fn trace_descendants(probes: &mut Probes, pid: u32) -> Result<Vec<u32>, TracerError> {
+    const ROUNDS: usize = 4;
+    let mut traced: Vec<u32> = Vec::new();
+    for _ in 0..ROUNDS {
+        let new: Vec<u32> = tree::descendants(pid)
+            .into_iter()
+            .filter(|d| !traced.contains(d))
+            .collect();
+        if new.is_empty() {
+            break;
+        }
+        for d in new {
+            probes.trace(d)?;
+            traced.push(d);
+        }
+    }
+    Ok(traced)
 }
 
 /// Makes the probes follow sockets the process already holds: their fds

@@ -12,4 +12,5 @@ pub mod signals;
 pub mod spawn;
 pub mod target;
 pub mod tee;
+pub mod tree;
 pub mod user;

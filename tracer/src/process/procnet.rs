@@ -56,6 +56,8 @@ pub fn pre_existing(pid: u32, warnings: &mut Vec<String>) -> Vec<PreExistingSock
                 local: row.local.clone(),
                 peer: (!unset).then(|| row.remote.clone()),
                 state: TcpState::from_kernel(u64::from(row.state)),
+                pid: None,
+                comm: None,
             })
         })
         .collect();
