@@ -95,6 +95,9 @@ fn analyze_own(bundle: &BundleWriter, meta: Option<&Meta>) -> Result<FullAnalysi
     Ok(gotrace_analyzer::analyze_full(&b, capture))
 }
 
+/// Captures larger than this (bytes) are not rewritten with annotations.
+const ANNOTATE_MAX_BYTES: u64 = 256 << 20;
+
 /// Rewrites the bundle's capture.pcapng with `notes` as packet options
 /// ([`crate::capture::annotate`]), reading the file gotrace wrote (never
 /// what is at the name now) and replacing it only if it is still that
@@ -106,6 +109,17 @@ fn annotate_capture(bundle: &BundleWriter, notes: &PacketNotes) -> Result<(), Wr
     let Some(src) = bundle.reopen(files::CAPTURE) else {
         return Ok(());
     };
+    // The rewrite copies the whole file while the user waits for the
+    // prompt: past this size the capture stays as captured.
+    let size = src.metadata().map(|m| m.len()).unwrap_or(0);
+    if size > ANNOTATE_MAX_BYTES {
+        eprintln!(
+            "gotrace: capture.pcapng is {} MiB: its packets are not annotated (the limit is {} MiB), the report's packet numbers still apply",
+            size >> 20,
+            ANNOTATE_MAX_BYTES >> 20
+        );
+        return Ok(());
+    }
     bundle.replace_with(files::CAPTURE, |dst| {
         let src = BufReader::with_capacity(1 << 16, src);
         let dst = BufWriter::with_capacity(1 << 16, dst);
