@@ -23,10 +23,11 @@ const SUDO_UID: u32 = 65534;
 const SUDO_GID: u32 = 65534;
 
 /// Every file of a finished bundle.
-const BUNDLE_FILES: [&str; 5] = [
+const BUNDLE_FILES: [&str; 6] = [
     "capture.pcapng",
     "events.jsonl",
     "meta.json",
+    "report.html",
     "stderr.log",
     "verdict.json",
 ];
