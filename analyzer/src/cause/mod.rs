@@ -10,6 +10,7 @@
 pub mod errno_layer;
 mod missing;
 mod remediation;
+pub mod route;
 mod target;
 
 use std::fmt;

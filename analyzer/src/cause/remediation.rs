@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use super::route::Route;
 use super::{Cause, Missing, Target};
 
 impl Cause {
@@ -17,14 +18,21 @@ impl Cause {
             .and_then(Target::addr)
             .unwrap_or_else(|| "the server".to_string());
         let name = target.and_then(|t| t.name.clone());
-        let proxy = env
-            .get("GOPROXY")
-            .map(|v| format!(" (GOPROXY is {v})"))
-            .unwrap_or_default();
+        // How the request got there (which GOPROXY entry, proxy variable,
+        // checksum database or direct fetch): the setting the advice names.
+        let route = super::route::route(target, env);
+        let proxy = match route {
+            Route::Unknown => env
+                .get("GOPROXY")
+                .map(|v| format!(" (GOPROXY is {v})"))
+                .unwrap_or_default(),
+            _ => route.clause(env),
+        };
+        let (setting, what) = (route.setting(), route.what());
         let via_proxy = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"]
             .iter()
             .any(|k| env.contains_key(*k));
-        let proxy_var = if via_proxy {
+        let proxy_var = if via_proxy && !matches!(route, Route::HttpProxy { .. }) {
             " or HTTPS_PROXY/NO_PROXY"
         } else {
             ""
@@ -32,7 +40,7 @@ impl Cause {
         match self {
         Cause::None => "nothing to fix: the command succeeded".into(),
         Cause::ConnectionRefused => format!(
-            "nothing accepts connections on {addr}: start the module proxy there, or fix the address in GOPROXY{proxy_var}{proxy}; a `|` after an entry (GOPROXY=a|b) lets Go fall back to the next on such errors"
+            "nothing accepts connections on {addr}: start {what} there, or fix the address in {setting}{proxy_var}{proxy}; a `|` after an entry (GOPROXY=a|b) lets Go fall back to the next on such errors"
         ),
         Cause::NoRoute => format!(
             "this host has no route to {addr}: add the route or a default gateway (`ip route`), or set GOPROXY{proxy_var} to a proxy this host can reach{proxy}"
@@ -100,7 +108,7 @@ impl Cause {
         ),
         Cause::LocalResourceExhausted => "this host's kernel ran out of a resource (socket buffers, memory, file descriptors): check `ulimit -n`, fs.file-max, net.core.wmem_max and dmesg, then retry".into(),
         Cause::NeighbourUnreachable => format!(
-            "no host answers for {addr} on this host's own link (ARP / neighbour discovery got no reply): check that the server is up and really on this network (`ip neigh` shows FAILED entries), or fix the address in GOPROXY{proxy_var}{proxy}"
+            "no host answers for {addr} on this host's own link (ARP / neighbour discovery got no reply): check that the server is up and really on this network (`ip neigh` shows FAILED entries), or fix the address in {setting}{proxy_var}{proxy}"
         ),
         Cause::InsufficientEvidence => Missing::advice(&[]),
     }
