@@ -87,6 +87,10 @@ pub enum Cause {
     /// A direct (GOPRIVATE/GONOPROXY/`direct`) fetch needs a VCS tool
     /// (`git`, `hg`, ...) that is not in PATH.
     VcsUnavailable,
+    /// cmd/go refused an insecure request before sending it: credentials
+    /// in a plain-http URL, or a direct fetch over http of a module
+    /// GOINSECURE does not list (cmd/go/internal/web/http.go).
+    InsecureUrlRefused,
     /// This host's own packet filter dropped the packet before it left
     /// (`kfree_skb` reason NETFILTER_DROP, retransmits failing with EPERM).
     LocalFirewallDrop,
@@ -157,6 +161,7 @@ impl Cause {
             Cause::InsufficientEvidence => "insufficient-evidence",
             Cause::BadProxyConfig => "bad-proxy-config",
             Cause::VcsUnavailable => "vcs-unavailable",
+            Cause::InsecureUrlRefused => "insecure-url-refused",
             Cause::LocalFirewallDrop => "local-firewall-drop",
             Cause::LocalFirewallReject => "local-firewall-reject",
             Cause::LocalRefused => "local-refused",
@@ -190,7 +195,8 @@ impl Cause {
             Cause::ProxyDisabled
             | Cause::NoNetworkAttempt
             | Cause::BadProxyConfig
-            | Cause::VcsUnavailable => Layer::BeforeSyscall,
+            | Cause::VcsUnavailable
+            | Cause::InsecureUrlRefused => Layer::BeforeSyscall,
             Cause::NoRoute
             | Cause::LocalFirewallDrop
             | Cause::LocalFirewallReject
@@ -278,7 +284,7 @@ impl PartialEq<&str> for Cause {
 mod tests {
     use super::*;
 
-    const ALL: [Cause; 29] = [
+    const ALL: [Cause; 30] = [
         Cause::None,
         Cause::ConnectionRefused,
         Cause::NoRoute,
@@ -289,6 +295,7 @@ mod tests {
         Cause::InsufficientEvidence,
         Cause::BadProxyConfig,
         Cause::VcsUnavailable,
+        Cause::InsecureUrlRefused,
         Cause::LocalFirewallDrop,
         Cause::LocalFirewallReject,
         Cause::LocalRefused,

@@ -64,6 +64,7 @@ impl Cause {
                 .unwrap_or_default();
             format!("install git (or the VCS named) and put it in PATH{path}, or fetch the module through a proxy instead: take it out of GOPRIVATE/GONOPROXY and make sure GOPROXY does not end the lookup at `direct`")
         }
+        Cause::InsecureUrlRefused => "Go refuses to send credentials over plain http, and to fetch a module directly over http: give the proxy an https:// URL (credentials are then allowed; or keep them in ~/.netrc or GOAUTH instead of the URL); GOINSECURE=<module prefix> allows http only for direct fetches of the modules it lists, never for a GOPROXY entry".into(),
         Cause::LocalFirewallDrop | Cause::LocalFirewallReject => format!(
             "a rule in this host's OUTPUT path blocks {addr}: find it with `nft list ruleset` (or `iptables -S OUTPUT`) and allow it, or set GOPROXY{proxy_var} to a proxy the firewall allows{proxy}"
         ),

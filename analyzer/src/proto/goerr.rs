@@ -42,8 +42,25 @@ pub struct GoClues {
     /// them: `x509: certificate signed by unknown authority` (crypto/x509
     /// errors), at most 200 characters.
     pub x509: Option<String>,
+    /// Go refused an insecure request before making it
+    /// (cmd/go/internal/web/http.go): the line, at most 400 characters.
+    pub insecure: Option<InsecureRefusal>,
     /// The line that best states Go's error, for summaries.
     pub error_line: Option<String>,
+}
+
+/// How cmd/go refused an insecure URL (cmd/go/internal/web/http.go).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InsecureRefusal {
+    /// `refusing to pass credentials to insecure URL: http://user:xxxxx@...`:
+    /// a URL with userinfo over plain http. Never lifted for a GOPROXY
+    /// entry (a module-proxy fetch is never made with `Insecure` security);
+    /// GOINSECURE lifts it only for the direct fetches of the modules it
+    /// lists.
+    Credentials(String),
+    /// `insecure URL: http://...`: a direct fetch over plain http of a
+    /// module GOINSECURE does not list.
+    Scheme(String),
 }
 
 /// A URL from Go's error text.
@@ -99,6 +116,14 @@ pub fn parse(stderr: &str) -> GoClues {
         }
         if let Some(tool) = missing_executable(line) {
             c.vcs_missing = Some(tool);
+            notable = true;
+        }
+        let cut = || line.chars().take(400).collect::<String>();
+        if line.contains("refusing to pass credentials to insecure URL") {
+            c.insecure = Some(InsecureRefusal::Credentials(cut()));
+            notable = true;
+        } else if line.contains(": insecure URL: http") || line.starts_with("insecure URL: http") {
+            c.insecure.get_or_insert(InsecureRefusal::Scheme(cut()));
             notable = true;
         }
         // A proxy URL whose host:port net.Dial cannot even parse
@@ -351,6 +376,13 @@ mod tests {
     fn missing_vcs_and_bad_proxy_settings() {
         let c = parse("go: lab.test/greet.git@v1.0.0: git ls-remote -q origin in /tmp/x: exec: \"git\": executable file not found in $PATH");
         assert_eq!(c.vcs_missing.as_deref(), Some("git"));
+        let cred = parse("go: lab.test/greet@v1.0.0: refusing to pass credentials to insecure URL: http://user:xxxxx@198.18.0.2:8080/lab.test/greet/@v/v1.0.0.info");
+        assert!(
+            matches!(cred.insecure, Some(InsecureRefusal::Credentials(ref l)) if l.contains("user:xxxxx"))
+        );
+        let scheme = parse("go: git.corp/m@v1: unrecognized import path \"git.corp/m\": insecure URL: http://git.corp/m?go-get=1");
+        assert!(matches!(scheme.insecure, Some(InsecureRefusal::Scheme(_))));
+        assert_eq!(parse("go: downloading x v1").insecure, None);
         assert_eq!(
             parse("exec: \"gcc\": executable file not found").vcs_missing,
             None

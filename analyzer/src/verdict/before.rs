@@ -4,7 +4,7 @@
 //! version-control tool.
 
 use crate::cause::Cause;
-use crate::proto::goerr::GoClues;
+use crate::proto::goerr::{GoClues, InsecureRefusal};
 
 /// The before-syscall cause Go's stderr states, with a summary; `status`
 /// is "exited with status 1", `when` says when it failed.
@@ -24,6 +24,22 @@ pub(super) fn classify(clues: &GoClues, status: &str, when: &str) -> Option<(Cau
             ),
         ));
     }
+    if let Some(refusal) = &clues.insecure {
+        let what = match refusal {
+            InsecureRefusal::Credentials(l) => format!(
+                "Go refused to pass credentials to an http:// URL: {}",
+                from(l, "refusing")
+            ),
+            InsecureRefusal::Scheme(l) => format!(
+                "Go refused a direct fetch over plain http (the module is not in GOINSECURE): {}",
+                from(l, "insecure URL")
+            ),
+        };
+        return Some((
+            Cause::InsecureUrlRefused,
+            format!("the command {status} {when}: {what}"),
+        ));
+    }
     if let Some(tool) = &clues.vcs_missing {
         return Some((
             Cause::VcsUnavailable,
@@ -31,6 +47,13 @@ pub(super) fn classify(clues: &GoClues, status: &str, when: &str) -> Option<(Cau
         ));
     }
     None
+}
+
+/// `line` from the first `phrase` on (all of it without one).
+fn from<'a>(line: &'a str, phrase: &str) -> &'a str {
+    line.find(phrase)
+        .and_then(|i| line.get(i..))
+        .unwrap_or(line)
 }
 
 /// Go's error without the module prefix (`go: m@v: `): from the first
