@@ -376,8 +376,16 @@ fn go_words_name_the_before_syscall_cause() {
     assert!(r.verdict.summary.contains("`git`"));
     let r = no_network("go: lab.test/greet@v1.0.0: refusing to pass credentials to insecure URL: http://user:xxxxx@198.18.0.2:8080/lab.test/greet/@v/v1.0.0.info\n");
     assert_cause(&r, Layer::BeforeSyscall, "insecure-url-refused");
-    assert!(r.verdict.summary.contains("http://user:xxxxx@198.18.0.2:8080"), "{}", r.verdict.summary);
-    assert!(r.verdict.remediation.contains("https://") && r.verdict.remediation.contains("GOINSECURE"));
+    assert!(
+        r.verdict
+            .summary
+            .contains("http://user:xxxxx@198.18.0.2:8080"),
+        "{}",
+        r.verdict.summary
+    );
+    assert!(
+        r.verdict.remediation.contains("https://") && r.verdict.remediation.contains("GOINSECURE")
+    );
     let r = no_network("go: lab.test/greet@v1.0.0: invalid proxy URL missing scheme: bad\n");
     assert_cause(&r, Layer::BeforeSyscall, "bad-proxy-config");
     assert!(r

@@ -29,6 +29,17 @@ impl Cause {
             _ => route.clause(env),
         };
         let (setting, what) = (route.setting(), route.what());
+        // For a failed lookup: what the name was needed for, when a setting
+        // says (a GOPROXY entry, the checksum database).
+        let lookup = match route {
+            Route::ProxyEntry { .. } => route.clause(env).replacen(
+                " (the request went to ",
+                " (the name looked up is that of ",
+                1,
+            ),
+            Route::ChecksumDb { .. } => route.clause(env),
+            _ => String::new(),
+        };
         let via_proxy = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"]
             .iter()
             .any(|k| env.contains_key(*k));
@@ -46,11 +57,12 @@ impl Cause {
             "this host has no route to {addr}: add the route or a default gateway (`ip route`), or set GOPROXY{proxy_var} to a proxy this host can reach{proxy}"
         ),
         Cause::DnsPortUnreachable => format!(
-            "no DNS server answers on {addr}: fix the nameserver line in /etc/resolv.conf (Go's resolver reads it) or start the resolver there"
+            "no DNS server answers on {addr}: fix the nameserver line in /etc/resolv.conf (Go's resolver reads it) or start the resolver there{lookup}"
         ),
         Cause::DnsNxdomain => format!(
-            "the resolver says {} does not exist: check the host name in GOPROXY{proxy} or the module path, or use the DNS server that knows it (/etc/resolv.conf); private modules belong in GOPRIVATE/GONOSUMDB",
-            name.as_deref().unwrap_or("the name")
+            "the resolver says {} does not exist: check the host name in {setting}{} or the module path, or use the DNS server that knows it (/etc/resolv.conf); private modules belong in GOPRIVATE/GONOSUMDB",
+            name.as_deref().unwrap_or("the name"),
+            if lookup.is_empty() { &proxy } else { &lookup },
         ),
         Cause::ProxyDisabled => "GOPROXY=off forbids downloads: set GOPROXY=https://proxy.golang.org,direct (or your mirror), or provide the modules in the module cache or vendor/".into(),
         Cause::NoNetworkAttempt => "the command failed before any network access: read its message (go.mod/go.sum, GOFLAGS=-mod=..., GOTOOLCHAIN, GONOSUMDB/GOPRIVATE); the network is not involved".into(),
@@ -79,10 +91,10 @@ impl Cause {
             "a router or firewall refuses {addr}: check the route and the firewalls on the way, or set GOPROXY{proxy_var} to a proxy you may reach{proxy}"
         ),
         Cause::DnsServerFailure => format!(
-            "the resolver {addr} cannot resolve the name: check its upstream servers and logs, or point /etc/resolv.conf at a working resolver"
+            "the resolver {addr} cannot resolve the name: check its upstream servers and logs, or point /etc/resolv.conf at a working resolver{lookup}"
         ),
         Cause::DnsTimeout => format!(
-            "the name server {addr} does not answer: check that it runs and that UDP port 53 to it is open, or put a reachable resolver in /etc/resolv.conf"
+            "the name server {addr} does not answer: check that it runs and that UDP port 53 to it is open, or put a reachable resolver in /etc/resolv.conf{lookup}"
         ),
         Cause::TlsUntrustedCertificate => format!(
             "the certificate of {} is not trusted here: install the issuing CA in the system trust store (or set SSL_CERT_FILE / SSL_CERT_DIR), or, for a private server you trust, use GOINSECURE/GOPRIVATE with care; a TLS-intercepting corporate proxy needs its CA installed",
@@ -125,6 +137,29 @@ mod tests {
             name: name.map(str::to_string),
             ip: Some(ip.into()),
             port: Some(port),
+        }
+    }
+
+    #[test]
+    fn a_checksum_database_lookup_names_gonosumdb() {
+        let env = BTreeMap::from([
+            (
+                "GOPROXY".to_string(),
+                "https://goproxy.cn,direct".to_string(),
+            ),
+            ("PATH".to_string(), "/usr/bin".to_string()),
+        ]);
+        let t = target("198.18.0.53", 53, Some("sum.golang.org"));
+        for c in [
+            Cause::DnsTimeout,
+            Cause::DnsServerFailure,
+            Cause::DnsNxdomain,
+        ] {
+            let r = c.remediation(Some(&t), &env);
+            assert!(
+                r.contains("GONOSUMDB or GOPRIVATE") && r.contains("GOSUMDB"),
+                "{c:?}: {r}"
+            );
         }
     }
 

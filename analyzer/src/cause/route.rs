@@ -214,15 +214,23 @@ fn sumdb_host(gosumdb: Option<&str>) -> Option<String> {
 }
 
 /// Whether `url` (scheme optional for proxy variables) names `t`'s host
-/// and port (the scheme's default port when the URL has none).
+/// and port (the scheme's default port when the URL has none). A target
+/// on port 53 is a name server and its `name` the name looked up: the
+/// lookup was for `url` when the host names match, whatever the port.
 fn reaches(url: &str, t: &Target, schemeless_ok: bool) -> bool {
     let Some((host, port)) = host_port(url, schemeless_ok) else {
         return false;
     };
+    if t.port == Some(DNS_PORT) {
+        return t.name.as_deref() == Some(host.as_str());
+    }
     let host_ok =
         t.name.as_deref() == Some(host.as_str()) || t.ip.as_deref() == Some(host.as_str());
     host_ok && t.port.is_none_or(|p| p == port)
 }
+
+/// DNS's port (RFC 1035 4.2).
+const DNS_PORT: u16 = 53;
 
 /// (host, port) of a URL: `http[s]://[user@]host[:port][/...]`, IPv6 in
 /// brackets; without a scheme (allowed for proxy variables) http.
@@ -367,6 +375,23 @@ mod tests {
             .contains("ends in `direct`"));
         assert_eq!(route(None, &d), Route::Unknown);
         assert_eq!(Route::Unknown.clause(&d), "");
+    }
+
+    #[test]
+    fn a_failed_lookup_is_routed_by_the_name_it_asked_for() {
+        let e = env(&[("GOPROXY", "https://goproxy.cn,direct")]);
+        let sumdb = route(Some(&t(Some("sum.golang.org"), "198.18.0.53", 53)), &e);
+        assert_eq!(
+            sumdb,
+            Route::ChecksumDb {
+                host: "sum.golang.org".into()
+            }
+        );
+        let proxy = route(Some(&t(Some("goproxy.cn"), "198.18.0.53", 53)), &e);
+        assert!(
+            matches!(proxy, Route::ProxyEntry { index: 1, .. }),
+            "{proxy:?}"
+        );
     }
 
     #[test]
