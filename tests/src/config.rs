@@ -44,6 +44,10 @@ pub struct LabConfig {
     /// and [`crate::scenario::run_gotrace`] start in their own process
     /// group, which gets SIGINT as a terminal's foreground group would.
     pub interrupt_after: Option<Duration>,
+    /// A forward HTTP proxy on 198.18.0.2:3128 answering every request
+    /// (CONNECT included) with this HTTP status; point HTTP_PROXY or
+    /// HTTPS_PROXY at it through `env`.
+    pub forward_proxy: Option<u16>,
 }
 
 impl Default for LabConfig {
@@ -63,6 +67,7 @@ impl Default for LabConfig {
             proxy_tree: None,
             route: ClientRoute::None,
             interrupt_after: None,
+            forward_proxy: None,
         }
     }
 }

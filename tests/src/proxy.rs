@@ -29,13 +29,23 @@ pub enum Proxy {
     Status(u16),
     /// On 8080: status line, headers and part of the body, then an RST.
     Reset,
+    /// On 8080: reads the request head, then closes (FIN) without a response.
+    Close,
+    /// On 8080: reads the request head, then aborts (RST) without a response.
+    ResetRequest,
+    /// On 8443: accepts TCP connections and never reads or writes, so a
+    /// TLS client's ClientHello is ACKed by the kernel and never answered.
+    Silent,
 }
+
+/// The port of the lab's forward HTTP proxy ([`LabConfig::forward_proxy`](crate::LabConfig)).
+pub const FORWARD_PROXY_PORT: u16 = 3128;
 
 impl Proxy {
     /// The port it listens on.
     pub fn port(self) -> u16 {
         match self {
-            Proxy::Tls => TLS_PROXY_PORT,
+            Proxy::Tls | Proxy::Silent => TLS_PROXY_PORT,
             _ => PROXY_PORT,
         }
     }
@@ -50,6 +60,9 @@ impl Proxy {
             Proxy::Tls => vec!["tls".into(), file("proxy.crt"), file("proxy.key")],
             Proxy::Status(code) => vec!["status".into(), code.to_string()],
             Proxy::Reset => vec!["reset".into()],
+            Proxy::Close => vec!["close".into()],
+            Proxy::ResetRequest => vec!["reset-request".into()],
+            Proxy::Silent => vec!["silent".into()],
         })
     }
 
@@ -69,20 +82,44 @@ impl Proxy {
             Some(t) => t.to_path_buf(),
             None => tree::build_tree(&work.join("goproxy"))?,
         };
-        let script = paths::lab_script("goproxy.py").display().to_string();
-        let mut args = vec![
-            script,
-            SERVER_IP.into(),
-            self.port().to_string(),
-            tree.display().to_string(),
-        ];
-        args.extend(mode);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut server = Server::start("goproxy.py", &netns.server, "python3", &args, work)?;
-        let addr = SocketAddr::from(([198, 18, 0, 2], self.port()));
-        server.wait_ready(Duration::from_secs(15), || {
-            probe::tcp_accepts(&netns.client, addr)
-        })?;
-        Ok(Some(server))
+        start_goproxy("goproxy.py", netns, work, &tree, self.port(), mode).map(Some)
     }
+}
+
+/// Starts the lab's forward HTTP proxy on 198.18.0.2:3128, answering every
+/// request (a CONNECT, an absolute-form GET) with HTTP status `status`.
+pub(crate) fn start_forward(
+    status: u16,
+    netns: &NetnsPair,
+    work: &Path,
+) -> Result<Server, LabError> {
+    let mode = vec!["status".into(), status.to_string()];
+    start_goproxy("forward-proxy", netns, work, work, FORWARD_PROXY_PORT, mode)
+}
+
+/// `python3 goproxy.py 198.18.0.2 PORT TREE MODE...` in the server
+/// namespace, once a TCP connect from the client's succeeds.
+fn start_goproxy(
+    name: &str,
+    netns: &NetnsPair,
+    work: &Path,
+    tree: &Path,
+    port: u16,
+    mode: Vec<String>,
+) -> Result<Server, LabError> {
+    let script = paths::lab_script("goproxy.py").display().to_string();
+    let mut args = vec![
+        script,
+        SERVER_IP.into(),
+        port.to_string(),
+        tree.display().to_string(),
+    ];
+    args.extend(mode);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut server = Server::start(name, &netns.server, "python3", &args, work)?;
+    let addr = SocketAddr::from(([198, 18, 0, 2], port));
+    server.wait_ready(Duration::from_secs(15), || {
+        probe::tcp_accepts(&netns.client, addr)
+    })?;
+    Ok(server)
 }

@@ -50,6 +50,12 @@ scenario_tests! {
     "http-502" => lab_go_http_502, gotrace_http_502;
     "reset-mid-response" => lab_go_reset_mid_response, gotrace_reset_mid_response;
     "goproxy-fallback" => lab_go_goproxy_fallback, gotrace_goproxy_fallback;
+    "proxy-connect-403" => lab_go_proxy_connect_403, gotrace_proxy_connect_403;
+    "http-proxy-502" => lab_go_http_proxy_502, gotrace_http_proxy_502;
+    "tls-silent" => lab_go_tls_silent, gotrace_tls_silent;
+    "server-closes" => lab_go_server_closes, gotrace_server_closes;
+    "server-resets-request" => lab_go_server_resets_request, gotrace_server_resets_request;
+    "success-prefix-probing" => lab_go_success_prefix_probing, gotrace_success_prefix_probing;
 }
 
 /// gotrace tests only, for the firewall scenarios: they had no cause id
@@ -71,6 +77,7 @@ gotrace_tests! {
     "server-rejects" => gotrace_server_rejects;
     "server-drops" => gotrace_server_drops;
     "client-drops" => gotrace_client_drops;
+    "ctrl-c-http-silent" => gotrace_ctrl_c_http_silent;
 }
 
 /// Scenarios whose plain-go and gotrace tests are in e2e.rs (success's
