@@ -140,6 +140,15 @@ pub enum Cause {
     /// address, the kernel dropped it (NEIGH_FAILED) and reported
     /// EHOSTUNREACH.
     NeighbourUnreachable,
+    /// After the TCP handshake the peer's kernel ACKed what we sent (a
+    /// proxy CONNECT, a TLS ClientHello, an HTTP request; RFC 9293 3.4) but
+    /// the peer's application never answered until Go gave up (its TLS
+    /// handshake deadline) or the run ended.
+    NoResponse,
+    /// The peer closed the connection (FIN, RFC 9293 3.6, or RST) after
+    /// we sent a CONNECT, a ClientHello or a request and before any answer
+    /// to it: Go reads `EOF` or `connection reset by peer`.
+    ClosedWithoutResponse,
 }
 
 impl Cause {
@@ -175,6 +184,8 @@ impl Cause {
             Cause::LocalPolicyDenied => "local-policy-denied",
             Cause::LocalResourceExhausted => "local-resource-exhausted",
             Cause::NeighbourUnreachable => "neighbour-unreachable",
+            Cause::NoResponse => "no-response",
+            Cause::ClosedWithoutResponse => "closed-without-response",
         }
     }
 
@@ -212,7 +223,9 @@ impl Cause {
             | Cause::TlsAlert
             | Cause::HttpStatus
             | Cause::ConnectionReset
-            | Cause::NeighbourUnreachable => Layer::Network,
+            | Cause::NeighbourUnreachable
+            | Cause::NoResponse
+            | Cause::ClosedWithoutResponse => Layer::Network,
         }
     }
 
@@ -246,6 +259,7 @@ impl Cause {
                 | Cause::LocalFirewallReject
                 | Cause::ConnectTimeout
                 | Cause::DnsTimeout
+                | Cause::NoResponse
         )
     }
 
@@ -277,7 +291,7 @@ impl PartialEq<&str> for Cause {
 mod tests {
     use super::*;
 
-    const ALL: [Cause; 29] = [
+    const ALL: [Cause; 31] = [
         Cause::None,
         Cause::ConnectionRefused,
         Cause::NoRoute,
@@ -307,6 +321,8 @@ mod tests {
         Cause::LocalPolicyDenied,
         Cause::LocalResourceExhausted,
         Cause::NeighbourUnreachable,
+        Cause::NoResponse,
+        Cause::ClosedWithoutResponse,
     ];
 
     #[test]

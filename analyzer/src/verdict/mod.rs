@@ -78,11 +78,16 @@ pub fn decide(input: &Input<'_>) -> Verdict {
             "the command exited 0: nothing failed".to_string()
         } else {
             format!(
-                "the command exited 0; {} network attempt(s) failed on the way without making it fail",
+                "the command exited 0; Go recovered from {} failed network attempt(s), listed as recovered",
                 others.len()
             )
         };
-        return verdict(input, Cause::None, summary, None, &others, &[]);
+        let mut v = verdict(input, Cause::None, summary, None, &others, &[]);
+        // Nothing failed the run: what failed on the way was recovered from.
+        for o in &mut v.other_failures {
+            *o = format!("recovered: {o}");
+        }
+        return v;
     }
     let ended_by = input
         .meta
