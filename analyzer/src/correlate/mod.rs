@@ -14,6 +14,7 @@
 
 mod events;
 mod kernel;
+mod order;
 mod packets;
 mod preexisting;
 
@@ -359,6 +360,8 @@ fn correlate_seeded(
     drop_reasons: &BTreeMap<u32, String>,
     seeds: Vec<Attempt>,
 ) -> Correlation {
+    let events = order::canonical(events);
+    let events = events.as_ref();
     let mut c = events::from_events(events, clock, seeds);
     preexisting::link(&mut c, events, clock);
     kernel::link(&mut c.attempts, events, clock, drop_reasons);
@@ -374,6 +377,10 @@ fn correlate_seeded(
                 .then(x.id.cmp(&y.id))
         });
     }
-    c.attempts.sort_by_key(|a| a.start_ns);
+    // Equal starts (equal-time events) by what the attempt is, not by the
+    // order its events arrived in: the verdict's choice among equals is
+    // then the same for any order (issue 13 item 6).
+    c.attempts
+        .sort_by_key(|a| (a.start_ns, a.tgid, a.fd, a.peer, a.kind == Kind::Dns));
     c
 }
