@@ -82,6 +82,8 @@ class CloseHandler(http.server.BaseHTTPRequestHandler):
         self.connection.close()
         self.close_connection = True
 
+    do_CONNECT = do_GET
+
 
 def serve_silent(addr, port):
     """Accepts connections and keeps them open, never reading or writing."""

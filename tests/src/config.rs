@@ -44,10 +44,11 @@ pub struct LabConfig {
     /// and [`crate::scenario::run_gotrace`] start in their own process
     /// group, which gets SIGINT as a terminal's foreground group would.
     pub interrupt_after: Option<Duration>,
-    /// A forward HTTP proxy on 198.18.0.2:3128 answering every request
-    /// (CONNECT included) with this HTTP status; point HTTP_PROXY or
+    /// A forward HTTP proxy on 198.18.0.2:3128 treating every request
+    /// (CONNECT included) as this mode does ([`Proxy::Status`],
+    /// [`Proxy::Close`], [`Proxy::ResetRequest`]); point HTTP_PROXY or
     /// HTTPS_PROXY at it through `env`.
-    pub forward_proxy: Option<u16>,
+    pub forward_proxy: Option<Proxy>,
 }
 
 impl Default for LabConfig {

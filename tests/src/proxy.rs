@@ -86,15 +86,22 @@ impl Proxy {
     }
 }
 
-/// Starts the lab's forward HTTP proxy on 198.18.0.2:3128, answering every
-/// request (a CONNECT, an absolute-form GET) with HTTP status `status`.
+/// Starts the lab's forward HTTP proxy on 198.18.0.2:3128, misbehaving as
+/// `how` does on every request (a CONNECT, an absolute-form GET):
+/// [`Proxy::Status`], [`Proxy::Close`], [`Proxy::ResetRequest`]; `None`
+/// for a mode with no forward-proxy meaning (it serves no tree).
 pub(crate) fn start_forward(
-    status: u16,
+    how: Proxy,
     netns: &NetnsPair,
     work: &Path,
-) -> Result<Server, LabError> {
-    let mode = vec!["status".into(), status.to_string()];
-    start_goproxy("forward-proxy", netns, work, work, FORWARD_PROXY_PORT, mode)
+) -> Result<Option<Server>, LabError> {
+    if !matches!(how, Proxy::Status(_) | Proxy::Close | Proxy::ResetRequest) {
+        return Ok(None);
+    }
+    let Some(mode) = how.mode_args() else {
+        return Ok(None);
+    };
+    start_goproxy("forward-proxy", netns, work, work, FORWARD_PROXY_PORT, mode).map(Some)
 }
 
 /// `python3 goproxy.py 198.18.0.2 PORT TREE MODE...` in the server

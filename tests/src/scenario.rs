@@ -459,7 +459,7 @@ fn stages() -> Vec<Scenario> {
             // https:// GOPROXY through HTTPS_PROXY: Go sends CONNECT.
             config: LabConfig {
                 proxy: Proxy::Closed,
-                forward_proxy: Some(403),
+                forward_proxy: Some(Proxy::Status(403)),
                 ..with_env_goproxy(
                     &[("HTTPS_PROXY", &fwd)],
                     &format!("https://198.18.0.2:{TLS_PROXY_PORT}"),
@@ -470,11 +470,26 @@ fn stages() -> Vec<Scenario> {
             go_says: "Forbidden",
         },
         Scenario {
+            name: "proxy-connect-closes",
+            // The forward proxy reads the CONNECT and closes (FIN).
+            config: LabConfig {
+                proxy: Proxy::Closed,
+                forward_proxy: Some(Proxy::Close),
+                ..with_env_goproxy(
+                    &[("HTTPS_PROXY", &fwd)],
+                    &format!("https://198.18.0.2:{TLS_PROXY_PORT}"),
+                )
+            },
+            verdict: verdict("network", "closed-without-response"),
+            exit_code: 1,
+            go_says: ": unexpected EOF",
+        },
+        Scenario {
             name: "http-proxy-502",
             // http:// GOPROXY through HTTP_PROXY: Go sends the GET in
             // absolute form to the proxy.
             config: LabConfig {
-                forward_proxy: Some(502),
+                forward_proxy: Some(Proxy::Status(502)),
                 ..with_env(&[("HTTP_PROXY", &fwd)])
             },
             verdict: verdict("network", "http-status"),

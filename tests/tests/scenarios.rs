@@ -102,6 +102,7 @@ const IN_CUT_SHORT_AND_ROUTES: &[&str] = &[
 /// the Ctrl-C one there has no plain-go twin.
 const IN_STAGES: &[&str] = &[
     "proxy-connect-403",
+    "proxy-connect-closes",
     "http-proxy-502",
     "tls-silent",
     "server-closes",

@@ -226,3 +226,29 @@ fn gotrace_success_prefix_probing_stays_quiet() {
     );
     assert_eq!(summary(&t), "the command exited 0: nothing failed");
 }
+
+#[test]
+fn lab_go_proxy_connect_closes() {
+    support::plain_go("proxy-connect-closes");
+}
+
+/// The forward proxy read our CONNECT and closed (FIN): the cited events
+/// are the CONNECT, the kernel's CLOSE_WAIT and Go's read of 0; the cited
+/// packet the proxy's FIN.
+#[test]
+fn gotrace_proxy_connect_closes_is_closed_without_response() {
+    let t = support::trace("proxy-connect-closes");
+    let cited = cited_events(&t);
+    assert_eq!(kinds(&t), ["send", "tcp_state", "recv"], "{}", t.verdict);
+    assert!(payload(&cited[0]).starts_with("CONNECT 198.18.0.2:8443 HTTP/1.1"));
+    let fin = cited_matching(
+        &t,
+        "ip.src==198.18.0.2 && tcp.srcport==3128 && tcp.flags.fin==1",
+    );
+    assert_eq!(fin.len(), 1, "{}", t.verdict);
+    let s = summary(&t);
+    assert!(
+        s.contains("proxy CONNECT") && s.contains("forward proxy"),
+        "{s}"
+    );
+}
