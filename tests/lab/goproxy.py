@@ -16,6 +16,10 @@ in one chosen way so the e2e tests can watch what Go makes of it:
                    without a response
   reset-request    read the request head, then abort the connection with
                    an RST without a response
+  tls-alert CERT KEY
+                   HTTPS whose server offers only TLS 1.2 with a cipher
+                   suite Go does not (CAMELLIA128-SHA): it ends every
+                   handshake with a cleartext handshake_failure alert
   silent           accept TCP connections and never read from or write to
                    them (a TLS client's ClientHello is ACKed by the kernel
                    and never answered)
@@ -100,7 +104,7 @@ def serve_silent(addr, port):
 
 def main():
     addr, port, directory, mode, *args = sys.argv[1:]
-    if mode in ("plain", "tls"):
+    if mode in ("plain", "tls", "tls-alert"):
         handler = functools.partial(
             http.server.SimpleHTTPRequestHandler, directory=directory
         )
@@ -116,9 +120,12 @@ def main():
     else:
         sys.exit(f"goproxy.py: unknown mode {mode!r}")
     server = http.server.ThreadingHTTPServer((addr, int(port)), handler)
-    if mode == "tls":
+    if mode in ("tls", "tls-alert"):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args[0], args[1])
+        if mode == "tls-alert":
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            ctx.set_ciphers("CAMELLIA128-SHA:@SECLEVEL=0")
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
     print(f"goproxy.py: {mode} {args} on {addr}:{port}", flush=True)
     server.serve_forever()

@@ -33,6 +33,10 @@ pub enum Proxy {
     Close,
     /// On 8080: reads the request head, then aborts (RST) without a response.
     ResetRequest,
+    /// On 8443: HTTPS offering only TLS 1.2 with a cipher suite Go does
+    /// not (CAMELLIA128-SHA), so the server ends the handshake with a
+    /// cleartext fatal alert (handshake_failure, RFC 5246 7.4.1.3).
+    TlsAlert,
     /// On 8443: accepts TCP connections and never reads or writes, so a
     /// TLS client's ClientHello is ACKed by the kernel and never answered.
     Silent,
@@ -45,7 +49,7 @@ impl Proxy {
     /// The port it listens on.
     pub fn port(self) -> u16 {
         match self {
-            Proxy::Tls | Proxy::Silent => TLS_PROXY_PORT,
+            Proxy::Tls | Proxy::TlsAlert | Proxy::Silent => TLS_PROXY_PORT,
             _ => PROXY_PORT,
         }
     }
@@ -58,6 +62,7 @@ impl Proxy {
             Proxy::Closed => return None,
             Proxy::Plain => vec!["plain".into()],
             Proxy::Tls => vec!["tls".into(), file("proxy.crt"), file("proxy.key")],
+            Proxy::TlsAlert => vec!["tls-alert".into(), file("proxy.crt"), file("proxy.key")],
             Proxy::Status(code) => vec!["status".into(), code.to_string()],
             Proxy::Reset => vec!["reset".into()],
             Proxy::Close => vec!["close".into()],

@@ -508,6 +508,16 @@ fn stages() -> Vec<Scenario> {
             go_says: "net/http: TLS handshake timeout",
         },
         Scenario {
+            name: "tls-alert",
+            config: LabConfig {
+                proxy: Proxy::TlsAlert,
+                ..goproxy(&format!("https://198.18.0.2:{TLS_PROXY_PORT}"))
+            },
+            verdict: verdict("network", "tls-alert"),
+            exit_code: 1,
+            go_says: "remote error: tls: handshake failure",
+        },
+        Scenario {
             name: "server-closes",
             config: LabConfig {
                 proxy: Proxy::Close,

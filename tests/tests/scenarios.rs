@@ -105,6 +105,7 @@ const IN_STAGES: &[&str] = &[
     "proxy-connect-closes",
     "http-proxy-502",
     "tls-silent",
+    "tls-alert",
     "server-closes",
     "server-resets-request",
     "ctrl-c-http-silent",

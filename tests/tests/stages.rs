@@ -252,3 +252,31 @@ fn gotrace_proxy_connect_closes_is_closed_without_response() {
         "{s}"
     );
 }
+
+#[test]
+fn lab_go_tls_alert() {
+    support::plain_go("tls-alert");
+}
+
+/// The server answered the ClientHello with a fatal alert in cleartext:
+/// the cited items are our ClientHello and the server's alert record
+/// (TLS content type 21), whichever timeline carries them.
+#[test]
+fn gotrace_tls_alert_is_the_servers_alert() {
+    let t = support::trace("tls-alert");
+    let alerts = cited_matching(
+        &t,
+        "ip.src==198.18.0.2 && tcp.srcport==8443 && tls.record.content_type==21",
+    );
+    let alert_read = cited_events(&t).iter().any(|e| {
+        e["kind"] == "recv" && e["data_hex"].as_str().is_some_and(|h| h.starts_with("15"))
+    });
+    assert!(alerts.len() == 1 || alert_read, "{}", t.verdict);
+    let hello_sent = cited_events(&t).iter().any(|e| {
+        e["kind"] == "send" && e["data_hex"].as_str().is_some_and(|h| h.starts_with("16"))
+    });
+    let hello_pkt = cited_matching(&t, "tls.handshake.type==1");
+    assert!(hello_sent || hello_pkt.len() == 1, "{}", t.verdict);
+    let s = summary(&t);
+    assert!(s.contains("handshake_failure"), "{s}");
+}
