@@ -13,6 +13,14 @@
 //! same when Go's error names no address, name or URL at all: the
 //! recorded failures decide when they agree.
 //!
+//! After the TCP handshake, the stage a connection was left waiting on (a
+//! proxy CONNECT, the TLS handshake, an HTTP response) and how it ended
+//! (closed by the peer, or ACKed and never answered) is judged by
+//! `rules::stage` from both timelines; a forward proxy's connection is
+//! tied to the origin its request names, which is the URL Go's error names.
+//! In a run that exited 0 nothing failed: what failed on the way is listed
+//! as recovered, and a 404/410 (GOPROXY's "not here") is not listed.
+//!
 //! A `gotrace attach` bundle starts in the middle of the process's life and
 //! may end before it: a process still running when gotrace detached, with
 //! nothing failed yet, is `inconclusive` ([`Missing::NotFailedYet`]), never
