@@ -44,6 +44,11 @@ pub struct LabConfig {
     /// and [`crate::scenario::run_gotrace`] start in their own process
     /// group, which gets SIGINT as a terminal's foreground group would.
     pub interrupt_after: Option<Duration>,
+    /// A forward HTTP proxy on 198.18.0.2:3128 treating every request
+    /// (CONNECT included) as this mode does ([`Proxy::Status`],
+    /// [`Proxy::Close`], [`Proxy::ResetRequest`]); point HTTP_PROXY or
+    /// HTTPS_PROXY at it through `env`.
+    pub forward_proxy: Option<Proxy>,
 }
 
 impl Default for LabConfig {
@@ -63,6 +68,7 @@ impl Default for LabConfig {
             proxy_tree: None,
             route: ClientRoute::None,
             interrupt_after: None,
+            forward_proxy: None,
         }
     }
 }

@@ -71,6 +71,10 @@ impl Lab {
         let tree = lab.config.proxy_tree.as_deref();
         let proxy = lab.config.proxy.start(&lab.netns, lab.temp.path(), tree)?;
         lab.servers.extend(proxy);
+        if let Some(how) = lab.config.forward_proxy {
+            let fwd = crate::proxy::start_forward(how, &lab.netns, lab.temp.path())?;
+            lab.servers.extend(fwd);
+        }
         let dns = lab.config.dns.start(&lab.netns, lab.temp.path())?;
         lab.servers.extend(dns);
         // After the readiness probes, which the rules would block.

@@ -38,7 +38,7 @@ pub use goenv::PathEnv;
 pub use lab::Lab;
 pub use netns::{CLIENT_IP, SERVER_IP};
 pub use paths::{demo_module_dir, fixtures_dir, gotrace_bin, lab_module_dir, workspace_root};
-pub use proxy::{Proxy, PROXY_PORT, TLS_PROXY_PORT};
+pub use proxy::{Proxy, FORWARD_PROXY_PORT, PROXY_PORT, TLS_PROXY_PORT};
 pub use resolv::ResolvConf;
 pub use route::{ClientRoute, BLACKHOLE_IP, NO_SOURCE_V6_IP, PROHIBIT_IP, UNREACHABLE_IP};
 pub use signal::{interrupted, survive_interrupts};

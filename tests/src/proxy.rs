@@ -29,13 +29,27 @@ pub enum Proxy {
     Status(u16),
     /// On 8080: status line, headers and part of the body, then an RST.
     Reset,
+    /// On 8080: reads the request head, then closes (FIN) without a response.
+    Close,
+    /// On 8080: reads the request head, then aborts (RST) without a response.
+    ResetRequest,
+    /// On 8443: HTTPS offering only TLS 1.2 with a cipher suite Go does
+    /// not (CAMELLIA128-SHA), so the server ends the handshake with a
+    /// cleartext fatal alert (handshake_failure, RFC 5246 7.4.1.3).
+    TlsAlert,
+    /// On 8443: accepts TCP connections and never reads or writes, so a
+    /// TLS client's ClientHello is ACKed by the kernel and never answered.
+    Silent,
 }
+
+/// The port of the lab's forward HTTP proxy ([`LabConfig::forward_proxy`](crate::LabConfig)).
+pub const FORWARD_PROXY_PORT: u16 = 3128;
 
 impl Proxy {
     /// The port it listens on.
     pub fn port(self) -> u16 {
         match self {
-            Proxy::Tls => TLS_PROXY_PORT,
+            Proxy::Tls | Proxy::TlsAlert | Proxy::Silent => TLS_PROXY_PORT,
             _ => PROXY_PORT,
         }
     }
@@ -48,8 +62,12 @@ impl Proxy {
             Proxy::Closed => return None,
             Proxy::Plain => vec!["plain".into()],
             Proxy::Tls => vec!["tls".into(), file("proxy.crt"), file("proxy.key")],
+            Proxy::TlsAlert => vec!["tls-alert".into(), file("proxy.crt"), file("proxy.key")],
             Proxy::Status(code) => vec!["status".into(), code.to_string()],
             Proxy::Reset => vec!["reset".into()],
+            Proxy::Close => vec!["close".into()],
+            Proxy::ResetRequest => vec!["reset-request".into()],
+            Proxy::Silent => vec!["silent".into()],
         })
     }
 
@@ -69,20 +87,51 @@ impl Proxy {
             Some(t) => t.to_path_buf(),
             None => tree::build_tree(&work.join("goproxy"))?,
         };
-        let script = paths::lab_script("goproxy.py").display().to_string();
-        let mut args = vec![
-            script,
-            SERVER_IP.into(),
-            self.port().to_string(),
-            tree.display().to_string(),
-        ];
-        args.extend(mode);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut server = Server::start("goproxy.py", &netns.server, "python3", &args, work)?;
-        let addr = SocketAddr::from(([198, 18, 0, 2], self.port()));
-        server.wait_ready(Duration::from_secs(15), || {
-            probe::tcp_accepts(&netns.client, addr)
-        })?;
-        Ok(Some(server))
+        start_goproxy("goproxy.py", netns, work, &tree, self.port(), mode).map(Some)
     }
+}
+
+/// Starts the lab's forward HTTP proxy on 198.18.0.2:3128, misbehaving as
+/// `how` does on every request (a CONNECT, an absolute-form GET):
+/// [`Proxy::Status`], [`Proxy::Close`], [`Proxy::ResetRequest`]; `None`
+/// for a mode with no forward-proxy meaning (it serves no tree).
+pub(crate) fn start_forward(
+    how: Proxy,
+    netns: &NetnsPair,
+    work: &Path,
+) -> Result<Option<Server>, LabError> {
+    if !matches!(how, Proxy::Status(_) | Proxy::Close | Proxy::ResetRequest) {
+        return Ok(None);
+    }
+    let Some(mode) = how.mode_args() else {
+        return Ok(None);
+    };
+    start_goproxy("forward-proxy", netns, work, work, FORWARD_PROXY_PORT, mode).map(Some)
+}
+
+/// `python3 goproxy.py 198.18.0.2 PORT TREE MODE...` in the server
+/// namespace, once a TCP connect from the client's succeeds.
+fn start_goproxy(
+    name: &str,
+    netns: &NetnsPair,
+    work: &Path,
+    tree: &Path,
+    port: u16,
+    mode: Vec<String>,
+) -> Result<Server, LabError> {
+    let script = paths::lab_script("goproxy.py").display().to_string();
+    let mut args = vec![
+        script,
+        SERVER_IP.into(),
+        port.to_string(),
+        tree.display().to_string(),
+    ];
+    args.extend(mode);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut server = Server::start(name, &netns.server, "python3", &args, work)?;
+    let addr = SocketAddr::from(([198, 18, 0, 2], port));
+    server.wait_ready(Duration::from_secs(15), || {
+        probe::tcp_accepts(&netns.client, addr)
+    })?;
+    Ok(server)
 }

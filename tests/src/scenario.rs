@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use crate::{
     paths, ClientRoute, Dns, Firewall, Lab, LabConfig, LabError, PathEnv, Proxy, ResolvConf,
-    BLACKHOLE_IP, LAB_GOPROXY, NO_SOURCE_V6_IP, PROHIBIT_IP, TLS_PROXY_PORT, UNREACHABLE_IP,
+    BLACKHOLE_IP, FORWARD_PROXY_PORT, LAB_GOPROXY, NO_SOURCE_V6_IP, PROHIBIT_IP, TLS_PROXY_PORT,
+    UNREACHABLE_IP,
 };
 
 /// An address inside 198.18.0.0/15 but off the lab's connected /24; with no
@@ -84,6 +85,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(network());
     all.extend(local_routes());
     all.extend(cut_short());
+    all.extend(stages());
     all
 }
 
@@ -444,6 +446,129 @@ fn cut_short() -> Vec<Scenario> {
             "dns-timeout",
         ),
     ]
+}
+
+/// A stage after the TCP connect fails (issue 13 item 2): a forward proxy
+/// refusing with an HTTP status, a server silent after the handshake or
+/// closing without a response; and a success with Go's prefix probing.
+fn stages() -> Vec<Scenario> {
+    let fwd = format!("http://198.18.0.2:{FORWARD_PROXY_PORT}");
+    vec![
+        Scenario {
+            name: "proxy-connect-403",
+            // https:// GOPROXY through HTTPS_PROXY: Go sends CONNECT.
+            config: LabConfig {
+                proxy: Proxy::Closed,
+                forward_proxy: Some(Proxy::Status(403)),
+                ..with_env_goproxy(
+                    &[("HTTPS_PROXY", &fwd)],
+                    &format!("https://198.18.0.2:{TLS_PROXY_PORT}"),
+                )
+            },
+            verdict: verdict("network", "http-status"),
+            exit_code: 1,
+            go_says: "Forbidden",
+        },
+        Scenario {
+            name: "proxy-connect-closes",
+            // The forward proxy reads the CONNECT and closes (FIN).
+            config: LabConfig {
+                proxy: Proxy::Closed,
+                forward_proxy: Some(Proxy::Close),
+                ..with_env_goproxy(
+                    &[("HTTPS_PROXY", &fwd)],
+                    &format!("https://198.18.0.2:{TLS_PROXY_PORT}"),
+                )
+            },
+            verdict: verdict("network", "closed-without-response"),
+            exit_code: 1,
+            go_says: ": unexpected EOF",
+        },
+        Scenario {
+            name: "http-proxy-502",
+            // http:// GOPROXY through HTTP_PROXY: Go sends the GET in
+            // absolute form to the proxy.
+            config: LabConfig {
+                forward_proxy: Some(Proxy::Status(502)),
+                ..with_env(&[("HTTP_PROXY", &fwd)])
+            },
+            verdict: verdict("network", "http-status"),
+            exit_code: 1,
+            go_says: "502 Bad Gateway",
+        },
+        Scenario {
+            name: "tls-silent",
+            // net/http's DefaultTransport: TLSHandshakeTimeout 10 s.
+            config: LabConfig {
+                proxy: Proxy::Silent,
+                ..goproxy(&format!("https://198.18.0.2:{TLS_PROXY_PORT}"))
+            },
+            verdict: verdict("network", "no-response"),
+            exit_code: 1,
+            go_says: "net/http: TLS handshake timeout",
+        },
+        Scenario {
+            name: "tls-alert",
+            config: LabConfig {
+                proxy: Proxy::TlsAlert,
+                ..goproxy(&format!("https://198.18.0.2:{TLS_PROXY_PORT}"))
+            },
+            verdict: verdict("network", "tls-alert"),
+            exit_code: 1,
+            go_says: "remote error: tls: handshake failure",
+        },
+        Scenario {
+            name: "server-closes",
+            config: LabConfig {
+                proxy: Proxy::Close,
+                ..LabConfig::default()
+            },
+            verdict: verdict("network", "closed-without-response"),
+            exit_code: 1,
+            go_says: ": EOF",
+        },
+        Scenario {
+            name: "server-resets-request",
+            config: LabConfig {
+                proxy: Proxy::ResetRequest,
+                ..LabConfig::default()
+            },
+            verdict: verdict("network", "closed-without-response"),
+            exit_code: 1,
+            go_says: "connection reset by peer",
+        },
+        Scenario {
+            name: "ctrl-c-http-silent",
+            // cmd/go's HTTP client sets no response deadline: Go waits
+            // until Ctrl-C.
+            config: LabConfig {
+                proxy: Proxy::Silent,
+                interrupt_after: Some(Duration::from_secs(3)),
+                ..goproxy(&format!("http://198.18.0.2:{TLS_PROXY_PORT}"))
+            },
+            verdict: verdict("network", "no-response"),
+            exit_code: 130,
+            go_says: "go: downloading lab.test/greet v1.0.0",
+        },
+        Scenario {
+            name: "success-prefix-probing",
+            config: LabConfig {
+                module: paths::lab_module_dir("prefix-probe"),
+                ..LabConfig::default()
+            },
+            verdict: verdict("none", "none"),
+            exit_code: 0,
+            go_says: "go: found lab.test/greet in lab.test/greet v1.0.0",
+        },
+    ]
+}
+
+/// The lab with extra environment variables and GOPROXY.
+fn with_env_goproxy(vars: &[(&str, &str)], proxy: &str) -> LabConfig {
+    LabConfig {
+        goproxy: proxy.into(),
+        ..with_env(vars)
+    }
 }
 
 /// The scenario called `name`.

@@ -98,9 +98,23 @@ const IN_CUT_SHORT_AND_ROUTES: &[&str] = &[
     "ctrl-c-dns-silent",
 ];
 
+/// Scenarios whose tests (with their evidence checks) are in stages.rs;
+/// the Ctrl-C one there has no plain-go twin.
+const IN_STAGES: &[&str] = &[
+    "proxy-connect-403",
+    "proxy-connect-closes",
+    "http-proxy-502",
+    "tls-silent",
+    "tls-alert",
+    "server-closes",
+    "server-resets-request",
+    "ctrl-c-http-silent",
+    "success-prefix-probing",
+];
+
 #[test]
 fn every_scenario_has_a_plain_and_a_gotrace_test() {
-    let tested: Vec<&str> = [IN_E2E, SPLIT, COVERED, IN_CUT_SHORT_AND_ROUTES].concat();
+    let tested: Vec<&str> = [IN_E2E, SPLIT, COVERED, IN_CUT_SHORT_AND_ROUTES, IN_STAGES].concat();
     for s in scenario::all() {
         assert!(
             tested.contains(&s.name),

@@ -51,6 +51,10 @@ pub enum Missing {
     ConsistentTraceRecord,
     /// How the TLS handshake ended (our alert or close) is not captured.
     HandshakeEnd,
+    /// The peer's ACK of our unanswered request is not in the capture.
+    PeerAck,
+    /// The peer's FIN or RST is not in the capture.
+    PeerClose,
     /// Neither SYN nor RST of the connection is captured.
     SynAndRst,
     /// No RST from the peer in the capture.
@@ -89,6 +93,8 @@ impl Missing {
             Missing::ConsistentKernelRecord => "a consistent record (capture and kernel disagree)",
             Missing::ConsistentTraceRecord => "a consistent record (capture and trace disagree)",
             Missing::HandshakeEnd => "the handshake's end (our alert or close) in the capture",
+            Missing::PeerAck => "the peer's ACK of our unanswered request in the capture",
+            Missing::PeerClose => "the peer's FIN or RST in the capture",
             Missing::SynAndRst => "the connection's SYN and RST in the capture",
             Missing::Rst => "the RST in the capture",
             Missing::SynsOrDrop => "the SYNs on the wire, or the kernel's drop record",

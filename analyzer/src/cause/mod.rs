@@ -145,6 +145,15 @@ pub enum Cause {
     /// address, the kernel dropped it (NEIGH_FAILED) and reported
     /// EHOSTUNREACH.
     NeighbourUnreachable,
+    /// After the TCP handshake the peer's kernel ACKed what we sent (a
+    /// proxy CONNECT, a TLS ClientHello, an HTTP request; RFC 9293 3.4) but
+    /// the peer's application never answered until Go gave up (its TLS
+    /// handshake deadline) or the run ended.
+    NoResponse,
+    /// The peer closed the connection (FIN, RFC 9293 3.6, or RST) after
+    /// we sent a CONNECT, a ClientHello or a request and before any answer
+    /// to it: Go reads `EOF` or `connection reset by peer`.
+    ClosedWithoutResponse,
 }
 
 impl Cause {
@@ -181,6 +190,8 @@ impl Cause {
             Cause::LocalPolicyDenied => "local-policy-denied",
             Cause::LocalResourceExhausted => "local-resource-exhausted",
             Cause::NeighbourUnreachable => "neighbour-unreachable",
+            Cause::NoResponse => "no-response",
+            Cause::ClosedWithoutResponse => "closed-without-response",
         }
     }
 
@@ -219,7 +230,9 @@ impl Cause {
             | Cause::TlsAlert
             | Cause::HttpStatus
             | Cause::ConnectionReset
-            | Cause::NeighbourUnreachable => Layer::Network,
+            | Cause::NeighbourUnreachable
+            | Cause::NoResponse
+            | Cause::ClosedWithoutResponse => Layer::Network,
         }
     }
 
@@ -253,6 +266,7 @@ impl Cause {
                 | Cause::LocalFirewallReject
                 | Cause::ConnectTimeout
                 | Cause::DnsTimeout
+                | Cause::NoResponse
         )
     }
 
@@ -284,7 +298,7 @@ impl PartialEq<&str> for Cause {
 mod tests {
     use super::*;
 
-    const ALL: [Cause; 30] = [
+    const ALL: [Cause; 32] = [
         Cause::None,
         Cause::ConnectionRefused,
         Cause::NoRoute,
@@ -315,6 +329,8 @@ mod tests {
         Cause::LocalPolicyDenied,
         Cause::LocalResourceExhausted,
         Cause::NeighbourUnreachable,
+        Cause::NoResponse,
+        Cause::ClosedWithoutResponse,
     ];
 
     #[test]

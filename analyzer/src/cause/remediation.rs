@@ -106,6 +106,12 @@ impl Cause {
         Cause::HttpStatus => format!(
             "the proxy {addr} answered with an HTTP error: check the module path and version, the proxy's access rules and logs; with GOPROXY=a,b Go tries the next entry only on 404/410, with a|b on any error{proxy}"
         ),
+        Cause::NoResponse => format!(
+            "{addr} accepted the connection but its server never answered: check that the proxy process there is healthy (not hung, not overloaded; its logs) and that the port serves the protocol GOPROXY{proxy_var} names (https:// needs TLS there){proxy}; GOPROXY=a|b lets Go fall back to the next proxy on such errors"
+        ),
+        Cause::ClosedWithoutResponse => format!(
+            "{addr} closed the connection without answering the request: check the proxy's logs (crashes, a request it refuses silently, a plain-HTTP port given an https:// URL or the reverse){proxy}; GOPROXY=a|b lets Go fall back to the next proxy on such errors"
+        ),
         Cause::ConnectionReset => format!(
             "{addr} (or a middlebox) aborted the connection: check the proxy's logs and limits; GOPROXY=a|b lets Go fall back to the next proxy on such errors{proxy}"
         ),

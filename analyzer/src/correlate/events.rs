@@ -144,6 +144,7 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
                 a.end_ns = ev.ts_ns;
                 if *ret > 0 {
                     a.data_moved |= a.kind == Kind::Tcp;
+                    a.last_send_ns = Some(ev.ts_ns);
                 } else if let Some(e) = errno::of_ret(*ret) {
                     a.send_errno.get_or_insert(EventFact {
                         id: ev.id,
@@ -192,6 +193,13 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
                     });
                 } else if *ret > 0 {
                     a.data_moved |= a.kind == Kind::Tcp;
+                    a.received = true;
+                } else if *ret == 0 && a.kind == Kind::Tcp {
+                    a.read_eof.get_or_insert(EventFact {
+                        id: ev.id,
+                        ts_ns: ev.ts_ns,
+                        value: (),
+                    });
                 }
                 if let Some(m) = msg.filter(|m| m.response) {
                     a.answers.push(EventFact {
@@ -317,6 +325,13 @@ fn link_tcp_states(attempts: &mut [Attempt], changes: &mut [TcpChange<'_>], cloc
             }
             if ch.new == TcpState::Established {
                 a.established = true;
+            }
+            if ch.new == TcpState::CloseWait {
+                a.close_wait.get_or_insert(EventFact {
+                    id: ch.ev.id,
+                    ts_ns: ch.ev.ts_ns,
+                    value: (),
+                });
             }
             a.end_ns = a.end_ns.max(ch.ev.ts_ns);
             a.steps.push(Step {

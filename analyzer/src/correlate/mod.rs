@@ -14,6 +14,7 @@
 
 mod events;
 mod kernel;
+mod order;
 mod packets;
 mod preexisting;
 
@@ -181,6 +182,25 @@ pub struct Attempt {
     pub app: Vec<AppObs>,
     /// Our FIN on the wire (packet number): how a client ends a handshake.
     pub client_fin: Option<u64>,
+    /// The peer's FIN on the wire (packet number): it closed its side
+    /// (RFC 9293 3.6).
+    pub peer_fin: Option<u64>,
+    /// The first packet from the peer carrying payload (not a bare ACK).
+    pub peer_payload: Option<u64>,
+    /// The peer's ACK covering all the payload we had sent up to then
+    /// (packet number): its kernel received our last data (RFC 9293 3.4).
+    /// Cleared when we send more.
+    pub peer_acked: Option<u64>,
+    /// A `read`/`recv` on the socket returned data (ret > 0).
+    pub received: bool,
+    /// Time (CLOCK_MONOTONIC ns) of our last successful send/write.
+    pub last_send_ns: Option<u64>,
+    /// A `read`/`recv` on the TCP socket returned 0: end of stream, the
+    /// peer's FIN reached the process (recv(2) RETURN VALUE).
+    pub read_eof: Option<EventFact<()>>,
+    /// A `tcp_state` change to CLOSE_WAIT: the kernel received the peer's
+    /// FIN (RFC 9293 3.3.2).
+    pub close_wait: Option<EventFact<()>>,
     /// The socket was already open when `gotrace attach` started (meta.json
     /// `attach.pre_existing`): its socket() and connect() happened before
     /// the trace, so `connect` is `None` and `start_ns` is the attach time,
@@ -238,6 +258,13 @@ impl Attempt {
             late_answer: None,
             app: Vec::new(),
             client_fin: None,
+            peer_fin: None,
+            peer_payload: None,
+            peer_acked: None,
+            received: false,
+            last_send_ns: None,
+            read_eof: None,
+            close_wait: None,
             pre_existing: false,
             state_at_attach: None,
         }
@@ -260,6 +287,19 @@ impl Attempt {
     /// The DNS ids of the queries the process wrote (none for TCP).
     pub fn query_ids(&self) -> Vec<u16> {
         self.queries.iter().map(|q| q.value.id).collect()
+    }
+
+    /// The origin this connection carried a request to when its peer is a
+    /// forward proxy: the target of our first `CONNECT host:port` or
+    /// absolute-form request ([`crate::proto::http::HttpRequest::origin`]).
+    pub fn origin(&self) -> Option<(String, u16)> {
+        self.app
+            .iter()
+            .filter(|o| !o.from_peer)
+            .find_map(|o| match &o.summary {
+                AppSummary::Http(crate::proto::http::HttpHead::Request(r)) => r.origin(),
+                _ => None,
+            })
     }
 
     /// The first DNS name this attempt asked for (from events or the wire).
@@ -320,6 +360,8 @@ fn correlate_seeded(
     drop_reasons: &BTreeMap<u32, String>,
     seeds: Vec<Attempt>,
 ) -> Correlation {
+    let events = order::canonical(events);
+    let events = events.as_ref();
     let mut c = events::from_events(events, clock, seeds);
     preexisting::link(&mut c, events, clock);
     kernel::link(&mut c.attempts, events, clock, drop_reasons);
@@ -335,6 +377,10 @@ fn correlate_seeded(
                 .then(x.id.cmp(&y.id))
         });
     }
-    c.attempts.sort_by_key(|a| a.start_ns);
+    // Equal starts (equal-time events) by what the attempt is, not by the
+    // order its events arrived in: the verdict's choice among equals is
+    // then the same for any order (issue 13 item 6).
+    c.attempts
+        .sort_by_key(|a| (a.start_ns, a.tgid, a.fd, a.peer, a.kind == Kind::Dns));
     c
 }

@@ -123,6 +123,8 @@ fn window<'a>(pkts: &'a [Packet], a: &Attempt, clock: &Clock) -> Vec<&'a Packet>
 
 fn attach(a: &mut Attempt, pkts: &[&Packet], clock: &Clock) {
     let ids = a.query_ids();
+    // One past the last payload byte we sent (TCP sequence space).
+    let mut sent_end: Option<u32> = None;
     for p in pkts {
         let from_peer = p.src == a.peer;
         // Arrived after close(): the process never saw it.
@@ -132,7 +134,30 @@ fn attach(a: &mut Attempt, pkts: &[&Packet], clock: &Clock) {
             });
         let mut note = "";
         match &p.payload {
-            Payload::Tcp { flags, app, .. } => {
+            Payload::Tcp {
+                flags, app, len, ..
+            } => {
+                let len32 = u32::try_from(*len).unwrap_or(u32::MAX);
+                if !from_peer && *len > 0 {
+                    sent_end = Some(p.headers.seq.wrapping_add(len32));
+                    a.peer_acked = None;
+                }
+                if from_peer {
+                    if flags.fin {
+                        a.peer_fin.get_or_insert(p.number);
+                    }
+                    if *len > 0 && !flags.syn {
+                        a.peer_payload.get_or_insert(p.number);
+                    }
+                    // RFC 9293 3.4: ACK covers everything before it
+                    // (modulo-2^32 comparison).
+                    let covers = sent_end.is_some_and(|end| {
+                        flags.ack && (p.headers.ack.wrapping_sub(end) as i32) >= 0
+                    });
+                    if covers && a.peer_acked.is_none() {
+                        a.peer_acked = Some(p.number);
+                    }
+                }
                 if let Some(summary) = app {
                     a.app.push(AppObs {
                         source: Source::Packet,

@@ -48,6 +48,32 @@ pub struct HttpRequest {
     pub complete: bool,
 }
 
+impl HttpRequest {
+    /// The origin a request to a forward proxy names: the authority-form
+    /// target of `CONNECT host:port` (RFC 9112 3.2.3), or the authority of
+    /// an absolute-form `http://host[:port]/path` (RFC 9112 3.2.2; port 80
+    /// or 443 by scheme when absent), as (host without brackets, port).
+    /// `None` for an origin-form target (`/path`: the peer is the origin).
+    pub fn origin(&self) -> Option<(String, u16)> {
+        let (authority, default_port) = if self.method == "CONNECT" {
+            (self.target.as_str(), None)
+        } else if let Some(rest) = self.target.strip_prefix("http://") {
+            (rest.split('/').next()?, Some(80))
+        } else if let Some(rest) = self.target.strip_prefix("https://") {
+            (rest.split('/').next()?, Some(443))
+        } else {
+            return None;
+        };
+        let authority = authority.rsplit('@').next()?;
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) if !p.contains(']') => (h, p.parse().ok()?),
+            _ => (authority, default_port?),
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        (!host.is_empty()).then(|| (host.to_string(), port))
+    }
+}
+
 /// A response head, as far as the buffer reached (at least the status code).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
@@ -207,6 +233,36 @@ fn clip(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn req(method: &str, target: &str) -> HttpRequest {
+        HttpRequest {
+            method: method.into(),
+            target: target.into(),
+            version: Some(1),
+            host: None,
+            complete: true,
+        }
+    }
+
+    #[test]
+    fn origin_of_proxy_request_targets() {
+        let o = |m, t| req(m, t).origin();
+        assert_eq!(
+            o("CONNECT", "198.18.0.2:8443"),
+            Some(("198.18.0.2".into(), 8443))
+        );
+        assert_eq!(o("CONNECT", "[fd00::2]:443"), Some(("fd00::2".into(), 443)));
+        assert_eq!(o("CONNECT", "noport"), None);
+        assert_eq!(
+            o("GET", "http://198.18.0.2:8080/lab.test/@v/list"),
+            Some(("198.18.0.2".into(), 8080))
+        );
+        assert_eq!(
+            o("GET", "http://proxy.lab.test/x"),
+            Some(("proxy.lab.test".into(), 80))
+        );
+        assert_eq!(o("GET", "/lab.test/@v/list"), None);
+    }
 
     /// Real segments from Go 1.19 on 127.0.0.1 (testdata/wire/README.md).
     const GET: &[u8] = include_bytes!("../../testdata/wire/go-http-get.bin");

@@ -13,6 +13,14 @@
 //! same when Go's error names no address, name or URL at all: the
 //! recorded failures decide when they agree.
 //!
+//! After the TCP handshake, the stage a connection was left waiting on (a
+//! proxy CONNECT, the TLS handshake, an HTTP response) and how it ended
+//! (closed by the peer, or ACKed and never answered) is judged by
+//! `rules::stage` from both timelines; a forward proxy's connection is
+//! tied to the origin its request names, which is the URL Go's error names.
+//! In a run that exited 0 nothing failed: what failed on the way is listed
+//! as recovered, and a 404/410 (GOPROXY's "not here") is not listed.
+//!
 //! A `gotrace attach` bundle starts in the middle of the process's life and
 //! may end before it: a process still running when gotrace detached, with
 //! nothing failed yet, is `inconclusive` ([`Missing::NotFailedYet`]), never
@@ -78,11 +86,16 @@ pub fn decide(input: &Input<'_>) -> Verdict {
             "the command exited 0: nothing failed".to_string()
         } else {
             format!(
-                "the command exited 0; {} network attempt(s) failed on the way without making it fail",
+                "the command exited 0; Go recovered from {} failed network attempt(s), listed as recovered",
                 others.len()
             )
         };
-        return verdict(input, Cause::None, summary, None, &others, &[]);
+        let mut v = verdict(input, Cause::None, summary, None, &others, &[]);
+        // Nothing failed the run: what failed on the way was recovered from.
+        for o in &mut v.other_failures {
+            *o = format!("recovered: {o}");
+        }
+        return v;
     }
     let ended_by = input
         .meta

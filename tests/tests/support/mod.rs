@@ -177,6 +177,11 @@ pub fn trace(name: &str) -> Traced {
     let capture = bundle.join("capture.pcapng");
     tshark::assert_reads_cleanly(&capture);
     tshark::assert_stays_in_lab(&capture);
+    eprintln!(
+        "[{name}] verdict {} / {}",
+        verdict["layer"].as_str().unwrap_or("?"),
+        verdict["cause"].as_str().unwrap_or("?")
+    );
     // Last, so a wrong verdict is the only thing a failure can mean.
     assert_eq!(verdict["layer"], expected.layer, "layer\n{context}");
     assert_eq!(verdict["cause"], expected.cause, "cause\n{context}");
@@ -188,4 +193,31 @@ pub fn trace(name: &str) -> Traced {
         output,
         verdict,
     }
+}
+
+/// The events the verdict cites, from events.jsonl (panics on an id
+/// events.jsonl lacks).
+pub fn cited_events(t: &Traced) -> Vec<Value> {
+    let events = bundle::events(&t.bundle);
+    bundle::cited(&t.verdict, "event")
+        .into_iter()
+        .map(|id| {
+            events
+                .iter()
+                .find(|e| e["id"] == id)
+                .cloned()
+                .unwrap_or_else(|| panic!("cited event #{id} is not in events.jsonl"))
+        })
+        .collect()
+}
+
+/// Frame numbers of the cited packets that match the tshark `filter`.
+pub fn cited_matching(t: &Traced, filter: &str) -> Vec<u64> {
+    let capture = t.bundle.join("capture.pcapng");
+    let cited = bundle::cited(&t.verdict, "packet");
+    tshark::fields(&capture, filter, &["frame.number"])
+        .iter()
+        .filter_map(|f| f.first()?.parse::<u64>().ok())
+        .filter(|n| cited.contains(n))
+        .collect()
 }

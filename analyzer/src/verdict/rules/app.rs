@@ -219,6 +219,12 @@ fn http_status(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
             _ => {}
         }
     }
+    // In a run that succeeded, 404/410 is the GOPROXY protocol's "not
+    // here" (cmd/go's module-path prefix probing asks for every prefix of
+    // a package path; go help goproxy), not a failure.
+    if input.meta.exit == Some(gotrace_bundle::ExitStatus::Code(0)) {
+        failed.retain(|f| !matches!(f.status, 404 | 410));
+    }
     let stderr = input.stderr.unwrap_or("");
     let named = |f: &&Failed<'_>| {
         f.req
@@ -246,10 +252,23 @@ fn http_status(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     let mut d = base(Cause::HttpStatus,
         format!("the proxy {} answered {status_text} to {what}: the request reached the proxy and the proxy answered with an error, so the network delivered it; {rule}", a.peer),
     );
+    if let Some((host, port)) = a.origin() {
+        d.summary.push_str(&format!(
+            "; {} is the forward proxy (HTTP_PROXY/HTTPS_PROXY) on the way to {host}:{port}, the origin Go names",
+            a.peer
+        ));
+    }
     d.evidence
         .extend(f.req.as_ref().and_then(|(o, _, _)| cite(a, o)));
     d.evidence.extend(cite(a, f.resp));
-    d.go_phrase = Some(Cow::Owned(status.to_string()));
+    // net/http reports a refused CONNECT by its reason phrase alone
+    // (`Forbidden`, transport.go dialConn), other statuses cmd/go prints
+    // with their code.
+    let connect = f.req.as_ref().is_some_and(|(_, m, _)| m == "CONNECT");
+    d.go_phrase = Some(match (connect, f.reason.is_empty()) {
+        (true, false) => Cow::Owned(f.reason.clone()),
+        _ => Cow::Owned(status.to_string()),
+    });
     d.fix = Some(http_fix(status, &what, a));
     Some(d)
 }

@@ -10,6 +10,7 @@
 
 mod app;
 mod dns;
+mod stage;
 mod tcp;
 
 use std::borrow::Cow;
@@ -209,7 +210,16 @@ fn score(a: &Attempt, d: &Diagnosis, clues: &GoClues, stderr: &str) -> u32 {
                         .is_some_and(|x| x.ip().to_canonical() == a.peer.ip())
                         || d.target.name.as_deref() == Some(u.host.as_str()))
             });
-            if url_hit {
+            // Through a forward proxy the URL names the origin, which the
+            // CONNECT or absolute-form request on this connection names too.
+            let origin = a.origin();
+            let via_proxy = origin.as_ref().is_some_and(|(host, port)| {
+                clues
+                    .urls
+                    .iter()
+                    .any(|u| u.port == *port && u.host == *host)
+            });
+            if url_hit || via_proxy {
                 s = s.max(1);
             }
             if clues.tcp_peers.contains(&a.peer) {

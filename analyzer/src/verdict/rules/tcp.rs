@@ -541,8 +541,12 @@ fn errno_gap(e: i32) -> Missing {
     }
 }
 
-/// After the handshake: resets here, TLS and HTTP outcomes in [`super::app`].
+/// After the handshake: a stage left unanswered in [`super::stage`],
+/// resets here, TLS and HTTP outcomes in [`super::app`].
 fn established(a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
+    if let Some(d) = super::stage::unanswered(a, input) {
+        return Some(d);
+    }
     let io_err = a
         .read_errno
         .as_ref()
