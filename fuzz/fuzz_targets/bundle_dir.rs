@@ -3,13 +3,16 @@
 //! symbolic link to another name inside, 2 a link to a file outside, 3 a
 //! FIFO, 4 a directory, anything else: missing), and for a regular file a
 //! little-endian u32 length and that many bytes (cut at the input's end).
-//! Then `analyze_bundle` as `gotrace analyze DIR` runs it: it must not
-//! panic, and a FIFO must never block it (libFuzzer's -timeout catches that).
+//! Then `analyze_bundle_full` as `gotrace analyze --html OUT DIR` runs it,
+//! with the text report and the HTML page: it must not panic, a FIFO must
+//! never block it (libFuzzer's -timeout catches that), and no markup from
+//! the bundle reaches the page.
 #![no_main]
 
 use std::path::Path;
 
-use gotrace_analyzer::{analyze_bundle, render_text};
+use gotrace_analyzer::html::render_html;
+use gotrace_analyzer::{analyze_bundle_full, render_text};
 use libfuzzer_sys::fuzz_target;
 
 const NAMES: [&str; 5] = [
@@ -66,12 +69,23 @@ fuzz_target!(|data: &[u8]| {
             _ => {}
         }
     }
-    if let Ok(report) = analyze_bundle(&dir) {
-        let text = render_text(&report);
+    if let Ok(full) = analyze_bundle_full(&dir) {
+        let report = &full.report;
+        let text = render_text(report);
         assert!(
             !text.contains("root:SECRET"),
             "a link out of the bundle was followed"
         );
         let _ = report.to_json();
+        // The HTML page of a stranger's bundle: no raw markup from it.
+        let page = render_html(report, &full.html);
+        assert!(
+            !page.contains("root:SECRET"),
+            "a link out of the bundle was followed"
+        );
+        assert!(
+            !page.contains("<script"),
+            "markup from the bundle reached the page"
+        );
     }
 });
