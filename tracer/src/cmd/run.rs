@@ -16,6 +16,7 @@ use crate::process::user::{self, RunAs};
 use crate::process::{privileges, signals, spawn};
 use crate::record::live::LiveView;
 use crate::record::probes::{Mode, Probes};
+use crate::record::reaper;
 use crate::record::session::{Session, POLL};
 use crate::{clock, meta, sudo_env};
 
@@ -106,6 +107,8 @@ fn trace(
     }
     let owner = run_as.map(|u| RunAs::owner(u).into());
     report::finish_run(bundle, &opts.record.json_output(owner), unwritten.as_ref());
+    // Last: the detach must not be in the user's wait.
+    reaper::hand_off(probes);
     Ok(code)
 }
 

@@ -159,6 +159,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     println!("wall and CPU (workload) are the traced program's own, from `bench-load stopwatch` (fork to reap, wait4 rusage); CPU (tracer) is everything the run used minus that; RSS (tracer) is gotrace's VmHWM at its exit; x = median / median untraced; values are median [min-max]\n");
     print!("{}", table::render(&done));
     println!();
+    print!("{}", table::render_whole(&done));
+    println!();
     print!("{}", table::details(&done));
     println!();
     print!("{}", targets::render(&done));
