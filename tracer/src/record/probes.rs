@@ -41,6 +41,9 @@ const CLASSIC_SCHED: &[Tracepoint] = &[
 /// `sched_process_exec(p, old_pid, bprm)` (include/trace/events/sched.h).
 const SCHED_BTF_MEMBERS: [(&str, &str); 2] = [("task_struct", "pid"), ("linux_binprm", "filename")];
 
+/// A global of the object and the value to load it with.
+type Global = (&'static str, u32);
+
 /// The TCP state program, a classic tracepoint for now.
 const SET_STATE: Tracepoint = ("inet_sock_set_state", "sock", "inet_sock_set_state");
 
@@ -96,11 +99,16 @@ impl Probes {
         tracefs::ensure_mounted()?;
         raise_memlock_limit();
         let mut warnings = Vec::new();
+        // aya's loader parses the kernel's BTF itself (EbpfLoader::new):
+        // in parallel with gotrace's own reads of it and of tracefs.
+        let aya_loader = std::thread::spawn(EbpfLoader::new);
+        let held = btf::Held::new();
         let (raw_sched, sched_globals) = sched_setup(&mut warnings)?;
         let kernel = kernel_events::prepare();
+        drop(held);
         let stderr_flag = u32::from(mode == Mode::Attach);
         let netns_flag = u32::from(mode == Mode::Run);
-        let mut loader = EbpfLoader::new();
+        let mut loader = aya_loader.join().unwrap_or_else(|_| EbpfLoader::new());
         for (name, value) in &sched_globals {
             loader.override_global(name, value, true);
         }
@@ -132,7 +140,11 @@ impl Probes {
         let wanted: Vec<&str> = raw
             .iter()
             .map(|&(prog, _)| prog)
-            .chain(core.iter().chain(&kernel.programs).map(|&(prog, _, _)| prog))
+            .chain(
+                core.iter()
+                    .chain(&kernel.programs)
+                    .map(|&(prog, _, _)| prog),
+            )
             .collect();
         let mut loaded = load_programs(&mut ebpf, &wanted);
         for &(prog, tp) in &raw {
@@ -321,13 +333,16 @@ fn load_one(prog: &str, p: &mut aya::programs::Program) -> Result<(), TracerErro
 ///
 /// Errors: [`TracerError::Tracefs`] / [`TracerError::TracepointFormat`]
 /// when the classic fork record cannot be read either.
-fn sched_setup(warnings: &mut Vec<String>) -> Result<(bool, Vec<(&'static str, u32)>), TracerError> {
+fn sched_setup(warnings: &mut Vec<String>) -> Result<(bool, Vec<Global>), TracerError> {
     let found = btf::member_offsets(std::path::Path::new(btf::VMLINUX), &SCHED_BTF_MEMBERS)
         .and_then(|r| r.into_iter().collect::<Result<Vec<u32>, _>>());
     match found.as_deref() {
         Ok(&[pid, filename]) => Ok((
             true,
-            vec![(globals::TASK_PID_OFFSET, pid), (globals::BINPRM_FILENAME_OFFSET, filename)],
+            vec![
+                (globals::TASK_PID_OFFSET, pid),
+                (globals::BINPRM_FILENAME_OFFSET, filename),
+            ],
         )),
         other => {
             let why = match other {

@@ -42,7 +42,13 @@ unsafe fn reaper(parent: libc::pid_t, keep: &[RawFd], max: RawFd) -> ! {
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
         libc::signal(sig, libc::SIG_DFL);
     }
-    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+    libc::prctl(
+        libc::PR_SET_PDEATHSIG,
+        libc::SIGKILL as libc::c_ulong,
+        0,
+        0,
+        0,
+    );
     // gotrace may have died before the prctl: the signal then never comes.
     if libc::getppid() != parent {
         libc::_exit(0);
@@ -77,7 +83,10 @@ fn ebpf_fds() -> Vec<RawFd> {
 /// The highest fd to close in the reaper: the soft RLIMIT_NOFILE bound,
 /// capped so a huge limit does not mean millions of close calls.
 fn max_fd(keep: &[RawFd]) -> RawFd {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: plain syscall with a valid pointer.
     let cur = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
         lim.rlim_cur.min(65536) as RawFd

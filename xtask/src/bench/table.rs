@@ -166,7 +166,9 @@ pub fn render_whole(workloads: &[Workload]) -> String {
     for w in workloads {
         let bare = w.stat(Mode::Untraced, whole).map(|s| s.median);
         for mode in Mode::ALL {
-            let Some(st) = w.stat(mode, whole) else { continue };
+            let Some(st) = w.stat(mode, whole) else {
+                continue;
+            };
             let extra = bare.map_or("-".into(), |b| format!("{:+.0}", (st.median - b) * 1e3));
             let _ = writeln!(
                 out,

@@ -68,7 +68,9 @@ pub fn render(workloads: &[Workload]) -> String {
     }
     for w in workloads.iter().filter(|w| w.name == "syscalls") {
         if let Some(r) = w.ratio(Mode::Gotrace, |s| s.rate) {
-            let strace = w.ratio(Mode::Strace, |s| s.rate).map_or("-".into(), |r| format!("x{r:.2}"));
+            let strace = w
+                .ratio(Mode::Strace, |s| s.rate)
+                .map_or("-".into(), |r| format!("x{r:.2}"));
             line(
                 &mut out,
                 r >= MIN_SYSCALL_RATE_RATIO,
@@ -161,12 +163,15 @@ pub fn render(workloads: &[Workload]) -> String {
 fn whole_runs(out: &mut String, workloads: &[Workload]) {
     let whole = |s: &super::run::Sample| Some(secs(s.total_wall_ns) * 1e3);
     for w in workloads.iter().filter(|w| w.name.starts_with("tidy")) {
-        let (Some(g), Some(bare)) = (w.stat(Mode::Gotrace, whole), w.stat(Mode::Untraced, whole)) else {
+        let (Some(g), Some(bare)) = (w.stat(Mode::Gotrace, whole), w.stat(Mode::Untraced, whole))
+        else {
             continue;
         };
         let strace = w.stat(Mode::Strace, whole);
         let extra = g.median - bare.median;
-        let vs = strace.as_ref().map_or("-".into(), |s| format!("{:.0} ms", s.median));
+        let vs = strace
+            .as_ref()
+            .map_or("-".into(), |s| format!("{:.0} ms", s.median));
         if w.name == "tidy-small" {
             line(
                 out,
