@@ -40,9 +40,9 @@ pub fn member_offsets(
         .collect())
 }
 
-/// The bytes of the last file read while a [`Held`] is alive.
-static HELD: std::sync::Mutex<Option<(std::path::PathBuf, std::sync::Arc<[u8]>)>> =
-    std::sync::Mutex::new(None);
+/// The bytes of the files read while a [`Held`] is alive, by path.
+type Files = Vec<(std::path::PathBuf, std::sync::Arc<[u8]>)>;
+static HELD: std::sync::Mutex<Files> = std::sync::Mutex::new(Vec::new());
 static HOLDERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// While alive, [`member_offsets`] reads each file once (the kernel's BTF
@@ -67,7 +67,7 @@ impl Drop for Held {
     fn drop(&mut self) {
         if HOLDERS.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
             if let Ok(mut h) = HELD.lock() {
-                *h = None;
+                h.clear();
             }
         }
     }
@@ -77,7 +77,7 @@ fn read(path: &Path) -> Result<std::sync::Arc<[u8]>, BtfError> {
     let held = HOLDERS.load(std::sync::atomic::Ordering::SeqCst) > 0;
     if held {
         if let Ok(h) = HELD.lock() {
-            if let Some((_, data)) = h.as_ref().filter(|(p, _)| p == path) {
+            if let Some((_, data)) = h.iter().find(|(p, _)| p == path) {
                 return Ok(data.clone());
             }
         }
@@ -90,7 +90,7 @@ fn read(path: &Path) -> Result<std::sync::Arc<[u8]>, BtfError> {
         .into();
     if held {
         if let Ok(mut h) = HELD.lock() {
-            *h = Some((path.to_path_buf(), data.clone()));
+            h.push((path.to_path_buf(), data.clone()));
         }
     }
     Ok(data)
@@ -274,6 +274,32 @@ mod tests {
         out.extend(types);
         out.extend(strings);
         out
+    }
+
+    #[test]
+    fn within_a_held_scope_a_file_is_read_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("btf");
+        std::fs::write(&file, blob()).unwrap();
+        let held = Held::new();
+        assert_eq!(
+            member_offsets(&file, &[("sk_buff", "sk")]).unwrap()[0]
+                .as_ref()
+                .unwrap(),
+            &24
+        );
+        std::fs::write(&file, b"not btf").unwrap();
+        let again = member_offsets(&file, &[("sk_buff", "sk")]).unwrap();
+        assert_eq!(
+            again[0].as_ref().unwrap(),
+            &24,
+            "served from the first read"
+        );
+        drop(held);
+        assert!(matches!(
+            member_offsets(&file, &[("sk_buff", "sk")]),
+            Err(BtfError::Malformed(_))
+        ));
     }
 
     #[test]
