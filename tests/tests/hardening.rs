@@ -306,6 +306,25 @@ fn a_setup_failure_after_fork_leaves_no_child_and_no_probe() {
     assert_eq!(left, ["filler"], "a failed run leaves nothing\n{context}");
 }
 
+/// Issue 15 item 2: after a normal run gotrace hands its probes to a
+/// reaper child (their detach takes an RCU grace period per classic
+/// tracepoint) and exits; the reaper dies with it (PR_SET_PDEATHSIG), so
+/// within a bounded time nothing gotrace started is left, no eBPF
+/// program or link included, and the run's own output pipes are closed
+/// (`output()` returns only once every writer is gone).
+#[test]
+fn after_a_normal_run_the_probes_go_away_without_gotrace_waiting() {
+    let ns = Ns::new();
+    let scratch = Scratch::new("reaper");
+    let bundle = scratch.path().join("bundle");
+    assert_eq!(ns.census(), (vec![], 0), "the namespace starts empty");
+    let out = ns.run(&["-o", bundle.to_str().unwrap(), "--", "true"], false);
+    let context = support::describe(&out);
+    assert_eq!(out.status.code(), Some(0), "{context}");
+    assert!(bundle.join("verdict.json").is_file(), "{context}");
+    ns.assert_nothing_left(&context);
+}
+
 /// Item 2, the failures before or at exec: an unknown --user, a command
 /// that does not exist, and one whose exec fails in the child (a script
 /// naming a missing interpreter). Each exits with its status and leaves

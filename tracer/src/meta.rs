@@ -58,10 +58,31 @@ impl Subject<'_> {
 /// ([`crate::redact::env`]) and `redacted` says which; the header counts
 /// are filled in when the recording ends.
 pub fn initial(
+    subject: Subject<'_>,
+    clock: ClockMap,
+    start_monotonic_ns: u64,
+    redact: bool,
+) -> Meta {
+    let mut warnings = Vec::new();
+    let firewall = firewall::snapshot(&mut warnings, subject.netns);
+    initial_with(
+        subject,
+        clock,
+        start_monotonic_ns,
+        redact,
+        (firewall, warnings),
+    )
+}
+
+/// [`initial`] with the firewall ruleset already taken
+/// ([`firewall::snapshot`]'s result and its warnings): `run` takes it on
+/// a thread while the probes load, so `nft` is not on the start-up path.
+pub fn initial_with(
     mut subject: Subject<'_>,
     clock: ClockMap,
     start_monotonic_ns: u64,
     redact: bool,
+    (firewall, mut warnings): (Option<gotrace_bundle::Firewall>, Vec<String>),
 ) -> Meta {
     let (variables, arguments) = if redact {
         (
@@ -77,8 +98,6 @@ pub fn initial(
         arguments,
         ..Redacted::default()
     };
-    let mut warnings = Vec::new();
-    let firewall = firewall::snapshot(&mut warnings, subject.netns);
     let mut resolv_conf = resolv::read(subject.resolv_conf);
     // Report the path Go reads, not the /proc route gotrace took to it.
     resolv_conf.path = resolv::PATH.into();
@@ -103,7 +122,7 @@ pub fn initial(
         dropped_packets: 0,
         env: subject.env,
         interfaces: Vec::new(),
-        warnings,
+        warnings: std::mem::take(&mut warnings),
         drop_reasons: Default::default(),
         resolv_conf: Some(resolv_conf),
         firewall,

@@ -187,6 +187,12 @@ pub mod globals {
     pub const KFREE_SKB_REASON_OFFSET: &str = "KFREE_SKB_REASON_OFFSET";
     /// Offset of `sk` in `struct sk_buff`, from the kernel's BTF (24 on x86_64).
     pub const SKB_SK_OFFSET: &str = "SKB_SK_OFFSET";
+    /// Offset of `pid` in `struct task_struct`, from the kernel's BTF (raw
+    /// `sched_process_fork` reads the child's).
+    pub const TASK_PID_OFFSET: &str = "TASK_PID_OFFSET";
+    /// Offset of `filename` in `struct linux_binprm`, from the kernel's BTF
+    /// (raw `sched_process_exec`).
+    pub const BINPRM_FILENAME_OFFSET: &str = "BINPRM_FILENAME_OFFSET";
     /// Offset of `exit_code` in `struct task_struct`, from the kernel's BTF;
     /// 0 when unknown (EXIT events then carry no status).
     pub const TASK_EXIT_CODE_OFFSET: &str = "TASK_EXIT_CODE_OFFSET";

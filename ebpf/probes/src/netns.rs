@@ -10,10 +10,10 @@
 //! SIGCONT. Off unless the tracer sets FOLLOW_NETNS (`attach` leaves the
 //! process untouched).
 
-use aya_ebpf::{helpers::generated::bpf_send_signal, macros::tracepoint, programs::TracePointContext, Global};
+use aya_ebpf::{helpers::generated::bpf_send_signal, Global};
 use gotrace_abi::kind;
 
-use crate::maps::{current, is_traced, reserve, WAKE_NOW};
+use crate::maps::{reserve, WAKE_NOW};
 
 /// Non-zero: stop and report tasks that change namespaces.
 #[no_mangle]
@@ -21,33 +21,16 @@ static FOLLOW_NETNS: Global<u32> = Global::new(0);
 
 const SIGSTOP: u32 = 19;
 
+/// At the exit of setns(2) (`syscall` 0) or unshare(2) (1) of traced task
+/// `tgid`/`tid` with result `ret`; called by `syscalls::sys_exit`.
 #[inline(always)]
-fn entered(ctx: &TracePointContext, syscall: u64) -> u32 {
-    if FOLLOW_NETNS.load() == 0 {
-        return 0;
-    }
-    let (tgid, tid) = current();
-    if !is_traced(tgid) {
-        return 0;
-    }
-    let ret: i64 = unsafe { ctx.read_at(16).unwrap_or(-1) };
-    if ret != 0 {
-        return 0;
+pub fn entered(tgid: u32, tid: u32, ret: i64, syscall: u64) {
+    if FOLLOW_NETNS.load() == 0 || ret != 0 {
+        return;
     }
     // Reserve first: without the event the tracer would never send SIGCONT.
-    let Some(mut e) = reserve(kind::NETNS_ENTER, tgid, tid, -1, 0) else { return 0 };
+    let Some(mut e) = reserve(kind::NETNS_ENTER, tgid, tid, -1, 0) else { return };
     unsafe { (*e.as_mut_ptr()).arg = syscall };
     e.submit(WAKE_NOW);
     unsafe { bpf_send_signal(SIGSTOP) };
-    0
-}
-
-#[tracepoint]
-pub fn sys_exit_setns(ctx: TracePointContext) -> u32 {
-    entered(&ctx, 0)
-}
-
-#[tracepoint]
-pub fn sys_exit_unshare(ctx: TracePointContext) -> u32 {
-    entered(&ctx, 1)
 }

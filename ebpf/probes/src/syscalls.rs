@@ -1,21 +1,36 @@
-//! sys_enter/sys_exit handlers for the network syscalls.
+//! The network syscalls, from one raw tracepoint program on
+//! `raw_syscalls:sys_enter` and one on `raw_syscalls:sys_exit`, each
+//! dispatching on the x86_64 syscall number.
+//!
+//! One program per direction instead of one classic tracepoint per syscall:
+//! two programs to verify at start-up instead of ~24, and raw tracepoint
+//! links detach without the per-event RCU grace period of perf-event
+//! tracepoints (perf_trace_destroy -> tracepoint_synchronize_unregister).
 //!
 //! Each enter handler saves the arguments (by TID) in `PENDING`; the exit
 //! handler takes them back, reads what the kernel wrote (SO_ERROR value,
-//! received bytes, peer address) and emits one event. Argument layout of the
-//! `syscalls:sys_enter_*` tracepoints: arg N at byte 16 + 8*N; `ret` of
-//! `sys_exit_*` at byte 16 (include/trace/syscall.h, stable across kernels).
+//! received bytes, peer address) and emits one event. The raw tracepoints
+//! pass `(struct pt_regs *regs, long id)` and `(struct pt_regs *regs, long
+//! ret)` (include/trace/events/syscalls.h); the arguments are read from the
+//! saved user registers, x86_64 calling convention (syscall(2)): di, si, dx,
+//! r10, r8, r9.
+//!
+//! x86_64 only: an ia32 (compat) task's syscalls arrive here with their
+//! 32-bit numbers too (the classic per-syscall tracepoints skip them); Go
+//! builds 64-bit binaries, and a 32-bit task's misread calls would only
+//! add noise events, never hide a 64-bit one.
 
 use aya_ebpf::{
-    helpers::{bpf_ktime_get_ns, generated as gen},
-    macros::tracepoint,
-    programs::TracePointContext,
+    helpers::{bpf_ktime_get_ns, bpf_probe_read_kernel, generated as gen},
+    macros::raw_tracepoint,
+    programs::RawTracePointContext,
     Global,
 };
 use core::ffi::c_void;
 use gotrace_abi::{kind, RawEvent, DATA_LEN, STDERR_MAX_CHUNKS};
 
 use crate::maps::{current, is_traced, reserve, sockfd_key, wakeup, Pending, EVENTS, PENDING, SOCKFDS};
+use crate::netns;
 use crate::user::{read_msghdr, read_payload, read_sockaddr};
 
 const SOL_SOCKET: u64 = 1;
@@ -27,64 +42,188 @@ const AF_INET6: u64 = gotrace_abi::AF_INET6 as u64;
 /// Offset of `struct mmsghdr.msg_len` (after a 56-byte msghdr), sendmmsg(2).
 const MMSGHDR_MSG_LEN: u64 = 56;
 
-#[inline(always)]
-fn arg(ctx: &TracePointContext, n: usize) -> u64 {
-    unsafe { ctx.read_at::<u64>(16 + 8 * n).unwrap_or(0) }
+/// x86_64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl).
+mod nr {
+    pub const READ: u64 = 0;
+    pub const WRITE: u64 = 1;
+    pub const CLOSE: u64 = 3;
+    pub const SOCKET: u64 = 41;
+    pub const CONNECT: u64 = 42;
+    pub const SENDTO: u64 = 44;
+    pub const RECVFROM: u64 = 45;
+    pub const SENDMSG: u64 = 46;
+    pub const RECVMSG: u64 = 47;
+    pub const GETSOCKOPT: u64 = 55;
+    pub const UNSHARE: u64 = 272;
+    pub const SENDMMSG: u64 = 307;
+    pub const SETNS: u64 = 308;
 }
 
-#[inline(always)]
-fn exit_ret(ctx: &TracePointContext) -> i64 {
-    unsafe { ctx.read_at::<i64>(16).unwrap_or(0) }
-}
+/// Byte offsets in x86_64 `struct pt_regs` (arch/x86/include/asm/ptrace.h):
+/// r10 @56, r9 @64, r8 @72, dx @96, si @104, di @112, orig_ax @120.
+const REGS_R10: u64 = 56;
+const REGS_DI: u64 = 112;
+const REGS_ORIG_AX: u64 = 120;
 
-/// Saves `p` for the current thread if its process is traced.
-#[inline(always)]
-fn save(p: Pending) -> u32 {
-    let (tgid, tid) = current();
-    if is_traced(tgid) {
-        let _ = PENDING.insert(&tid, &p, 0);
+/// The six syscall arguments, in order.
+struct Args([u64; 6]);
+
+impl Args {
+    /// Reads r10..di (64 bytes from @56) in one helper call.
+    #[inline(always)]
+    fn read(regs: u64) -> Args {
+        // [r10, r9, r8, ax, cx, dx, si, di]
+        let r: [u64; 8] = unsafe { bpf_probe_read_kernel((regs + REGS_R10) as *const [u64; 8]).unwrap_or([0; 8]) };
+        Args([r[7], r[6], r[5], r[0], r[2], r[1]])
     }
-    0
+
+    #[inline(always)]
+    fn fd(&self) -> i32 {
+        self.0[0] as i32
+    }
 }
 
-/// Saves `p` only when `fd` is a socket the tree created (read/write/close).
+/// The first argument alone (the fd of read/write/close), before deciding
+/// whether the rest is worth reading.
 #[inline(always)]
-fn save_if_socket(p: Pending) -> u32 {
-    let (tgid, tid) = current();
-    if is_traced(tgid) && unsafe { SOCKFDS.get(&sockfd_key(tgid, p.fd)).is_some() } {
-        let _ = PENDING.insert(&tid, &p, 0);
-    }
+fn arg0(regs: u64) -> u64 {
+    unsafe { bpf_probe_read_kernel((regs + REGS_DI) as *const u64).unwrap_or(u64::MAX) }
+}
+
+/// Whether `fd` of `tgid` is a socket the tree created.
+#[inline(always)]
+fn is_socket(tgid: u32, fd: u64) -> bool {
+    unsafe { SOCKFDS.get(&sockfd_key(tgid, fd as i32)).is_some() }
+}
+
+#[inline(always)]
+fn save(tid: u32, p: Pending) -> u32 {
+    let _ = PENDING.insert(&tid, &p, 0);
     0
 }
 
 /// Takes the saved arguments of the current thread's syscall of kind `k`.
 #[inline(always)]
-fn take(k: u32) -> Option<(u32, u32, Pending)> {
-    let (tgid, tid) = current();
+fn take(tid: u32, k: u32) -> Option<Pending> {
     let p = unsafe { *PENDING.get(&tid)? };
     let _ = PENDING.remove(&tid);
     if p.kind != k {
         return None;
     }
-    Some((tgid, tid, p))
+    Some(p)
 }
 
-fn pending(kind: u32, ctx: &TracePointContext, ptr: u64, len: u64, aux: u64) -> Pending {
-    Pending { kind, fd: arg(ctx, 0) as i32, ptr, len, aux }
+#[inline(always)]
+fn pending(kind: u32, a: &Args, ptr: u64, len: u64, aux: u64) -> Pending {
+    Pending { kind, fd: a.fd(), ptr, len, aux }
 }
 
-// ---- socket(2) -------------------------------------------------------------
+/// Non-zero: also record writes to fd 2 (attach mode, see `kind::STDERR_WRITE`).
+#[no_mangle]
+static CAPTURE_STDERR: Global<u32> = Global::new(0);
 
-#[tracepoint]
-pub fn sys_enter_socket(ctx: TracePointContext) -> u32 {
-    let packed = (arg(&ctx, 0) & 0xffff) | ((arg(&ctx, 1) & 0xffff) << 16) | ((arg(&ctx, 2) & 0xffff) << 48);
-    save(Pending { kind: kind::SOCKET, fd: -1, ptr: 0, len: 0, aux: packed })
+// ---- sys_enter -----------------------------------------------------------------
+
+#[raw_tracepoint(tracepoint = "sys_enter")]
+pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
+    // The traced-TGID filter comes first: every other task pays one lookup.
+    let (tgid, tid) = current();
+    if !is_traced(tgid) {
+        return 0;
+    }
+    let regs: u64 = ctx.arg(0);
+    let id: u64 = ctx.arg(1);
+    match id {
+        nr::READ | nr::WRITE | nr::CLOSE => {
+            // The hot path: most reads and writes are not on sockets.
+            let fd = arg0(regs);
+            if id == nr::WRITE && fd == 2 && CAPTURE_STDERR.load() != 0 {
+                let a = Args::read(regs);
+                save(tid, pending(kind::STDERR_WRITE, &a, a.0[1], a.0[2], 0));
+            } else if is_socket(tgid, fd) {
+                let a = Args::read(regs);
+                let k = match id {
+                    nr::READ => kind::READ,
+                    nr::WRITE => kind::WRITE,
+                    _ => kind::CLOSE,
+                };
+                let (ptr, len) = if id == nr::CLOSE { (0, 0) } else { (a.0[1], a.0[2]) };
+                save(tid, pending(k, &a, ptr, len, 0));
+            }
+        }
+        nr::SOCKET => {
+            let a = Args::read(regs).0;
+            let packed = (a[0] & 0xffff) | ((a[1] & 0xffff) << 16) | ((a[2] & 0xffff) << 48);
+            save(tid, Pending { kind: kind::SOCKET, fd: -1, ptr: 0, len: 0, aux: packed });
+        }
+        nr::CONNECT => {
+            let a = Args::read(regs);
+            save(tid, pending(kind::CONNECT, &a, a.0[1], a.0[2], 0));
+        }
+        nr::GETSOCKOPT => {
+            let a = Args::read(regs);
+            if a.0[1] == SOL_SOCKET && a.0[2] == SO_ERROR {
+                save(tid, pending(kind::SO_ERROR, &a, a.0[3], 0, 0));
+            }
+        }
+        nr::SENDTO | nr::RECVFROM | nr::SENDMSG | nr::RECVMSG | nr::SENDMMSG => {
+            let a = Args::read(regs);
+            if is_socket(tgid, a.0[0]) {
+                let p = match id {
+                    nr::SENDTO => pending(kind::SENDTO, &a, a.0[1], a.0[2], a.0[4]),
+                    nr::RECVFROM => pending(kind::RECVFROM, &a, a.0[1], a.0[2], a.0[4]),
+                    nr::SENDMSG => pending(kind::SENDMSG, &a, a.0[1], 0, 0),
+                    nr::RECVMSG => pending(kind::RECVMSG, &a, a.0[1], 0, 0),
+                    _ => pending(kind::SENDMMSG, &a, a.0[1], a.0[2], 0),
+                };
+                save(tid, p);
+            }
+        }
+        _ => {}
+    }
+    0
 }
 
-#[tracepoint]
-pub fn sys_exit_socket(ctx: TracePointContext) -> u32 {
-    let Some((tgid, tid, p)) = take(kind::SOCKET) else { return 0 };
-    let ret = exit_ret(&ctx);
+// ---- sys_exit ------------------------------------------------------------------
+
+#[raw_tracepoint(tracepoint = "sys_exit")]
+pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
+    let (tgid, tid) = current();
+    if !is_traced(tgid) {
+        return 0;
+    }
+    let regs: u64 = ctx.arg(0);
+    let ret: i64 = ctx.arg(1);
+    // sys_exit carries no number: the entry's is still in orig_ax.
+    let Ok(id) = (unsafe { bpf_probe_read_kernel((regs + REGS_ORIG_AX) as *const u64) }) else { return 0 };
+    match id {
+        nr::READ => buf_exit(tgid, tid, kind::READ, ret, true),
+        nr::WRITE => write_exit(tgid, tid, ret),
+        nr::CLOSE => close_exit(tgid, tid, ret),
+        nr::SOCKET => socket_exit(tgid, tid, ret),
+        nr::CONNECT => connect_exit(tgid, tid, ret),
+        nr::GETSOCKOPT => getsockopt_exit(tgid, tid, ret),
+        nr::SENDTO => sendto_exit(tgid, tid, ret),
+        nr::SENDMSG => msg_exit(tgid, tid, kind::SENDMSG, ret),
+        nr::SENDMMSG => sendmmsg_exit(tgid, tid, ret),
+        nr::RECVFROM => recvfrom_exit(tgid, tid, ret),
+        nr::RECVMSG => {
+            if ret == -EAGAIN {
+                let _ = take(tid, kind::RECVMSG);
+            } else {
+                msg_exit(tgid, tid, kind::RECVMSG, ret);
+            }
+        }
+        nr::SETNS => netns::entered(tgid, tid, ret, 0),
+        nr::UNSHARE => netns::entered(tgid, tid, ret, 1),
+        _ => {}
+    }
+    0
+}
+
+#[inline(always)]
+fn socket_exit(tgid: u32, tid: u32, ret: i64) {
+    let Some(p) = take(tid, kind::SOCKET) else { return };
     let domain = p.aux & 0xffff;
     if ret >= 0 && (domain == AF_INET || domain == AF_INET6) {
         // SOCK_* type without SOCK_NONBLOCK/SOCK_CLOEXEC flags.
@@ -95,40 +234,21 @@ pub fn sys_exit_socket(ctx: TracePointContext) -> u32 {
         unsafe { (*e.as_mut_ptr()).arg = p.aux };
         e.submit(wakeup());
     }
-    0
 }
 
-// ---- connect(2) ------------------------------------------------------------
-
-#[tracepoint]
-pub fn sys_enter_connect(ctx: TracePointContext) -> u32 {
-    save(pending(kind::CONNECT, &ctx, arg(&ctx, 1), arg(&ctx, 2), 0))
-}
-
-#[tracepoint]
-pub fn sys_exit_connect(ctx: TracePointContext) -> u32 {
-    let Some((tgid, tid, p)) = take(kind::CONNECT) else { return 0 };
-    if let Some(mut e) = reserve(kind::CONNECT, tgid, tid, p.fd, exit_ret(&ctx)) {
+#[inline(always)]
+fn connect_exit(tgid: u32, tid: u32, ret: i64) {
+    let Some(p) = take(tid, kind::CONNECT) else { return };
+    if let Some(mut e) = reserve(kind::CONNECT, tgid, tid, p.fd, ret) {
         unsafe { read_sockaddr(e.as_mut_ptr(), p.ptr) };
         e.submit(wakeup());
     }
-    0
 }
 
-// ---- getsockopt(fd, SOL_SOCKET, SO_ERROR) -----------------------------------
-
-#[tracepoint]
-pub fn sys_enter_getsockopt(ctx: TracePointContext) -> u32 {
-    if arg(&ctx, 1) != SOL_SOCKET || arg(&ctx, 2) != SO_ERROR {
-        return 0;
-    }
-    save(pending(kind::SO_ERROR, &ctx, arg(&ctx, 3), 0, 0))
-}
-
-#[tracepoint]
-pub fn sys_exit_getsockopt(ctx: TracePointContext) -> u32 {
-    let Some((tgid, tid, p)) = take(kind::SO_ERROR) else { return 0 };
-    let ret = exit_ret(&ctx);
+/// getsockopt(fd, SOL_SOCKET, SO_ERROR).
+#[inline(always)]
+fn getsockopt_exit(tgid: u32, tid: u32, ret: i64) {
+    let Some(p) = take(tid, kind::SO_ERROR) else { return };
     // The dial result is the int the kernel wrote to optval, not `ret`.
     let val: i32 = if ret == 0 && p.ptr != 0 {
         unsafe { aya_ebpf::helpers::bpf_probe_read_user(p.ptr as *const i32).unwrap_or(-1) }
@@ -139,20 +259,11 @@ pub fn sys_exit_getsockopt(ctx: TracePointContext) -> u32 {
         unsafe { (*e.as_mut_ptr()).arg = val as u32 as u64 };
         e.submit(wakeup());
     }
-    0
 }
 
-// ---- send side ---------------------------------------------------------------
-
-#[tracepoint]
-pub fn sys_enter_sendto(ctx: TracePointContext) -> u32 {
-    save_if_socket(pending(kind::SENDTO, &ctx, arg(&ctx, 1), arg(&ctx, 2), arg(&ctx, 4)))
-}
-
-#[tracepoint]
-pub fn sys_exit_sendto(ctx: TracePointContext) -> u32 {
-    let Some((tgid, tid, p)) = take(kind::SENDTO) else { return 0 };
-    let ret = exit_ret(&ctx);
+#[inline(always)]
+fn sendto_exit(tgid: u32, tid: u32, ret: i64) {
+    let Some(p) = take(tid, kind::SENDTO) else { return };
     if let Some(mut e) = reserve(kind::SENDTO, tgid, tid, p.fd, ret) {
         unsafe {
             read_sockaddr(e.as_mut_ptr(), p.aux);
@@ -160,28 +271,11 @@ pub fn sys_exit_sendto(ctx: TracePointContext) -> u32 {
         }
         e.submit(wakeup());
     }
-    0
 }
 
-#[tracepoint]
-pub fn sys_enter_sendmsg(ctx: TracePointContext) -> u32 {
-    save_if_socket(pending(kind::SENDMSG, &ctx, arg(&ctx, 1), 0, 0))
-}
-
-#[tracepoint]
-pub fn sys_exit_sendmsg(ctx: TracePointContext) -> u32 {
-    msg_exit(kind::SENDMSG, exit_ret(&ctx))
-}
-
-#[tracepoint]
-pub fn sys_enter_sendmmsg(ctx: TracePointContext) -> u32 {
-    save_if_socket(pending(kind::SENDMMSG, &ctx, arg(&ctx, 1), arg(&ctx, 2), 0))
-}
-
-#[tracepoint]
-pub fn sys_exit_sendmmsg(ctx: TracePointContext) -> u32 {
-    let Some((tgid, tid, p)) = take(kind::SENDMMSG) else { return 0 };
-    let ret = exit_ret(&ctx);
+#[inline(always)]
+fn sendmmsg_exit(tgid: u32, tid: u32, ret: i64) {
+    let Some(p) = take(tid, kind::SENDMMSG) else { return };
     if let Some(mut e) = reserve(kind::SENDMMSG, tgid, tid, p.fd, ret) {
         unsafe {
             if let Some(m) = read_msghdr(p.ptr) {
@@ -194,37 +288,21 @@ pub fn sys_exit_sendmmsg(ctx: TracePointContext) -> u32 {
         }
         e.submit(wakeup());
     }
-    0
 }
 
-/// Non-zero: also record writes to fd 2 (attach mode, see `kind::STDERR_WRITE`).
-#[no_mangle]
-static CAPTURE_STDERR: Global<u32> = Global::new(0);
-
-#[tracepoint]
-pub fn sys_enter_write(ctx: TracePointContext) -> u32 {
-    if arg(&ctx, 0) == 2 && CAPTURE_STDERR.load() != 0 {
-        return save(pending(kind::STDERR_WRITE, &ctx, arg(&ctx, 1), arg(&ctx, 2), 0));
-    }
-    save_if_socket(pending(kind::WRITE, &ctx, arg(&ctx, 1), arg(&ctx, 2), 0))
-}
-
-#[tracepoint]
-pub fn sys_exit_write(ctx: TracePointContext) -> u32 {
-    let ret = exit_ret(&ctx);
+#[inline(always)]
+fn write_exit(tgid: u32, tid: u32, ret: i64) {
     if CAPTURE_STDERR.load() != 0 {
-        let (tgid, tid) = current();
         if let Some(p) = unsafe { PENDING.get(&tid) }.copied() {
             if p.kind == kind::STDERR_WRITE {
                 let _ = PENDING.remove(&tid);
                 stderr_chunks(tgid, tid, p.ptr, ret);
-                return 0;
+                return;
             }
         }
     }
-    buf_exit(kind::WRITE, ret, false)
+    buf_exit(tgid, tid, kind::WRITE, ret, false)
 }
-
 /// Emits the first `ret` bytes at user `buf` as STDERR_WRITE chunks.
 /// Only the fields user space reads for this kind are set: the full
 /// [`reserve`] (zeroing, comm) per chunk would cost the verifier a
@@ -261,19 +339,11 @@ fn stderr_chunks(tgid: u32, tid: u32, buf: u64, ret: i64) {
     }
 }
 
-// ---- receive side -------------------------------------------------------------
-
-#[tracepoint]
-pub fn sys_enter_recvfrom(ctx: TracePointContext) -> u32 {
-    save_if_socket(pending(kind::RECVFROM, &ctx, arg(&ctx, 1), arg(&ctx, 2), arg(&ctx, 4)))
-}
-
-#[tracepoint]
-pub fn sys_exit_recvfrom(ctx: TracePointContext) -> u32 {
-    let Some((tgid, tid, p)) = take(kind::RECVFROM) else { return 0 };
-    let ret = exit_ret(&ctx);
+#[inline(always)]
+fn recvfrom_exit(tgid: u32, tid: u32, ret: i64) {
+    let Some(p) = take(tid, kind::RECVFROM) else { return };
     if ret == -EAGAIN {
-        return 0;
+        return;
     }
     if let Some(mut e) = reserve(kind::RECVFROM, tgid, tid, p.fd, ret) {
         unsafe {
@@ -284,72 +354,37 @@ pub fn sys_exit_recvfrom(ctx: TracePointContext) -> u32 {
         }
         e.submit(wakeup());
     }
-    0
 }
 
-#[tracepoint]
-pub fn sys_enter_recvmsg(ctx: TracePointContext) -> u32 {
-    save_if_socket(pending(kind::RECVMSG, &ctx, arg(&ctx, 1), 0, 0))
-}
-
-#[tracepoint]
-pub fn sys_exit_recvmsg(ctx: TracePointContext) -> u32 {
-    let ret = exit_ret(&ctx);
-    if ret == -EAGAIN {
-        let _ = take(kind::RECVMSG);
-        return 0;
-    }
-    msg_exit(kind::RECVMSG, ret)
-}
-
-#[tracepoint]
-pub fn sys_enter_read(ctx: TracePointContext) -> u32 {
-    save_if_socket(pending(kind::READ, &ctx, arg(&ctx, 1), arg(&ctx, 2), 0))
-}
-
-#[tracepoint]
-pub fn sys_exit_read(ctx: TracePointContext) -> u32 {
-    buf_exit(kind::READ, exit_ret(&ctx), true)
-}
-
-// ---- close(2) -----------------------------------------------------------------
-
-#[tracepoint]
-pub fn sys_enter_close(ctx: TracePointContext) -> u32 {
-    save_if_socket(pending(kind::CLOSE, &ctx, 0, 0, 0))
-}
-
-#[tracepoint]
-pub fn sys_exit_close(ctx: TracePointContext) -> u32 {
-    let Some((tgid, tid, p)) = take(kind::CLOSE) else { return 0 };
+#[inline(always)]
+fn close_exit(tgid: u32, tid: u32, ret: i64) {
+    let Some(p) = take(tid, kind::CLOSE) else { return };
     let _ = SOCKFDS.remove(&sockfd_key(tgid, p.fd));
-    if let Some(e) = reserve(kind::CLOSE, tgid, tid, p.fd, exit_ret(&ctx)) {
+    if let Some(e) = reserve(kind::CLOSE, tgid, tid, p.fd, ret) {
         e.submit(wakeup());
     }
-    0
 }
 
 // ---- shared exit paths ---------------------------------------------------------
 
 /// read/write: payload is the buffer; `ret` bytes were transferred.
 #[inline(always)]
-fn buf_exit(k: u32, ret: i64, skip_eagain: bool) -> u32 {
-    let Some((tgid, tid, p)) = take(k) else { return 0 };
+fn buf_exit(tgid: u32, tid: u32, k: u32, ret: i64, skip_eagain: bool) {
+    let Some(p) = take(tid, k) else { return };
     if skip_eagain && ret == -EAGAIN {
         // Go's non-blocking sockets return EAGAIN before every epoll wait.
-        return 0;
+        return;
     }
     if let Some(mut e) = reserve(k, tgid, tid, p.fd, ret) {
         unsafe { read_payload(e.as_mut_ptr(), p.ptr, ret) };
         e.submit(wakeup());
     }
-    0
 }
 
 /// sendmsg/recvmsg: peer from msg_name, payload from the first iovec.
 #[inline(always)]
-fn msg_exit(k: u32, ret: i64) -> u32 {
-    let Some((tgid, tid, p)) = take(k) else { return 0 };
+fn msg_exit(tgid: u32, tid: u32, k: u32, ret: i64) {
+    let Some(p) = take(tid, k) else { return };
     if let Some(mut e) = reserve(k, tgid, tid, p.fd, ret) {
         unsafe {
             if let Some(m) = read_msghdr(p.ptr) {
@@ -360,5 +395,4 @@ fn msg_exit(k: u32, ret: i64) -> u32 {
         }
         e.submit(wakeup());
     }
-    0
 }

@@ -41,6 +41,12 @@ pub struct CaptureSummary {
 /// A running capture; [`Capture::stop`] ends it and returns the summary.
 pub struct Capture {
     stop: Arc<AtomicBool>,
+    /// Readable once [`Capture::stop`] is called: wakes the capture thread
+    /// from its poll at once instead of at its next timeout.
+    wake: Arc<std::os::fd::OwnedFd>,
+    /// Frames read from the sockets so far (for the end of a run: whether
+    /// packets still arrive).
+    frames: Arc<std::sync::atomic::AtomicU64>,
     thread: JoinHandle<Result<CaptureSummary, TracerError>>,
     /// Sockets opened in further namespaces, for the capture thread.
     added: Sender<PacketSocket>,
@@ -67,6 +73,20 @@ impl Capture {
         )?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let frames = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        // SAFETY: plain syscall; the fd is owned below if valid.
+        let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if efd < 0 {
+            return Err(TracerError::sys(
+                "creating the capture's eventfd",
+                std::io::Error::last_os_error(),
+            ));
+        }
+        // SAFETY: `efd` is a new fd nothing else owns.
+        let wake =
+            Arc::new(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(efd) });
+        let woken = wake.clone();
+        let counter = frames.clone();
         let (added, new_socks) = std::sync::mpsc::channel();
         let first_ns = match &netns {
             Some(ns) => ns.id.clone(),
@@ -97,12 +117,14 @@ impl Capture {
                         return Err(CaptureError::Thread("the capture socket did not open").into());
                     }
                 };
-                run(sock, writer, &flag, new_socks)
+                run(sock, writer, &flag, &woken, &counter, new_socks)
             })
             .map_err(|e| TracerError::sys("starting the capture thread", e))?;
         match opened_rx.recv() {
             Ok(Ok(())) => Ok(Capture {
                 stop,
+                wake,
+                frames,
                 thread,
                 added,
                 namespaces: vec![first_ns],
@@ -146,9 +168,25 @@ impl Capture {
         Ok(())
     }
 
+    /// Frames read from the sockets so far, in every namespace.
+    pub fn frames_seen(&self) -> u64 {
+        self.frames.load(Ordering::Relaxed)
+    }
+
     /// Stops after the packets already queued on the sockets are written.
     pub fn stop(self) -> Result<CaptureSummary, TracerError> {
         self.stop.store(true, Ordering::SeqCst);
+        // An eventfd counter write (eventfd(2)); a failure only delays the
+        // stop to the poll's timeout.
+        // SAFETY: writes 8 bytes from a valid u64 to an fd we own.
+        let one = 1u64;
+        unsafe {
+            libc::write(
+                std::os::fd::AsRawFd::as_raw_fd(&*self.wake),
+                (&one as *const u64).cast(),
+                8,
+            )
+        };
         self.thread
             .join()
             .map_err(|_| TracerError::from(CaptureError::Thread("the capture thread panicked")))?
@@ -224,6 +262,8 @@ fn run(
     first: PacketSocket,
     mut writer: CaptureWriter,
     stop: &AtomicBool,
+    wake: &std::os::fd::OwnedFd,
+    frames: &std::sync::atomic::AtomicU64,
     new_socks: Receiver<PacketSocket>,
 ) -> Result<CaptureSummary, TracerError> {
     let mut socks = vec![first];
@@ -239,7 +279,7 @@ fn run(
         } else {
             POLL_INTERVAL
         };
-        let ready = socket::wait_any(&socks, timeout)?;
+        let ready = socket::wait_any(&socks, std::os::fd::AsFd::as_fd(wake), timeout)?;
         if ready.is_empty() && stopping {
             break;
         }
@@ -263,6 +303,7 @@ fn run(
             }
             read += n;
             drained &= n < BATCH;
+            frames.fetch_add(n as u64, Ordering::Relaxed);
         }
         // Flush by time, not only when idle: under a steady packet stream the
         // buffer would otherwise hold everything and a SIGKILL would lose it.

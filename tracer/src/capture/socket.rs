@@ -81,6 +81,7 @@ pub(crate) struct PacketSocket {
 /// `timeout` for any; empty on timeout.
 pub(crate) fn wait_any(
     socks: &[PacketSocket],
+    wake: std::os::fd::BorrowedFd<'_>,
     timeout: Duration,
 ) -> Result<Vec<usize>, TracerError> {
     let ms =
@@ -89,10 +90,13 @@ pub(crate) fn wait_any(
         .iter()
         .map(|s| PollFd::new(s.fd.as_fd(), PollFlags::POLLIN))
         .collect();
+    // Last, so the indexes of the sockets stay theirs; only wakes the poll.
+    fds.push(PollFd::new(wake, PollFlags::POLLIN));
     match poll(&mut fds, ms) {
         Ok(_) | Err(nix::errno::Errno::EINTR) => {}
         Err(e) => return Err(failed("poll")(e)),
     }
+    fds.pop();
     Ok(fds
         .iter()
         .enumerate()

@@ -52,7 +52,11 @@ pub fn attach(opts: AttachOptions) -> Result<i32, TracerError> {
     let owner = user::resolve(None)?.as_ref().map(user::RunAs::owner);
     let mut bundle = BundleWriter::create(&dir, owner)?;
     match trace(&opts, &target, netns, capture_ns, &mut probes, &mut bundle) {
-        Ok(code) => Ok(code),
+        Ok(code) => {
+            // The report is out: the detach must not be in the user's wait.
+            crate::record::reaper::hand_off(probes);
+            Ok(code)
+        }
         Err(e) => {
             bundle.discard();
             Err(e)

@@ -16,6 +16,7 @@ use crate::process::user::{self, RunAs};
 use crate::process::{privileges, signals, spawn};
 use crate::record::live::LiveView;
 use crate::record::probes::{Mode, Probes};
+use crate::record::reaper;
 use crate::record::session::{Session, POLL};
 use crate::{clock, meta, sudo_env};
 
@@ -63,7 +64,22 @@ fn trace(
         .map_err(|e| warnings.push(format!("stderr.log not written: {e}")))
         .ok();
     let mut tee = tee::start(log, run_as)?;
+    // The ruleset at start, taken while the probes load (nft takes 10-40 ms).
+    let firewall = std::thread::spawn(|| {
+        let mut warnings = Vec::new();
+        let ruleset = crate::firewall::snapshot(&mut warnings, None);
+        (ruleset, warnings)
+    });
     let mut probes = Probes::load(Mode::Run)?;
+    // Joined before the command is forked: a fork while `nft` is being
+    // spawned would give the gated command a copy of nft's output pipe,
+    // and the snapshot would wait for the command's exec, which waits for it.
+    let firewall = firewall.join().unwrap_or_else(|_| {
+        (
+            None,
+            vec!["no firewall ruleset recorded: its thread panicked".into()],
+        )
+    });
     // Before the ready file: a script may signal gotrace as soon as it sees it.
     signals::install();
     let stderr = tee.command_stderr().ok_or_else(|| {
@@ -81,7 +97,7 @@ fn trace(
     let clock_map = clock::sample_map();
     let start = clock::monotonic_ns();
     let subject = meta::Subject::child(&opts.argv, pid.as_raw() as u32);
-    let mut meta = meta::initial(subject, clock_map, start, opts.record.redact());
+    let mut meta = meta::initial_with(subject, clock_map, start, opts.record.redact(), firewall);
     if let Some(u) = run_as {
         (meta.uid, meta.gid) = (u.uid.as_raw(), u.gid.as_raw());
     }
@@ -106,6 +122,8 @@ fn trace(
     }
     let owner = run_as.map(|u| RunAs::owner(u).into());
     report::finish_run(bundle, &opts.record.json_output(owner), unwritten.as_ref());
+    // Last: the detach must not be in the user's wait.
+    reaper::hand_off(probes);
     Ok(code)
 }
 

@@ -25,21 +25,75 @@ pub enum BtfError {
 
 /// The byte offsets of `(struct, member)` pairs, looking inside anonymous
 /// unions and structs (`sk_buff.sk` sits in one); the BTF is read and
-/// parsed once: vmlinux's is 5 MB, and each read and parse took
-/// 15-20 ms of gotrace's start-up on a busy 2-core machine.
+/// parsed once per call: vmlinux's is 5 MB, and each read and parse took
+/// 15-20 ms of gotrace's start-up on a busy 2-core machine. Within a
+/// [`Held`] scope the file is read only once for all calls.
 pub fn member_offsets(
     path: &Path,
     wanted: &[(&str, &str)],
 ) -> Result<Vec<Result<u32, BtfError>>, BtfError> {
-    let data = std::fs::read(path).map_err(|source| BtfError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let data = read(path)?;
     let btf = Btf::parse(&data)?;
     Ok(wanted
         .iter()
         .map(|(strukt, member)| btf.member_offset(strukt, member))
         .collect())
+}
+
+/// The bytes of the files read while a [`Held`] is alive, by path.
+type Files = Vec<(std::path::PathBuf, std::sync::Arc<[u8]>)>;
+static HELD: std::sync::Mutex<Files> = std::sync::Mutex::new(Vec::new());
+static HOLDERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// While alive, [`member_offsets`] reads each file once (the kernel's BTF
+/// does not change while gotrace starts); dropping the last one frees it.
+pub struct Held(());
+
+impl Held {
+    /// Starts a scope of shared reads.
+    pub fn new() -> Held {
+        HOLDERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Held(())
+    }
+}
+
+impl Default for Held {
+    fn default() -> Held {
+        Held::new()
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if HOLDERS.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            if let Ok(mut h) = HELD.lock() {
+                h.clear();
+            }
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<std::sync::Arc<[u8]>, BtfError> {
+    let held = HOLDERS.load(std::sync::atomic::Ordering::SeqCst) > 0;
+    if held {
+        if let Ok(h) = HELD.lock() {
+            if let Some((_, data)) = h.iter().find(|(p, _)| p == path) {
+                return Ok(data.clone());
+            }
+        }
+    }
+    let data: std::sync::Arc<[u8]> = std::fs::read(path)
+        .map_err(|source| BtfError::Read {
+            path: path.display().to_string(),
+            source,
+        })?
+        .into();
+    if held {
+        if let Ok(mut h) = HELD.lock() {
+            h.push((path.to_path_buf(), data.clone()));
+        }
+    }
+    Ok(data)
 }
 
 const STRUCT: u32 = 4;
@@ -220,6 +274,32 @@ mod tests {
         out.extend(types);
         out.extend(strings);
         out
+    }
+
+    #[test]
+    fn within_a_held_scope_a_file_is_read_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("btf");
+        std::fs::write(&file, blob()).unwrap();
+        let held = Held::new();
+        assert_eq!(
+            member_offsets(&file, &[("sk_buff", "sk")]).unwrap()[0]
+                .as_ref()
+                .unwrap(),
+            &24
+        );
+        std::fs::write(&file, b"not btf").unwrap();
+        let again = member_offsets(&file, &[("sk_buff", "sk")]).unwrap();
+        assert_eq!(
+            again[0].as_ref().unwrap(),
+            &24,
+            "served from the first read"
+        );
+        drop(held);
+        assert!(matches!(
+            member_offsets(&file, &[("sk_buff", "sk")]),
+            Err(BtfError::Malformed(_))
+        ));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Recording the kernel side: loading and attaching the eBPF probes
 //! (`probes`, with the per-kernel facts of `kernel_events`, `btf` and
-//! `tracefs`), decoding their raw events into bundle events (`decode`),
+//! `tracefs`; their release without a wait, `reaper`), decoding their raw events into bundle events (`decode`),
 //! and the recording loop shared by `run` and `attach` (`session`, with the
 //! `live` view).
 
@@ -9,5 +9,6 @@ pub mod decode;
 pub mod kernel_events;
 pub mod live;
 pub mod probes;
+pub mod reaper;
 pub mod session;
 pub mod tracefs;

@@ -1,52 +1,51 @@
-//! Loading the embedded eBPF object, attaching its tracepoints, and reading
-//! its ring buffer and counters.
+//! Loading the embedded eBPF object, attaching its programs (raw
+//! tracepoints for syscalls and the process tree, classic tracepoints for
+//! the kernel evidence), and reading its ring buffer and counters.
 
 use aya::maps::{HashMap, MapData, PerCpuArray, RingBuf};
-use aya::programs::TracePoint;
+use aya::programs::{RawTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader};
 use gotrace_abi::{globals, RawEvent};
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 
 use crate::error::{EbpfError, TracerError};
 use crate::record::kernel_events::{self, Names, Tracepoint};
-use crate::record::tracefs;
+use crate::record::{btf, tracefs};
 
 /// The eBPF object compiled from ebpf/probes, embedded by build.rs
 /// (empty when the binary was built without it).
 static OBJECT: &[u8] = include_bytes!(env!("GOTRACE_EBPF_OBJ"));
 
-/// The programs every run needs: (program name in the object, tracepoint
-/// category, event). The kernel-evidence ones are in kernel_events.rs.
-const TRACEPOINTS: &[(&str, &str, &str)] = &[
-    ("sys_enter_socket", "syscalls", "sys_enter_socket"),
-    ("sys_exit_socket", "syscalls", "sys_exit_socket"),
-    ("sys_enter_connect", "syscalls", "sys_enter_connect"),
-    ("sys_exit_connect", "syscalls", "sys_exit_connect"),
-    ("sys_enter_getsockopt", "syscalls", "sys_enter_getsockopt"),
-    ("sys_exit_getsockopt", "syscalls", "sys_exit_getsockopt"),
-    ("sys_enter_sendto", "syscalls", "sys_enter_sendto"),
-    ("sys_exit_sendto", "syscalls", "sys_exit_sendto"),
-    ("sys_enter_sendmsg", "syscalls", "sys_enter_sendmsg"),
-    ("sys_exit_sendmsg", "syscalls", "sys_exit_sendmsg"),
-    ("sys_enter_sendmmsg", "syscalls", "sys_enter_sendmmsg"),
-    ("sys_exit_sendmmsg", "syscalls", "sys_exit_sendmmsg"),
-    ("sys_enter_recvfrom", "syscalls", "sys_enter_recvfrom"),
-    ("sys_exit_recvfrom", "syscalls", "sys_exit_recvfrom"),
-    ("sys_enter_recvmsg", "syscalls", "sys_enter_recvmsg"),
-    ("sys_exit_recvmsg", "syscalls", "sys_exit_recvmsg"),
-    ("sys_enter_write", "syscalls", "sys_enter_write"),
-    ("sys_exit_write", "syscalls", "sys_exit_write"),
-    ("sys_enter_read", "syscalls", "sys_enter_read"),
-    ("sys_exit_read", "syscalls", "sys_exit_read"),
-    ("sys_enter_close", "syscalls", "sys_enter_close"),
-    ("sys_exit_close", "syscalls", "sys_exit_close"),
-    ("sys_exit_setns", "syscalls", "sys_exit_setns"),
-    ("sys_exit_unshare", "syscalls", "sys_exit_unshare"),
+/// The syscall programs, on raw tracepoints: (program name in the object,
+/// `raw_syscalls` tracepoint). One program per direction dispatches on
+/// the syscall number (ebpf/probes/src/syscalls.rs).
+const RAW_SYSCALLS: &[(&str, &str)] = &[("sys_enter", "sys_enter"), ("sys_exit", "sys_exit")];
+
+/// The process-tree programs on raw tracepoints, when the kernel's BTF gives
+/// the offsets they read ([`SCHED_BTF_MEMBERS`]).
+const RAW_SCHED: &[(&str, &str)] = &[
+    ("raw_sched_process_fork", "sched_process_fork"),
+    ("raw_sched_process_exec", "sched_process_exec"),
+    ("raw_sched_process_exit", "sched_process_exit"),
+];
+
+/// The same on classic tracepoints, for a kernel without BTF.
+const CLASSIC_SCHED: &[Tracepoint] = &[
     ("sched_process_fork", "sched", "sched_process_fork"),
     ("sched_process_exec", "sched", "sched_process_exec"),
     ("sched_process_exit", "sched", "sched_process_exit"),
-    ("inet_sock_set_state", "sock", "inet_sock_set_state"),
 ];
+
+/// Members the raw sched programs read: the child's PID in
+/// `sched_process_fork(parent, child)` and the path in
+/// `sched_process_exec(p, old_pid, bprm)` (include/trace/events/sched.h).
+const SCHED_BTF_MEMBERS: [(&str, &str); 2] = [("task_struct", "pid"), ("linux_binprm", "filename")];
+
+/// A global of the object and the value to load it with.
+type Global = (&'static str, u32);
+
+/// The TCP state program, a classic tracepoint for now.
+const SET_STATE: Tracepoint = ("inet_sock_set_state", "sock", "inet_sock_set_state");
 
 /// Field offsets the `inet_sock_set_state` program reads as constants
 /// (include/trace/events/sock.h since Linux 4.16); checked against the
@@ -99,20 +98,26 @@ impl Probes {
         }
         tracefs::ensure_mounted()?;
         raise_memlock_limit();
-        let fork_child =
-            tracefs::Format::read("sched", "sched_process_fork")?.offset("child_pid")? as u32;
+        let mut warnings = Vec::new();
+        // aya's loader parses the kernel's BTF itself (EbpfLoader::new):
+        // in parallel with gotrace's own reads of it and of tracefs.
+        let aya_loader = std::thread::spawn(EbpfLoader::new);
+        let held = btf::Held::new();
+        let (raw_sched, sched_globals) = sched_setup(&mut warnings)?;
         let kernel = kernel_events::prepare();
-        let mut loader = EbpfLoader::new();
-        loader.override_global(globals::FORK_CHILD_PID_OFFSET, &fork_child, true);
+        drop(held);
         let stderr_flag = u32::from(mode == Mode::Attach);
         let netns_flag = u32::from(mode == Mode::Run);
+        let mut loader = aya_loader.join().unwrap_or_else(|_| EbpfLoader::new());
+        for (name, value) in &sched_globals {
+            loader.override_global(name, value, true);
+        }
         loader.override_global(globals::CAPTURE_STDERR, &stderr_flag, true);
         loader.override_global(globals::FOLLOW_NETNS, &netns_flag, true);
         for (name, value) in &kernel.globals {
             loader.override_global(name, value, true);
         }
         let mut ebpf = loader.load(OBJECT).map_err(EbpfError::Object)?;
-        let mut warnings = Vec::new();
         let set_state_ok = match tracefs::Format::read("sock", "inet_sock_set_state")
             .and_then(|f| f.check_layout(SET_STATE_LAYOUT))
         {
@@ -122,17 +127,30 @@ impl Probes {
                 false
             }
         };
-        let core: Vec<Tracepoint> = TRACEPOINTS
+        let mut raw: Vec<(&str, &str)> = RAW_SYSCALLS.to_vec();
+        let mut core: Vec<Tracepoint> = Vec::new();
+        if raw_sched {
+            raw.extend_from_slice(RAW_SCHED);
+        } else {
+            core.extend_from_slice(CLASSIC_SCHED);
+        }
+        if set_state_ok {
+            core.push(SET_STATE);
+        }
+        let wanted: Vec<&str> = raw
             .iter()
-            .copied()
-            .filter(|&(prog, _, _)| prog != "inet_sock_set_state" || set_state_ok)
-            .collect();
-        let wanted: Vec<&str> = core
-            .iter()
-            .chain(&kernel.programs)
-            .map(|&(prog, _, _)| prog)
+            .map(|&(prog, _)| prog)
+            .chain(
+                core.iter()
+                    .chain(&kernel.programs)
+                    .map(|&(prog, _, _)| prog),
+            )
             .collect();
         let mut loaded = load_programs(&mut ebpf, &wanted);
+        for &(prog, tp) in &raw {
+            let verified = loaded.remove(prog).unwrap_or(Ok(()));
+            verified.and_then(|()| attach_raw(&mut ebpf, prog, tp))?;
+        }
         for &(prog, category, event) in &core {
             let verified = loaded.remove(prog).unwrap_or(Ok(()));
             verified.and_then(|()| attach(&mut ebpf, prog, category, event))?;
@@ -292,15 +310,73 @@ fn load_programs<'a>(
 }
 
 fn load_one(prog: &str, p: &mut aya::programs::Program) -> Result<(), TracerError> {
-    let tp: &mut TracePoint = p.try_into().map_err(|source| EbpfError::NotTracepoint {
-        prog: prog.into(),
-        source,
-    })?;
-    Ok(tp.load().map_err(|source| EbpfError::Verifier {
+    let verdict = match p {
+        aya::programs::Program::RawTracePoint(rtp) => rtp.load(),
+        p => {
+            let tp: &mut TracePoint = p.try_into().map_err(|source| EbpfError::NotTracepoint {
+                prog: prog.into(),
+                source,
+            })?;
+            tp.load()
+        }
+    };
+    Ok(verdict.map_err(|source| EbpfError::Verifier {
         prog: prog.into(),
         log: log_tail(&format!("{source:#}"), VERIFIER_LOG_LINES),
         source,
     })?)
+}
+
+/// Whether the raw tracepoint process-tree programs can run (the kernel's
+/// BTF has the members they read) and the globals to load them with; else
+/// the globals of the classic ones, noting why in `warnings`.
+///
+/// Errors: [`TracerError::Tracefs`] / [`TracerError::TracepointFormat`]
+/// when the classic fork record cannot be read either.
+fn sched_setup(warnings: &mut Vec<String>) -> Result<(bool, Vec<Global>), TracerError> {
+    let found = btf::member_offsets(std::path::Path::new(btf::VMLINUX), &SCHED_BTF_MEMBERS)
+        .and_then(|r| r.into_iter().collect::<Result<Vec<u32>, _>>());
+    match found.as_deref() {
+        Ok(&[pid, filename]) => Ok((
+            true,
+            vec![
+                (globals::TASK_PID_OFFSET, pid),
+                (globals::BINPRM_FILENAME_OFFSET, filename),
+            ],
+        )),
+        other => {
+            let why = match other {
+                Err(e) => e.to_string(),
+                Ok(_) => "unexpected BTF answer".into(),
+            };
+            warnings.push(format!(
+                "process events on classic tracepoints (sched:*), not raw ones: {why}"
+            ));
+            let fork_child =
+                tracefs::Format::read("sched", "sched_process_fork")?.offset("child_pid")? as u32;
+            Ok((false, vec![(globals::FORK_CHILD_PID_OFFSET, fork_child)]))
+        }
+    }
+}
+
+/// Attaches raw tracepoint program `prog`, loaded by [`load_programs`], to
+/// tracepoint `tp` (BPF_RAW_TRACEPOINT_OPEN).
+fn attach_raw(ebpf: &mut Ebpf, prog: &str, tp: &str) -> Result<(), TracerError> {
+    let p: &mut RawTracePoint = ebpf
+        .program_mut(prog)
+        .ok_or_else(|| EbpfError::MissingProgram { prog: prog.into() })?
+        .try_into()
+        .map_err(|source| EbpfError::NotTracepoint {
+            prog: prog.into(),
+            source,
+        })?;
+    p.attach(tp).map_err(|source| EbpfError::Attach {
+        prog: prog.into(),
+        category: "raw_tracepoint".into(),
+        event: tp.into(),
+        source,
+    })?;
+    Ok(())
 }
 
 /// Attaches `prog`, loaded by [`load_programs`], to `category:event`.

@@ -23,9 +23,17 @@ use crate::process::tee::TeeReport;
 use crate::record::decode;
 use crate::record::probes::Probes;
 
-/// After the traced process exits, how long to keep reading events and
-/// packets (RSTs and ICMP errors for its last packets may still be in flight).
+/// After the traced process exits, how long at most to keep reading events
+/// and packets (RSTs and ICMP errors for its last packets may still be in
+/// flight).
 pub const TAIL: Duration = Duration::from_millis(200);
+/// The tail ends early once neither an event nor a packet arrived for
+/// this long: the answers to a tree's last packets come within a round
+/// trip, and waiting the whole [`TAIL`] after a quiet exit was most of
+/// gotrace's cost on a short command (issue 15).
+pub const TAIL_QUIET: Duration = Duration::from_millis(30);
+/// Poll period while in the tail.
+const TAIL_STEP: Duration = Duration::from_millis(10);
 /// Poll period of the main loops; also the flush period of events.jsonl.
 pub const POLL: Duration = Duration::from_millis(50);
 
@@ -172,8 +180,22 @@ impl<'a> Session<'a> {
     /// then holds the one from the start): the report is made from it.
     pub fn finish(mut self, exit: Option<ExitStatus>) -> Option<Meta> {
         let deadline = Instant::now() + TAIL;
+        let seen = |s: &Self| {
+            (
+                s.bundle.next_id() + s.events_lost,
+                s.capture.as_ref().map_or(0, Capture::frames_seen),
+            )
+        };
+        let mut last = seen(&self);
+        let mut quiet_since = Instant::now();
         while Instant::now() < deadline {
-            self.pump(POLL);
+            self.pump(TAIL_STEP);
+            let now = seen(&self);
+            if now != last {
+                (last, quiet_since) = (now, Instant::now());
+            } else if quiet_since.elapsed() >= TAIL_QUIET {
+                break;
+            }
         }
         let stopped = self.capture.take().map(Capture::stop);
         let cap = match stopped {

@@ -43,13 +43,16 @@ const USAGE: &str = "usage: cargo xtask bench [--runs N] [--workload NAME]... [-
   --runs N         rounds per workload (each round runs untraced, strace, gotrace);
                    default tidy-small 20, tidy-large 5, syscalls 3, packets 3
   --workload NAME  tidy-small, tidy-large, syscalls or packets (repeat or comma-separate; default all)
-  --duration SECS  length of the syscalls and packets loads (default 10)";
+  --duration SECS  length of the syscalls and packets loads (default 10)
+  --gotrace PATH   bench this gotrace binary instead of building the worktree's
+                   (to compare another build, e.g. main's, on the same machine state)";
 
 /// Parsed options.
 struct Options {
     runs: Option<usize>,
     workloads: Vec<&'static str>,
     duration: Duration,
+    gotrace: Option<PathBuf>,
 }
 
 /// The options, or None for `--help`.
@@ -58,6 +61,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
         runs: None,
         workloads: Vec::new(),
         duration: Duration::from_secs(10),
+        gotrace: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -85,6 +89,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
                     }
                 }
             }
+            "--gotrace" => opts.gotrace = Some(PathBuf::from(value()?)),
             "--duration" => {
                 let v = value()?;
                 let s: f64 = v
@@ -119,7 +124,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     setup::run()?;
     let strace = find_strace()?;
-    let gotrace = build::run()?;
+    let gotrace = match opts.gotrace.clone() {
+        Some(p) if p.is_file() => p,
+        Some(p) => return Err(format!("--gotrace {}: no such file", p.display())),
+        None => build::run()?,
+    };
     let load = build_load()?;
     let tools = Tools {
         gotrace,
@@ -158,6 +167,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     );
     println!("wall and CPU (workload) are the traced program's own, from `bench-load stopwatch` (fork to reap, wait4 rusage); CPU (tracer) is everything the run used minus that; RSS (tracer) is gotrace's VmHWM at its exit; x = median / median untraced; values are median [min-max]\n");
     print!("{}", table::render(&done));
+    println!();
+    print!("{}", table::render_whole(&done));
     println!();
     print!("{}", table::details(&done));
     println!();

@@ -152,6 +152,39 @@ pub fn render(workloads: &[Workload]) -> String {
     out
 }
 
+/// Whole runs, the wait a user feels: from spawning the mode's first
+/// process (gotrace, strace or the bare command) to reaping it; median
+/// [min-max] and the ratio and difference to the bare command.
+pub fn render_whole(workloads: &[Workload]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<11} {:<8} {:>2}  {:<25} {:>6}  {:>10}",
+        "workload", "mode", "n", "whole run s (spawn-exit)", "x", "+ms"
+    );
+    let whole = |s: &Sample| Some(secs(s.total_wall_ns));
+    for w in workloads {
+        let bare = w.stat(Mode::Untraced, whole).map(|s| s.median);
+        for mode in Mode::ALL {
+            let Some(st) = w.stat(mode, whole) else {
+                continue;
+            };
+            let extra = bare.map_or("-".into(), |b| format!("{:+.0}", (st.median - b) * 1e3));
+            let _ = writeln!(
+                out,
+                "{:<11} {:<8} {:>2}  {:<25} {:>6}  {:>10}",
+                w.name,
+                mode.name(),
+                st.n,
+                st.show(prec_for(st.median)),
+                ratio(w.ratio(mode, whole)),
+                extra
+            );
+        }
+    }
+    out
+}
+
 /// Per workload, what only gotrace runs have, and the workload's extras.
 pub fn details(workloads: &[Workload]) -> String {
     let mut out = String::new();

@@ -1,4 +1,4 @@
-//! Issue 6's targets for gotrace, each PASS or MISS with the measured
+//! Issue 6's and issue 15's targets for gotrace, each PASS or MISS with the measured
 //! figure and, for a miss, by how much. A miss never fails the bench.
 
 use std::fmt::Write as _;
@@ -8,8 +8,13 @@ use super::table::{mib, secs, Stat, Workload};
 
 /// Steady-state wall time of `go mod tidy` traced vs untraced (ratio).
 pub const MAX_WALL_RATIO: f64 = 1.05;
-/// From spawning gotrace to the command's exec, ms.
-pub const MAX_STARTUP_MS: f64 = 150.0;
+/// From spawning gotrace to the command's exec, ms (issue 15).
+pub const MAX_STARTUP_MS: f64 = 60.0;
+/// tidy-small: gotrace's whole run (spawn to exit) over the bare
+/// command's, ms (issue 15).
+pub const MAX_WHOLE_RUN_EXTRA_MS: f64 = 100.0;
+/// syscalls: the load's rate traced over untraced (issue 15 item 5).
+pub const MIN_SYSCALL_RATE_RATIO: f64 = 0.8;
 /// gotrace's own CPU, cores (CPU s / wall s of the gotrace process).
 pub const MAX_CORES: f64 = 1.0;
 /// gotrace's own peak RSS, MiB.
@@ -40,6 +45,7 @@ pub fn render(workloads: &[Workload]) -> String {
             );
         }
     }
+    whole_runs(&mut out, workloads);
     let startup = Stat::of(
         workloads
             .iter()
@@ -61,6 +67,16 @@ pub fn render(workloads: &[Workload]) -> String {
         );
     }
     for w in workloads.iter().filter(|w| w.name == "syscalls") {
+        if let Some(r) = w.ratio(Mode::Gotrace, |s| s.rate) {
+            let strace = w
+                .ratio(Mode::Strace, |s| s.rate)
+                .map_or("-".into(), |r| format!("x{r:.2}"));
+            line(
+                &mut out,
+                r >= MIN_SYSCALL_RATE_RATIO,
+                format!("syscalls: the load's rate traced x{r:.2} of untraced (median; target >= x{MIN_SYSCALL_RATE_RATIO}); strace {strace}"),
+            );
+        }
         if let Some(s) = w.stat(Mode::Gotrace, |s| s.lost_events.map(|v| v as f64)) {
             line(
                 &mut out,
@@ -139,6 +155,50 @@ pub fn render(workloads: &[Workload]) -> String {
         }
     }
     out
+}
+
+/// The whole-run lines (spawn of the mode's first process to its exit, the
+/// wait a user feels): tidy-small within [`MAX_WHOLE_RUN_EXTRA_MS`] of the
+/// bare command, tidy-large below strace.
+fn whole_runs(out: &mut String, workloads: &[Workload]) {
+    let whole = |s: &super::run::Sample| Some(secs(s.total_wall_ns) * 1e3);
+    for w in workloads.iter().filter(|w| w.name.starts_with("tidy")) {
+        let (Some(g), Some(bare)) = (w.stat(Mode::Gotrace, whole), w.stat(Mode::Untraced, whole))
+        else {
+            continue;
+        };
+        let strace = w.stat(Mode::Strace, whole);
+        let extra = g.median - bare.median;
+        let vs = strace
+            .as_ref()
+            .map_or("-".into(), |s| format!("{:.0} ms", s.median));
+        if w.name == "tidy-small" {
+            line(
+                out,
+                extra <= MAX_WHOLE_RUN_EXTRA_MS,
+                format!(
+                    "{}: whole run (spawn to exit, median) {:.0} ms, bare {:.0} ms: {extra:+.0} ms (target <= +{MAX_WHOLE_RUN_EXTRA_MS:.0} ms){}; strace {vs}",
+                    w.name,
+                    g.median,
+                    bare.median,
+                    over(extra, MAX_WHOLE_RUN_EXTRA_MS, "ms")
+                ),
+            );
+        } else if let Some(st) = strace {
+            line(
+                out,
+                g.median < st.median,
+                format!(
+                    "{}: whole run (spawn to exit, median) {:.0} ms, strace {:.0} ms, bare {:.0} ms (target: below strace){}",
+                    w.name,
+                    g.median,
+                    st.median,
+                    bare.median,
+                    over(g.median, st.median, "ms")
+                ),
+            );
+        }
+    }
 }
 
 /// `: 30 ms over` when `v` exceeds `limit`.
