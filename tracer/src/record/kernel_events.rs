@@ -11,6 +11,7 @@ use std::path::Path;
 use gotrace_abi::{globals, tcp_layout};
 
 use crate::record::btf;
+use crate::record::kallsyms::Kallsyms;
 use crate::record::tracefs::Format;
 
 /// (program name in the object, tracepoint category, event).
@@ -101,6 +102,9 @@ pub struct Names {
     pub drop_reasons: BTreeMap<u32, String>,
     /// `enum sk_rst_reason`, value -> name.
     pub rst_reasons: BTreeMap<u32, String>,
+    /// Kernel text symbols, loaded only when drops have no reason (< 5.17),
+    /// to name their `location`; empty otherwise.
+    pub symbols: Kallsyms,
 }
 
 /// What the loader needs: programs to attach, globals to set, names, warnings.
@@ -273,7 +277,12 @@ impl Setup {
                 o as u32
             }
             _ => {
-                self.warnings.push("skb:kfree_skb has no usable `reason` field on this kernel: drops are recorded without a reason".into());
+                // No reason before 5.17: the freeing function (`location`,
+                // named through /proc/kallsyms) tells a netfilter drop.
+                self.names.symbols = Kallsyms::load();
+                if self.names.symbols.name(u64::MAX).is_none() {
+                    self.warnings.push("skb:kfree_skb has no `reason` field on this kernel and /proc/kallsyms gave no symbols: a dropped packet is recorded with the address of the function that freed it, unnamed, so a local firewall drop cannot be told from other drops; the syscalls and the capture still show whether any answer came".into());
+                }
                 0
             }
         };
