@@ -280,9 +280,11 @@ impl Setup {
                 // No reason before 5.17: the freeing function (`location`,
                 // named through /proc/kallsyms) tells a netfilter drop.
                 self.names.symbols = Kallsyms::load();
-                if self.names.symbols.name(u64::MAX).is_none() {
-                    self.warnings.push("skb:kfree_skb has no `reason` field on this kernel and /proc/kallsyms gave no symbols: a dropped packet is recorded with the address of the function that freed it, unnamed, so a local firewall drop cannot be told from other drops; the syscalls and the capture still show whether any answer came".into());
-                }
+                self.warnings.push(if self.names.symbols.name(u64::MAX).is_none() {
+                    "packet drops have no reason on this kernel (before 5.17) and /proc/kallsyms gave no symbols: a local firewall drop cannot be told from other drops; the syscalls and the capture still show whether any answer came".into()
+                } else {
+                    "packet drops have no reason on this kernel (before 5.17): a local firewall drop is still told by the function that freed the packet (nf_hook_slow), but other drop causes, such as a neighbour that never answered (NEIGH_FAILED), cannot be decided".into()
+                });
                 0
             }
         };
