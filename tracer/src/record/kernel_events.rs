@@ -232,6 +232,20 @@ impl Setup {
         }
     }
 
+    /// NEIGH_FAILED (5.18+) is the only sign that a packet died waiting for
+    /// a neighbour (ARP / neighbour discovery) that never answered: older
+    /// kernels drop such packets without saying so.
+    fn neighbour_reason(&mut self) {
+        if !self
+            .names
+            .drop_reasons
+            .values()
+            .any(|n| n == "NEIGH_FAILED")
+        {
+            self.warnings.push("this kernel's drop reasons have no NEIGH_FAILED: a dial to a neighbour that never answered ARP cannot be told from other unanswered dials; local firewall drops (NETFILTER_DROP) are still told".into());
+        }
+    }
+
     /// The format of `category:event` if its layout is `expected`; else a
     /// warning that `what` are disabled.
     fn checked(
@@ -269,7 +283,10 @@ impl Setup {
         let reason = match f.offset("reason") {
             Ok(o) if o <= MAX_RECORD_OFFSET => {
                 match f.symbolic("reason") {
-                    Ok(t) => self.names.drop_reasons = t,
+                    Ok(t) => {
+                        self.names.drop_reasons = t;
+                        self.neighbour_reason();
+                    }
                     Err(e) => self
                         .warnings
                         .push(format!("{e}: drop reasons are recorded as numbers only")),
@@ -440,6 +457,37 @@ mod tests {
             s.names.drop_reasons.get(&12).map(String::as_str),
             Some("NETFILTER_DROP")
         );
+    }
+
+    #[test]
+    fn a_kernel_without_neigh_failed_says_what_it_cannot_tell() {
+        let mut s = Setup::default();
+        s.kfree_skb(
+            &format(
+                "skb/kfree_skb",
+                include_str!("../../testdata/kfree_skb-5.15.format"),
+            ),
+            Ok(24),
+        );
+        assert_eq!(
+            s.names.drop_reasons.get(&6).map(String::as_str),
+            Some("NETFILTER_DROP")
+        );
+        assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+        assert!(
+            s.warnings[0].contains("no NEIGH_FAILED"),
+            "{:?}",
+            s.warnings
+        );
+        let mut s = Setup::default();
+        s.kfree_skb(
+            &format(
+                "skb/kfree_skb",
+                include_str!("../../testdata/kfree_skb-6.6.format"),
+            ),
+            Ok(24),
+        );
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
     }
 
     #[test]
