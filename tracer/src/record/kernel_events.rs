@@ -232,7 +232,7 @@ impl Setup {
         }
     }
 
-    /// NEIGH_FAILED (5.18+) is the only sign that a packet died waiting for
+    /// NEIGH_FAILED (after 5.15; 6.1 has it) is the only sign that a packet died waiting for
     /// a neighbour (ARP / neighbour discovery) that never answered: older
     /// kernels drop such packets without saying so.
     fn neighbour_reason(&mut self) {
