@@ -64,7 +64,7 @@ pub const ALL: &[Kernel] = &[
     },
     Kernel {
         id: "6.12",
-        who: "Debian 12 backports, 6.12 LTS",
+        who: "6.12 LTS, as Debian 12 ships it",
         source: Source::Debian {
             suite: "bookworm",
             abi: "6.12.118+deb12-amd64",
