@@ -199,6 +199,7 @@ pub fn describe_on(ev: &Event, conn: Conn<'_>) -> Option<String> {
         Op::SkbDrop {
             reason,
             reason_name,
+            location_name,
             ..
         } => {
             let name = reason_name
@@ -207,7 +208,11 @@ pub fn describe_on(ev: &Event, conn: Conn<'_>) -> Option<String> {
             if BENIGN_DROPS.contains(&name.as_str()) {
                 return None;
             }
-            format!("kernel drops packet: {name}")
+            match location_name {
+                // Kernels without reasons: the freeing function speaks.
+                Some(at) if reason_name.is_none() => format!("kernel drops packet in {at}"),
+                _ => format!("kernel drops packet: {name}"),
+            }
         }
     };
     Some(line)
@@ -596,6 +601,7 @@ mod tests {
             reason,
             reason_name: name.map(str::to_string),
             location: "0xffffffff81000000".into(),
+            location_name: None,
             protocol: 0x0800,
         };
         assert_eq!(

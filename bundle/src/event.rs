@@ -138,11 +138,16 @@ pub enum Op {
     /// kernel (`reason_name` resolved through its format file, also kept in
     /// [`crate::Meta::drop_reasons`]); `location` the freeing kernel
     /// function's address (hex); `protocol` the skb's ethertype (0x0800 IPv4).
+    /// `location_name`: that address as `symbol+0xoff` from the recording
+    /// kernel's /proc/kallsyms, kept where `reason` is absent (before Linux
+    /// 5.17), since the function is then the only sign of who dropped it.
     SkbDrop {
         sock: Option<String>,
         reason: u32,
         reason_name: Option<String>,
         location: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        location_name: Option<String>,
         protocol: u16,
     },
 }

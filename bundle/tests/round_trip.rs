@@ -164,6 +164,7 @@ fn every_op() -> Vec<Op> {
             reason: 12,
             reason_name: Some("NETFILTER_DROP".into()),
             location: "ffffffff81a0b0c0".into(),
+            location_name: None,
             protocol: 0x0800,
         },
     ]

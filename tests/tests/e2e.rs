@@ -222,8 +222,16 @@ fn timestamps_agree(t: &support::Traced) {
         .expect("meta.clock.realtime_minus_monotonic_ns");
     let event_ns = i128::from(event["ts_ns"].as_u64().expect("ts_ns")) + i128::from(offset);
     let diff_ms = (packet_ns - event_ns).abs() as f64 / 1e6;
+    // In an emulated guest (`cargo xtask test --kernel`, qemu TCG) the
+    // kernel takes tens of ms from connect(2) to the packet socket: the
+    // matrix widens the bound with GOTRACE_E2E_TIME_SLACK_MS; a wrong clock
+    // offset is still seconds off.
+    let bound_ms = std::env::var("GOTRACE_E2E_TIME_SLACK_MS")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(5.0);
     assert!(
-        diff_ms <= 5.0,
+        diff_ms <= bound_ms,
         "first SYN at {packet_ns} ns vs event #{} at {event_ns} ns: {diff_ms:.3} ms apart",
         event["id"]
     );

@@ -8,6 +8,7 @@ mod demo;
 mod ebpf;
 mod fixtures;
 mod fuzz;
+mod kernels;
 mod setup;
 mod test;
 mod util;
@@ -25,6 +26,11 @@ commands:
                    plus the e2e tests of gotrace-e2e, which need root and which a plain
                    `cargo test` leaves out; then a fuzz smoke run (20 s per target;
                    GOTRACE_FUZZ_SECONDS=N changes it, 0 skips); root
+  test --kernel VERSION[,VERSION...]|all [--scenarios NAME[,NAME...]|smoke]
+                   the e2e tests (or those whose names contain a NAME; smoke: CI's subset) in
+                   other kernels booted with virtme-ng (TCG): 5.10 5.15 6.1 6.6 6.12 host; installs
+                   qemu and virtme-ng, downloads Debian kernels into target/kernels; prints a
+                   kernel x test table with verdicts and warnings; root
   fuzz [TARGET...] [--seconds N] [--jobs N]
                    cargo-fuzz (nightly) over the analyzer's parsers, N s per target (default 600),
                    N targets at once (default 1); targets: capture_reader bundle_reader bundle_dir dns tls http
@@ -41,6 +47,7 @@ fn main() -> ExitCode {
         Some("build-ebpf") => ebpf::run().map(|_| ()),
         Some("build") => build::run().map(|_| ()),
         Some("demo") => demo::run(),
+        Some("test") if kernels::wanted(&args[1..]) => kernels::run(&args[1..]),
         Some("test") => test::run(&args[1..]),
         Some("record-fixtures") => fixtures::run(&args[1..]),
         Some("bench-capture") => bench_capture::run(&args[1..]),

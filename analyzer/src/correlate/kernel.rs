@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{Attempt, EventFact, Source, Step};
+use super::{drop_location, Attempt, EventFact, Source, Step};
 use crate::clock::Clock;
 use crate::proto::errno;
 use gotrace_bundle::{Event, Op, TcpState};
@@ -127,16 +127,19 @@ fn fact<T>(ev: &Event, value: T) -> EventFact<T> {
 }
 
 /// The name of a `kfree_skb` reason: the event's own, else the bundle's
-/// table, else `reason N`.
+/// table, else what its freeing function implies (kernels without
+/// reasons: [`drop_location`]), else `reason N`.
 fn drop_name(op: &Op, table: &BTreeMap<u32, String>) -> String {
     match op {
         Op::SkbDrop {
             reason,
             reason_name,
+            location_name,
             ..
         } => reason_name
             .clone()
             .or_else(|| table.get(reason).cloned())
+            .or_else(|| location_name.as_deref().and_then(drop_location::describe))
             .unwrap_or_else(|| format!("reason {reason}")),
         _ => String::new(),
     }
@@ -241,6 +244,7 @@ mod tests {
             reason,
             reason_name: name.map(str::to_string),
             location: "0xffffffff81000000".into(),
+            location_name: None,
             protocol: 0x0800,
         }
     }

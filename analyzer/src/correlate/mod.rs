@@ -12,6 +12,7 @@
 //! trace started: `preexisting` seeds one attempt for each from meta.json's
 //! snapshot, and the same passes continue it.
 
+mod drop_location;
 mod events;
 mod kernel;
 mod order;

@@ -361,6 +361,7 @@ pub(crate) fn skb_drop(reason: u32, name: &str) -> Op {
         reason,
         reason_name: Some(name.into()),
         location: "0xffffffff81a00000".into(),
+        location_name: None,
         protocol: 0x0800,
     }
 }

@@ -181,6 +181,12 @@ pub mod globals {
     /// Offset of `err` in `tcp:tcp_retransmit_skb` (76 on 6.18); 0 when the
     /// kernel's record has no such field (then TCP_RETRANSMIT's `ret` is 0).
     pub const RETRANSMIT_ERR_OFFSET: &str = "RETRANSMIT_ERR_OFFSET";
+    /// Record layout of `tcp:tcp_retransmit_skb`: [`super::tcp_layout`].
+    pub const RETRANSMIT_LAYOUT: &str = "RETRANSMIT_LAYOUT";
+    /// Record layout of `tcp:tcp_receive_reset`: [`super::tcp_layout`].
+    pub const RECEIVE_RESET_LAYOUT: &str = "RECEIVE_RESET_LAYOUT";
+    /// Record layout of `tcp:tcp_send_reset`: [`super::tcp_layout`].
+    pub const SEND_RESET_LAYOUT: &str = "SEND_RESET_LAYOUT";
     /// Offset of `protocol` in `skb:kfree_skb` (32 on 6.18, 24 before `rx_sk`).
     pub const KFREE_SKB_PROTOCOL_OFFSET: &str = "KFREE_SKB_PROTOCOL_OFFSET";
     /// Offset of `reason` in `skb:kfree_skb` (36 on 6.18); 0 when absent (< 5.17).
@@ -201,6 +207,21 @@ pub mod globals {
     pub const FOLLOW_NETNS: &str = "FOLLOW_NETNS";
     /// Non-zero: emit [`super::kind::STDERR_WRITE`] chunks (attach mode).
     pub const CAPTURE_STDERR: &str = "CAPTURE_STDERR";
+}
+
+/// The record layouts of the TCP tracepoints (include/trace/events/tcp.h),
+/// told apart by the tracer from each kernel's format file.
+pub mod tcp_layout {
+    /// The 5-tuple with `family` (sport, dport, family, saddr, daddr,
+    /// saddr_v6, daddr_v6), measured on 5.15, 6.1, 6.6, 6.12 and 6.18;
+    /// `tcp_send_reset` has it (as `tcp_event_sk_skb`) until 6.9.
+    pub const FAMILY: u32 = 0;
+    /// The same without `family` (5.10, measured): a socket is IPv4
+    /// when daddr_v6 holds a v4-mapped address (TP_STORE_V4MAPPED).
+    pub const NO_FAMILY: u32 = 1;
+    /// `tcp_send_reset` since Linux 6.10: `state`, `reason`, then both ends
+    /// as `struct sockaddr_in6`-sized blobs.
+    pub const SOCKADDR: u32 = 2;
 }
 
 /// Key of the `PRESOCKS` map: TCP sockets that were open before an attach,

@@ -6,10 +6,12 @@
 //! `TCPSOCKS` (filled by `inet_sock_set_state` at SYN_SENT), not the current
 //! task. Layouts: include/trace/events/tcp.h; the fixed offsets below are
 //! checked against the running kernel's format files before attaching, and
-//! `err` (only on recent kernels) comes from the tracer as a global.
+//! `err` (only on recent kernels) and each record's layout
+//! ([`gotrace_abi::tcp_layout`]: with or without `family`, or the sockaddr
+//! blobs of tcp_send_reset since 6.10) come from the tracer as globals.
 
 use aya_ebpf::{macros::tracepoint, maps::ring_buf::RingBufEntry, programs::TracePointContext, Global};
-use gotrace_abi::{kind, tcp_state, RawEvent, AF_INET, AF_INET6};
+use gotrace_abi::{kind, tcp_layout, tcp_state, RawEvent, AF_INET, AF_INET6};
 
 use crate::maps::{current, is_traced, owner_of, reserve, wakeup, TCPSOCKS};
 
@@ -18,6 +20,47 @@ const TCP_CLOSE: u32 = tcp_state::CLOSE as u32;
 /// Offset of `err` in tcp_retransmit_skb; 0 = the kernel has no such field.
 #[no_mangle]
 static RETRANSMIT_ERR_OFFSET: Global<u32> = Global::new(76);
+/// Each program's record layout, a [`tcp_layout`] value.
+#[no_mangle]
+static RETRANSMIT_LAYOUT: Global<u32> = Global::new(tcp_layout::FAMILY);
+#[no_mangle]
+static RECEIVE_RESET_LAYOUT: Global<u32> = Global::new(tcp_layout::FAMILY);
+#[no_mangle]
+static SEND_RESET_LAYOUT: Global<u32> = Global::new(tcp_layout::SOCKADDR);
+
+/// Where the 5-tuple of a `tcp_event_sk*` record starts and whether it
+/// carries `family` ([`tcp_layout::FAMILY`]) or not ([`tcp_layout::NO_FAMILY`]).
+#[derive(Clone, Copy)]
+struct Tuple {
+    base: usize,
+    family: bool,
+}
+
+impl Tuple {
+    #[inline(always)]
+    fn new(base: usize, layout: u32) -> Tuple {
+        Tuple { base, family: layout != tcp_layout::NO_FAMILY }
+    }
+
+    /// The socket's family: the field, or (without it) AF_INET when
+    /// daddr_v6 is v4-mapped, as TP_STORE_V4MAPPED fills it for IPv4.
+    #[inline(always)]
+    fn family(&self, ctx: &TracePointContext) -> u16 {
+        if self.family {
+            return unsafe { ctx.read_at(self.base + 4).unwrap_or(0) };
+        }
+        let head: [u8; 12] = unsafe { ctx.read_at(self.base + 28).unwrap_or([0; 12]) };
+        let mapped = head[..10].iter().all(|&b| b == 0) && head[10] == 0xff && head[11] == 0xff;
+        if mapped { AF_INET } else { AF_INET6 }
+    }
+
+    /// Offsets of (saddr, daddr, saddr_v6, daddr_v6).
+    #[inline(always)]
+    fn addrs(&self) -> (usize, usize, usize, usize) {
+        let b = if self.family { self.base + 6 } else { self.base + 4 };
+        (b, b + 4, b + 8, b + 24)
+    }
+}
 
 /// Reserves a `k` event for the socket at record offset `sk_off` if it is
 /// one of the tree's: `tgid` its owner, `cookie` the socket. In softirq the
@@ -33,15 +76,15 @@ fn reserve_for(
     k: u32,
     ret: i64,
     closing: bool,
-    tuple: Option<usize>,
+    tuple: Option<Tuple>,
 ) -> Option<RingBufEntry<RawEvent>> {
     let sk: u64 = unsafe { ctx.read_at(sk_off).ok()? };
     let (tgid, tid) = current();
     let known = match tuple {
-        Some(b) => unsafe {
-            let family: u16 = ctx.read_at(b + 4).ok()?;
-            let raddr4: [u8; 4] = ctx.read_at(if family == AF_INET { b + 10 } else { b + 42 }).ok()?;
-            owner_of(sk, ctx.read_at(b).ok()?, ctx.read_at(b + 2).ok()?, raddr4)
+        Some(t) => unsafe {
+            let (_, daddr, _, daddr_v6) = t.addrs();
+            let raddr4: [u8; 4] = ctx.read_at(if t.family(ctx) == AF_INET { daddr } else { daddr_v6 + 12 }).ok()?;
+            owner_of(sk, ctx.read_at(t.base).ok()?, ctx.read_at(t.base + 2).ok()?, raddr4)
         },
         None => unsafe { TCPSOCKS.get(&sk) }.copied(),
     };
@@ -55,22 +98,23 @@ fn reserve_for(
     Some(e)
 }
 
-/// Fills family and both ends from the `tcp_event_sk*` 5-tuple fields that
-/// start at `base` (sport, dport, family, saddr, daddr, saddr_v6, daddr_v6).
+/// Fills family and both ends from the `tcp_event_sk*` 5-tuple `t`
+/// (sport, dport, [family,] saddr, daddr, saddr_v6, daddr_v6).
 #[inline(always)]
-unsafe fn five_tuple(ctx: &TracePointContext, p: *mut RawEvent, base: usize) {
-    (*p).lport = ctx.read_at(base).unwrap_or(0);
-    (*p).port = ctx.read_at(base + 2).unwrap_or(0);
-    let family: u16 = ctx.read_at(base + 4).unwrap_or(0);
+unsafe fn five_tuple(ctx: &TracePointContext, p: *mut RawEvent, t: Tuple) {
+    (*p).lport = ctx.read_at(t.base).unwrap_or(0);
+    (*p).port = ctx.read_at(t.base + 2).unwrap_or(0);
+    let family = t.family(ctx);
     (*p).family = family;
+    let (saddr, daddr, saddr_v6, daddr_v6) = t.addrs();
     if family == AF_INET {
-        let s: [u8; 4] = ctx.read_at(base + 6).unwrap_or([0; 4]);
-        let d: [u8; 4] = ctx.read_at(base + 10).unwrap_or([0; 4]);
+        let s: [u8; 4] = ctx.read_at(saddr).unwrap_or([0; 4]);
+        let d: [u8; 4] = ctx.read_at(daddr).unwrap_or([0; 4]);
         (*p).laddr = [s[0], s[1], s[2], s[3], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
         (*p).addr = [d[0], d[1], d[2], d[3], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
     } else {
-        (*p).laddr = ctx.read_at(base + 14).unwrap_or([0; 16]);
-        (*p).addr = ctx.read_at(base + 30).unwrap_or([0; 16]);
+        (*p).laddr = ctx.read_at(saddr_v6).unwrap_or([0; 16]);
+        (*p).addr = ctx.read_at(daddr_v6).unwrap_or([0; 16]);
     }
 }
 
@@ -78,11 +122,12 @@ unsafe fn five_tuple(ctx: &TracePointContext, p: *mut RawEvent, base: usize) {
 pub fn tcp_retransmit_skb(ctx: TracePointContext) -> u32 {
     let off = RETRANSMIT_ERR_OFFSET.load() as usize;
     let err: i32 = if off == 0 { 0 } else { unsafe { ctx.read_at(off & 0xff).unwrap_or(0) } };
-    let Some(mut e) = reserve_for(&ctx, 16, kind::TCP_RETRANSMIT, err as i64, false, Some(28)) else { return 0 };
+    let t = Tuple::new(28, RETRANSMIT_LAYOUT.load());
+    let Some(mut e) = reserve_for(&ctx, 16, kind::TCP_RETRANSMIT, err as i64, false, Some(t)) else { return 0 };
     unsafe {
         let p = e.as_mut_ptr();
         (*p).arg = ctx.read_at::<i32>(24).unwrap_or(0) as u32 as u64;
-        five_tuple(&ctx, p, 28);
+        five_tuple(&ctx, p, t);
     }
     e.submit(wakeup());
     0
@@ -90,8 +135,9 @@ pub fn tcp_retransmit_skb(ctx: TracePointContext) -> u32 {
 
 #[tracepoint]
 pub fn tcp_receive_reset(ctx: TracePointContext) -> u32 {
-    let Some(mut e) = reserve_for(&ctx, 8, kind::TCP_RECEIVE_RESET, 0, false, Some(16)) else { return 0 };
-    unsafe { five_tuple(&ctx, e.as_mut_ptr(), 16) };
+    let t = Tuple::new(16, RECEIVE_RESET_LAYOUT.load());
+    let Some(mut e) = reserve_for(&ctx, 8, kind::TCP_RECEIVE_RESET, 0, false, Some(t)) else { return 0 };
+    unsafe { five_tuple(&ctx, e.as_mut_ptr(), t) };
     e.submit(wakeup());
     0
 }
@@ -103,6 +149,17 @@ pub fn tcp_send_reset(ctx: TracePointContext) -> u32 {
     // TCPSOCKS (tcp.rs), before they send their RST (__tcp_close(),
     // tcp_disconnect()), in the closing task: accept it from a traced one.
     let Some(mut e) = reserve_for(&ctx, 16, kind::TCP_SEND_RESET, 0, state == TCP_CLOSE, None) else { return 0 };
+    let layout = SEND_RESET_LAYOUT.load();
+    if layout != tcp_layout::SOCKADDR {
+        // Before 6.10: `tcp_event_sk_skb`, as tcp_retransmit_skb, no reason.
+        unsafe {
+            let p = e.as_mut_ptr();
+            (*p).arg = state as u64;
+            five_tuple(&ctx, p, Tuple::new(28, layout));
+        }
+        e.submit(wakeup());
+        return 0;
+    }
     unsafe {
         let p = e.as_mut_ptr();
         let reason: u32 = ctx.read_at(28).unwrap_or(0);

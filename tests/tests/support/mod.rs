@@ -172,6 +172,7 @@ pub fn trace(name: &str) -> Traced {
     );
     let verdict = bundle::verdict_from_stdout(&stdout)
         .unwrap_or_else(|| panic!("no verdict JSON on stdout\n{context}"));
+    save_result(&bundle, &verdict);
     // gotrace exits with go's status and passes go's stderr through.
     assert_go_outcome(&scenario, output.status.code(), &stderr, &context);
     let capture = bundle.join("capture.pcapng");
@@ -220,4 +221,18 @@ pub fn cited_matching(t: &Traced, filter: &str) -> Vec<u64> {
         .filter_map(|f| f.first()?.parse::<u64>().ok())
         .filter(|n| cited.contains(n))
         .collect()
+}
+
+/// With `GOTRACE_E2E_RESULTS=DIR` (set per test by `cargo xtask test
+/// --kernel`), copies the verdict and the bundle's meta.json (its
+/// `warnings`, `kernel_release`) into DIR before any assertion, so the
+/// kernel matrix shows what each kernel concluded even when a check fails.
+fn save_result(bundle: &Path, verdict: &Value) {
+    let Some(dir) = std::env::var_os("GOTRACE_E2E_RESULTS") else {
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).expect("creating GOTRACE_E2E_RESULTS");
+    std::fs::write(dir.join("verdict.json"), verdict.to_string()).expect("saving the verdict");
+    std::fs::copy(bundle.join("meta.json"), dir.join("meta.json")).expect("saving meta.json");
 }

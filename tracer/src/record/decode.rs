@@ -101,6 +101,7 @@ pub fn decode(raw: &RawEvent, id: u64, names: &Names) -> Option<Event> {
                 reason,
                 reason_name: names.drop_reasons.get(&reason).cloned(),
                 location: hex(raw.arg),
+                location_name: names.symbols.name(raw.arg),
                 protocol: (raw.ret >> 32) as u16,
             }
         }
@@ -410,6 +411,7 @@ mod tests {
             reason_name,
             location,
             protocol,
+            ..
         } = decode(&r, 1, &names).unwrap().op
         else {
             panic!()
