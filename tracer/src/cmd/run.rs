@@ -24,8 +24,8 @@ use crate::{clock, meta, sudo_env};
 pub struct RunOptions {
     /// The command and its arguments.
     pub argv: Vec<String>,
-    /// Bundle, report and live view; the ready file is created just before
-    /// the command starts.
+    /// Bundle, report and live view; the ready file is created once the
+    /// command has exec'd.
     pub record: RecordOptions,
     /// `--user`: who the command runs as (default: the sudo invoker, else
     /// gotrace's own user; see `user`).
@@ -105,9 +105,12 @@ fn trace(
     meta.warnings.extend(sudo_warning.clone());
     meta.drop_reasons = probes.names.drop_reasons.clone();
     bundle.write_meta(&meta)?;
+    let pid = child.release()?;
+    // Only once the command has exec'd: before that it is gotrace's gated
+    // child (killed with gotrace, PR_SET_PDEATHSIG), so a script that sees
+    // the file and kills gotrace must find the command running on.
     opts.record
         .write_ready_file(pid.as_raw() as u32, bundle.owner())?;
-    let pid = child.release()?;
     let live = opts
         .record
         .live
