@@ -90,6 +90,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
                         .map(|_| report::Cell {
                             rc: None,
                             verdict: None,
+                            retried: None,
                         })
                         .collect();
                     cols.push(col);
@@ -132,8 +133,16 @@ pub fn run(args: &[String]) -> Result<(), String> {
         .flat_map(|c| &c.cells)
         .filter(|c| c.passed())
         .count();
+    let second = cols
+        .iter()
+        .flat_map(|c| &c.cells)
+        .filter(|c| c.passed() && c.retried.is_some())
+        .count();
     // The plain closing line CI reads (`N passed, N failed`).
-    println!("kernel matrix: {passed} passed, {} failed", total - passed);
+    println!(
+        "kernel matrix: {passed} passed ({second} of them on a second run), {} failed",
+        total - passed
+    );
     if passed == total {
         Ok(())
     } else {

@@ -17,6 +17,9 @@ pub struct Cell {
     pub rc: Option<i32>,
     /// `layer/cause` (or `layer` when the cause is null) of the verdict.
     pub verdict: Option<String>,
+    /// The first run's exit status when it failed and the test was run a
+    /// second time (the cell then shows the second run).
+    pub retried: Option<i32>,
 }
 
 impl Cell {
@@ -31,10 +34,14 @@ impl Cell {
             Some(_) => "FAIL",
             None => "NOT RUN",
         };
-        match &self.verdict {
+        let text = match &self.verdict {
             Some(v) => format!("{outcome} {v}"),
             None if self.rc == Some(0) => outcome.to_string(),
             None => format!("{outcome} (no verdict)"),
+        };
+        match self.retried {
+            Some(rc) => format!("{text} (2nd run; the 1st exited {rc}: log.1)"),
+            None => text,
         }
     }
 }
@@ -62,9 +69,12 @@ pub fn read(id: &str, dir: &Path, tests: &[Test]) -> Column {
         .map(|s| s.trim().to_string());
     for t in tests {
         let d = test_dir(dir, &t.name);
-        let rc = std::fs::read_to_string(d.join("rc"))
-            .ok()
-            .and_then(|s| s.trim().parse().ok());
+        let status = |f: &str| {
+            std::fs::read_to_string(d.join(f))
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+        };
+        let (rc, retried) = (status("rc"), status("retried"));
         let json = |f: &str| {
             std::fs::read(d.join(f))
                 .ok()
@@ -81,7 +91,11 @@ pub fn read(id: &str, dir: &Path, tests: &[Test]) -> Column {
                 }
             }
         }
-        col.cells.push(Cell { rc, verdict });
+        col.cells.push(Cell {
+            rc,
+            verdict,
+            retried,
+        });
     }
     col
 }
@@ -138,6 +152,7 @@ mod tests {
             Cell {
                 rc,
                 verdict: v.map(String::from),
+                retried: None,
             }
             .text()
         };
@@ -148,6 +163,15 @@ mod tests {
         );
         assert_eq!(c(Some(124), None), "TIMEOUT (no verdict)");
         assert_eq!(c(None, None), "NOT RUN (no verdict)");
+        let second = Cell {
+            rc: Some(0),
+            verdict: Some("none".into()),
+            retried: Some(101),
+        };
+        assert_eq!(
+            second.text(),
+            "ok none (2nd run; the 1st exited 101: log.1)"
+        );
     }
 
     #[test]
@@ -173,7 +197,8 @@ mod tests {
             col.cells,
             [Cell {
                 rc: Some(101),
-                verdict: Some("network".into())
+                verdict: Some("network".into()),
+                retried: None,
             }]
         );
         assert!(col.warnings.contains("w1"));
