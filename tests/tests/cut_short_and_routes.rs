@@ -11,33 +11,7 @@
 mod support;
 
 use serde_json::Value;
-use support::{bundle, tshark, Traced};
-
-/// The events the verdict cites, from events.jsonl.
-fn cited_events(t: &Traced) -> Vec<Value> {
-    let events = bundle::events(&t.bundle);
-    bundle::cited(&t.verdict, "event")
-        .into_iter()
-        .map(|id| {
-            events
-                .iter()
-                .find(|e| e["id"] == id)
-                .cloned()
-                .unwrap_or_else(|| panic!("cited event #{id} is not in events.jsonl"))
-        })
-        .collect()
-}
-
-/// `tshark` fields of the cited packets that match `filter`.
-fn cited_matching(t: &Traced, filter: &str) -> Vec<u64> {
-    let capture = t.bundle.join("capture.pcapng");
-    let cited = bundle::cited(&t.verdict, "packet");
-    tshark::fields(&capture, filter, &["frame.number"])
-        .iter()
-        .filter_map(|f| f.first()?.parse::<u64>().ok())
-        .filter(|n| cited.contains(n))
-        .collect()
-}
+use support::{bundle, cited_events, cited_matching, tshark, Traced};
 
 /// A route refusal: the one cited event is connect() = -errno to the
 /// scenario's peer, no packet is cited and none went to the peer.
