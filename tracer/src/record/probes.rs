@@ -359,10 +359,13 @@ fn sched_setup(warnings: &mut Vec<String>) -> Result<(bool, Vec<Global>), Tracer
     }
 }
 
-/// Attaches raw tracepoint program `prog`, loaded by [`load_programs`], to
-/// tracepoint `tp` (BPF_RAW_TRACEPOINT_OPEN).
-fn attach_raw(ebpf: &mut Ebpf, prog: &str, tp: &str) -> Result<(), TracerError> {
-    let p: &mut RawTracePoint = ebpf
+/// Program `prog` of the loaded object as kind `P` (a [`TracePoint`] or
+/// [`RawTracePoint`]).
+fn program<'a, P>(ebpf: &'a mut Ebpf, prog: &str) -> Result<&'a mut P, TracerError>
+where
+    &'a mut P: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
+{
+    let p: &mut P = ebpf
         .program_mut(prog)
         .ok_or_else(|| EbpfError::MissingProgram { prog: prog.into() })?
         .try_into()
@@ -370,6 +373,13 @@ fn attach_raw(ebpf: &mut Ebpf, prog: &str, tp: &str) -> Result<(), TracerError> 
             prog: prog.into(),
             source,
         })?;
+    Ok(p)
+}
+
+/// Attaches raw tracepoint program `prog`, loaded by [`load_programs`], to
+/// tracepoint `tp` (BPF_RAW_TRACEPOINT_OPEN).
+fn attach_raw(ebpf: &mut Ebpf, prog: &str, tp: &str) -> Result<(), TracerError> {
+    let p: &mut RawTracePoint = program(ebpf, prog)?;
     p.attach(tp).map_err(|source| EbpfError::Attach {
         prog: prog.into(),
         category: "raw_tracepoint".into(),
@@ -381,14 +391,7 @@ fn attach_raw(ebpf: &mut Ebpf, prog: &str, tp: &str) -> Result<(), TracerError> 
 
 /// Attaches `prog`, loaded by [`load_programs`], to `category:event`.
 fn attach(ebpf: &mut Ebpf, prog: &str, category: &str, event: &str) -> Result<(), TracerError> {
-    let p: &mut TracePoint = ebpf
-        .program_mut(prog)
-        .ok_or_else(|| EbpfError::MissingProgram { prog: prog.into() })?
-        .try_into()
-        .map_err(|source| EbpfError::NotTracepoint {
-            prog: prog.into(),
-            source,
-        })?;
+    let p: &mut TracePoint = program(ebpf, prog)?;
     p.attach(category, event)
         .map_err(|source| EbpfError::Attach {
             prog: prog.into(),
