@@ -205,15 +205,9 @@ impl EventFacts {
                 Op::Exec { filename } => {
                     f.exe.insert(ev.tgid, filename.clone());
                 }
-                Op::TcpSendReset {
-                    reason,
-                    reason_name,
-                    ..
-                } => {
-                    let name = reason_name
-                        .clone()
-                        .unwrap_or_else(|| format!("reason {reason}"));
-                    f.reset_reasons.insert(ev.id, name);
+                op @ Op::TcpSendReset { .. } => {
+                    f.reset_reasons
+                        .insert(ev.id, op.reset_reason().unwrap_or_default());
                 }
                 _ => {}
             }

@@ -186,15 +186,11 @@ pub fn describe_on(ev: &Event, conn: Conn<'_>) -> Option<String> {
             format!("kernel retransmits {what} {local} > {peer}{result}")
         }
         Op::TcpReceiveReset { local, peer, .. } => format!("kernel accepts RST {peer} > {local}"),
-        Op::TcpSendReset {
-            reason,
-            reason_name,
-            ..
-        } => {
-            let why = reason_name
-                .clone()
-                .unwrap_or_else(|| format!("reason {reason}"));
-            format!("kernel sends RST ({why})")
+        op @ Op::TcpSendReset { .. } => {
+            format!(
+                "kernel sends RST ({})",
+                op.reset_reason().unwrap_or_default()
+            )
         }
         Op::SkbDrop {
             reason,

@@ -185,6 +185,25 @@ pub enum Dir {
 }
 
 impl Op {
+    /// A `tcp_send_reset` event's `enum sk_rst_reason` as the tracing
+    /// kernel's format file named it (`NOT_SPECIFIED`), else `reason N`
+    /// (kernels before 6.10 have no reason field: 0); `None` for every
+    /// other kind.
+    pub fn reset_reason(&self) -> Option<String> {
+        match self {
+            Op::TcpSendReset {
+                reason,
+                reason_name,
+                ..
+            } => Some(
+                reason_name
+                    .clone()
+                    .unwrap_or_else(|| format!("reason {reason}")),
+            ),
+            _ => None,
+        }
+    }
+
     /// The I/O of a `send` or `recv` event with its direction; `None` for
     /// every other kind.
     pub fn io(&self) -> Option<(Dir, &Io)> {

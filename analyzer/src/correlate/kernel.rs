@@ -58,15 +58,8 @@ pub(super) fn link(
                 Some(sock.as_str()),
                 format!("kernel accepts RST {peer} > {local}"),
             ),
-            Op::TcpSendReset {
-                sock,
-                reason_name,
-                reason,
-                ..
-            } => {
-                let why = reason_name
-                    .clone()
-                    .unwrap_or_else(|| format!("reason {reason}"));
+            Op::TcpSendReset { sock, .. } => {
+                let why = ev.op.reset_reason().unwrap_or_default();
                 (Some(sock.as_str()), format!("kernel sends RST ({why})"))
             }
             Op::SkbDrop { sock, .. } => {
