@@ -61,7 +61,8 @@ use crate::correlate::Source;
 /// [`AnalyzeError`] when `dir` or its `meta.json` is missing, unreadable or
 /// corrupt. Damage elsewhere (events, capture) only adds warnings.
 pub fn analyze_bundle(dir: &Path) -> Result<Report, AnalyzeError> {
-    analyze_bundle_full(dir).map(|f| f.report)
+    let (b, capture) = read_with_capture(dir)?;
+    Ok(analyze(&b, capture))
 }
 
 /// [`analyze_bundle`] keeping what [`FullAnalysis`] adds (packet notes,
@@ -70,6 +71,15 @@ pub fn analyze_bundle(dir: &Path) -> Result<Report, AnalyzeError> {
 /// # Errors
 /// As [`analyze_bundle`].
 pub fn analyze_bundle_full(dir: &Path) -> Result<FullAnalysis, AnalyzeError> {
+    let (b, capture) = read_with_capture(dir)?;
+    Ok(analyze_full(&b, capture))
+}
+
+/// The bundle in `dir` and its indexed capture, if it has a readable one
+/// (an unreadable one is a warning).
+fn read_with_capture(
+    dir: &Path,
+) -> Result<(gotrace_bundle::Bundle, Option<CaptureIndex>), AnalyzeError> {
     let mut b = gotrace_bundle::read_bundle(dir)?;
     // The file read_bundle opened (never a link or FIFO), not the path again.
     let capture = match (b.take_capture(), &b.capture) {
@@ -82,14 +92,14 @@ pub fn analyze_bundle_full(dir: &Path) -> Result<FullAnalysis, AnalyzeError> {
         },
         _ => None,
     };
-    Ok(analyze_full(&b, capture))
+    Ok((b, capture))
 }
 
 /// Analyses a bundle already read (from disk by [`gotrace_bundle::read_bundle`],
 /// or from memory by [`gotrace_bundle::bundle_from_bytes`]) with its indexed
 /// capture, if any; the capture's warnings join the bundle's.
 pub fn analyze(b: &gotrace_bundle::Bundle, capture: Option<CaptureIndex>) -> Report {
-    analyze_full(b, capture).report
+    analyze_with(b, capture, |_| ()).0
 }
 
 /// [`analyze`]'s report with what the tracer's other outputs need.
@@ -107,6 +117,41 @@ pub struct FullAnalysis {
 
 /// [`analyze`], keeping what [`FullAnalysis`] adds to the report.
 pub fn analyze_full(b: &gotrace_bundle::Bundle, capture: Option<CaptureIndex>) -> FullAnalysis {
+    let (report, (packet_notes, html)) = analyze_with(b, capture, |d| {
+        let packet_notes = d.capture.map_or_else(Default::default, |idx| {
+            annotate::packet_notes(d.corr, d.events, &b.meta, idx, d.clock, d.verdict)
+        });
+        let (attempts, attempts_omitted) = html::attempts(d.corr, d.clock, d.verdict);
+        let html = html::HtmlInput {
+            attempts,
+            attempts_omitted,
+            settings: html::HtmlInput::settings_from(&b.meta.env),
+        };
+        (packet_notes, html)
+    });
+    FullAnalysis {
+        report,
+        packet_notes,
+        html,
+    }
+}
+
+/// What the analysis derived, for the outputs beyond the report.
+struct Derived<'a> {
+    corr: &'a correlate::Correlation,
+    events: &'a [gotrace_bundle::Event],
+    capture: Option<&'a CaptureIndex>,
+    clock: &'a Clock,
+    verdict: &'a Verdict,
+}
+
+/// The report of `b`, and what `extra` makes of the analysis's
+/// intermediate results (computed only by the callers that need them).
+fn analyze_with<T>(
+    b: &gotrace_bundle::Bundle,
+    capture: Option<CaptureIndex>,
+    extra: impl FnOnce(&Derived<'_>) -> T,
+) -> (Report, T) {
     let mut warnings = b.warnings.clone();
     if let Some(idx) = &capture {
         warnings.extend(idx.warnings.iter().cloned());
@@ -167,22 +212,17 @@ pub fn analyze_full(b: &gotrace_bundle::Bundle, capture: Option<CaptureIndex>) -
         before_attach: chosen.and_then(|a| a.at_attach()),
         capture: None,
     };
-    let packet_notes = capture.as_ref().map_or_else(Default::default, |idx| {
-        annotate::packet_notes(&corr, events, &b.meta, idx, &clock, &verdict)
+    let more = extra(&Derived {
+        corr: &corr,
+        events,
+        capture: capture.as_ref(),
+        clock: &clock,
+        verdict: &verdict,
     });
-    let (attempts, attempts_omitted) = html::attempts(&corr, &clock, &verdict);
-    let html = html::HtmlInput {
-        attempts,
-        attempts_omitted,
-        settings: html::HtmlInput::settings_from(&b.meta.env),
+    let report = Report {
+        verdict,
+        warnings,
+        context,
     };
-    FullAnalysis {
-        report: Report {
-            verdict,
-            warnings,
-            context,
-        },
-        packet_notes,
-        html,
-    }
+    (report, more)
 }

@@ -25,9 +25,11 @@ pub fn analyze(input: &Path, json: bool, html: Option<&Path>) -> Result<i32, Tra
             gotrace_analyzer::analyze_capture_input(stdin, "standard input")?,
             None,
         )
-    } else if input.is_dir() {
+    } else if input.is_dir() && html.is_some() {
         let full = gotrace_analyzer::analyze_bundle_full(input)?;
         (full.report, Some(full.html))
+    } else if input.is_dir() {
+        (gotrace_analyzer::analyze_bundle(input)?, None)
     } else {
         (gotrace_analyzer::analyze_capture_path(input)?, None)
     };
