@@ -48,8 +48,9 @@ struct Recording {
     /// HTTP (redacted by default).
     #[arg(long)]
     no_redact: bool,
-    /// Create this file (containing the command's PID) once tracing is live
-    /// and the command has started; for scripts and tests.
+    /// Create this file (containing the command's PID) once tracing is live,
+    /// just before the command starts (it then runs on even if gotrace is
+    /// killed); for scripts and tests.
     #[arg(long, value_name = "PATH")]
     ready_file: Option<PathBuf>,
     /// Print one line per network event as it happens, on stderr
@@ -272,7 +273,7 @@ mod tests {
             help("attach", "ready_file"),
             "Create this file (containing the PID) once tracing is live"
         );
-        assert!(help("run", "ready_file").contains("the command has started"));
+        assert!(help("run", "ready_file").contains("just before the command starts"));
         assert!(help("attach", "live").contains("default when stderr is a terminal"));
         assert!(help("run", "live").contains("interleaved with the command's own stderr"));
         assert_eq!(help("run", "output"), help("attach", "output"));

@@ -25,7 +25,7 @@ pub struct RunOptions {
     /// The command and its arguments.
     pub argv: Vec<String>,
     /// Bundle, report and live view; the ready file is created once the
-    /// command has exec'd.
+    /// command is sure to run, just before it execs.
     pub record: RecordOptions,
     /// `--user`: who the command runs as (default: the sudo invoker, else
     /// gotrace's own user; see `user`).
@@ -105,12 +105,12 @@ fn trace(
     meta.warnings.extend(sudo_warning.clone());
     meta.drop_reasons = probes.names.drop_reasons.clone();
     bundle.write_meta(&meta)?;
-    let pid = child.release()?;
-    // Only once the command has exec'd: before that it is gotrace's gated
-    // child (killed with gotrace, PR_SET_PDEATHSIG), so a script that sees
-    // the file and kills gotrace must find the command running on.
-    opts.record
-        .write_ready_file(pid.as_raw() as u32, bundle.owner())?;
+    // The ready file is written between the gate's two steps: after the
+    // child gave up its death signal (a script that sees the file and kills
+    // gotrace finds the command running on), before it execs (the command
+    // finds the file there).
+    let owner = bundle.owner();
+    let pid = child.release(|| opts.record.write_ready_file(pid.as_raw() as u32, owner))?;
     let live = opts
         .record
         .live

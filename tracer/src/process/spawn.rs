@@ -11,8 +11,11 @@
 //! process's) and checks that the parent did not die before that; it
 //! closes its copy of the gate's write end, so gotrace giving up is an
 //! EOF; and [`GatedChild`] kills and reaps it when dropped unreleased.
-//! Right before execve the death signal is cleared: the command itself
-//! outlives a killed gotrace, like any program whose tracer went away.
+//! The release has two steps: after the first the child clears the death
+//! signal (the command itself outlives a killed gotrace, like any program
+//! whose tracer went away) and waits for the second, which gotrace sends
+//! once it has announced the command (the ready file); an EOF instead
+//! makes the child exit.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -197,8 +200,14 @@ pub fn spawn_gated(
                 }
             }
             // The command is not gotrace's to take down (setuid already
-            // cleared it when switching users).
+            // cleared it when switching users). Cleared before the second
+            // byte: once gotrace has said the command runs (the ready
+            // file), killing gotrace must not kill it; gotrace giving up
+            // before that second byte is an EOF here, and the child leaves.
             libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0);
+            if libc::read(gate_r.as_raw_fd(), b.as_mut_ptr().cast(), 1) != 1 {
+                libc::_exit(125);
+            }
             libc::execve(c_path.as_ptr(), c_argv.as_ptr(), c_envp.as_ptr());
             fail_in_child(err_fd, STEP_EXEC);
         },
@@ -257,17 +266,32 @@ fn envp(
 }
 
 impl GatedChild {
-    /// Lets the child exec; returns once the exec succeeded, or the error
-    /// of the step that failed (the child, which then exits 126/127, is
-    /// reaped; if the release itself fails it is killed and reaped).
-    pub fn release(mut self) -> Result<Pid, TracerError> {
+    /// Lets the child exec, in two steps: a first byte lets it switch
+    /// users and give up its death signal, then `announce` runs (the
+    /// ready file: from then on the command must outlive a killed
+    /// gotrace), then a second byte lets it exec. Returns once the exec
+    /// succeeded, or the error of the step that failed (the child, which
+    /// then exits 126/127, is reaped; if the release or `announce` fails,
+    /// the child is killed and reaped).
+    pub fn release(
+        mut self,
+        announce: impl FnOnce() -> Result<(), TracerError>,
+    ) -> Result<Pid, TracerError> {
         let pid = self.pid;
         let Some(gate) = self.gate.take() else {
             return Ok(pid);
         };
-        if let Err(e) = nix::unistd::write(&gate, &[1]) {
+        let step = |gate: &OwnedFd| {
+            nix::unistd::write(gate, &[1])
+                .map(|_| ())
+                .map_err(|e| TracerError::sys("releasing the command", e.into()))
+        };
+        if let Err(e) = step(&gate)
+            .and_then(|()| announce())
+            .and_then(|()| step(&gate))
+        {
             self.gate = Some(gate);
-            return Err(TracerError::sys("releasing the command", e.into()));
+            return Err(e);
         }
         drop(gate);
         // The error pipe is CLOEXEC: EOF means exec succeeded.
