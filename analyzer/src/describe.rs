@@ -62,12 +62,12 @@ pub struct Conn<'a> {
 ///
 /// let peer = SockAddr { ip: "198.18.0.2".parse().unwrap(), port: 8080 };
 /// let ev = |op| Event { id: 9, ts_ns: 0, tgid: 5, tid: 6, comm: "go".into(), op };
-/// let connect = ev(Op::Connect { fd: 8, ret: -115, errno: None, peer: Some(peer) });
+/// let connect = ev(Op::Connect { fd: 8, ret: -115, errno: None, peer: Some(peer), sock: None });
 /// assert_eq!(
 ///     describe(&connect).as_deref(),
 ///     Some("connect(fd 8, 198.18.0.2:8080) = -EINPROGRESS")
 /// );
-/// let refused = ev(Op::SoError { fd: 8, ret: 0, so_error: 111, so_error_name: None });
+/// let refused = ev(Op::SoError { fd: 8, ret: 0, so_error: 111, so_error_name: None, sock: None });
 /// assert_eq!(
 ///     describe(&refused).as_deref(),
 ///     Some("getsockopt(fd 8, SO_ERROR) -> ECONNREFUSED")
@@ -93,7 +93,7 @@ pub fn describe(ev: &Event) -> Option<String> {
 ///     id: 12, ts_ns: 0, tgid: 5, tid: 6, comm: "go".into(),
 ///     op: Op::Send(Io {
 ///         syscall: "write".into(), fd: 5, ret: 19, errno: None, peer: None,
-///         data_hex: Some(query),
+///         data_hex: Some(query), sock: None,
 ///     }),
 /// };
 /// let conn = Conn { peer: Some(&server), stream: false };
@@ -143,7 +143,7 @@ pub fn describe_on(ev: &Event, conn: Conn<'_>) -> Option<String> {
                 .flatten();
             io_line(&io.syscall, io.fd, peer, io.ret, what.as_deref())
         }
-        Op::Close { fd, ret } => format!("close(fd {fd}) = {}", errno::ret_text(*ret)),
+        Op::Close { fd, ret, .. } => format!("close(fd {fd}) = {}", errno::ret_text(*ret)),
         Op::Fork { .. } => return None,
         Op::Exec { filename } => format!("exec {filename}"),
         Op::Exit { status } => match status {
@@ -309,6 +309,7 @@ mod tests {
             errno: None,
             peer,
             data_hex: Some(hex(data)),
+            sock: None,
         })
     }
 
@@ -320,6 +321,7 @@ mod tests {
             errno: None,
             peer,
             data_hex: Some(hex(data)),
+            sock: None,
         })
     }
 
@@ -331,6 +333,7 @@ mod tests {
             domain,
             sock_type,
             protocol: 0,
+            sock: None,
         };
         assert_eq!(
             line(op(8, AF_INET, SOCK_STREAM)).unwrap(),
@@ -350,6 +353,7 @@ mod tests {
             ret,
             errno: None,
             peer,
+            sock: None,
         };
         assert_eq!(
             line(op(-115, Some(addr("198.18.0.2:8080")))).unwrap(),
@@ -369,6 +373,7 @@ mod tests {
             ret,
             so_error,
             so_error_name: None,
+            sock: None,
         };
         assert_eq!(
             line(op(0, 111)).unwrap(),
@@ -497,18 +502,21 @@ mod tests {
             errno: Some("ECONNRESET".into()),
             peer: None,
             data_hex: None,
+            sock: None,
         });
         assert_eq!(line(no_data).unwrap(), "recvmsg(fd 4) = -ECONNRESET");
     }
 
     #[test]
     fn close_fork_exec_exit() {
+        assert_eq!(line(Op::close(8)).unwrap(), "close(fd 8) = 0");
         assert_eq!(
-            line(Op::Close { fd: 8, ret: 0 }).unwrap(),
-            "close(fd 8) = 0"
-        );
-        assert_eq!(
-            line(Op::Close { fd: 8, ret: -9 }).unwrap(),
+            line(Op::Close {
+                fd: 8,
+                ret: -9,
+                sock: None
+            })
+            .unwrap(),
             "close(fd 8) = -EBADF"
         );
         assert_eq!(line(Op::Fork { child: 7 }), None);

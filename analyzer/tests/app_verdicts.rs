@@ -28,7 +28,7 @@ fn tls_bundle(version: &str) -> (Bundle, u64, u64) {
         "go-tls12-client-alert.bin"
     };
     let alert = b.pkt(10.7, tcp_data(c, s, &wire(alert_file)));
-    b.ev(10.8, Op::Close { fd: 7, ret: 0 });
+    b.ev(10.8, Op::close(7));
     (b, hello, alert)
 }
 
@@ -84,7 +84,7 @@ fn http_403_names_status_and_path_from_the_syscalls() {
     let resp = b"HTTP/1.0 403 Forbidden\r\nServer: SimpleHTTP/0.6 Python/3.11\r\nContent-Length: 9\r\n\r\nforbidden";
     let w = b.ev(10.3, write_ev(7, req));
     let rd = b.ev(10.6, read_ev(7, resp));
-    b.ev(10.8, Op::Close { fd: 7, ret: 0 });
+    b.ev(10.8, Op::close(7));
     b.stderr = Some("go: lab.test/greet@v1.0.0: reading http://198.18.0.2:8080/lab.test/greet/@v/v1.0.0.info: 403 Forbidden\n".into());
     let r = analyze_bundle(&b.write()).unwrap();
     assert_cause(&r, Layer::Network, "http-status");

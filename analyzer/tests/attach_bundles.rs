@@ -67,7 +67,7 @@ fn refused_pre_existing(b: &mut Bundle) -> Refused {
         tcp(peer.socket_addr(), local.socket_addr(), false, true, true),
     );
     let so_error = b.ev(800.5, so_error_ev(7, 111, Some("ECONNREFUSED")));
-    b.ev(800.6, Op::Close { fd: 7, ret: 0 });
+    b.ev(800.6, Op::close(7));
     b.ev(805.0, exit_ev(ExitStatus::Code(1)));
     Refused { so_error, syn, rst }
 }
@@ -223,7 +223,7 @@ fn reset_of_a_pre_existing_connection_is_connection_reset() {
         tcp_state("ESTABLISHED", "CLOSE", local.clone(), peer.clone()),
     );
     let read = b.ev(150.1, read_err(8, 104, "ECONNRESET"));
-    b.ev(150.2, Op::Close { fd: 8, ret: 0 });
+    b.ev(150.2, Op::close(8));
     b.ev(160.0, exit_ev(ExitStatus::Code(1)));
     b.stderr = Some("go: example.com/m@v1.0.0: Get \"http://198.18.0.2:8080/example.com/m/@v/v1.0.0.zip\": read tcp 198.18.0.1:40001->198.18.0.2:8080: read: connection reset by peer\n".into());
     let r = analyze_bundle(&b.write()).unwrap();
@@ -261,7 +261,7 @@ fn pre_existing_connected_udp_socket_is_a_dns_exchange() {
     let qp = b.pkt(1.05, query.clone());
     let ip = b.pkt(1.1, icmp_port_unreachable(SERVER, CLIENT, &query));
     let read = b.ev(1.2, read_err(9, 111, "ECONNREFUSED"));
-    b.ev(1.3, Op::Close { fd: 9, ret: 0 });
+    b.ev(1.3, Op::close(9));
     b.stderr = Some("go: example.com/m@v1.0.0: Get \"https://proxy.lab.test/example.com/m/@v/list\": dial tcp: lookup proxy.lab.test on 198.18.0.2:53: read udp 198.18.0.1:39283->198.18.0.2:53: read: connection refused\n".into());
     let r = analyze_bundle(&b.write()).unwrap();
     assert_cause(&r, Layer::Network, "dns-port-unreachable");
@@ -400,6 +400,7 @@ fn no_network_syscall_after_the_attach_is_not_before_syscall() {
             domain: 1,
             sock_type: 1,
             protocol: 0,
+            sock: None,
         },
     );
     b.ev(4.0, exit_ev(ExitStatus::Code(1)));

@@ -30,7 +30,7 @@ fn locally_dropped_dial(b: &mut Bundle) -> (u64, u64) {
     let c = b.ev(10.1, connect_ev(7, peer.clone(), -115));
     b.ev(1010.0, retransmit(-1));
     b.ev(3010.0, retransmit(-1));
-    b.ev(30_010.0, Op::Close { fd: 7, ret: 0 });
+    b.ev(30_010.0, Op::close(7));
     b.ev(
         30_010.1,
         tcp_state("SYN_SENT", "CLOSE", sa(CLIENT, 40122), peer),
@@ -131,9 +131,10 @@ fn local_reject_with_rst_is_not_the_servers_refusal() {
             ret: 0,
             so_error: 111,
             so_error_name: Some("ECONNREFUSED".into()),
+            sock: None,
         },
     );
-    b.ev(10.3, Op::Close { fd: 7, ret: 0 });
+    b.ev(10.3, Op::close(7));
     b.stderr = Some(REFUSED_STDERR.into());
     let r = verdict_of(&b);
     assert_cause(&r, Layer::Kernel, "local-firewall-reject");
@@ -187,6 +188,7 @@ fn refused_by_a_local_proxy_port_names_the_variable() {
             ret: 0,
             so_error: 111,
             so_error_name: Some("ECONNREFUSED".into()),
+            sock: None,
         },
     );
     b.stderr = Some("go: lab.test/greet@v1.0.0: Get \"http://198.18.0.2:8080/lab.test/greet/@v/v1.0.0.zip\": proxyconnect tcp: dial tcp 127.0.0.1:3128: connect: connection refused\n".into());
@@ -216,7 +218,7 @@ fn refused_lookup(b: &mut Bundle, server: SockAddr, local: SockAddr, ms: f64) {
         icmp_port_unreachable(ip(&server), ip(&local), &query),
     );
     b.ev(ms + 0.4, read_err(9, 111, "ECONNREFUSED"));
-    b.ev(ms + 0.5, Op::Close { fd: 9, ret: 0 });
+    b.ev(ms + 0.5, Op::close(9));
 }
 
 #[test]
@@ -262,7 +264,7 @@ fn unanswered_syns_until_go_gives_up_are_a_network_timeout() {
         b.ev(ms, retransmit(0));
         assert!(i < 3);
     }
-    b.ev(30_010.0, Op::Close { fd: 7, ret: 0 });
+    b.ev(30_010.0, Op::close(7));
     b.stderr = Some(TIMEOUT_STDERR.into());
     let r = verdict_of(&b);
     assert_cause(&r, Layer::Network, "connect-timeout");
@@ -291,7 +293,7 @@ fn servfail_is_a_server_failure() {
         udp(socket_addr(SERVER, 53), socket_addr(CLIENT, 40000), &a),
     );
     b.ev(1.5, read_ev(9, &a));
-    b.ev(1.6, Op::Close { fd: 9, ret: 0 });
+    b.ev(1.6, Op::close(9));
     b.stderr = Some("go: lab.test/greet@v1.0.0: Get \"http://proxy.lab.test:8080/x\": dial tcp: lookup proxy.lab.test on 198.18.0.2:53: server misbehaving\n".into());
     let r = verdict_of(&b);
     assert_cause(&r, Layer::Network, "dns-server-failure");
@@ -314,7 +316,7 @@ fn a_silent_name_server_is_a_dns_timeout() {
         1.3,
         udp(socket_addr(CLIENT, 40000), socket_addr(SERVER, 53), &q),
     );
-    b.ev(5001.2, Op::Close { fd: 9, ret: 0 });
+    b.ev(5001.2, Op::close(9));
     b.stderr = Some("go: lab.test/greet@v1.0.0: Get \"http://proxy.lab.test:8080/x\": dial tcp: lookup proxy.lab.test on 198.18.0.2:53: read udp 198.18.0.1:40000->198.18.0.2:53: i/o timeout\n".into());
     let r = verdict_of(&b);
     assert_cause(&r, Layer::Network, "dns-timeout");
@@ -344,6 +346,7 @@ fn a_reset_after_the_handshake_is_a_connection_reset() {
             ret: 0,
             so_error: 0,
             so_error_name: None,
+            sock: None,
         },
     );
     let rst = b.pkt(

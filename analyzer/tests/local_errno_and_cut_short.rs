@@ -25,7 +25,7 @@ fn refused_at_once(peer: [u8; 4], errno: i64, go_text: &str) -> (Bundle, u64) {
     let ip = std::net::Ipv4Addr::from(peer);
     b.ev(10.0, sock_ev(8, true));
     let c = b.ev(10.1, connect_ev(8, sa(peer, 8080), -errno));
-    b.ev(10.2, Op::Close { fd: 8, ret: 0 });
+    b.ev(10.2, Op::close(8));
     b.stderr = Some(format!(
         "go: lab.test/greet@v1.0.0: Get \"http://{ip}:8080/lab.test/greet/@v/v1.0.0.zip\": dial tcp {ip}:8080: connect: {go_text}\n"
     ));
@@ -361,7 +361,7 @@ fn a_dns_server_behind_a_local_route_is_the_kernel() {
     let mut b = Bundle::new(Some(1));
     b.ev(10.0, sock_ev(9, false));
     let c = b.ev(10.1, connect_ev(9, sa(RESOLVER, 53), -22));
-    b.ev(10.2, Op::Close { fd: 9, ret: 0 });
+    b.ev(10.2, Op::close(9));
     b.stderr = Some("go: dial tcp: lookup proxy.lab.test on 198.19.255.2:53: dial udp 198.19.255.2:53: connect: invalid argument\n".into());
     let r = analyze(&b);
     assert_cause(&r, Layer::Kernel, "local-route-blackhole");

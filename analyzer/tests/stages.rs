@@ -65,7 +65,7 @@ fn a_fin_before_any_answer_is_closed_without_response() {
         ),
     );
     let eof = b.ev(30.2, read_ev(7, b""));
-    b.ev(30.3, Op::Close { fd: 7, ret: 0 });
+    b.ev(30.3, Op::close(7));
     stderr_eof(&mut b);
     let r = analyze_bundle(&b.write()).unwrap();
     assert_cause(&r, Layer::Network, "closed-without-response");
@@ -98,7 +98,7 @@ fn a_close_the_wire_does_not_show_is_inconclusive() {
         ),
     );
     b.ev(30.2, read_ev(7, b""));
-    b.ev(30.3, Op::Close { fd: 7, ret: 0 });
+    b.ev(30.3, Op::close(7));
     stderr_eof(&mut b);
     let r = analyze_bundle(&b.write()).unwrap();
     assert_cause(&r, Layer::Inconclusive, "insufficient-evidence");
@@ -113,7 +113,7 @@ fn silent(acked: bool) -> gotrace_analyzer::Report {
     let mut b = Bundle::new(Some(1));
     get_sent(&mut b, acked);
     // Go gives up 10 s later.
-    b.ev(10_020.0, Op::Close { fd: 7, ret: 0 });
+    b.ev(10_020.0, Op::close(7));
     b.meta.end_monotonic_ns = Some(mono(10_100.0));
     b.stderr = Some("go: lab.test/greet@v1.0.0: Get \"http://198.18.0.2:8080/lab.test/greet/@v/v1.0.0.zip\": context deadline exceeded\n".into());
     analyze_bundle(&b.write()).unwrap()
@@ -146,7 +146,7 @@ fn an_unacked_request_is_not_the_servers_silence() {
 fn a_request_go_abandoned_at_once_is_no_failure() {
     let mut b = Bundle::new(Some(0));
     get_sent(&mut b, true);
-    b.ev(40.0, Op::Close { fd: 7, ret: 0 });
+    b.ev(40.0, Op::close(7));
     let r = analyze_bundle(&b.write()).unwrap();
     assert_cause(&r, Layer::None, "none");
     assert!(
@@ -176,7 +176,7 @@ fn an_answered_request_is_not_a_stage_failure() {
         ),
     );
     b.ev(30.2, read_ev(7, b""));
-    b.ev(30.3, Op::Close { fd: 7, ret: 0 });
+    b.ev(30.3, Op::close(7));
     b.stderr = Some(
         "go: reading http://198.18.0.2:8080/lab.test/greet/@v/v1.0.0.zip: 403 Forbidden\n".into(),
     );

@@ -128,7 +128,7 @@ fn no_route_is_the_kernel() {
     let mut b = Bundle::new(Some(1));
     b.ev(3.0, sock_ev(7, true));
     let c = b.ev(3.1, connect_ev(7, sa(SERVER, 8080), -101));
-    b.ev(3.2, Op::Close { fd: 7, ret: 0 });
+    b.ev(3.2, Op::close(7));
     // Some unrelated packet so the capture is not empty.
     b.pkt(
         1.0,
@@ -181,7 +181,7 @@ fn refused_exchange(b: &mut Bundle, fd: i32, port: u16, ms: f64, id: u16) -> (u6
     let qp = b.pkt(ms + 0.25, query.clone());
     let ip = b.pkt(ms + 0.3, icmp_port_unreachable(SERVER, CLIENT, &query));
     let read = b.ev(ms + 0.4, read_err(fd, 111, "ECONNREFUSED"));
-    b.ev(ms + 0.5, Op::Close { fd, ret: 0 });
+    b.ev(ms + 0.5, Op::close(fd));
     (qp, ip, read)
 }
 
@@ -249,7 +249,7 @@ fn exchange(
         udp(socket_addr(SERVER, 53), socket_addr(CLIENT, port), &a),
     );
     let rd = b.ev(ms + 0.6, read_ev(fd, &a));
-    b.ev(ms + 0.7, Op::Close { fd, ret: 0 });
+    b.ev(ms + 0.7, Op::close(fd));
     (ap, rd)
 }
 
@@ -357,6 +357,7 @@ fn no_socket_without_hint_is_no_network_attempt() {
             domain: 1,
             sock_type: 1,
             protocol: 0,
+            sock: None,
         },
     );
     b.stderr = Some("go: go.mod file not found in current directory\n".into());
@@ -508,6 +509,7 @@ fn without_stderr_a_later_success_makes_it_inconclusive() {
             ret: 0,
             so_error: 0,
             so_error_name: None,
+            sock: None,
         },
     );
     let r = analyze_bundle(&b.write()).unwrap();
@@ -531,6 +533,7 @@ fn goproxy_off_with_other_successful_traffic() {
             ret: 0,
             so_error: 0,
             so_error_name: None,
+            sock: None,
         },
     );
     b.stderr =
@@ -599,7 +602,7 @@ fn our_own_port_unreachable_for_a_late_answer_is_not_the_servers() {
         1.25,
         udp(socket_addr(CLIENT, 40000), socket_addr(SERVER, 53), &q),
     );
-    b.ev(900.0, Op::Close { fd: 9, ret: 0 });
+    b.ev(900.0, Op::close(9));
     let late = udp(socket_addr(SERVER, 53), socket_addr(CLIENT, 40000), &a);
     b.pkt(900.5, late.clone());
     b.pkt(900.6, icmp_port_unreachable(CLIENT, SERVER, &late));
@@ -655,6 +658,7 @@ fn connection_refused_over_ipv6() {
             domain: 10,
             sock_type: 1,
             protocol: 0,
+            sock: None,
         },
     );
     b.ev(
@@ -681,6 +685,7 @@ fn connection_refused_over_ipv6() {
             ret: 0,
             so_error: 111,
             so_error_name: None,
+            sock: None,
         },
     );
     b.stderr = Some("go: Get \"https://proxy.lab.test/x\": dial tcp [2001:db8::2]:443: connect: connection refused\n".into());
@@ -709,6 +714,7 @@ fn rst_on_the_wire_with_so_error_etimedout_is_not_refused() {
                 ret: 0,
                 so_error: 110,
                 so_error_name: Some("ETIMEDOUT".into()),
+                sock: None,
             };
         }
     }

@@ -41,7 +41,12 @@ pub struct SockAddr {
 /// `ret` is the syscall's return: >= 0 on success, `-errno` on failure
 /// (errno values of Linux, `errno(3)`); `errno` repeats a failure by name
 /// (`"ECONNREFUSED"`) for readers. `data_hex` is the head of the payload
-/// (at most 128 bytes), hex encoded.
+/// (at most 128 bytes), hex encoded. `sock` on the syscall variants is the
+/// socket's kernel address (`struct sock *`, hex, the `sock` of the TCP
+/// variants) as the kernel's fd table had it at the call: the identity
+/// that tells two sockets on one reused fd number apart. Absent in bundles
+/// of older tracers, on kernels without BTF, and in Socket/Connect/SoError
+/// events the kernel's table could not confirm.
 // Variant fields are documented once, in the paragraph above.
 #[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,6 +60,8 @@ pub enum Op {
         domain: u16,
         sock_type: u16,
         protocol: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sock: Option<String>,
     },
     /// `connect(2)`.
     Connect {
@@ -62,6 +69,8 @@ pub enum Op {
         ret: i64,
         errno: Option<String>,
         peer: Option<SockAddr>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sock: Option<String>,
     },
     /// `getsockopt(fd, SOL_SOCKET, SO_ERROR)`: `so_error` is the errno the kernel
     /// wrote to optval (0 = connected); Go's dial result.
@@ -70,13 +79,20 @@ pub enum Op {
         ret: i64,
         so_error: i32,
         so_error_name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sock: Option<String>,
     },
     /// `sendto`, `sendmsg`, `sendmmsg`, `write` on a socket.
     Send(Io),
     /// `recvfrom`, `recvmsg`, `read` on a socket.
     Recv(Io),
     /// `close(2)` of a socket.
-    Close { fd: i32, ret: i64 },
+    Close {
+        fd: i32,
+        ret: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sock: Option<String>,
+    },
     /// A new task; `child` is its PID (a TID when a thread was created).
     Fork { child: u32 },
     /// `execve` succeeded; `filename` as the kernel saw it.
@@ -173,6 +189,10 @@ pub struct Io {
     pub peer: Option<SockAddr>,
     /// The payload's head, at most 128 bytes, hex encoded.
     pub data_hex: Option<String>,
+    /// The socket's kernel address (`struct sock *`, hex) as the kernel's fd
+    /// table had it when the call entered; see [`Op`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sock: Option<String>,
 }
 
 /// The direction of socket I/O ([`Op::io`]).
@@ -185,6 +205,15 @@ pub enum Dir {
 }
 
 impl Op {
+    /// A successful `close(fd)` of a socket whose kernel address is unknown.
+    pub fn close(fd: i32) -> Op {
+        Op::Close {
+            fd,
+            ret: 0,
+            sock: None,
+        }
+    }
+
     /// A `tcp_send_reset` event's `enum sk_rst_reason` as the tracing
     /// kernel's format file named it (`NOT_SPECIFIED`), else `reason N`
     /// (kernels before 6.10 have no reason field: 0); `None` for every

@@ -103,6 +103,7 @@ mod tests {
             domain: crate::AF_INET,
             sock_type: crate::SOCK_STREAM,
             protocol: 0,
+            sock: None,
         }
     }
 
@@ -116,7 +117,7 @@ mod tests {
             t.apply(&ev(7, socket(-24)), |_, _| "x"),
             FdChange::Unchanged
         );
-        let close = ev(7, Op::Close { fd: 8, ret: 0 });
+        let close = ev(7, Op::close(8));
         assert_eq!(t.apply(&close, |_, _| "x"), FdChange::Closed(8, Some("a")));
         assert_eq!(t.get(7, 8), None);
         assert_eq!(t.apply(&close, |_, _| "x"), FdChange::Closed(8, None));

@@ -93,18 +93,21 @@ fn every_op() -> Vec<Op> {
             domain: 10,
             sock_type: 1,
             protocol: 0,
+            sock: None,
         },
         Op::Connect {
             fd: 3,
             ret: -115,
             errno: Some("EINPROGRESS".into()),
             peer: Some(peer.clone()),
+            sock: None,
         },
         Op::SoError {
             fd: 3,
             ret: 0,
             so_error: 111,
             so_error_name: Some("ECONNREFUSED".into()),
+            sock: None,
         },
         Op::Send(Io {
             syscall: "sendto".into(),
@@ -113,6 +116,7 @@ fn every_op() -> Vec<Op> {
             errno: None,
             peer: Some(addr("198.18.0.53:53")),
             data_hex: Some("abcd0100".into()),
+            sock: None,
         }),
         Op::Recv(Io {
             syscall: "read".into(),
@@ -121,8 +125,9 @@ fn every_op() -> Vec<Op> {
             errno: Some("EAGAIN".into()),
             peer: None,
             data_hex: None,
+            sock: None,
         }),
-        Op::Close { fd: 3, ret: 0 },
+        Op::close(3),
         Op::Fork { child: 4243 },
         Op::Exec {
             filename: "/usr/bin/git".into(),
@@ -270,7 +275,7 @@ fn a_killed_run_reads_back_what_was_flushed() {
         tgid: 1,
         tid: 1,
         comm: "go".into(),
-        op: Op::Close { fd: 3, ret: 0 },
+        op: Op::close(3),
     };
     w.write_event(&ev).unwrap();
     w.flush().unwrap();

@@ -17,6 +17,56 @@ use gotrace_bundle::{
 struct SockInfo {
     sock_type: u16,
     event: Step,
+    /// The kernel socket address the socket(2) event carried.
+    sock: Option<String>,
+}
+
+/// The open attempts: by (TGID, fd) as the events name them, and by kernel
+/// socket address where the events carry one (the probes read it from the
+/// kernel's fd table), so that an fd number that came to name another
+/// socket without a close the trace saw (dup2, close_range, an exec's
+/// CLOEXEC) is not taken for the old one, and a duplicated fd is.
+#[derive(Default)]
+struct Open {
+    by_fd: HashMap<(u32, i32), usize>,
+    by_sock: HashMap<String, usize>,
+}
+
+impl Open {
+    fn insert(&mut self, key: (u32, i32), sock: Option<&str>, i: usize) {
+        self.by_fd.insert(key, i);
+        if let Some(s) = sock {
+            self.by_sock.insert(s.to_string(), i);
+        }
+    }
+
+    /// The attempt event `(key, sock)` belongs to: the one open on the fd
+    /// unless the kernel says the fd now names another socket (then that
+    /// attempt is over), else the one open on the socket.
+    fn find(&mut self, attempts: &[Attempt], key: (u32, i32), sock: Option<&str>) -> Option<usize> {
+        if let Some(&i) = self.by_fd.get(&key) {
+            let known = attempts.get(i).and_then(|a| a.sock.as_deref());
+            match (known, sock) {
+                (Some(k), Some(s)) if k != s => {
+                    self.by_fd.remove(&key);
+                }
+                _ => return Some(i),
+            }
+        }
+        let i = *self.by_sock.get(sock?)?;
+        self.by_fd.insert(key, i);
+        Some(i)
+    }
+
+    fn remove(&mut self, attempts: &[Attempt], key: (u32, i32)) -> Option<usize> {
+        let i = self.by_fd.remove(&key)?;
+        if let Some(s) = attempts.get(i).and_then(|a| a.sock.as_deref()) {
+            if self.by_sock.get(s) == Some(&i) {
+                self.by_sock.remove(s);
+            }
+        }
+        Some(i)
+    }
 }
 
 /// A `tcp_state` change, kept to link TCP attempts to their 5-tuple.
@@ -36,9 +86,9 @@ struct TcpChange<'a> {
 pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) -> Correlation {
     let mut out = Correlation::default();
     let mut sockets: FdTable<SockInfo> = FdTable::new();
-    let mut open: HashMap<(u32, i32), usize> = HashMap::new();
+    let mut open = Open::default();
     for a in seeds {
-        open.insert((a.tgid, a.fd), out.attempts.len());
+        open.insert((a.tgid, a.fd), None, out.attempts.len());
         out.attempts.push(a);
     }
     let mut changes: Vec<TcpChange<'_>> = Vec::new();
@@ -53,6 +103,10 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
         let change = sockets.apply(ev, |ev, sock_type| SockInfo {
             sock_type,
             event: step(ev, describe(ev).unwrap_or_default()),
+            sock: match &ev.op {
+                Op::Socket { sock, .. } => sock.clone(),
+                _ => None,
+            },
         });
         match &ev.op {
             Op::Socket { domain, .. } => {
@@ -61,10 +115,16 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
                 }
                 // A new socket on a reused number: the old attempt is over.
                 if let FdChange::Opened(fd) = change {
-                    open.remove(&(ev.tgid, fd));
+                    open.remove(&out.attempts, (ev.tgid, fd));
                 }
             }
-            Op::Connect { fd, ret, peer, .. } => {
+            Op::Connect {
+                fd,
+                ret,
+                peer,
+                sock,
+                ..
+            } => {
                 let Some(peer) = peer else { continue };
                 out.any_network_syscall = true;
                 let key = (ev.tgid, *fd);
@@ -80,6 +140,7 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
                     None => Kind::Tcp,
                 };
                 let mut a = Attempt::new(kind, ev, *fd, peer.canonical());
+                a.sock = sock.clone().or_else(|| info.and_then(|i| i.sock.clone()));
                 if let Some(i) = info {
                     a.steps.push(i.event.clone());
                 }
@@ -89,13 +150,16 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
                     ts_ns: ev.ts_ns,
                     value: *ret,
                 });
+                let sock = a.sock.clone();
                 out.attempts.push(a);
-                open.insert(key, out.attempts.len() - 1);
+                open.insert(key, sock.as_deref(), out.attempts.len() - 1);
             }
-            Op::SoError { fd, so_error, .. } => {
+            Op::SoError {
+                fd, so_error, sock, ..
+            } => {
                 let Some(a) = open
-                    .get(&(ev.tgid, *fd))
-                    .and_then(|&i| out.attempts.get_mut(i))
+                    .find(&out.attempts, (ev.tgid, *fd), sock.as_deref())
+                    .and_then(|i| out.attempts.get_mut(i))
                 else {
                     continue;
                 };
@@ -113,11 +177,12 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
                 ret,
                 peer,
                 data_hex,
+                sock,
                 ..
             }) => {
                 let key = (ev.tgid, *fd);
-                let idx = match open.get(&key) {
-                    Some(&i) => i,
+                let idx = match open.find(&out.attempts, key, sock.as_deref()) {
+                    Some(i) => i,
                     None => {
                         // Unconnected sendto to a name server (libc resolver).
                         let Some(p) = peer.as_ref().filter(|p| p.port == dns::PORT) else {
@@ -125,11 +190,12 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
                         };
                         out.any_network_syscall = true;
                         let mut a = Attempt::new(Kind::Dns, ev, *fd, p.canonical());
+                        a.sock = sock.clone();
                         if let Some(i) = sockets.get(ev.tgid, *fd) {
                             a.steps.push(i.event.clone());
                         }
                         out.attempts.push(a);
-                        open.insert(key, out.attempts.len() - 1);
+                        open.insert(key, sock.as_deref(), out.attempts.len() - 1);
                         out.attempts.len() - 1
                     }
                 };
@@ -165,11 +231,12 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
                 fd,
                 ret,
                 data_hex,
+                sock,
                 ..
             }) => {
                 let Some(a) = open
-                    .get(&(ev.tgid, *fd))
-                    .and_then(|&i| out.attempts.get_mut(i))
+                    .find(&out.attempts, (ev.tgid, *fd), sock.as_deref())
+                    .and_then(|i| out.attempts.get_mut(i))
                 else {
                     continue;
                 };
@@ -209,9 +276,11 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
                     });
                 }
             }
-            Op::Close { fd, .. } => {
+            Op::Close { fd, sock, .. } => {
                 let key = (ev.tgid, *fd);
-                if let Some(a) = open.remove(&key).and_then(|i| out.attempts.get_mut(i)) {
+                let found = open.find(&out.attempts, key, sock.as_deref());
+                let found = found.and_then(|_| open.remove(&out.attempts, key));
+                if let Some(a) = found.and_then(|i| out.attempts.get_mut(i)) {
                     a.end_ns = ev.ts_ns;
                     a.closed = true;
                     a.close_ns = Some(ev.ts_ns);
@@ -387,10 +456,13 @@ impl<'a> ChangeIndex<'a> {
         );
         let key = |j: usize| {
             let ch = &changes[j];
+            // The connect's own socket address, when its event carried
+            // one, makes the match exact.
             let ok = !ch.used
                 && ch.ev.ts_ns.saturating_add(SYN_SENT_WINDOW_NS) >= t
                 && ch.ev.ts_ns <= to
-                && ch.peer.canonical() == a.peer;
+                && ch.peer.canonical() == a.peer
+                && a.sock.as_deref().is_none_or(|s| s == ch.sock);
             ok.then(|| (ch.ev.tgid != a.tgid, ch.ev.ts_ns.abs_diff(t), j))
         };
         if !self.sorted {
@@ -487,6 +559,7 @@ mod tests {
                 domain: AF_INET,
                 sock_type,
                 protocol: 0,
+                sock: None,
             },
         )
     }
@@ -499,6 +572,7 @@ mod tests {
                 ret,
                 errno: None,
                 peer: peer(port),
+                sock: None,
             },
         )
     }
@@ -526,7 +600,7 @@ mod tests {
         let events = [
             socket(1, 7, SOCK_STREAM),
             connect(2, 7, 8080, -115),
-            ev(3, Op::Close { fd: 7, ret: 0 }),
+            ev(3, Op::close(7)),
             socket(4, 7, SOCK_STREAM),
             connect(5, 7, 8081, -115),
             ev(
@@ -536,6 +610,7 @@ mod tests {
                     ret: 0,
                     so_error: 111,
                     so_error_name: None,
+                    sock: None,
                 },
             ),
         ];
@@ -546,6 +621,64 @@ mod tests {
         assert_eq!(b.peer.port(), 8081);
         assert_eq!(b.so_error.as_ref().map(|s| (s.id, s.value)), Some((6, 111)));
         assert_eq!(b.steps.len(), 3, "socket, connect, getsockopt");
+    }
+
+    /// A 16-byte write on `fd`, of kernel socket `sock`.
+    fn write_on(id: u64, fd: i32, sock: Option<&str>) -> Event {
+        ev(
+            id,
+            Op::Send(Io {
+                syscall: "write".into(),
+                fd,
+                ret: 16,
+                errno: None,
+                peer: None,
+                data_hex: None,
+                sock: sock.map(str::to_string),
+            }),
+        )
+    }
+
+    fn connect_sock(id: u64, fd: i32, port: u16, sock: &str) -> Event {
+        let mut e = connect(id, fd, port, -115);
+        if let Op::Connect { sock: s, .. } = &mut e.op {
+            *s = Some(sock.into());
+        }
+        e
+    }
+
+    #[test]
+    fn the_kernel_socket_address_decides_which_attempt_an_fd_names() {
+        // fd 7 comes to name another socket without a close in the trace
+        // (dup2 onto it, close_range, an exec's CLOEXEC): its I/O is not
+        // the first attempt's. A dup of the second socket (fd 9) is.
+        let events = [
+            connect_sock(1, 7, 8080, "0xa"),
+            write_on(2, 7, Some("0xa")),
+            connect_sock(3, 8, 8081, "0xb"),
+            write_on(4, 7, Some("0xb")),
+            write_on(5, 9, Some("0xb")),
+            write_on(6, 7, None),
+        ];
+        let c = from_events(&events, &CLOCK);
+        let ids = |a: &Attempt| a.steps.iter().map(|s| s.id).collect::<Vec<_>>();
+        assert_eq!(c.attempts.len(), 2);
+        assert_eq!(ids(&c.attempts[0]), [1, 2], "{:?}", c.attempts[0].steps);
+        assert_eq!(
+            ids(&c.attempts[1]),
+            [3, 4, 5, 6],
+            "{:?}",
+            c.attempts[1].steps
+        );
+        // Without addresses (older bundles, no BTF) the fd alone decides.
+        let plain: Vec<Event> = [(1, 7), (2, 7)]
+            .map(|(id, fd)| match id {
+                1 => connect(id, fd, 8080, -115),
+                _ => write_on(id, fd, None),
+            })
+            .into();
+        let c = from_events(&plain, &CLOCK);
+        assert_eq!(ids(&c.attempts[0]), [1, 2]);
     }
 
     #[test]
@@ -565,6 +698,7 @@ mod tests {
                     errno: None,
                     peer: peer(53),
                     data_hex: Some(hex),
+                    sock: None,
                 }),
             ),
         ];
@@ -605,6 +739,7 @@ mod tests {
                     !ch.used
                         && ch.new == TcpState::SynSent
                         && ch.peer.canonical() == a.peer
+                        && a.sock.as_deref().is_none_or(|s| s == ch.sock)
                         && ch.ev.ts_ns.saturating_add(BEFORE_NS) >= t
                         && ch.ev.ts_ns <= t.saturating_add(BEFORE_NS)
                 })

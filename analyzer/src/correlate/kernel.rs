@@ -291,6 +291,7 @@ mod tests {
             errno: Some("EPERM".into()),
             peer: None,
             data_hex: None,
+            sock: None,
         });
         attempts[0].steps.push(Step {
             source: Source::Event,

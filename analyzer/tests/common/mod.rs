@@ -271,6 +271,7 @@ pub(crate) fn sock_ev(fd: i64, stream: bool) -> Op {
         domain: 2,
         sock_type: if stream { 1 } else { 2 },
         protocol: 0,
+        sock: None,
     }
 }
 
@@ -280,6 +281,7 @@ pub(crate) fn connect_ev(fd: i32, peer: SockAddr, ret: i64) -> Op {
         ret,
         errno: None,
         peer: Some(peer),
+        sock: None,
     }
 }
 
@@ -329,6 +331,7 @@ pub(crate) fn so_error_ev(fd: i32, so_error: i32, name: Option<&str>) -> Op {
         ret: 0,
         so_error,
         so_error_name: name.map(str::to_string),
+        sock: None,
     }
 }
 
@@ -419,9 +422,10 @@ pub(crate) fn refused_dial(b: &mut Bundle, with_noise: bool) -> (u64, u64, u64, 
             ret: 0,
             so_error: 111,
             so_error_name: Some("ECONNREFUSED".into()),
+            sock: None,
         },
     );
-    b.ev(10.6, Op::Close { fd: 7, ret: 0 });
+    b.ev(10.6, Op::close(7));
     (c, s, syn, rst)
 }
 
@@ -478,6 +482,7 @@ pub(crate) fn established_dial(b: &mut Bundle, port: u16) {
             ret: 0,
             so_error: 0,
             so_error_name: None,
+            sock: None,
         },
     );
 }
@@ -491,6 +496,7 @@ pub(crate) fn write_ev(fd: i32, payload: &[u8]) -> Op {
         errno: None,
         peer: None,
         data_hex: Some(hex(payload)),
+        sock: None,
     })
 }
 
@@ -503,6 +509,7 @@ pub(crate) fn read_ev(fd: i32, payload: &[u8]) -> Op {
         errno: None,
         peer: None,
         data_hex: Some(hex(payload)),
+        sock: None,
     })
 }
 
@@ -515,6 +522,7 @@ pub(crate) fn read_err(fd: i32, errno: i64, name: &str) -> Op {
         errno: Some(name.into()),
         peer: None,
         data_hex: None,
+        sock: None,
     })
 }
 

@@ -47,7 +47,9 @@ pub mod kind {
     pub const WRITE: u32 = 9;
     /// `read(2)` on a socket the traced tree created (-EAGAIN returns are not emitted).
     pub const READ: u32 = 10;
-    /// `close(2)` of a socket the traced tree created.
+    /// `close(2)` of a socket the traced tree created, emitted when the call
+    /// enters (the kernel frees the number inside it, and another thread may
+    /// get it back before it returns): `ret` is always 0.
     pub const CLOSE: u32 = 11;
     /// `sched:sched_process_fork`: `arg` is the child's PID (a TID when a thread was created).
     pub const FORK: u32 = 12;
@@ -139,7 +141,9 @@ pub struct RawEvent {
     pub ret: i64,
     /// Kind-specific value (see [`kind`]).
     pub arg: u64,
-    /// Kernel `struct sock *` for TCP_STATE and kinds 16..19, 0 otherwise.
+    /// Kernel `struct sock *`: for TCP_STATE and kinds 16..19; for the
+    /// syscall kinds 1..11 the socket behind `fd` as the kernel's fd table
+    /// had it (0 when it could not be read: no BTF offsets); 0 otherwise.
     pub cookie: u64,
     /// One of [`kind`].
     pub kind: u32,
@@ -207,6 +211,23 @@ pub mod globals {
     pub const FOLLOW_NETNS: &str = "FOLLOW_NETNS";
     /// Non-zero: emit [`super::kind::STDERR_WRITE`] chunks (attach mode).
     pub const CAPTURE_STDERR: &str = "CAPTURE_STDERR";
+    /// Offset of `files` in `struct task_struct` (kernel BTF); 0 = the fd
+    /// table offsets are unknown and fds are not checked against it.
+    pub const FILES_OFF: &str = "FILES_OFF";
+    /// Offset of `fdt` in `struct files_struct`.
+    pub const FDT_OFF: &str = "FDT_OFF";
+    /// Offset of `max_fds` in `struct fdtable`.
+    pub const MAX_FDS_OFF: &str = "MAX_FDS_OFF";
+    /// Offset of `fd` (the `struct file *` array) in `struct fdtable`.
+    pub const FD_ARRAY_OFF: &str = "FD_ARRAY_OFF";
+    /// Offset of `f_inode` in `struct file`.
+    pub const F_INODE_OFF: &str = "F_INODE_OFF";
+    /// Offset of `i_mode` in `struct inode`.
+    pub const I_MODE_OFF: &str = "I_MODE_OFF";
+    /// Offset of `private_data` in `struct file` (a socket file's `struct socket *`).
+    pub const PRIVATE_OFF: &str = "PRIVATE_OFF";
+    /// Offset of `sk` in `struct socket`.
+    pub const SOCKET_SK_OFF: &str = "SOCKET_SK_OFF";
 }
 
 /// The record layouts of the TCP tracepoints (include/trace/events/tcp.h),

@@ -9,6 +9,7 @@
 #![no_std]
 #![no_main]
 
+mod fdsock;
 mod maps;
 mod netns;
 mod sched;

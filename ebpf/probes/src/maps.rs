@@ -49,8 +49,9 @@ pub static TRACED: HashMap<u32, u8> = HashMap::with_max_entries(16384, 0);
 #[map]
 pub static PENDING: HashMap<u32, Pending> = HashMap::with_max_entries(16384, 0);
 
-/// Sockets the traced tree created: key `tgid << 32 | fd`, value SOCK_* type.
-/// Only these fds are followed through read/write/close.
+/// Sockets the traced tree created or duplicated: key `tgid << 32 | fd`,
+/// value SOCK_* type. Only these fds are followed through read/write/close,
+/// and each is checked against the kernel's fd table at entry (`fdsock`).
 #[map]
 pub static SOCKFDS: HashMap<u64, u32> = HashMap::with_max_entries(65536, 0);
 
@@ -93,6 +94,8 @@ pub struct Pending {
     pub len: u64,
     /// Second user pointer (sendto/recvfrom address) or packed socket() args.
     pub aux: u64,
+    /// The socket's `struct sock *` as the fd table had it at entry (0: unknown).
+    pub sk: u64,
 }
 
 /// (TGID, TID) of the current task.

@@ -15,6 +15,12 @@
 //! saved user registers, x86_64 calling convention (syscall(2)): di, si, dx,
 //! r10, r8, r9.
 //!
+//! An fd is followed only if `SOCKFDS` has it (socket(2) put it there, or a
+//! dup of a tracked fd) and the kernel's fd table still holds a socket
+//! under it when the call enters (`fdsock`); the socket's `struct sock *`
+//! from that table goes into every event's `cookie`. close(2) untracks and
+//! reports at entry (see `close_enter`).
+//!
 //! x86_64 only: an ia32 (compat) task's syscalls arrive here with their
 //! 32-bit numbers too (the classic per-syscall tracepoints skip them); Go
 //! builds 64-bit binaries, and a 32-bit task's misread calls would only
@@ -29,6 +35,7 @@ use aya_ebpf::{
 use core::ffi::c_void;
 use gotrace_abi::{kind, RawEvent, DATA_LEN, STDERR_MAX_CHUNKS};
 
+use crate::fdsock::{self, Fd};
 use crate::maps::{current, is_traced, reserve, sockfd_key, wakeup, Pending, EVENTS, PENDING, SOCKFDS};
 use crate::netns;
 use crate::user::{read_msghdr, read_payload, read_sockaddr};
@@ -39,6 +46,11 @@ const EAGAIN: i64 = 11;
 // socket(2)'s domain argument is a full register.
 const AF_INET: u64 = gotrace_abi::AF_INET as u64;
 const AF_INET6: u64 = gotrace_abi::AF_INET6 as u64;
+/// fcntl(2) commands that duplicate an fd (include/uapi/linux/fcntl.h).
+const F_DUPFD: u64 = 0;
+const F_DUPFD_CLOEXEC: u64 = 1030;
+/// [`Pending::kind`] of a dup(2)-family call (no event of its own).
+const PENDING_DUP: u32 = 0x100;
 /// Offset of `struct mmsghdr.msg_len` (after a 56-byte msghdr), sendmmsg(2).
 const MMSGHDR_MSG_LEN: u64 = 56;
 
@@ -53,7 +65,11 @@ mod nr {
     pub const RECVFROM: u64 = 45;
     pub const SENDMSG: u64 = 46;
     pub const RECVMSG: u64 = 47;
+    pub const DUP: u64 = 32;
+    pub const DUP2: u64 = 33;
     pub const GETSOCKOPT: u64 = 55;
+    pub const FCNTL: u64 = 72;
+    pub const DUP3: u64 = 292;
     pub const UNSHARE: u64 = 272;
     pub const SENDMMSG: u64 = 307;
     pub const SETNS: u64 = 308;
@@ -90,10 +106,30 @@ fn arg0(regs: u64) -> u64 {
     unsafe { bpf_probe_read_kernel((regs + REGS_DI) as *const u64).unwrap_or(u64::MAX) }
 }
 
-/// Whether `fd` of `tgid` is a socket the tree created.
+/// Whether `fd` of `tgid` is a socket the tree created (or duplicated).
 #[inline(always)]
 fn is_socket(tgid: u32, fd: u64) -> bool {
     unsafe { SOCKFDS.get(&sockfd_key(tgid, fd as i32)).is_some() }
+}
+
+/// The `struct sock *` of tracked socket `fd` of `tgid` as the kernel's fd
+/// table has it now (0 when the table cannot be read), or None when the fd
+/// is not tracked or no longer a socket: the number was closed (by close,
+/// dup2, close_range or an exec's CLOEXEC) and perhaps reused by a file,
+/// so its stale entry goes.
+#[inline(always)]
+fn tracked_socket(tgid: u32, fd: u64) -> Option<u64> {
+    if !is_socket(tgid, fd) {
+        return None;
+    }
+    match fdsock::lookup(fd as i32) {
+        Fd::Socket(sk) => Some(sk),
+        Fd::Unknown => Some(0),
+        Fd::NotSocket => {
+            let _ = SOCKFDS.remove(&sockfd_key(tgid, fd as i32));
+            None
+        }
+    }
 }
 
 #[inline(always)]
@@ -114,8 +150,8 @@ fn take(tid: u32, k: u32) -> Option<Pending> {
 }
 
 #[inline(always)]
-fn pending(kind: u32, a: &Args, ptr: u64, len: u64, aux: u64) -> Pending {
-    Pending { kind, fd: a.fd(), ptr, len, aux }
+fn pending(kind: u32, a: &Args, ptr: u64, len: u64, aux: u64, sk: u64) -> Pending {
+    Pending { kind, fd: a.fd(), ptr, len, aux, sk }
 }
 
 /// Non-zero: also record writes to fd 2 (attach mode, see `kind::STDERR_WRITE`).
@@ -134,51 +170,48 @@ pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
     let regs: u64 = ctx.arg(0);
     let id: u64 = ctx.arg(1);
     match id {
-        nr::READ | nr::WRITE | nr::CLOSE => {
+        nr::READ | nr::WRITE => {
             // The hot path: most reads and writes are not on sockets.
             let fd = arg0(regs);
             if id == nr::WRITE && fd == 2 && CAPTURE_STDERR.load() != 0 {
                 let a = Args::read(regs);
-                save(tid, pending(kind::STDERR_WRITE, &a, a.0[1], a.0[2], 0));
-            } else if is_socket(tgid, fd) {
+                save(tid, pending(kind::STDERR_WRITE, &a, a.0[1], a.0[2], 0, 0));
+            } else if let Some(sk) = tracked_socket(tgid, fd) {
                 let a = Args::read(regs);
-                let k = match id {
-                    nr::READ => kind::READ,
-                    nr::WRITE => kind::WRITE,
-                    _ => kind::CLOSE,
-                };
-                let (ptr, len) = if id == nr::CLOSE { (0, 0) } else { (a.0[1], a.0[2]) };
-                save(tid, pending(k, &a, ptr, len, 0));
+                let k = if id == nr::READ { kind::READ } else { kind::WRITE };
+                save(tid, pending(k, &a, a.0[1], a.0[2], 0, sk));
             }
         }
+        nr::CLOSE => close_enter(tgid, tid, arg0(regs)),
         nr::SOCKET => {
             let a = Args::read(regs).0;
             let packed = (a[0] & 0xffff) | ((a[1] & 0xffff) << 16) | ((a[2] & 0xffff) << 48);
-            save(tid, Pending { kind: kind::SOCKET, fd: -1, ptr: 0, len: 0, aux: packed });
+            save(tid, Pending { kind: kind::SOCKET, fd: -1, ptr: 0, len: 0, aux: packed, sk: 0 });
         }
         nr::CONNECT => {
             let a = Args::read(regs);
-            save(tid, pending(kind::CONNECT, &a, a.0[1], a.0[2], 0));
+            save(tid, pending(kind::CONNECT, &a, a.0[1], a.0[2], 0, 0));
         }
         nr::GETSOCKOPT => {
             let a = Args::read(regs);
             if a.0[1] == SOL_SOCKET && a.0[2] == SO_ERROR {
-                save(tid, pending(kind::SO_ERROR, &a, a.0[3], 0, 0));
+                save(tid, pending(kind::SO_ERROR, &a, a.0[3], 0, 0, 0));
             }
         }
         nr::SENDTO | nr::RECVFROM | nr::SENDMSG | nr::RECVMSG | nr::SENDMMSG => {
             let a = Args::read(regs);
-            if is_socket(tgid, a.0[0]) {
+            if let Some(sk) = tracked_socket(tgid, a.0[0]) {
                 let p = match id {
-                    nr::SENDTO => pending(kind::SENDTO, &a, a.0[1], a.0[2], a.0[4]),
-                    nr::RECVFROM => pending(kind::RECVFROM, &a, a.0[1], a.0[2], a.0[4]),
-                    nr::SENDMSG => pending(kind::SENDMSG, &a, a.0[1], 0, 0),
-                    nr::RECVMSG => pending(kind::RECVMSG, &a, a.0[1], 0, 0),
-                    _ => pending(kind::SENDMMSG, &a, a.0[1], a.0[2], 0),
+                    nr::SENDTO => pending(kind::SENDTO, &a, a.0[1], a.0[2], a.0[4], sk),
+                    nr::RECVFROM => pending(kind::RECVFROM, &a, a.0[1], a.0[2], a.0[4], sk),
+                    nr::SENDMSG => pending(kind::SENDMSG, &a, a.0[1], 0, 0, sk),
+                    nr::RECVMSG => pending(kind::RECVMSG, &a, a.0[1], 0, 0, sk),
+                    _ => pending(kind::SENDMMSG, &a, a.0[1], a.0[2], 0, sk),
                 };
                 save(tid, p);
             }
         }
+        nr::DUP | nr::DUP2 | nr::DUP3 | nr::FCNTL => dup_enter(tgid, tid, id, regs),
         _ => {}
     }
     0
@@ -199,7 +232,7 @@ pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
     match id {
         nr::READ => buf_exit(tgid, tid, kind::READ, ret, true),
         nr::WRITE => write_exit(tgid, tid, ret),
-        nr::CLOSE => close_exit(tgid, tid, ret),
+        nr::DUP | nr::DUP2 | nr::DUP3 | nr::FCNTL => dup_exit(tgid, tid, ret),
         nr::SOCKET => socket_exit(tgid, tid, ret),
         nr::CONNECT => connect_exit(tgid, tid, ret),
         nr::GETSOCKOPT => getsockopt_exit(tgid, tid, ret),
@@ -230,8 +263,12 @@ fn socket_exit(tgid: u32, tid: u32, ret: i64) {
         let ty = ((p.aux >> 16) & 0xf) as u32;
         let _ = SOCKFDS.insert(&sockfd_key(tgid, ret as i32), &ty, 0);
     }
+    let sk = if ret >= 0 { fdsock::sk_of(ret as i32) } else { 0 };
     if let Some(mut e) = reserve(kind::SOCKET, tgid, tid, ret as i32, ret) {
-        unsafe { (*e.as_mut_ptr()).arg = p.aux };
+        unsafe {
+            (*e.as_mut_ptr()).arg = p.aux;
+            (*e.as_mut_ptr()).cookie = sk;
+        }
         e.submit(wakeup());
     }
 }
@@ -239,8 +276,12 @@ fn socket_exit(tgid: u32, tid: u32, ret: i64) {
 #[inline(always)]
 fn connect_exit(tgid: u32, tid: u32, ret: i64) {
     let Some(p) = take(tid, kind::CONNECT) else { return };
+    let sk = fdsock::sk_of(p.fd);
     if let Some(mut e) = reserve(kind::CONNECT, tgid, tid, p.fd, ret) {
-        unsafe { read_sockaddr(e.as_mut_ptr(), p.ptr) };
+        unsafe {
+            read_sockaddr(e.as_mut_ptr(), p.ptr);
+            (*e.as_mut_ptr()).cookie = sk;
+        }
         e.submit(wakeup());
     }
 }
@@ -255,8 +296,12 @@ fn getsockopt_exit(tgid: u32, tid: u32, ret: i64) {
     } else {
         -1
     };
+    let sk = fdsock::sk_of(p.fd);
     if let Some(mut e) = reserve(kind::SO_ERROR, tgid, tid, p.fd, ret) {
-        unsafe { (*e.as_mut_ptr()).arg = val as u32 as u64 };
+        unsafe {
+            (*e.as_mut_ptr()).arg = val as u32 as u64;
+            (*e.as_mut_ptr()).cookie = sk;
+        }
         e.submit(wakeup());
     }
 }
@@ -266,6 +311,7 @@ fn sendto_exit(tgid: u32, tid: u32, ret: i64) {
     let Some(p) = take(tid, kind::SENDTO) else { return };
     if let Some(mut e) = reserve(kind::SENDTO, tgid, tid, p.fd, ret) {
         unsafe {
+            (*e.as_mut_ptr()).cookie = p.sk;
             read_sockaddr(e.as_mut_ptr(), p.aux);
             read_payload(e.as_mut_ptr(), p.ptr, if ret > 0 { ret } else { p.len as i64 });
         }
@@ -278,6 +324,7 @@ fn sendmmsg_exit(tgid: u32, tid: u32, ret: i64) {
     let Some(p) = take(tid, kind::SENDMMSG) else { return };
     if let Some(mut e) = reserve(kind::SENDMMSG, tgid, tid, p.fd, ret) {
         unsafe {
+            (*e.as_mut_ptr()).cookie = p.sk;
             if let Some(m) = read_msghdr(p.ptr) {
                 let sent: u32 =
                     aya_ebpf::helpers::bpf_probe_read_user((p.ptr + MMSGHDR_MSG_LEN) as *const u32).unwrap_or(0);
@@ -347,6 +394,7 @@ fn recvfrom_exit(tgid: u32, tid: u32, ret: i64) {
     }
     if let Some(mut e) = reserve(kind::RECVFROM, tgid, tid, p.fd, ret) {
         unsafe {
+            (*e.as_mut_ptr()).cookie = p.sk;
             if ret >= 0 {
                 read_sockaddr(e.as_mut_ptr(), p.aux);
             }
@@ -356,12 +404,63 @@ fn recvfrom_exit(tgid: u32, tid: u32, ret: i64) {
     }
 }
 
+/// close(2) of a tracked socket: untracked and reported at entry. The
+/// kernel frees the number inside the call (file_close_fd), so another
+/// thread's socket(2) or open(2) can get it back before this one returns:
+/// untracking at exit would drop that new socket's entry, and an event
+/// emitted at exit would come after the new socket's first events.
 #[inline(always)]
-fn close_exit(tgid: u32, tid: u32, ret: i64) {
-    let Some(p) = take(tid, kind::CLOSE) else { return };
-    let _ = SOCKFDS.remove(&sockfd_key(tgid, p.fd));
-    if let Some(e) = reserve(kind::CLOSE, tgid, tid, p.fd, ret) {
+fn close_enter(tgid: u32, tid: u32, fd: u64) {
+    if !is_socket(tgid, fd) {
+        return;
+    }
+    let _ = SOCKFDS.remove(&sockfd_key(tgid, fd as i32));
+    let sk = match fdsock::lookup(fd as i32) {
+        Fd::Socket(sk) => sk,
+        Fd::Unknown => 0,
+        // Already closed by other means (dup2, close_range, CLOEXEC) and
+        // reused by a file: not a socket's close.
+        Fd::NotSocket => return,
+    };
+    if let Some(mut e) = reserve(kind::CLOSE, tgid, tid, fd as i32, 0) {
+        unsafe { (*e.as_mut_ptr()).cookie = sk };
         e.submit(wakeup());
+    }
+}
+
+/// dup(2), dup2(2), dup3(2), fcntl(F_DUPFD[_CLOEXEC]): remembers the old
+/// fd (and for dup2/dup3 the target number, which the call closes first).
+#[inline(always)]
+fn dup_enter(tgid: u32, tid: u32, id: u64, regs: u64) {
+    let a = Args::read(regs);
+    if id == nr::FCNTL && a.0[1] != F_DUPFD && a.0[1] != F_DUPFD_CLOEXEC {
+        return;
+    }
+    let from_socket = is_socket(tgid, a.0[0]);
+    let onto = id == nr::DUP2 || id == nr::DUP3;
+    // The target of dup2/dup3 matters even when the source is no socket:
+    // a tracked socket there is closed by the call.
+    if from_socket || (onto && is_socket(tgid, a.0[1])) {
+        save(tid, Pending { kind: PENDING_DUP, fd: a.fd(), ptr: 0, len: from_socket as u64, aux: 0, sk: 0 });
+    }
+}
+
+/// The new fd of a dup is a socket exactly when the old one was.
+#[inline(always)]
+fn dup_exit(tgid: u32, tid: u32, ret: i64) {
+    let Some(p) = take(tid, PENDING_DUP) else { return };
+    if ret < 0 {
+        return;
+    }
+    let new = sockfd_key(tgid, ret as i32);
+    let ty = if p.len != 0 { unsafe { SOCKFDS.get(&sockfd_key(tgid, p.fd)) }.copied() } else { None };
+    match ty {
+        Some(ty) => {
+            let _ = SOCKFDS.insert(&new, &ty, 0);
+        }
+        None => {
+            let _ = SOCKFDS.remove(&new);
+        }
     }
 }
 
@@ -376,7 +475,10 @@ fn buf_exit(tgid: u32, tid: u32, k: u32, ret: i64, skip_eagain: bool) {
         return;
     }
     if let Some(mut e) = reserve(k, tgid, tid, p.fd, ret) {
-        unsafe { read_payload(e.as_mut_ptr(), p.ptr, ret) };
+        unsafe {
+            (*e.as_mut_ptr()).cookie = p.sk;
+            read_payload(e.as_mut_ptr(), p.ptr, ret);
+        }
         e.submit(wakeup());
     }
 }
@@ -387,6 +489,7 @@ fn msg_exit(tgid: u32, tid: u32, k: u32, ret: i64) {
     let Some(p) = take(tid, k) else { return };
     if let Some(mut e) = reserve(k, tgid, tid, p.fd, ret) {
         unsafe {
+            (*e.as_mut_ptr()).cookie = p.sk;
             if let Some(m) = read_msghdr(p.ptr) {
                 read_sockaddr(e.as_mut_ptr(), m.name);
                 let n = if ret > 0 { (ret as u64).min(m.iov_len) } else { 0 };

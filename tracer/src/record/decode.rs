@@ -28,12 +28,14 @@ pub fn decode(raw: &RawEvent, id: u64, names: &Names) -> Option<Event> {
             // SOCK_TYPE_MASK (0xf): drop SOCK_NONBLOCK / SOCK_CLOEXEC.
             sock_type: ((raw.arg >> 16) & 0xf) as u16,
             protocol: ((raw.arg >> 48) & 0xffff) as u16,
+            sock: sock(raw),
         },
         kind::CONNECT => Op::Connect {
             fd: raw.fd,
             ret: raw.ret,
             errno: errno_name(raw.ret),
             peer: peer(raw),
+            sock: sock(raw),
         },
         kind::SO_ERROR => {
             let so_error = raw.arg as u32 as i32;
@@ -46,6 +48,7 @@ pub fn decode(raw: &RawEvent, id: u64, names: &Names) -> Option<Event> {
                 } else {
                     None
                 },
+                sock: sock(raw),
             }
         }
         kind::SENDTO | kind::SENDMSG | kind::SENDMMSG | kind::WRITE => Op::Send(io(raw)),
@@ -53,6 +56,7 @@ pub fn decode(raw: &RawEvent, id: u64, names: &Names) -> Option<Event> {
         kind::CLOSE => Op::Close {
             fd: raw.fd,
             ret: raw.ret,
+            sock: sock(raw),
         },
         kind::FORK => Op::Fork {
             child: raw.arg as u32,
@@ -177,7 +181,14 @@ fn io(raw: &RawEvent) -> Io {
         errno: errno_name(raw.ret),
         peer: peer(raw),
         data_hex: data_hex(raw),
+        sock: sock(raw),
     }
+}
+
+/// A syscall record's socket address, when the probe could read it from
+/// the kernel's fd table (0: it could not).
+fn sock(raw: &RawEvent) -> Option<String> {
+    (raw.cookie != 0).then(|| hex(raw.cookie))
 }
 
 fn data_hex(raw: &RawEvent) -> Option<String> {

@@ -282,6 +282,7 @@ mod tests {
             ret: -115,
             errno: Some("EINPROGRESS".into()),
             peer: Some(addr(peer)),
+            sock: None,
         }
     }
 
@@ -304,6 +305,7 @@ mod tests {
             errno: None,
             peer: None,
             data_hex: Some(data.iter().map(|b| format!("{b:02x}")).collect()),
+            sock: None,
         })
     }
 
@@ -339,7 +341,7 @@ mod tests {
         let mut orphan = ev(0.5, 99, 0, retransmit());
         orphan.comm = "swapper/3".into();
         v.show(&orphan);
-        v.show(&ev(1.0, 1234, 1240, Op::Close { fd: 3, ret: 0 }));
+        v.show(&ev(1.0, 1234, 1240, Op::close(3)));
         let mut rt = ev(1001.0, 1234, 0, retransmit());
         rt.comm = "swapper/3".into();
         v.show(&rt);
@@ -364,11 +366,12 @@ mod tests {
             domain: 2,
             sock_type: 2,
             protocol: 0,
+            sock: None,
         };
         v.show(&ev(1.0, 7, 7, socket));
         v.show(&ev(1.1, 7, 7, connect(5, "198.18.0.53:53")));
         v.show(&ev(1.2, 7, 7, write(5, &q)));
-        v.show(&ev(1.3, 7, 7, Op::Close { fd: 5, ret: 0 }));
+        v.show(&ev(1.3, 7, 7, Op::close(5)));
         // fd 5 reused for something the view never saw connected.
         v.show(&ev(1.4, 7, 7, write(5, &q)));
         let text = buf.text();
@@ -391,6 +394,7 @@ mod tests {
                 errno: Some("EAGAIN".into()),
                 peer: None,
                 data_hex: None,
+                sock: None,
             })
         };
         // Three copies 10 ms apart: one line and a count.
@@ -420,8 +424,26 @@ mod tests {
     #[test]
     fn drop_prints_the_pending_count() {
         let (mut v, buf) = view();
-        v.show(&ev(1.0, 1, 1, Op::Close { fd: 3, ret: -9 }));
-        v.show(&ev(2.0, 1, 1, Op::Close { fd: 3, ret: -9 }));
+        v.show(&ev(
+            1.0,
+            1,
+            1,
+            Op::Close {
+                fd: 3,
+                ret: -9,
+                sock: None,
+            },
+        ));
+        v.show(&ev(
+            2.0,
+            1,
+            1,
+            Op::Close {
+                fd: 3,
+                ret: -9,
+                sock: None,
+            },
+        ));
         drop(v);
         assert_eq!(
             buf.text(),
@@ -433,10 +455,10 @@ mod tests {
     #[test]
     fn times_before_the_start_and_sub_microsecond() {
         let (mut v, buf) = view();
-        let mut early = ev(0.0, 1, 1, Op::Close { fd: 3, ret: 0 });
+        let mut early = ev(0.0, 1, 1, Op::close(3));
         early.ts_ns = START - 2_500_000;
         v.show(&early);
-        let mut late = ev(0.0, 1, 1, Op::Close { fd: 4, ret: 0 });
+        let mut late = ev(0.0, 1, 1, Op::close(4));
         late.ts_ns = START + 123_456_789_999;
         v.show(&late);
         assert_eq!(
@@ -460,8 +482,8 @@ mod tests {
         }
         let calls = Arc::new(Mutex::new(0));
         let mut v = LiveView::new(Box::new(Broken(calls.clone())), START);
-        v.show(&ev(1.0, 1, 1, Op::Close { fd: 3, ret: 0 }));
-        v.show(&ev(2.0, 1, 1, Op::Close { fd: 4, ret: 0 }));
+        v.show(&ev(1.0, 1, 1, Op::close(3)));
+        v.show(&ev(2.0, 1, 1, Op::close(4)));
         assert_eq!(*calls.lock().unwrap(), 1);
     }
 }

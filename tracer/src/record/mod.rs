@@ -6,6 +6,7 @@
 
 pub mod btf;
 pub mod decode;
+pub mod fd_table;
 pub mod kallsyms;
 pub mod kernel_events;
 pub mod live;

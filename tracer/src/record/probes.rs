@@ -10,7 +10,7 @@ use std::os::fd::{AsFd, AsRawFd, RawFd};
 
 use crate::error::{EbpfError, TracerError};
 use crate::record::kernel_events::{self, Names, Tracepoint};
-use crate::record::{btf, tracefs};
+use crate::record::{btf, fd_table, tracefs};
 
 /// The eBPF object compiled from ebpf/probes, embedded by build.rs
 /// (empty when the binary was built without it).
@@ -105,6 +105,7 @@ impl Probes {
         let held = btf::Held::new();
         let (raw_sched, sched_globals) = sched_setup(&mut warnings)?;
         let kernel = kernel_events::prepare();
+        let fd_globals = fd_table::globals(std::path::Path::new(btf::VMLINUX), &mut warnings);
         drop(held);
         let stderr_flag = u32::from(mode == Mode::Attach);
         let netns_flag = u32::from(mode == Mode::Run);
@@ -114,7 +115,7 @@ impl Probes {
         }
         loader.override_global(globals::CAPTURE_STDERR, &stderr_flag, true);
         loader.override_global(globals::FOLLOW_NETNS, &netns_flag, true);
-        for (name, value) in &kernel.globals {
+        for (name, value) in kernel.globals.iter().chain(&fd_globals) {
             loader.override_global(name, value, true);
         }
         let mut ebpf = loader.load(OBJECT).map_err(EbpfError::Object)?;

@@ -159,6 +159,7 @@ mod tests {
                 errno: None,
                 peer: None,
                 data_hex: Some(hex),
+                sock: None,
             }),
         };
         assert_eq!(event(&mut ev), 1);
