@@ -24,8 +24,8 @@ pub use error::{FileRefused, ReadError, WriteError};
 pub use event::{Dir, Event, Io, Op, SockAddr};
 pub use fds::{FdChange, FdTable};
 pub use meta::{
-    go_env, Attach, ClockMap, ExitStatus, Firewall, Interface, Meta, PreExistingSocket, Redacted,
-    ResolvConf, FORMAT_VERSION, GO_ENV,
+    go_env, Attach, ClockMap, ExitStatus, Firewall, Interface, LocalAddress, LocalNetwork, Meta,
+    PreExistingSocket, Redacted, ResolvConf, FORMAT_VERSION, GO_ENV,
 };
 pub use reader::{
     bundle_from_bytes, read_bundle, read_events, Bundle, ReadEvents, CAPTURE_MAX_BYTES,

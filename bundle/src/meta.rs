@@ -119,6 +119,55 @@ pub struct Meta {
     /// then not written back either).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redacted: Option<Redacted>,
+    /// This host's own addresses and ephemeral port range in the command's
+    /// network namespace at start, so that a connect(2) failing with
+    /// EADDRNOTAVAIL can be told apart: no source address of the peer's
+    /// family, or every ephemeral port taken. Absent in bundles of older
+    /// tracers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_network: Option<LocalNetwork>,
+}
+
+/// The local end's resources for a connect(2): what the kernel picks the
+/// source address and port from (ip(7) "ip_local_port_range";
+/// getifaddrs(3)).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalNetwork {
+    /// Every address of every interface (getifaddrs(3)), loopback and
+    /// link-local included.
+    pub addresses: Vec<LocalAddress>,
+    /// `net.ipv4.ip_local_port_range` (also used for IPv6): the first and
+    /// last port connect(2) may pick; None when it could not be read.
+    pub ip_local_port_range: Option<[u16; 2]>,
+}
+
+/// One address of an interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalAddress {
+    /// Interface name (`lo`, `eth0`).
+    pub interface: String,
+    /// The address.
+    pub ip: std::net::IpAddr,
+    /// Prefix length in bits (from the netmask).
+    pub prefix_len: u8,
+}
+
+impl LocalAddress {
+    /// Whether connect(2) could use this address as the source toward
+    /// `peer`: same family, and neither loopback nor (IPv6) link-local
+    /// unless the peer is too (RFC 4291 2.5.3 and 2.5.6: such addresses
+    /// do not leave the host or the link).
+    pub fn can_reach(&self, peer: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        match (self.ip, peer.to_canonical()) {
+            (IpAddr::V4(a), IpAddr::V4(p)) => !a.is_loopback() || p.is_loopback(),
+            (IpAddr::V6(a), IpAddr::V6(p)) => {
+                let link_local = |x: std::net::Ipv6Addr| x.segments()[0] & 0xffc0 == 0xfe80;
+                (!a.is_loopback() || p.is_loopback()) && (!link_local(a) || link_local(p))
+            }
+            _ => false,
+        }
+    }
 }
 
 /// What was redacted from a bundle: `enabled` false when it was recorded

@@ -665,6 +665,7 @@ mod tests {
             firewall: None,
             attach: None,
             redacted: None,
+            local_network: None,
         }
     }
 

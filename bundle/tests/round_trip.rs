@@ -7,7 +7,8 @@ use std::io::Write;
 
 use gotrace_bundle::{
     files, read_bundle, Attach, BundleWriter, ClockMap, Event, ExitStatus, Firewall, Interface, Io,
-    Meta, Op, Owner, PreExistingSocket, Redacted, ResolvConf, SockAddr, TcpState, FORMAT_VERSION,
+    LocalAddress, LocalNetwork, Meta, Op, Owner, PreExistingSocket, Redacted, ResolvConf, SockAddr,
+    TcpState, FORMAT_VERSION,
 };
 
 fn addr(s: &str) -> SockAddr {
@@ -78,6 +79,14 @@ fn full_meta() -> Meta {
             header_values: 2,
             payload_heads: 1,
             arguments: vec![1],
+        }),
+        local_network: Some(LocalNetwork {
+            addresses: vec![LocalAddress {
+                interface: "lo".into(),
+                ip: "::1".parse().unwrap(),
+                prefix_len: 128,
+            }],
+            ip_local_port_range: Some([32768, 60999]),
         }),
     }
 }

@@ -49,6 +49,10 @@ pub struct LabConfig {
     /// [`Proxy::Close`], [`Proxy::ResetRequest`]); point HTTP_PROXY or
     /// HTTPS_PROXY at it through `env`.
     pub forward_proxy: Option<Proxy>,
+    /// Use up the client's ephemeral ports toward the proxy's port
+    /// before commands run ([`crate::ports`]): connect() to it then fails
+    /// with EADDRNOTAVAIL.
+    pub exhaust_ports: bool,
 }
 
 impl Default for LabConfig {
@@ -69,6 +73,7 @@ impl Default for LabConfig {
             route: ClientRoute::None,
             interrupt_after: None,
             forward_proxy: None,
+            exhaust_ports: false,
         }
     }
 }

@@ -34,6 +34,14 @@ pub enum LabError {
     /// A server did not become ready in time.
     #[error("{0} did not become ready within {1:?}")]
     NotReady(String, std::time::Duration),
+    /// A lab state could not be reached (the check after the commands).
+    #[error("the lab could not {what}: {detail}")]
+    Setup {
+        /// The state sought.
+        what: &'static str,
+        /// What was found instead.
+        detail: String,
+    },
     /// A server process exited during setup.
     #[error("{name} exited during setup ({status}): {stderr}")]
     ServerDied {

@@ -77,6 +77,9 @@ impl Lab {
         }
         let dns = lab.config.dns.start(&lab.netns, lab.temp.path())?;
         lab.servers.extend(dns);
+        if lab.config.exhaust_ports {
+            crate::ports::exhaust(&lab.netns, crate::PROXY_PORT)?;
+        }
         // After the readiness probes, which the rules would block.
         lab.config.firewall.apply(&lab.netns, lab.temp.path())?;
         Ok(lab)

@@ -19,6 +19,7 @@ mod lab;
 pub mod modgraph;
 pub mod netns;
 mod paths;
+pub mod ports;
 mod probe;
 mod proxy;
 mod resolv;

@@ -399,6 +399,19 @@ fn local_routes() -> Vec<Scenario> {
             "local-address-unavailable",
             "dial tcp [fd67:7472:6163::2]:8080: connect: cannot assign requested address",
         ),
+        Scenario {
+            name: "ports-exhausted",
+            // The same errno as ipv6-no-address, the other case of it:
+            // the client has an address for the proxy, but its only
+            // ephemeral port toward it is in TIME_WAIT.
+            config: LabConfig {
+                exhaust_ports: true,
+                ..LabConfig::default()
+            },
+            verdict: verdict("kernel", "local-ports-exhausted"),
+            exit_code: 1,
+            go_says: "dial tcp 198.18.0.2:8080: connect: cannot assign requested address",
+        },
     ]
 }
 

@@ -73,6 +73,29 @@ fn gotrace_ipv6_no_address_is_the_kernel_eaddrnotavail() {
 }
 
 #[test]
+fn lab_go_ports_exhausted() {
+    support::plain_go("ports-exhausted");
+}
+
+/// The same errno, the other case: the client has 198.18.0.1 for the
+/// proxy, but its one ephemeral port toward it is in TIME_WAIT. No SYN
+/// from this attempt reaches the wire (the capture starts after the lab's
+/// own closing connection), and the summary names the port range.
+#[test]
+fn gotrace_ports_exhausted_is_the_kernel_eaddrnotavail() {
+    let t = refused_by_route(
+        "ports-exhausted",
+        99,
+        "tcp.flags.syn==1 && ip.dst==198.18.0.2",
+    );
+    let summary = t.verdict["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains("40000-40000, 1 port") && summary.contains("198.18.0.1 (veth0)"),
+        "{summary}"
+    );
+}
+
+#[test]
 fn lab_go_dns_route_blackhole() {
     support::plain_go("dns-route-blackhole");
 }

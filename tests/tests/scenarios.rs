@@ -91,6 +91,7 @@ const IN_CUT_SHORT_AND_ROUTES: &[&str] = &[
     "route-prohibit",
     "route-unreachable",
     "ipv6-no-address",
+    "ports-exhausted",
     "neighbour-absent",
     "dns-route-blackhole",
     "ctrl-c-client-drops",

@@ -19,6 +19,7 @@ pub mod clock;
 pub mod cmd;
 pub mod error;
 pub mod firewall;
+pub mod local_net;
 pub mod meta;
 pub mod process;
 pub mod record;

@@ -98,6 +98,13 @@ pub fn initial_with(
         arguments,
         ..Redacted::default()
     };
+    let local_network = match crate::local_net::snapshot(subject.netns) {
+        Ok(n) => Some(n),
+        Err(e) => {
+            warnings.push(format!("this host's addresses are not recorded: {e}"));
+            None
+        }
+    };
     let mut resolv_conf = resolv::read(subject.resolv_conf);
     // Report the path Go reads, not the /proc route gotrace took to it.
     resolv_conf.path = resolv::PATH.into();
@@ -128,5 +135,6 @@ pub fn initial_with(
         firewall,
         attach: None,
         redacted: Some(redacted),
+        local_network,
     }
 }

@@ -131,9 +131,14 @@ pub enum Cause {
     /// `unreachable` route (ip-route(8)).
     LocalRouteUnreachable,
     /// `connect()` returned EADDRNOTAVAIL (or EADDRINUSE, EAFNOSUPPORT):
-    /// no local address of the peer's family, or no free ephemeral port
-    /// (connect(2), ipv6(7)).
+    /// no local address of the peer's family (connect(2), ipv6(7)), or,
+    /// in a bundle without meta.json's `local_network`, possibly no free
+    /// ephemeral port.
     LocalAddressUnavailable,
+    /// `connect()` returned EADDRNOTAVAIL although this host had a source
+    /// address for the peer: every ephemeral port of
+    /// `net.ipv4.ip_local_port_range` toward it was in use (ip(7)).
+    LocalPortsExhausted,
     /// `connect()` returned EPERM with no packet filter record: a policy of
     /// this host (cgroup BPF connect hook, LSM) refused it (connect(2)).
     LocalPolicyDenied,
@@ -187,6 +192,7 @@ impl Cause {
             Cause::LocalRouteProhibit => "local-route-prohibit",
             Cause::LocalRouteUnreachable => "local-route-unreachable",
             Cause::LocalAddressUnavailable => "local-address-unavailable",
+            Cause::LocalPortsExhausted => "local-ports-exhausted",
             Cause::LocalPolicyDenied => "local-policy-denied",
             Cause::LocalResourceExhausted => "local-resource-exhausted",
             Cause::NeighbourUnreachable => "neighbour-unreachable",
@@ -217,6 +223,7 @@ impl Cause {
             | Cause::LocalRouteProhibit
             | Cause::LocalRouteUnreachable
             | Cause::LocalAddressUnavailable
+            | Cause::LocalPortsExhausted
             | Cause::LocalPolicyDenied
             | Cause::LocalResourceExhausted => Layer::Kernel,
             Cause::ConnectionRefused
@@ -261,6 +268,7 @@ impl Cause {
                 | Cause::LocalRouteProhibit
                 | Cause::LocalRouteUnreachable
                 | Cause::LocalAddressUnavailable
+                | Cause::LocalPortsExhausted
                 | Cause::LocalPolicyDenied
                 | Cause::LocalFirewallDrop
                 | Cause::LocalFirewallReject
@@ -298,7 +306,7 @@ impl PartialEq<&str> for Cause {
 mod tests {
     use super::*;
 
-    const ALL: [Cause; 32] = [
+    const ALL: [Cause; 33] = [
         Cause::None,
         Cause::ConnectionRefused,
         Cause::NoRoute,
@@ -326,6 +334,7 @@ mod tests {
         Cause::LocalRouteProhibit,
         Cause::LocalRouteUnreachable,
         Cause::LocalAddressUnavailable,
+        Cause::LocalPortsExhausted,
         Cause::LocalPolicyDenied,
         Cause::LocalResourceExhausted,
         Cause::NeighbourUnreachable,

@@ -122,6 +122,10 @@ impl Cause {
         Cause::LocalAddressUnavailable => format!(
             "this host has no local address (or free port) to reach {addr} from: configure an address of that family (`ip addr`; for IPv6 a global or ULA address), or check net.ipv4.ip_local_port_range and sockets in TIME_WAIT (`ss -s`); or set GOPROXY to an address of a family this host has{proxy}"
         ),
+        Cause::LocalPortsExhausted => format!(
+            "every local port toward {addr} is taken: find what holds them (`ss -tanp dst {ip}`; `ss -tan state time-wait dst {ip} | wc -l` counts TIME_WAIT), stop the process that leaks connections or let its connections be reused (HTTP keep-alive), or widen the range (`sysctl net.ipv4.ip_local_port_range`, e.g. \"32768 60999\"); then retry{proxy}",
+            ip = target.and_then(|t| t.ip.clone()).unwrap_or_else(|| "ADDR".into())
+        ),
         Cause::LocalPolicyDenied => format!(
             "a policy of this host forbids connecting to {addr}: look for a cgroup BPF connect hook (`bpftool cgroup tree`), an LSM (SELinux, AppArmor) denial in the audit log, or an OUTPUT rule (`nft list ruleset`){proxy}"
         ),

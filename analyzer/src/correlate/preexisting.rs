@@ -301,6 +301,7 @@ mod tests {
                 ended_by: None,
             }),
             redacted: None,
+            local_network: None,
         }
     }
 

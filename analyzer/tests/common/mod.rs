@@ -92,6 +92,7 @@ impl Bundle {
                 firewall: None,
                 attach: None,
                 redacted: None,
+                local_network: None,
             },
             events: Vec::new(),
             packets: Vec::new(),

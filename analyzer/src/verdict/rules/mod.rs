@@ -10,6 +10,7 @@
 
 mod app;
 mod dns;
+mod source_address;
 mod stage;
 mod tcp;
 
@@ -320,9 +321,20 @@ pub(super) fn refused_locally(a: &Attempt, input: &Input<'_>) -> Option<Diagnosi
     } else {
         ""
     };
-    let meaning = errno_layer::lookup(e)
-        .map(|r| r.local_meaning.replace("{ip}", &peer.ip().to_string()))
-        .unwrap_or_default();
+    let refined = if e == errno::EADDRNOTAVAIL {
+        source_address::addr_not_avail(peer.ip(), input.meta.local_network.as_ref())
+    } else {
+        None
+    };
+    let (cause, meaning) = match refined {
+        Some(r) => r,
+        None => (
+            cause,
+            errno_layer::lookup(e)
+                .map(|r| r.local_meaning.replace("{ip}", &peer.ip().to_string()))
+                .unwrap_or_default(),
+        ),
+    };
     let go = errno_phrase(e).unwrap_or("error");
     let mut d = base(
         cause,
