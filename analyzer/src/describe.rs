@@ -210,6 +210,17 @@ pub fn describe_on(ev: &Event, conn: Conn<'_>) -> Option<String> {
                 _ => format!("kernel drops packet: {name}"),
             }
         }
+        Op::RouteLookup { .. } => {
+            let f = crate::correlate::route_fact(ev)?;
+            let l = &f.value;
+            format!(
+                "kernel route lookup for {} in {} -> -{}{}",
+                l.dst,
+                l.table_name(),
+                errno::name(-l.err),
+                l.refusal().clause()
+            )
+        }
     };
     Some(line)
 }

@@ -372,3 +372,121 @@ fn a_dns_server_behind_a_local_route_is_the_kernel() {
         r.verdict.remediation
     );
 }
+
+/// A failed route lookup of the connect's thread to `peer` (table 254).
+fn route_lookup(peer: [u8; 4], err: i32) -> Op {
+    route_lookup_in(254, peer, err)
+}
+
+fn route_lookup_in(table: u32, peer: [u8; 4], err: i32) -> Op {
+    Op::RouteLookup {
+        table,
+        err,
+        err_name: None,
+        rt_type: None,
+        src: sa([0, 0, 0, 0], 0),
+        dst: sa(peer, 8080),
+    }
+}
+
+/// The kernel's route lookup names the route: cited before the connect,
+/// and its route type decides when the errno has several causes.
+#[test]
+fn a_failed_route_lookup_names_the_route_and_is_cited() {
+    const PEER: [u8; 4] = [198, 19, 255, 3];
+    let (mut b, c) = refused_at_once(PEER, 13, "permission denied");
+    let l = b.ev(10.05, route_lookup(PEER, -13));
+    b.meta.kernel_events = Some(vec!["fib/fib_table_lookup".into()]);
+    let r = analyze(&b);
+    assert_cause(&r, Layer::Kernel, "local-route-prohibit");
+    assert!(cites(&r, Source::Event, l) && cites(&r, Source::Event, c));
+    let s = &r.verdict.summary;
+    assert!(
+        s.contains("route lookup for 198.19.255.3 in table 254 (main) failed with EACCES (a prohibit route)"),
+        "{s}"
+    );
+}
+
+/// EACCES with route lookups recorded and none failing: no route refused
+/// it, a policy did; without the record the errno table's route stands.
+#[test]
+fn eacces_with_no_failed_lookup_is_a_policy() {
+    const PEER: [u8; 4] = [198, 19, 255, 3];
+    let (mut b, _) = refused_at_once(PEER, 13, "permission denied");
+    assert_cause(&analyze(&b), Layer::Kernel, "local-route-prohibit");
+    b.meta.kernel_events = Some(vec!["fib/fib_table_lookup".into()]);
+    let r = analyze(&b);
+    assert_cause(&r, Layer::Kernel, "local-policy-denied");
+    assert!(
+        r.verdict.summary.contains("no route refused"),
+        "{}",
+        r.verdict.summary
+    );
+    // An IPv6 lookup record says nothing about an IPv4 peer.
+    b.meta.kernel_events = Some(vec!["fib6/fib6_table_lookup".into()]);
+    assert_cause(&analyze(&b), Layer::Kernel, "local-route-prohibit");
+}
+
+/// A lookup by another thread, or to another address, is not this connect's.
+#[test]
+fn only_the_dialing_thread_s_lookup_to_the_peer_counts() {
+    const PEER: [u8; 4] = [198, 19, 255, 2];
+    let (mut b, _) = refused_at_once(PEER, 22, "invalid argument");
+    b.ev(10.05, route_lookup([198, 19, 255, 9], -13));
+    let other = b.ev(10.06, route_lookup(PEER, -13));
+    b.events.last_mut().unwrap().tid += 1;
+    let r = analyze(&b);
+    assert_cause(&r, Layer::Kernel, "local-route-blackhole");
+    assert!(!cites(&r, Source::Event, other));
+}
+
+/// ENETUNREACH after lookups that found nothing in any table: no-route,
+/// naming the tables looked in.
+#[test]
+fn enetunreach_names_the_tables_without_a_route() {
+    const PEER: [u8; 4] = [198, 19, 255, 7];
+    let (mut b, _) = refused_at_once(PEER, 101, "network is unreachable");
+    b.ev(10.04, route_lookup_in(255, PEER, -11));
+    let main = b.ev(10.05, route_lookup(PEER, -11));
+    let r = analyze(&b);
+    assert_cause(&r, Layer::Kernel, "no-route");
+    assert!(cites(&r, Source::Event, main));
+    assert!(
+        r.verdict
+            .summary
+            .contains("looked in table 255 (local), table 254 (main) and found none"),
+        "{}",
+        r.verdict.summary
+    );
+}
+
+/// EADDRNOTAVAIL's two cases, told apart by meta.json's local_network.
+#[test]
+fn eaddrnotavail_with_a_source_address_is_port_exhaustion() {
+    use gotrace_bundle::{LocalAddress, LocalNetwork};
+    const PEER: [u8; 4] = [198, 18, 0, 2];
+    let (mut b, _) = refused_at_once(PEER, 99, "cannot assign requested address");
+    let addr = |interface: &str, ip: &str| LocalAddress {
+        interface: interface.into(),
+        ip: ip.parse().unwrap(),
+        prefix_len: 24,
+    };
+    b.meta.local_network = Some(LocalNetwork {
+        addresses: vec![addr("lo", "127.0.0.1"), addr("veth0", "198.18.0.1")],
+        ip_local_port_range: Some([40000, 40009]),
+    });
+    let r = analyze(&b);
+    assert_cause(&r, Layer::Kernel, "local-ports-exhausted");
+    assert!(
+        r.verdict.summary.contains("40000-40009, 10 ports"),
+        "{}",
+        r.verdict.summary
+    );
+    assert!(
+        r.verdict.remediation.contains("ip_local_port_range"),
+        "{}",
+        r.verdict.remediation
+    );
+    b.meta.local_network.as_mut().unwrap().addresses.pop();
+    assert_cause(&analyze(&b), Layer::Kernel, "local-address-unavailable");
+}

@@ -166,6 +166,26 @@ pub enum Op {
         location_name: Option<String>,
         protocol: u16,
     },
+    /// `fib:fib_table_lookup` / `fib6:fib6_table_lookup` that failed while
+    /// a traced task was current: the route lookup of its own connect or
+    /// send. `err` is the lookup's result as -errno (`err_name` by name):
+    /// -EINVAL a `blackhole` route, -EACCES `prohibit`, -EHOSTUNREACH
+    /// `unreachable` (ip-route(8); net/ipv4/fib_semantics.c `fib_props`),
+    /// -ENETUNREACH no route, -EAGAIN none in this table (the next policy
+    /// rule's table is tried, ip-rule(8)). `table` is the routing table id
+    /// (254 main, 255 local); `rt_type` the IPv6 route's type (RTN_* of
+    /// include/uapi/linux/rtnetlink.h: 6 blackhole, 7 unreachable, 8
+    /// prohibit), absent for IPv4. `src` is the flow's source (unspecified
+    /// address and port 0 when not chosen yet), `dst` its destination.
+    RouteLookup {
+        table: u32,
+        err: i32,
+        err_name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rt_type: Option<u8>,
+        src: SockAddr,
+        dst: SockAddr,
+    },
 }
 
 /// Socket I/O, either way: the fields of a `send` or `recv` event. The

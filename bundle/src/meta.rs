@@ -102,6 +102,13 @@ pub struct Meta {
     /// between kernels, so offline analysis names drops with this table.
     #[serde(default)]
     pub drop_reasons: BTreeMap<u32, String>,
+    /// The kernel-evidence tracepoints attached for this run
+    /// (`category/event`: `tcp/tcp_retransmit_skb`, `skb/kfree_skb`,
+    /// `fib/fib_table_lookup`...), so an analysis can tell "none recorded"
+    /// from "not recorded on this kernel". Absent in bundles of older
+    /// tracers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_events: Option<Vec<String>>,
     /// `/etc/resolv.conf` as the traced command saw it at start; absent in
     /// bundles of older tracers.
     #[serde(default)]

@@ -47,6 +47,7 @@ fn full_meta() -> Meta {
         }],
         warnings: vec!["a probe could not attach".into()],
         drop_reasons: BTreeMap::from([(12, "NETFILTER_DROP".into())]),
+        kernel_events: Some(vec!["fib/fib_table_lookup".into()]),
         resolv_conf: Some(ResolvConf {
             path: "/etc/resolv.conf".into(),
             present: true,

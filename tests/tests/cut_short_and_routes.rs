@@ -13,14 +13,14 @@ mod support;
 use serde_json::Value;
 use support::{bundle, cited_events, cited_matching, tshark, Traced};
 
-/// A route refusal: the one cited event is connect() = -errno to the
+/// A local refusal: the last cited event is connect() = -errno to the
 /// scenario's peer, no packet is cited and none went to the peer.
-fn refused_by_route(name: &str, errno: i64, peer_filter: &str) -> Traced {
+fn refused_locally(name: &str, errno: i64, peer_filter: &str) -> Traced {
     let t = support::trace(name);
     let cited = cited_events(&t);
-    assert_eq!(cited.len(), 1, "{:?}", t.verdict["evidence"]);
-    assert_eq!(cited[0]["kind"], "connect", "{}", cited[0]);
-    assert_eq!(cited[0]["ret"], -errno, "{}", cited[0]);
+    let connect = cited.last().expect("no cited event");
+    assert_eq!(connect["kind"], "connect", "{connect}");
+    assert_eq!(connect["ret"], -errno, "{connect}");
     assert!(bundle::cited(&t.verdict, "packet").is_empty());
     assert!(t.verdict.get("pending").is_none(), "{}", t.verdict);
     let sent = tshark::fields(
@@ -29,6 +29,21 @@ fn refused_by_route(name: &str, errno: i64, peer_filter: &str) -> Traced {
         &["frame.number"],
     );
     assert!(sent.is_empty(), "packets to the peer: {sent:?}");
+    t
+}
+
+/// A route refusal: as [`refused_locally`], and the first of the two
+/// cited events is the kernel's failed route lookup to the same address,
+/// whose `err` is the connect's errno, in the main table (254).
+fn refused_by_route(name: &str, errno: i64, peer_filter: &str) -> Traced {
+    let t = refused_locally(name, errno, peer_filter);
+    let cited = cited_events(&t);
+    assert_eq!(cited.len(), 2, "{:?}", t.verdict["evidence"]);
+    let lookup = &cited[0];
+    assert_eq!(lookup["kind"], "route_lookup", "{lookup}");
+    assert_eq!(lookup["err"], -errno, "{lookup}");
+    assert_eq!(lookup["table"], 254, "{lookup}");
+    assert_eq!(lookup["dst"]["ip"], cited[1]["peer"]["ip"], "{lookup}");
     t
 }
 
@@ -69,7 +84,8 @@ fn lab_go_ipv6_no_address() {
 
 #[test]
 fn gotrace_ipv6_no_address_is_the_kernel_eaddrnotavail() {
-    refused_by_route("ipv6-no-address", 99, "ipv6.dst==fd67:7472:6163::2");
+    let t = refused_locally("ipv6-no-address", 99, "ipv6.dst==fd67:7472:6163::2");
+    assert_eq!(cited_events(&t).len(), 1, "{:?}", t.verdict["evidence"]);
 }
 
 #[test]
@@ -83,11 +99,12 @@ fn lab_go_ports_exhausted() {
 /// own closing connection), and the summary names the port range.
 #[test]
 fn gotrace_ports_exhausted_is_the_kernel_eaddrnotavail() {
-    let t = refused_by_route(
+    let t = refused_locally(
         "ports-exhausted",
         99,
         "tcp.flags.syn==1 && ip.dst==198.18.0.2",
     );
+    assert_eq!(cited_events(&t).len(), 1, "{:?}", t.verdict["evidence"]);
     let summary = t.verdict["summary"].as_str().unwrap_or_default();
     assert!(
         summary.contains("40000-40000, 1 port") && summary.contains("198.18.0.1 (veth0)"),
@@ -106,7 +123,7 @@ fn lab_go_dns_route_blackhole() {
 fn gotrace_dns_route_blackhole_is_the_kernel_einval() {
     let t = refused_by_route("dns-route-blackhole", 22, "ip.dst==198.19.255.2");
     assert_eq!(
-        bundle::peer(&cited_events(&t)[0]).as_deref(),
+        bundle::peer(&cited_events(&t)[1]).as_deref(),
         Some("198.19.255.2:53")
     );
 }

@@ -26,7 +26,7 @@ use std::process::Command;
 
 use gotrace_e2e::scenario::{self, UNROUTED_IP};
 use gotrace_e2e::Lab;
-use support::{bundle, tshark, Scratch};
+use support::{bundle, cited_events, tshark, Scratch};
 
 // ---- the lab itself, with plain go: Go's error text matches FIELD-NOTES.md ----
 
@@ -254,6 +254,19 @@ fn gotrace_no_route_is_kernel_and_nothing_on_the_wire() {
         .iter()
         .any(|e| e["kind"] == "connect" && e["ret"] == -101);
     assert!(enetunreach, "no connect() = -ENETUNREACH in events.jsonl");
+    // The kernel's own lookup found no route in the main table (EAGAIN:
+    // fib_table_lookup() leaves the next policy rule to try).
+    let lookups: Vec<_> = cited_events(&t)
+        .into_iter()
+        .filter(|e| e["kind"] == "route_lookup")
+        .collect();
+    assert!(
+        lookups
+            .iter()
+            .any(|e| e["err"] == -11 && e["dst"]["ip"] == UNROUTED_IP),
+        "no failed route lookup cited: {}",
+        t.verdict
+    );
 }
 
 #[test]

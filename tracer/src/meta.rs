@@ -131,6 +131,7 @@ pub fn initial_with(
         interfaces: Vec::new(),
         warnings: std::mem::take(&mut warnings),
         drop_reasons: Default::default(),
+        kernel_events: None,
         resolv_conf: Some(resolv_conf),
         firewall,
         attach: None,

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use super::route;
 use super::{AppObs, Attempt, Correlation, EventFact, Kind, Source, Step};
 use crate::capture::AppSummary;
 use crate::clock::Clock;
@@ -92,6 +93,7 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
         out.attempts.push(a);
     }
     let mut changes: Vec<TcpChange<'_>> = Vec::new();
+    let mut routes = route::Pending::default();
     let step = |ev: &Event, text: String| Step {
         source: Source::Event,
         id: ev.id,
@@ -100,6 +102,12 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
     };
 
     for ev in events {
+        if routes.see(ev) {
+            continue;
+        }
+        if is_syscall(&ev.op) && !matches!(ev.op, Op::Connect { .. }) {
+            routes.clear(ev.tid);
+        }
         let change = sockets.apply(ev, |ev, sock_type| SockInfo {
             sock_type,
             event: step(ev, describe(ev).unwrap_or_default()),
@@ -143,6 +151,10 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
                 a.sock = sock.clone().or_else(|| info.and_then(|i| i.sock.clone()));
                 if let Some(i) = info {
                     a.steps.push(i.event.clone());
+                }
+                for (e, fact) in routes.take(ev, peer.ip) {
+                    a.steps.push(step(e, describe(e).unwrap_or_default()));
+                    a.route_lookups.push(fact);
                 }
                 a.steps.push(step(ev, describe(ev).unwrap_or_default()));
                 a.connect = Some(EventFact {
@@ -307,7 +319,9 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
             Op::TcpRetransmit { .. }
             | Op::TcpReceiveReset { .. }
             | Op::TcpSendReset { .. }
-            | Op::SkbDrop { .. } => {}
+            | Op::SkbDrop { .. }
+            // Taken by `routes` above.
+            | Op::RouteLookup { .. } => {}
         }
     }
     link_tcp_states(&mut out.attempts, &mut changes, clock);
@@ -525,6 +539,20 @@ impl<'a> ChangeIndex<'a> {
             .copied()
             .filter(move |&j| changes[j].ev.ts_ns >= start)
     }
+}
+
+/// A syscall event of the calling thread (not a kernel event, which may
+/// run in softirq on any thread).
+fn is_syscall(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Socket { .. }
+            | Op::Connect { .. }
+            | Op::SoError { .. }
+            | Op::Send(_)
+            | Op::Recv(_)
+            | Op::Close { .. }
+    )
 }
 
 #[cfg(test)]

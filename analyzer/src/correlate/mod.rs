@@ -18,9 +18,11 @@ mod kernel;
 mod order;
 mod packets;
 mod preexisting;
+mod route;
 
 pub use kernel::{is_neighbour_failure, is_netfilter};
 pub use packets::sent_near;
+pub use route::{fact as route_fact, Refusal, RouteLookup};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -211,6 +213,9 @@ pub struct Attempt {
     /// taken at attach (`SYN_SENT`, `ESTABLISHED`, ...; UDP `ESTABLISHED`
     /// means connected), as /proc/net/{tcp,udp} named it.
     pub state_at_attach: Option<gotrace_bundle::TcpState>,
+    /// Failed route lookups the dialing thread made to the peer inside
+    /// its connect (`route_lookup` events, [`RouteLookup`]).
+    pub route_lookups: Vec<EventFact<RouteLookup>>,
 }
 
 impl Attempt {
@@ -268,6 +273,7 @@ impl Attempt {
             close_wait: None,
             pre_existing: false,
             state_at_attach: None,
+            route_lookups: Vec::new(),
         }
     }
 

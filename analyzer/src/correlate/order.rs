@@ -17,6 +17,8 @@ fn rank(op: &Op) -> u8 {
     match op {
         Op::Fork { .. } | Op::Exec { .. } => 0,
         Op::Socket { .. } => 1,
+        // connect(2) looks its route up before the socket enters SYN_SENT.
+        Op::RouteLookup { .. } => 2,
         Op::TcpState { new, .. } if *new != TcpState::Close => 2,
         Op::Connect { .. } => 3,
         Op::SoError { .. } => 4,

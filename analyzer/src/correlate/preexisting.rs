@@ -291,6 +291,7 @@ mod tests {
             interfaces: vec![],
             warnings: vec![],
             drop_reasons: Default::default(),
+            kernel_events: None,
             resolv_conf: None,
             firewall: None,
             attach: Some(Attach {

@@ -88,6 +88,7 @@ impl Bundle {
                 interfaces: vec![],
                 warnings: vec![],
                 drop_reasons: BTreeMap::new(),
+                kernel_events: None,
                 resolv_conf: None,
                 firewall: None,
                 attach: None,

@@ -103,6 +103,18 @@ pub mod kind {
     /// task's process SIGSTOP; the tracer checks the task's network
     /// namespace, captures there if it is new, and sends SIGCONT.
     pub const NETNS_ENTER: u32 = 21;
+    /// `fib:fib_table_lookup` / `fib6:fib6_table_lookup` that failed
+    /// (`err` non-zero) while a traced task was current: a route lookup
+    /// made for the task's own connect or send. `ret` is the lookup's
+    /// `err` (-errno: -EINVAL a `blackhole` route, -EACCES `prohibit`,
+    /// -EHOSTUNREACH `unreachable`, -ENETUNREACH no route, -EAGAIN this
+    /// table has none and the next rule's table is tried: net/ipv4/
+    /// fib_semantics.c `fib_props`, net/ipv6/route.c), `arg` packs
+    /// `tb_id | rt_type << 32` (the IPv6 route type, RTN_*, 0 for IPv4:
+    /// `ret` says it there). The flow's destination in
+    /// `family`/`addr`/`port`, its source in `laddr`/`lport` (0 when not
+    /// chosen yet); `fd` -1, `cookie` 0.
+    pub const ROUTE_LOOKUP: u32 = 22;
 }
 
 /// Most chunks one stderr write is split into (4 KiB at 128 bytes each):
@@ -228,6 +240,27 @@ pub mod globals {
     pub const PRIVATE_OFF: &str = "PRIVATE_OFF";
     /// Offset of `sk` in `struct socket`.
     pub const SOCKET_SK_OFF: &str = "SOCKET_SK_OFF";
+    /// Offsets of `src`, `dst`, `sport`, `dport` in `fib:fib_table_lookup`
+    /// (28, 32, 56, 58 on 6.18; `tb_id` at 8 and `err` at 12 since the
+    /// event has `err`, checked by the tracer).
+    pub const FIB_SRC_OFF: &str = "FIB_SRC_OFF";
+    /// See [`FIB_SRC_OFF`].
+    pub const FIB_DST_OFF: &str = "FIB_DST_OFF";
+    /// See [`FIB_SRC_OFF`].
+    pub const FIB_SPORT_OFF: &str = "FIB_SPORT_OFF";
+    /// See [`FIB_SRC_OFF`].
+    pub const FIB_DPORT_OFF: &str = "FIB_DPORT_OFF";
+    /// The same four in `fib6:fib6_table_lookup` (31, 47, 64, 66 on 6.18).
+    pub const FIB6_SRC_OFF: &str = "FIB6_SRC_OFF";
+    /// See [`FIB6_SRC_OFF`].
+    pub const FIB6_DST_OFF: &str = "FIB6_DST_OFF";
+    /// See [`FIB6_SRC_OFF`].
+    pub const FIB6_SPORT_OFF: &str = "FIB6_SPORT_OFF";
+    /// See [`FIB6_SRC_OFF`].
+    pub const FIB6_DPORT_OFF: &str = "FIB6_DPORT_OFF";
+    /// Offset of `rt_type` in `fib6:fib6_table_lookup` (69 on 6.18); 0
+    /// when the kernel's record has none.
+    pub const FIB6_RT_TYPE_OFF: &str = "FIB6_RT_TYPE_OFF";
 }
 
 /// The record layouts of the TCP tracepoints (include/trace/events/tcp.h),

@@ -91,7 +91,7 @@ fn offsets_cover_the_record_without_gaps_or_overlaps() {
 }
 
 /// Every kind, as listed in `kind`.
-const KINDS: [u32; 21] = [
+const KINDS: [u32; 22] = [
     kind::SOCKET,
     kind::CONNECT,
     kind::SO_ERROR,
@@ -113,6 +113,7 @@ const KINDS: [u32; 21] = [
     kind::SKB_DROP,
     kind::STDERR_WRITE,
     kind::NETNS_ENTER,
+    kind::ROUTE_LOOKUP,
 ];
 
 #[test]

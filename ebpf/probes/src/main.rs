@@ -12,6 +12,7 @@
 mod fdsock;
 mod maps;
 mod netns;
+mod route;
 mod sched;
 mod skb;
 mod syscalls;

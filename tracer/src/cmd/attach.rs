@@ -115,6 +115,7 @@ fn trace(
     meta.warnings.extend(probes.warnings.iter().cloned());
     meta.warnings.extend(warnings);
     meta.drop_reasons = probes.names.drop_reasons.clone();
+    meta.kernel_events = Some(probes.kernel_events.clone());
     meta.attach = Some(Attach {
         pid,
         netns: Some(netns.id.clone()),

@@ -104,6 +104,7 @@ fn trace(
     meta.warnings.extend(probes.warnings.iter().cloned());
     meta.warnings.extend(sudo_warning.clone());
     meta.drop_reasons = probes.names.drop_reasons.clone();
+    meta.kernel_events = Some(probes.kernel_events.clone());
     bundle.write_meta(&meta)?;
     // The ready file is written between the gate's two steps: after the
     // child gave up its death signal (a script that sees the file and kills

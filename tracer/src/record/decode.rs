@@ -109,6 +109,17 @@ pub fn decode(raw: &RawEvent, id: u64, names: &Names) -> Option<Event> {
                 protocol: (raw.ret >> 32) as u16,
             }
         }
+        kind::ROUTE_LOOKUP => {
+            let rt_type = (raw.arg >> 32) as u8;
+            Op::RouteLookup {
+                table: raw.arg as u32,
+                err: raw.ret as i32,
+                err_name: errno_name(raw.ret),
+                rt_type: (raw.family == AF_INET6).then_some(rt_type),
+                src: local(raw)?,
+                dst: peer(raw)?,
+            }
+        }
         _ => return None,
     };
     Some(Event {

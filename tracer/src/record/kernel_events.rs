@@ -1,7 +1,8 @@
 //! Setup of the kernel-evidence programs (ABI kinds 16..19: retransmits,
-//! RSTs received and sent, dropped packets): which of them this kernel can
-//! run, the per-kernel offsets they get as globals, and the enum name tables
-//! the decoder resolves reasons with. Nothing here fails a run: a missing
+//! RSTs received and sent, dropped packets; route lookups in
+//! `route_lookup`): which of them this kernel can run, the per-kernel
+//! offsets they get as globals, and the enum name tables the decoder
+//! resolves reasons with. Nothing here fails a run: a missing
 //! tracepoint or field becomes a warning in meta.json, since the syscall
 //! trace and the capture still stand without this evidence.
 
@@ -161,6 +162,7 @@ pub fn prepare() -> Setup {
         s.kfree_skb(&f, skb_sk);
     }
     s.no_local_drop_evidence();
+    s.route_lookups();
     s.exit_code(exit_code);
     s
 }

@@ -12,5 +12,6 @@ pub mod kernel_events;
 pub mod live;
 pub mod probes;
 pub mod reaper;
+pub mod route_lookup;
 pub mod session;
 pub mod tracefs;

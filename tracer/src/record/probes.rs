@@ -81,6 +81,9 @@ pub struct Probes {
     pub warnings: Vec<String>,
     /// The kernel's enum names, to decode reasons with.
     pub names: Names,
+    /// The kernel-evidence tracepoints attached (`category/event`), for
+    /// meta.json's `kernel_events`.
+    pub kernel_events: Vec<String>,
 }
 
 impl Probes {
@@ -159,10 +162,12 @@ impl Probes {
         warnings.extend(kernel.warnings);
         // Evidence on top of the syscall trace: a kernel that cannot run one
         // of these loses that evidence, not the run.
+        let mut kernel_events = Vec::new();
         for (prog, category, event) in kernel.programs {
             let verified = loaded.remove(prog).unwrap_or(Ok(()));
-            if let Err(e) = verified.and_then(|()| attach(&mut ebpf, prog, category, event)) {
-                warnings.push(format!("{e}: {category}:{event} events disabled"));
+            match verified.and_then(|()| attach(&mut ebpf, prog, category, event)) {
+                Ok(()) => kernel_events.push(format!("{category}/{event}")),
+                Err(e) => warnings.push(format!("{e}: {category}:{event} events disabled")),
             }
         }
         let events = ebpf
@@ -176,6 +181,7 @@ impl Probes {
             ring,
             warnings,
             names: kernel.names,
+            kernel_events,
         })
     }
 

@@ -11,7 +11,8 @@ use crate::util;
 /// success; network: RST received + SO_ERROR; kernel: a local nft drop
 /// (ended by Ctrl-C) and an unanswered dial (ended by Ctrl-C, told apart
 /// from the local drop only by kernel evidence); DNS: NXDOMAIN; above
-/// TCP: an untrusted TLS certificate. (gotrace_http_404 passed on every
+/// TCP: an untrusted TLS certificate; a `prohibit` route, which proves
+/// the route-lookup probe's record layout on each kernel. (gotrace_http_404 passed on every
 /// kernel too but costs 25-45 s a kernel under TCG: `--scenarios smoke,http_404`.)
 pub const SMOKE: &[&str] = &[
     "gotrace_success_is_layer_none",
@@ -20,6 +21,7 @@ pub const SMOKE: &[&str] = &[
     "gotrace_ctrl_c_on_an_unanswered_dial",
     "gotrace_dns_nxdomain_sees_the_answer",
     "gotrace_tls_untrusted",
+    "gotrace_route_prohibit_is_the_kernel_eacces",
 ];
 
 /// One test: its binary and its exact libtest name.

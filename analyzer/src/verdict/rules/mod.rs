@@ -10,6 +10,7 @@
 
 mod app;
 mod dns;
+mod route;
 mod source_address;
 mod stage;
 mod tcp;
@@ -335,6 +336,11 @@ pub(super) fn refused_locally(a: &Attempt, input: &Input<'_>) -> Option<Diagnosi
                 .unwrap_or_default(),
         ),
     };
+    // The kernel's own route lookup, where recorded, names the route.
+    let (cause, meaning, lookup) = match route::judged(a, e, input.meta) {
+        Some((c, why, id)) => (c, why, id),
+        None => (cause, meaning, None),
+    };
     let go = errno_phrase(e).unwrap_or("error");
     let mut d = base(
         cause,
@@ -342,6 +348,7 @@ pub(super) fn refused_locally(a: &Attempt, input: &Input<'_>) -> Option<Diagnosi
             "connect() to {peer} failed at once with {name}: {meaning}{wire} (Go: connect: {go})"
         ),
     );
+    d.evidence.extend(ev(a, lookup));
     d.evidence.extend(ev(a, a.connect.as_ref().map(|c| c.id)));
     d.go_phrase = errno_phrase(e).map(Cow::Borrowed);
     Some(d)
