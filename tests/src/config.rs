@@ -53,6 +53,10 @@ pub struct LabConfig {
     /// before commands run ([`crate::ports`]): connect() to it then fails
     /// with EADDRNOTAVAIL.
     pub exhaust_ports: bool,
+    /// GOPROXY becomes a `file://` tree of FIFOs nobody writes
+    /// ([`crate::fileproxy`]): Go hangs opening one, with no network
+    /// syscall; `goproxy` is then ignored.
+    pub hung_file_proxy: bool,
 }
 
 impl Default for LabConfig {
@@ -74,6 +78,7 @@ impl Default for LabConfig {
             interrupt_after: None,
             forward_proxy: None,
             exhaust_ports: false,
+            hung_file_proxy: false,
         }
     }
 }

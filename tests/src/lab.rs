@@ -51,6 +51,10 @@ impl Lab {
             std::fs::create_dir_all(dir).map_err(LabError::io("creating", dir))?;
         }
         let path_env = config.path.prepare(temp.path())?;
+        let mut config = config;
+        if config.hung_file_proxy {
+            config.goproxy = crate::fileproxy::hung(temp.path())?;
+        }
         let netns = NetnsPair::create()?;
         if let Some(n) = config.syn_retries {
             // Shorter kernel SYN retries: an unanswered SYN fails in seconds, not minutes.

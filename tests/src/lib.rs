@@ -13,6 +13,7 @@ mod cmd;
 mod config;
 mod dns;
 mod error;
+mod fileproxy;
 mod firewall;
 mod goenv;
 mod lab;

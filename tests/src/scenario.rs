@@ -458,6 +458,16 @@ fn cut_short() -> Vec<Scenario> {
             "network",
             "dns-timeout",
         ),
+        ctrl_c(
+            "ctrl-c-file-proxy-hangs",
+            3,
+            LabConfig {
+                hung_file_proxy: true,
+                ..LabConfig::default()
+            },
+            "before-syscall",
+            "no-network-attempt",
+        ),
     ]
 }
 

@@ -285,6 +285,33 @@ fn gotrace_ctrl_c_on_a_silent_dns_server() {
     assert!(summary.contains("while Go was still waiting"), "{summary}");
 }
 
+/// Ctrl-C on a go hung opening a file of its `file://` GOPROXY (a FIFO
+/// nobody writes, as a hung network file system): no socket was ever
+/// opened, so the failure is before any network syscall, and neither the
+/// trace nor the wire holds a network attempt.
+#[test]
+fn gotrace_ctrl_c_on_a_hung_file_proxy_is_before_the_network() {
+    let t = support::trace("ctrl-c-file-proxy-hangs");
+    let events = bundle::events(&t.bundle);
+    let sockets: Vec<_> = events
+        .iter()
+        .filter(|e| e["kind"] == "socket" && (e["domain"] == 2 || e["domain"] == 10))
+        .collect();
+    assert!(sockets.is_empty(), "an inet socket was opened: {sockets:?}");
+    let traffic = tshark::fields(
+        &t.bundle.join("capture.pcapng"),
+        "tcp || udp",
+        &["frame.number"],
+    );
+    assert!(traffic.is_empty(), "traffic: {traffic:?}");
+    let summary = t.verdict["summary"].as_str().unwrap_or("");
+    assert!(
+        summary.contains("killed by signal 2")
+            && summary.contains("without a single network syscall"),
+        "{summary}"
+    );
+}
+
 /// `gotrace attach --duration` on a go whose SYNs this host's OUTPUT chain
 /// drops: the detach comes while the dial is pending, and the verdict is
 /// its state then (the kernel's drop records), not "nothing failed yet".

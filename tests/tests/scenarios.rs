@@ -97,6 +97,7 @@ const IN_CUT_SHORT_AND_ROUTES: &[&str] = &[
     "ctrl-c-client-drops",
     "ctrl-c-server-drops",
     "ctrl-c-dns-silent",
+    "ctrl-c-file-proxy-hangs",
 ];
 
 /// Scenarios whose tests (with their evidence checks) are in stages.rs;

@@ -65,7 +65,7 @@ impl Cause {
             if lookup.is_empty() { &proxy } else { &lookup },
         ),
         Cause::ProxyDisabled => "GOPROXY=off forbids downloads: set GOPROXY=https://proxy.golang.org,direct (or your mirror), or provide the modules in the module cache or vendor/".into(),
-        Cause::NoNetworkAttempt => "the command failed before any network access: read its message (go.mod/go.sum, GOFLAGS=-mod=..., GOTOOLCHAIN, GONOSUMDB/GOPRIVATE); the network is not involved".into(),
+        Cause::NoNetworkAttempt => "the command failed before any network access: read its message (go.mod/go.sum, GOFLAGS=-mod=..., GOTOOLCHAIN, GONOSUMDB/GOPRIVATE); if it hung instead, it waited on something local: a file:// GOPROXY or a module cache on a stuck mount, a lock held by another go command (`ps`), a child process waiting for input; the network is not involved".into(),
         Cause::BadProxyConfig => format!(
             "fix the proxy setting Go rejected{proxy}: GOPROXY is a comma- or pipe-separated list of full URLs (https://goproxy.cn,direct), `direct` or `off`; HTTPS_PROXY/HTTP_PROXY must be a URL such as http://proxy.corp:3128 (check `go env GOPROXY` and the environment)"
         ),

@@ -164,6 +164,12 @@ pub fn decide(input: &Input<'_>) -> Verdict {
                     &all,
                 )
             }
+            // Stopped by a signal (Ctrl-C on a hang): what it waited on
+            // was not the network.
+            None if matches!(exit, Some(ExitStatus::Signal(_))) => (
+                Cause::NoNetworkAttempt,
+                format!("the command {status} without a single network syscall: what it was waiting on when stopped was local (a file, a lock, a child process), not the network{go_says}"),
+            ),
             None => (
                 Cause::NoNetworkAttempt,
                 format!("the command {status} without a single network syscall: the failure is local to the command{go_says}"),
