@@ -44,6 +44,8 @@ scenario_tests! {
     "dns-servfail" => lab_go_dns_servfail, gotrace_dns_servfail;
     "dns-refused" => lab_go_dns_refused, gotrace_dns_refused;
     "dns-silent" => lab_go_dns_silent, gotrace_dns_silent;
+    "dns-truncated-tcp-ok" => lab_go_dns_truncated_tcp_ok, gotrace_dns_truncated_tcp_ok;
+    "dns-truncated-tcp-refused" => lab_go_dns_truncated_tcp_refused, gotrace_dns_truncated_tcp_refused;
     "tls-untrusted" => lab_go_tls_untrusted, gotrace_tls_untrusted;
     "http-403" => lab_go_http_403, gotrace_http_403;
     "http-404" => lab_go_http_404, gotrace_http_404;
