@@ -172,6 +172,7 @@ fn analyze_with<T>(
         clock: &clock,
     };
     let verdict = verdict::decide(&input);
+    warnings.extend(correlate::retry_lines(&corr.attempts));
     // The timeline is the attempt the evidence comes from (by its events;
     // by its packets when only packets are cited, as for a dial still
     // pending when `gotrace attach` detached).

@@ -12,6 +12,7 @@
 //! trace started: `preexisting` seeds one attempt for each from meta.json's
 //! snapshot, and the same passes continue it.
 
+mod dns_tcp;
 mod drop_location;
 mod events;
 mod kernel;
@@ -19,6 +20,7 @@ mod order;
 mod packets;
 mod preexisting;
 
+pub use dns_tcp::{retry_lines, Truncated};
 pub use kernel::{is_neighbour_failure, is_netfilter};
 pub use packets::sent_near;
 
@@ -62,7 +64,8 @@ pub struct Step {
 pub enum Kind {
     /// A TCP connection (the module proxy, a git server, an HTTP proxy).
     Tcp,
-    /// A DNS exchange over UDP with a name server.
+    /// A DNS exchange over UDP with a name server (DNS over TCP is a
+    /// [`Kind::Tcp`] attempt to port 53 whose messages are decoded too).
     Dns,
 }
 
@@ -211,6 +214,9 @@ pub struct Attempt {
     /// taken at attach (`SYN_SENT`, `ESTABLISHED`, ...; UDP `ESTABLISHED`
     /// means connected), as /proc/net/{tcp,udp} named it.
     pub state_at_attach: Option<gotrace_bundle::TcpState>,
+    /// For a TCP attempt to port 53 (DNS over TCP, RFC 7766): the
+    /// truncated UDP answer (TC=1) it asks again after.
+    pub after_truncated: Option<Truncated>,
 }
 
 impl Attempt {
@@ -268,6 +274,7 @@ impl Attempt {
             close_wait: None,
             pre_existing: false,
             state_at_attach: None,
+            after_truncated: None,
         }
     }
 
@@ -368,6 +375,7 @@ fn correlate_seeded(
     kernel::link(&mut c.attempts, events, clock, drop_reasons);
     if let Some(idx) = capture {
         packets::link(&mut c.attempts, idx, clock);
+        dns_tcp::link(&mut c.attempts);
     }
     for a in &mut c.attempts {
         a.steps.sort_by(|x, y| {
