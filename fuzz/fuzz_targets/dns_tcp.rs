@@ -19,7 +19,11 @@ fuzz_target!(|data: &[u8]| {
         let end = (at + step * usize::from(frame as u8 | 1)).min(rest.len());
         let piece = &rest[at..end];
         // Now and then a cut segment or a retransmission.
-        let wire = if plan & 0x80 != 0 && frame % 5 == 0 { piece.len() + 1 } else { piece.len() };
+        let wire = if plan & 0x80 != 0 && frame % 5 == 0 {
+            piece.len() + 1
+        } else {
+            piece.len()
+        };
         let msgs = s.feed(frame, seq, piece, wire);
         for m in &msgs {
             assert!(m.first_frame <= m.frame);
