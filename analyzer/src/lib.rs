@@ -14,7 +14,7 @@
 //! live view while tracing, and the report's steps).
 //!
 //! Layout, one job per module, each using only those above it:
-//! - [`proto`]: stateless decoders (DNS, TLS, HTTP, ICMP, errno, Go's error text);
+//! - [`proto`]: decoders (DNS over UDP and TCP, TLS, HTTP, ICMP, errno, Go's error text);
 //! - [`gotrace_bundle`] (its own crate) and [`capture`]: the inputs (bundle
 //!   files; pcap/pcapng frames, packets and the per-flow index);
 //! - [`cause`]: the cause model both engines share ([`Cause`] with its layer,
@@ -46,7 +46,7 @@ pub use cause::{Cause, Layer, Missing, Target};
 pub use error::AnalyzeError;
 // The decoders keep their short paths (`gotrace_analyzer::dns`, ...): the
 // tracer, xtask and the fuzz targets use them.
-pub use proto::{dns, errno, http, icmp, tls};
+pub use proto::{dns, dns_tcp, errno, http, icmp, tls};
 pub use report::{
     render_text, Analysis, Attached, CaptureFacts, Context, Report, Verdict, VERDICT_FORMAT_VERSION,
 };
@@ -172,6 +172,7 @@ fn analyze_with<T>(
         clock: &clock,
     };
     let verdict = verdict::decide(&input);
+    warnings.extend(correlate::retry_lines(&corr.attempts));
     // The timeline is the attempt the evidence comes from (by its events;
     // by its packets when only packets are cited, as for a dial still
     // pending when `gotrace attach` detached).

@@ -140,7 +140,7 @@ const TABLE: &[(&str, Want)] = &[
     ("td_dns-uri.pcap", Fails("network", "dns-nxdomain", &[3, 4])),
     (
         "td_dns_tcp.pcap",
-        NoFailure(Some("1 handshake(s) completed")),
+        NoFailure(Some("1 DNS exchange(s) (1 answered, 1 over TCP")),
     ),
     ("td_empty.pcapng", Nothing),
     ("td_esp_truncated.pcap", Inconclusive),
@@ -812,5 +812,101 @@ fn icmp_errors_are_matched_to_the_flow_they_quote() {
         Layer::Inconclusive,
         "{}",
         r.verdict.summary
+    );
+}
+
+/// `query` behind its two-byte length (RFC 1035 4.2.2).
+fn framed(query: &[u8]) -> Vec<u8> {
+    let mut v = u16::try_from(query.len()).unwrap().to_be_bytes().to_vec();
+    v.extend_from_slice(query);
+    v
+}
+
+/// A UDP query answered with TC=1 (pkts 1, 2), then the TCP handshake to
+/// the same server (3-5); what follows is the caller's.
+fn truncated_then_tcp(rest: Vec<Rec>) -> Report {
+    let cu = (CLIENT, 40000);
+    let ct = (CLIENT, 40001);
+    let s = (SERVER, 53);
+    let q = dns_query(7, "proxy.lab.test");
+    let mut tc = dns_answer(&q, 0);
+    tc[2] |= 0x02; // TC
+    let mut recs = vec![
+        rec(0.0, udp(cu, s, 1, &q)),
+        rec(1.0, udp(s, cu, 2, &tc)),
+        rec(2.0, tcp(ct, s, 3, "S", 1000, 0, &[])),
+    ];
+    if !rest.is_empty() {
+        recs.push(rec(3.0, tcp(s, ct, 4, "SA", 5000, 1001, &[])));
+        recs.push(rec(4.0, tcp(ct, s, 5, "A", 1001, 5001, &[])));
+    }
+    recs.extend(rest);
+    analyze(&recs)
+}
+
+#[test]
+fn dns_over_tcp_after_a_truncated_answer_is_decoded_and_linked() {
+    let ct = (CLIENT, 40001);
+    let s = (SERVER, 53);
+    // Two pipelined queries, the first split inside its length prefix.
+    let q1 = framed(&dns_query(8, "proxy.lab.test"));
+    let q2 = framed(&dns_query(9, "other.lab.test"));
+    let mut both = q1.clone();
+    both.extend_from_slice(&q2);
+    let (a, b) = both.split_at(1);
+    let len = |v: &[u8]| u32::try_from(v.len()).unwrap();
+    // The answers come out of order, both in one segment.
+    let mut answers = framed(&dns_answer(&dns_query(9, "other.lab.test"), 3));
+    answers.extend(framed(&dns_answer(&dns_query(8, "proxy.lab.test"), 0)));
+    let r = truncated_then_tcp(vec![
+        rec(5.0, tcp(ct, s, 6, "PA", 1001, 5001, a)),
+        rec(6.0, tcp(ct, s, 7, "PA", 1001 + len(a), 5001, b)),
+        rec(7.0, tcp(s, ct, 8, "PA", 5001, 1001 + len(&both), &answers)),
+    ]);
+    let text = render_text(&r);
+    // The NXDOMAIN for the second name came over TCP.
+    assert_eq!(r.verdict.cause, "dns-nxdomain", "{text}");
+    assert_eq!(pkts(&r), vec![7, 8], "{text}");
+    assert!(text.contains("over TCP"), "{text}");
+    assert!(
+        text.contains("the DNS query for A proxy.lab.test from 198.18.0.1:40001 to 198.18.0.2:53 over TCP (pkt 7, retried over TCP after a truncated UDP answer (packet 2)) was answered (pkt 8)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("3 DNS exchange(s) (1 answered, 2 over TCP, 1 truncated UDP answer(s))"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_refused_tcp_retry_after_a_truncated_answer_is_the_dns_servers_failure() {
+    let ct = (CLIENT, 40001);
+    let s = (SERVER, 53);
+    let cu = (CLIENT, 40000);
+    let q = dns_query(7, "proxy.lab.test");
+    let mut tc = dns_answer(&q, 0);
+    tc[2] |= 0x02; // TC
+    let r = analyze(&[
+        rec(0.0, udp(cu, s, 1, &q)),
+        rec(1.0, udp(s, cu, 2, &tc)),
+        rec(2.0, tcp(ct, s, 3, "S", 1000, 0, &[])),
+        rec(2.1, tcp(s, ct, 4, "RA", 0, 1001, &[])),
+    ]);
+    let text = render_text(&r);
+    assert_eq!(r.verdict.cause, "connection-refused", "{text}");
+    assert_eq!(pkts(&r), vec![2, 3, 4], "{text}");
+    assert_eq!(
+        r.verdict.target.as_ref().and_then(|t| t.name.as_deref()),
+        Some("proxy.lab.test"),
+        "{text}"
+    );
+    assert!(
+        r.verdict.summary.starts_with("the DNS server 198.18.0.2:53 could not be asked over TCP, where its truncated UDP answer for A proxy.lab.test (TC=1, packet 2) sent 198.18.0.1: 198.18.0.2:53 answered the SYN (pkt 3) with RST (pkt 4)"),
+        "{text}"
+    );
+    // The truncated answer is not an answer.
+    assert!(
+        text.contains("1 DNS exchange(s) (0 answered, 0 over TCP, 1 truncated UDP answer(s))"),
+        "{text}"
     );
 }

@@ -1,7 +1,8 @@
 //! The lab's DNS server in the server namespace, on 198.18.0.2:53: dnsmasq
 //! answering `proxy.lab.test` with the server's address and NXDOMAIN for
-//! every other name (never forwarding anywhere), or `tests/lab/dns_rcode.py`
-//! answering every query with one error rcode.
+//! every other name (never forwarding anywhere), `tests/lab/dns_rcode.py`
+//! answering every query with one error rcode, or `tests/lab/dns_truncate.py`
+//! answering `proxy.lab.test` over UDP with TC=1 (and over TCP, or not).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -25,6 +26,14 @@ pub enum Dns {
     /// Every query answered with this rcode (2 SERVFAIL, 5 REFUSED, ...),
     /// which dnsmasq cannot be told to do.
     Rcode(u8),
+    /// UDP answers for `proxy.lab.test` are truncated (TC=1, no records,
+    /// RFC 1035 4.1.1), so the resolver asks again over TCP (RFC 7766 5);
+    /// with `tcp` true TCP port 53 answers properly, else nothing listens
+    /// there and the server's kernel resets the connection.
+    Truncated {
+        /// Whether TCP port 53 answers.
+        tcp: bool,
+    },
 }
 
 impl Dns {
@@ -40,6 +49,12 @@ impl Dns {
                 let rcode = rcode.to_string();
                 let args = [script.as_str(), SERVER_IP, "53", &rcode];
                 Server::start("dns_rcode.py", ns, "python3", &args, work)?
+            }
+            Dns::Truncated { tcp } => {
+                let script = paths::lab_script("dns_truncate.py").display().to_string();
+                let mode = if tcp { "tcp" } else { "udp-only" };
+                let args = [script.as_str(), SERVER_IP, "53", mode];
+                Server::start("dns_truncate.py", ns, "python3", &args, work)?
             }
         };
         let addr = SocketAddr::from(([198, 18, 0, 2], 53));

@@ -299,6 +299,28 @@ fn network() -> Vec<Scenario> {
             ..dns("dns-silent", Dns::Dnsmasq, Firewall::ServerDropsDns)
         },
         Scenario {
+            // UDP answers TC=1: Go asks again over TCP (RFC 7766 5), which
+            // answers.
+            verdict: verdict("none", "none"),
+            exit_code: 0,
+            go_says: "",
+            ..dns(
+                "dns-truncated-tcp-ok",
+                Dns::Truncated { tcp: true },
+                Firewall::None,
+            )
+        },
+        Scenario {
+            // UDP answers TC=1 and nothing listens on TCP port 53.
+            verdict: verdict("network", "connection-refused"),
+            go_says: "lookup proxy.lab.test on 198.18.0.2:53: dial tcp 198.18.0.2:53: connect: connection refused",
+            ..dns(
+                "dns-truncated-tcp-refused",
+                Dns::Truncated { tcp: false },
+                Firewall::None,
+            )
+        },
+        Scenario {
             name: "tls-untrusted",
             config: LabConfig {
                 proxy: Proxy::Tls,

@@ -22,11 +22,12 @@ use gotrace_analyzer::capture::{link, CaptureReader};
 use crate::util;
 
 /// Every target, in the order they run.
-pub const TARGETS: [&str; 6] = [
+pub const TARGETS: [&str; 7] = [
     "capture_reader",
     "bundle_reader",
     "bundle_dir",
     "dns",
+    "dns_tcp",
     "tls",
     "http",
 ];
@@ -380,7 +381,14 @@ fn prepare_seeds(root: &Path, fuzz_dir: &Path) -> Result<Vec<(String, usize)>, S
     for c in &captures {
         let bytes = std::fs::read(c).map_err(|e| format!("{}: {e}", c.display()))?;
         for (target, payload) in payloads(&bytes) {
-            add(target, payload);
+            if target == "dns_tcp_stream" {
+                // dns_tcp's first byte is its segmenting plan (0: in
+                // order, one piece per step).
+                add("dns_tcp", [&[0u8][..], &payload].concat());
+                add("dns", payload.get(2..).unwrap_or_default().to_vec());
+            } else {
+                add(target, payload);
+            }
         }
         add("capture_reader", bytes);
     }
@@ -433,7 +441,7 @@ fn bundle_dir_seed(read: &dyn Fn(&str) -> Vec<u8>) -> Vec<u8> {
 }
 
 /// The DNS (UDP port 53), TLS and HTTP payloads of a capture's packets,
-/// as (target, bytes).
+/// as (target, bytes); TCP port 53 payloads as `dns_tcp_stream`.
 fn payloads(capture: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
     let mut out = Vec::new();
     let Ok(mut r) = CaptureReader::new(capture) else {
@@ -456,8 +464,9 @@ fn payloads(capture: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
                 } else if gotrace_analyzer::http::looks_like_http(p) {
                     ("http", p)
                 } else if t.source_port() == 53 || t.destination_port() == 53 {
-                    // DNS over TCP: a 2-byte length, then the message.
-                    ("dns", p.get(2..).unwrap_or_default())
+                    // DNS over TCP: a 2-byte length, then the message
+                    // (seeds both dns and dns_tcp).
+                    ("dns_tcp_stream", p)
                 } else {
                     continue;
                 }

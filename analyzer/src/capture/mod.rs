@@ -187,6 +187,7 @@ mod tests {
                 flags: TcpFlags::default(),
                 len: 0,
                 app: None,
+                dns_tcp: Box::default(),
             },
             headers: Default::default(),
         }

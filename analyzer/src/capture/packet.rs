@@ -72,6 +72,11 @@ pub enum Payload {
         /// head), sniffed by content; boxed, and only the decoded summary is
         /// kept, never the payload.
         app: Option<Box<AppSummary>>,
+        /// The captured payload of a segment to or from port 53, for the
+        /// DNS-over-TCP decoder ([`crate::proto::dns_tcp`]: the messages
+        /// of a stream need its bytes in order, not one segment's head).
+        /// Empty for other ports and for segments without payload.
+        dns_tcp: Box<[u8]>,
     },
     /// A UDP datagram; `dns` when either port is 53 and it parses.
     Udp {
@@ -148,7 +153,9 @@ impl Packet {
     /// 403 Forbidden` ([`AppSummary::describe`]).
     pub fn describe(&self) -> String {
         match &self.payload {
-            Payload::Tcp { flags, len, app } => {
+            Payload::Tcp {
+                flags, len, app, ..
+            } => {
                 let data = if *len > 0 {
                     format!(" ({len} bytes)")
                 } else {
@@ -270,6 +277,11 @@ pub fn decode(frame: &Frame<'_>) -> Option<Packet> {
             let len = ip_payload_len.saturating_sub(usize::from(t.data_offset()) * 4);
             let len = len.max(t.payload().len());
             let app = AppSummary::sniff(t.payload()).map(Box::new);
+            let dns_tcp = if t.source_port() == dns::PORT || t.destination_port() == dns::PORT {
+                t.payload().into()
+            } else {
+                Box::default()
+            };
             headers.seq = t.sequence_number();
             headers.ack = t.acknowledgment_number();
             if whole && (flags.syn || flags.rst) {
@@ -278,7 +290,12 @@ pub fn decode(frame: &Frame<'_>) -> Option<Packet> {
             (
                 t.source_port(),
                 t.destination_port(),
-                Payload::Tcp { flags, len, app },
+                Payload::Tcp {
+                    flags,
+                    len,
+                    app,
+                    dns_tcp,
+                },
             )
         }
         TransportSlice::Udp(u) => {
@@ -392,6 +409,7 @@ fn cut_tcp_header(b: &[u8]) -> Option<(u16, u16, Payload, u32, u32)> {
             flags,
             len: 0,
             app: None,
+            dns_tcp: Box::default(),
         },
         u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
         u32::from_be_bytes([h[8], h[9], h[10], h[11]]),

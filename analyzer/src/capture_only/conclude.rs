@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use super::dns::DnsTracker;
-use super::record::{Ev, Failure, Findings, Silence};
+use super::record::{DnsFacts, Ev, Failure, Findings, Silence};
 use super::Seen;
 use crate::cause::{Cause, Layer, Missing};
 use crate::correlate::{Source, Step};
@@ -39,6 +39,7 @@ pub(crate) fn build(
             search_misses += 1;
             continue;
         }
+        over_tcp(&mut x, dns);
         recovered(&mut x, dns);
         upstream(&mut x, &f.silences);
         failures.push(x);
@@ -63,7 +64,11 @@ pub(crate) fn build(
     if search_misses > 0 {
         warnings.push(format!("{search_misses} NXDOMAIN answer(s) for search-list expansions of a name (resolv.conf `search`) were followed by an answer for the name itself: not failures"));
     }
+    if let Some(d) = &seen.dns_tcp.1 {
+        warnings.push(d.clone());
+    }
     let mut notes = std::mem::take(&mut f.notes);
+    notes.extend(std::mem::take(&mut f.infos));
     notes.sort_by_key(|n| n.0);
     warnings.extend(notes.into_iter().map(|n| n.1));
     if f.notes_dropped > 0 {
@@ -72,6 +77,7 @@ pub(crate) fn build(
     for (n, what) in [
         (seen.tcp.untracked, "TCP connections"),
         (seen.dns.untracked, "DNS exchanges"),
+        (seen.dns_tcp.0, "DNS-over-TCP connections"),
         (seen.icmp.untracked, "distinct ICMP errors"),
         (seen.frag.untracked, "fragmented datagrams"),
     ] {
@@ -112,6 +118,58 @@ fn search_list_miss(x: &Failure, dns: &DnsTracker) -> bool {
         && d.bases
             .iter()
             .any(|b| dns.names.get(b).is_some_and(|&p| p > x.first_pkt()))
+}
+
+/// A TCP connection to a DNS server that failed (refused, reset, timed
+/// out, ICMP) after that server sent the client a truncated UDP answer:
+/// the client was asking again over TCP (RFC 1035 4.2.1, RFC 7766 5), so
+/// the lookup failed at that server. Worded and named as a DNS failure,
+/// with the truncated answer as evidence; the cause stays the TCP one.
+fn over_tcp(x: &mut Failure, dns: &DnsTracker) {
+    let (Some(client), Some(port), Some(ip)) = (
+        x.client,
+        x.target.port,
+        x.target.ip.as_deref().and_then(|i| i.parse().ok()),
+    ) else {
+        return;
+    };
+    if port != crate::proto::dns::PORT || x.dns.is_some() {
+        return;
+    }
+    let first = x.first_pkt();
+    let Some(t) = dns
+        .truncated
+        .get(&(client, ip))
+        .and_then(|v| v.iter().rev().find(|t| t.pkt < first))
+    else {
+        return;
+    };
+    let server = std::net::SocketAddr::new(ip, port);
+    x.summary = format!(
+        "the DNS server {server} could not be asked over TCP, where its truncated UDP answer for {} (TC=1, packet {}) sent {client}: {}",
+        t.text, t.pkt, x.summary
+    );
+    x.target.name = t.qname.clone();
+    x.evidence.insert(
+        0,
+        Ev::new(
+            t.pkt,
+            None,
+            format!(
+                "{server} > {client} DNS response NOERROR {} (TC: truncated, ask over TCP)",
+                t.text
+            ),
+        ),
+    );
+    x.evidence.sort_by_key(|e| e.pkt);
+    x.fix = Some(format!("{server} tells clients to ask over TCP (its UDP answers are truncated) but does not take TCP connections on port 53: let TCP port 53 through to it (RFC 7766 makes TCP support mandatory), or make its answers fit in UDP (EDNS0, fewer records)"));
+    x.dns = Some(DnsFacts {
+        client,
+        server,
+        question: t.question,
+        bases: Vec::new(),
+        answer_ns: None,
+    });
 }
 
 /// A DNS failure whose question was answered by a later exchange.
@@ -293,8 +351,16 @@ pub(crate) fn seen_text(s: &Seen) -> String {
         ));
     }
     if s.dns.exchanges > 0 {
+        let tcp = if s.dns.over_tcp > 0 || s.dns.truncated > 0 {
+            format!(
+                ", {} over TCP, {} truncated UDP answer(s)",
+                s.dns.over_tcp, s.dns.truncated
+            )
+        } else {
+            String::new()
+        };
         parts.push(format!(
-            "{} DNS exchange(s) ({} answered)",
+            "{} DNS exchange(s) ({} answered{tcp})",
             s.dns.exchanges, s.dns.answered
         ));
     }

@@ -1,6 +1,15 @@
-//! DNS exchanges over UDP port 53 (RFC 1035 4.2.1): a query and its
-//! answer share the client's address and port and the 16-bit id; a query
-//! sent again with the same id is a retransmission of the same exchange.
+//! DNS exchanges over UDP port 53 (RFC 1035 4.2.1), and over TCP (RFC
+//! 1035 4.2.2, RFC 7766; decoded by [`tcp`]): a query and its answer share
+//! the client's address and port and the 16-bit id; a query sent again
+//! with the same id is a retransmission of the same exchange.
+//!
+//! A UDP answer with TC=1 is not a usable answer: it tells the client to
+//! ask again over TCP (RFC 1035 4.2.1, RFC 7766 5). A TCP exchange whose
+//! question matches an earlier truncated UDP answer from the same server
+//! to the same client is linked to it ("retried over TCP after a
+//! truncated UDP answer (packet N)"); the same rules then judge it, and a
+//! TCP connection to port 53 that fails is tied to that answer by the
+//! report.
 //!
 //! What a finished exchange proves:
 //!
@@ -27,6 +36,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 mod end;
+pub(crate) mod tcp;
 
 use super::record::{Ev, Findings};
 use super::tcp::{At, IcmpHit};
@@ -74,6 +84,10 @@ struct Rare {
     /// The first piece of a fragmented answer.
     frag: Option<(At, String)>,
     icmp: Option<IcmpHit>,
+    /// Asked over TCP.
+    over_tcp: bool,
+    /// The truncated UDP answer this TCP exchange retries (packet).
+    after_truncated: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -125,8 +139,23 @@ pub(crate) struct Datagram {
     pub dst: SocketAddr,
     /// The message (its head, for a cut one).
     pub msg: DnsMessage,
-    /// The UDP checksum verdict.
+    /// The UDP checksum verdict ([`Checksum::Unverified`] over TCP).
     pub checksum: Checksum,
+    /// Carried over TCP ([`tcp`]).
+    pub tcp: bool,
+}
+
+/// A UDP answer with TC=1 (RFC 1035 4.1.1), kept to link the TCP retry.
+#[derive(Debug, Clone)]
+pub(crate) struct Truncation {
+    /// Its packet.
+    pub pkt: u64,
+    /// Question hash (client, name, type).
+    pub question: u64,
+    /// `A proxy.lab.test`.
+    pub text: String,
+    /// The name asked.
+    pub qname: Option<String>,
 }
 
 /// Counts for the report.
@@ -140,6 +169,10 @@ pub(crate) struct DnsStats {
     pub bad_checksums: u64,
     /// Exchanges not tracked because [`MAX_EXCHANGES`] were live.
     pub untracked: u64,
+    /// Exchanges over TCP.
+    pub over_tcp: u64,
+    /// UDP answers with TC=1.
+    pub truncated: u64,
 }
 
 /// Every live DNS exchange.
@@ -156,6 +189,9 @@ pub(crate) struct DnsTracker {
     /// (client, name) hash ([`name_hash`]) -> the last packet that
     /// answered it without error.
     pub names: HashMap<u64, u64>,
+    /// (client, server) addresses -> their latest truncated UDP answers
+    /// (at most [`KEEP`] each).
+    pub truncated: HashMap<(IpAddr, IpAddr), Vec<Truncation>>,
     /// Counts.
     pub stats: DnsStats,
 }
@@ -218,7 +254,12 @@ impl DnsTracker {
 
     fn query(&mut self, d: Datagram, now: i64, out: &mut Findings) {
         let Datagram {
-            at, src, dst, msg, ..
+            at,
+            src,
+            dst,
+            msg,
+            tcp,
+            ..
         } = d;
         let key = TxnKey {
             client: src,
@@ -258,6 +299,19 @@ impl DnsTracker {
         }
         self.by_pair.insert((src.ip(), dst.ip()), key);
         self.stats.exchanges += 1;
+        let rare = tcp.then(|| {
+            self.stats.over_tcp += 1;
+            let after_truncated = self
+                .truncated
+                .get(&(src.ip(), dst.ip()))
+                .and_then(|v| v.iter().rev().find(|t| t.question == question))
+                .map(|t| t.pkt);
+            Box::new(Rare {
+                over_tcp: true,
+                after_truncated,
+                ..Rare::default()
+            })
+        });
         self.txns.insert(
             key,
             Txn {
@@ -270,7 +324,7 @@ impl DnsTracker {
                 more: Vec::new(),
                 sends: 1,
                 answer: None,
-                rare: None,
+                rare,
                 retried: false,
             },
         );
@@ -283,6 +337,7 @@ impl DnsTracker {
             dst,
             msg,
             checksum,
+            tcp,
         } = d;
         let key = TxnKey {
             client: dst,
@@ -309,10 +364,29 @@ impl DnsTracker {
             at,
             rcode: msg.rcode,
         };
+        let truncated = msg.truncated && !tcp;
+        if truncated {
+            self.stats.truncated += 1;
+        }
         if let Some(t) = self.txns.get_mut(&key) {
             if t.answer.is_none() {
                 t.last_ns = t.last_ns.max(now);
-                if msg.rcode == 0 {
+                let pair = (dst.ip(), src.ip());
+                let room =
+                    self.truncated.len() < MAX_REMEMBERED || self.truncated.contains_key(&pair);
+                if truncated && room {
+                    let v = self.truncated.entry(pair).or_default();
+                    if v.len() >= KEEP {
+                        v.remove(0);
+                    }
+                    v.push(Truncation {
+                        pkt: at.0,
+                        question: t.question,
+                        text: t.question_text(),
+                        qname: t.qname.clone(),
+                    });
+                }
+                if msg.rcode == 0 && !truncated {
                     self.stats.answered += 1;
                     remember(&mut self.answered, t.question, at.0);
                     let name = name_hash(dst.ip(), t.qname.as_deref().unwrap_or(""));
@@ -330,7 +404,9 @@ impl DnsTracker {
         // The query is not in the capture.
         let name = msg.qname.as_deref().unwrap_or("");
         if msg.rcode == 0 {
-            remember(&mut self.names, name_hash(dst.ip(), name), at.0);
+            if !truncated {
+                remember(&mut self.names, name_hash(dst.ip(), name), at.0);
+            }
             return;
         }
         let t = Txn {
@@ -345,6 +421,7 @@ impl DnsTracker {
             answer: Some(answer),
             rare: Some(Box::new(Rare {
                 text,
+                over_tcp: tcp,
                 ..Rare::default()
             })),
             retried: false,

@@ -9,7 +9,8 @@
 //! connect-timeout, connection-reset, and kernel / local-refused for a
 //! refusal by a loopback address), `app` (tls-alert,
 //! tls-untrusted-certificate, http-status), `dns` (dns-nxdomain,
-//! dns-server-failure, dns-timeout, dns-port-unreachable), `icmp`
+//! dns-server-failure, dns-timeout, dns-port-unreachable; over UDP and
+//! TCP), `icmp`
 //! (icmp-unreachable) and `frag` (fragments that never complete). A
 //! packet captured twice within [`DUP_WINDOW_NS`] is counted once
 //! (`dedup`). All failures are listed, ordered by their first packet: the
@@ -20,7 +21,7 @@
 //! exchange is a small state machine holding a few packet numbers, not
 //! packets; finished or idle ones become a failure record or are dropped.
 //! Memory grows with the number of live flows, each table is capped
-//! ([`MAX_FLOWS`], [`MAX_EXCHANGES`], [`MAX_SETS`]), and the lists of
+//! ([`MAX_FLOWS`], [`MAX_EXCHANGES`], [`MAX_DNS_TCP_CONNS`], [`MAX_SETS`]), and the lists of
 //! failures and notes are bounded. Text is formatted only for what is
 //! reported.
 
@@ -39,6 +40,7 @@ use std::path::Path;
 
 pub use conclude::SCOPE;
 pub use dedup::DUP_WINDOW_NS;
+pub use dns::tcp::MAX_CONNS as MAX_DNS_TCP_CONNS;
 pub use dns::{DNS_WAIT_NS, MAX_EXCHANGES};
 pub use frag::MAX_SETS;
 pub use tcp::MAX_FLOWS;
@@ -124,6 +126,9 @@ pub(crate) struct Seen {
     t_last: Option<i64>,
     tcp: TcpStats,
     dns: dns::DnsStats,
+    /// DNS-over-TCP connections not decoded (memory bound), and the first
+    /// stream that stopped decoding.
+    dns_tcp: (u64, Option<String>),
     icmp: IcmpStats,
     frag: FragStats,
 }
@@ -133,6 +138,7 @@ struct Analyzer {
     dedup: Dedup,
     tcp: TcpTracker,
     dns: DnsTracker,
+    dns_tcp: dns::tcp::TcpStreams,
     icmp: IcmpTracker,
     frag: FragTracker,
     out: Findings,
@@ -170,7 +176,26 @@ impl Analyzer {
             ..
         } = p;
         match payload {
-            Payload::Tcp { flags, len, app } => {
+            Payload::Tcp {
+                flags,
+                len,
+                app,
+                dns_tcp,
+            } => {
+                if src.port() == crate::proto::dns::PORT || dst.port() == crate::proto::dns::PORT {
+                    let seg = dns::tcp::Seg {
+                        at,
+                        src,
+                        dst,
+                        flags,
+                        seq: headers.seq,
+                        data: &dns_tcp,
+                        wire_len: len,
+                    };
+                    for d in self.dns_tcp.segment(seg, now) {
+                        self.dns.message(d, now, out);
+                    }
+                }
                 let s = Segment {
                     at,
                     src,
@@ -191,6 +216,7 @@ impl Analyzer {
                     dst,
                     msg: m,
                     checksum: headers.checksum,
+                    tcp: false,
                 };
                 self.dns.message(d, now, out);
             }
@@ -219,6 +245,7 @@ impl Analyzer {
                             dst: c.dst,
                             msg: m,
                             checksum: Checksum::Unverified,
+                            tcp: false,
                         };
                         self.dns.message(d, now, out);
                     }
@@ -228,6 +255,7 @@ impl Analyzer {
         if self.now.is_some() && now >= self.next_sweep {
             self.tcp.sweep(now, false, &mut self.out);
             self.dns.sweep(now, false, &mut self.out);
+            self.dns_tcp.sweep(now);
             self.frag.sweep(now, &mut self.out);
             self.next_sweep = now.saturating_add(SWEEP_EVERY_NS);
         }
@@ -245,6 +273,7 @@ impl Analyzer {
         self.seen.copies = std::mem::take(&mut self.dedup.examples);
         self.seen.tcp = self.tcp.stats;
         self.seen.dns = self.dns.stats;
+        self.seen.dns_tcp = (self.dns_tcp.untracked, self.dns_tcp.first_desync.take());
         self.seen.icmp = self.icmp.stats;
         self.seen.frag = self.frag.stats;
         let mut report = conclude::build(self.out, &self.seen, &self.dns, reader_warnings);

@@ -70,6 +70,9 @@ pub(crate) struct Failure {
     /// Advice when the cause's usual one ([`Cause::remediation`])
     /// does not fit this case.
     pub fix: Option<String>,
+    /// The connecting host of a TCP failure, to tie a failed connection
+    /// to port 53 to the truncated UDP answer that sent it there.
+    pub client: Option<IpAddr>,
 }
 
 impl Failure {
@@ -96,7 +99,14 @@ impl Failure {
             dns: None,
             recovered: None,
             fix: None,
+            client: None,
         }
+    }
+
+    /// The same failure, made by a connection from `client`.
+    pub(crate) fn made_by(mut self, client: IpAddr) -> Failure {
+        self.client = Some(client);
+        self
     }
 
     /// The first cited packet: failures are ordered by it (capture order).
@@ -139,6 +149,10 @@ pub(crate) struct Findings {
     pub notes: Vec<(u64, String)>,
     /// Notes not kept.
     pub notes_dropped: u64,
+    /// (first packet, text) of facts worth listing that are not odd (a
+    /// DNS retry over TCP that was answered): warnings, never the
+    /// verdict's "but"; at most [`MAX_NOTES`].
+    pub infos: Vec<(u64, String)>,
     /// Unanswered port-53 attempts.
     pub silences: Vec<Silence>,
 }
@@ -169,6 +183,11 @@ impl Findings {
             self.notes_dropped += 1;
             false
         }
+    }
+
+    /// Whether another info line would be kept.
+    pub(crate) fn wants_info(&self) -> bool {
+        self.infos.len() < MAX_NOTES
     }
 
     /// Records a note about packet `pkt` (call [`Findings::wants_note`] first).

@@ -12,6 +12,7 @@
 //! trace started: `preexisting` seeds one attempt for each from meta.json's
 //! snapshot, and the same passes continue it.
 
+mod dns_tcp;
 mod drop_location;
 mod events;
 mod kernel;
@@ -20,6 +21,7 @@ mod packets;
 mod preexisting;
 mod route;
 
+pub use dns_tcp::{retry_lines, Truncated};
 pub use kernel::{is_neighbour_failure, is_netfilter};
 pub use packets::sent_near;
 pub use route::{fact as route_fact, Refusal, RouteLookup};
@@ -64,7 +66,8 @@ pub struct Step {
 pub enum Kind {
     /// A TCP connection (the module proxy, a git server, an HTTP proxy).
     Tcp,
-    /// A DNS exchange over UDP with a name server.
+    /// A DNS exchange over UDP with a name server (DNS over TCP is a
+    /// [`Kind::Tcp`] attempt to port 53 whose messages are decoded too).
     Dns,
 }
 
@@ -216,6 +219,9 @@ pub struct Attempt {
     /// Failed route lookups the dialing thread made to the peer inside
     /// its connect (`route_lookup` events, [`RouteLookup`]).
     pub route_lookups: Vec<EventFact<RouteLookup>>,
+    /// For a TCP attempt to port 53 (DNS over TCP, RFC 7766): the
+    /// truncated UDP answer (TC=1) it asks again after.
+    pub after_truncated: Option<Truncated>,
 }
 
 impl Attempt {
@@ -274,6 +280,7 @@ impl Attempt {
             pre_existing: false,
             state_at_attach: None,
             route_lookups: Vec::new(),
+            after_truncated: None,
         }
     }
 
@@ -374,6 +381,7 @@ fn correlate_seeded(
     kernel::link(&mut c.attempts, events, clock, drop_reasons);
     if let Some(idx) = capture {
         packets::link(&mut c.attempts, idx, clock);
+        dns_tcp::link(&mut c.attempts);
     }
     for a in &mut c.attempts {
         a.steps.sort_by(|x, y| {

@@ -236,6 +236,9 @@ fn attach(a: &mut Attempt, pkts: &[&Packet], clock: &Clock) {
             text: format!("{}{note}", p.describe()),
         });
     }
+    if super::dns_tcp::is_dns_tcp(a) {
+        super::dns_tcp::decode(a, pkts);
+    }
 }
 
 /// Packets sent to `peer`'s address around the attempt: evidence that a
@@ -281,6 +284,7 @@ mod tests {
                 flags: TcpFlags::default(),
                 len: 0,
                 app: None,
+                dns_tcp: Box::default(),
             },
             headers: Default::default(),
         }

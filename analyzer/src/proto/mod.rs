@@ -1,11 +1,13 @@
-//! Stateless decoders of what crosses the wire and what the kernel
-//! returns, over the protocol libraries: DNS messages ([`dns`],
-//! simple-dns), TLS records ([`tls`], tls-parser), HTTP/1.x heads
+//! Decoders of what crosses the wire and what the kernel returns, over
+//! the protocol libraries: DNS messages ([`dns`], simple-dns), DNS over
+//! TCP ([`dns_tcp`], length-prefixed messages of one stream), TLS records ([`tls`], tls-parser), HTTP/1.x heads
 //! ([`http`], httparse), ICMP errors ([`icmp`], etherparse), Linux
 //! errno values ([`errno`]) and Go's own error text in stderr.log
-//! ([`goerr`]). None of them keeps state between calls.
+//! ([`goerr`]). Only [`dns_tcp`] keeps state between calls (one stream
+//! direction, bounded).
 
 pub mod dns;
+pub mod dns_tcp;
 pub mod errno;
 pub mod goerr;
 pub mod http;

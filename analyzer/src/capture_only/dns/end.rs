@@ -13,8 +13,24 @@ use crate::proto::icmp::Unreachable;
 pub(super) fn finish(key: TxnKey, t: Txn, now: i64, out: &mut Findings) {
     let client = key.client;
     let q = t.question_text();
-    let query_line =
-        |server: SocketAddr| format!("{client} > {server} DNS query {q} (id {:#06x})", key.id);
+    let empty = Rare::default();
+    let rare = t.rare.as_deref().unwrap_or(&empty);
+    let over = if rare.over_tcp { " over TCP" } else { "" };
+    let query_line = |server: SocketAddr| {
+        format!(
+            "{client} > {server} DNS{over} query {q} (id {:#06x})",
+            key.id
+        )
+    };
+    // RFC 1035 4.2.1 / RFC 7766 5: TC=1 sends the client to TCP.
+    let link = rare
+        .after_truncated
+        .map(|p| format!(", retried over TCP after a truncated UDP answer (packet {p})"))
+        .unwrap_or_default();
+    let retry = match (rare.over_tcp, link.is_empty()) {
+        (true, true) => ", over TCP".to_string(),
+        _ => link.clone(),
+    };
     let mut ev: Vec<Ev> = t
         .first
         .iter()
@@ -27,8 +43,6 @@ pub(super) fn finish(key: TxnKey, t: Txn, now: i64, out: &mut Findings) {
     );
     let qpkts: Vec<String> = ev.iter().map(|e| e.pkt.to_string()).collect();
     let qpkts = qpkts.join(", ");
-    let empty = Rare::default();
-    let rare = t.rare.as_deref().unwrap_or(&empty);
     let server = rare.from.unwrap_or(t.server);
     let target = target_of(server, t.qname.clone());
     let facts = |answer_ns| DnsFacts {
@@ -40,6 +54,9 @@ pub(super) fn finish(key: TxnKey, t: Txn, now: i64, out: &mut Findings) {
     };
     if let Some(a) = &t.answer {
         let Some(c) = Cause::of_rcode(a.rcode) else {
+            if rare.over_tcp && out.wants_info() {
+                out.infos.push((qpkts_first(&ev), format!("the DNS query for {q} from {client} to {server} over TCP (pkt {qpkts}{link}) was answered (pkt {})", a.at.0)));
+            }
             if t.sends >= 2 && out.wants_note() {
                 let frag = rare
                     .frag
@@ -68,7 +85,7 @@ pub(super) fn finish(key: TxnKey, t: Txn, now: i64, out: &mut Findings) {
             n => format!("error RCODE {n}"),
         };
         let summary = format!(
-            "the DNS server {server} answered {} for {q} ({asked}): {what}",
+            "the DNS server {server} answered {} for {q} ({asked}{retry}): {what}",
             rcode_name(a.rcode)
         );
         let mut f = Failure::new(c, summary, target, ev);
@@ -141,12 +158,12 @@ pub(super) fn finish(key: TxnKey, t: Txn, now: i64, out: &mut Findings) {
     };
     let queries = if n == 1 {
         format!(
-            "the DNS query for {q} from {client} to {} (pkt {qpkts})",
+            "the DNS query for {q} from {client} to {} (pkt {qpkts}{retry})",
             servers.join(" and ")
         )
     } else {
         format!(
-            "{n} DNS queries for {q} from {client} to {} (pkts {qpkts})",
+            "{n} DNS queries for {q} from {client} to {} (pkts {qpkts}{retry})",
             servers.join(" and ")
         )
     };

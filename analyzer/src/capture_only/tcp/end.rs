@@ -80,11 +80,11 @@ fn unanswered(f: &Flow, syn: At, ends: Ends, now: i64, out: &mut Findings) {
         let port = server.port();
         let fail = if server.ip().is_loopback() {
             let summary = format!("{server} is this host (loopback) and answered {what}: nothing listens on port {port} here");
-            Failure::new(Cause::LocalRefused, summary, target, ev)
+            Failure::new(Cause::LocalRefused, summary, target, ev).made_by(ends.client.ip())
         } else {
             let summary =
                 format!("{server} answered {what}: nothing accepts connections on port {port}");
-            Failure::new(Cause::ConnectionRefused, summary, target, ev)
+            Failure::new(Cause::ConnectionRefused, summary, target, ev).made_by(ends.client.ip())
         };
         out.fail(fail);
         return;
@@ -95,7 +95,9 @@ fn unanswered(f: &Flow, syn: At, ends: Ends, now: i64, out: &mut Findings) {
             "{} answered the SYN from {} to {server} (pkt {}) with ICMP {} ({}, pkt {}): {} cannot be reached from here",
             h.sender, ends.client, syn.0, h.what, h.type_code, h.at.0, server.ip()
         );
-        out.fail(Failure::new(Cause::IcmpUnreachable, summary, target, ev));
+        out.fail(
+            Failure::new(Cause::IcmpUnreachable, summary, target, ev).made_by(ends.client.ip()),
+        );
         return;
     }
     if server.port() == dns::PORT {
@@ -119,7 +121,9 @@ fn unanswered(f: &Flow, syn: At, ends: Ends, now: i64, out: &mut Findings) {
             pkt_list(&syns),
             server.ip()
         );
-        out.fail(Failure::new(Cause::ConnectTimeout, summary, target, ev));
+        out.fail(
+            Failure::new(Cause::ConnectTimeout, summary, target, ev).made_by(ends.client.ip()),
+        );
         return;
     }
     if out.wants_note() {
@@ -155,6 +159,7 @@ fn reset(f: &Flow, ends: Ends) -> Failure {
         target_of(ends.server, None),
         ev,
     )
+    .made_by(ends.client.ip())
 }
 
 fn notes(f: &Flow, key: &Key, ends: Ends, out: &mut Findings) {

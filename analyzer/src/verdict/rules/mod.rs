@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use super::Input;
 use crate::cause::errno_layer;
 use crate::cause::{Cause, Layer, Missing, Target};
-use crate::correlate::{sent_near, Attempt, Kind, Step};
+use crate::correlate::{sent_near, Attempt, Kind, Step, Truncated};
 use crate::proto::errno;
 use crate::proto::goerr::GoClues;
 
@@ -75,7 +75,16 @@ impl Diagnosis {
 /// Diagnoses attempt `i`; `None` when it succeeded or did nothing.
 pub fn diagnose(i: usize, a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     let clues = input.clues;
+    // An error RCODE over TCP (RFC 7766) is judged like one over UDP.
+    let dns_error = |a: &Attempt| {
+        a.wire_answers
+            .iter()
+            .any(|m| Cause::of_rcode(m.value.rcode).is_some())
+    };
     let mut d = match a.kind {
+        Kind::Tcp if a.peer.port() == crate::proto::dns::PORT && dns_error(a) => {
+            dns::diagnose(a, input)?
+        }
         Kind::Tcp => tcp::diagnose(a, input)?,
         Kind::Dns => dns::diagnose(a, input)?,
     };
@@ -90,8 +99,41 @@ pub fn diagnose(i: usize, a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
         d.summary = format!("{}; {note}", d.summary);
     }
     d.target = target(a, input, clues);
+    if let Some(t) = &a.after_truncated {
+        after_truncated(&mut d, a, t, input);
+    }
     d.stderr_score = score(a, &d, clues, input.stderr.unwrap_or(""));
     Some(d)
+}
+
+/// A failed DNS-over-TCP connection is the lookup failing at that DNS
+/// server: Go asked over TCP because its UDP answer was truncated (RFC
+/// 1035 4.2.1, RFC 7766 5), and reports the TCP error as the lookup's
+/// (`lookup NAME on SERVER: dial tcp SERVER: ...`).
+fn after_truncated(d: &mut Diagnosis, a: &Attempt, t: &Truncated, input: &Input<'_>) {
+    let server = a.peer;
+    d.summary = format!(
+        "the DNS server {server} was asked over TCP after its truncated UDP answer for {} (TC=1, pkt {}): {}",
+        t.question, t.packet, d.summary
+    );
+    let step = input
+        .corr
+        .attempts
+        .iter()
+        .find_map(|o| o.packet_step(t.packet))
+        .cloned();
+    if let Some(s) = step {
+        d.evidence.insert(0, s);
+    }
+    if d.target.name.is_none() {
+        d.target.name = t.question.split_once(' ').map(|(_, n)| n.to_string());
+    }
+    if matches!(
+        d.cause,
+        Cause::ConnectionRefused | Cause::ConnectionReset | Cause::ConnectTimeout
+    ) {
+        d.fix = Some(format!("{server} truncates its UDP answers (TC=1) but cannot be reached over TCP port 53: let TCP port 53 through to it and make it listen there (RFC 7766 requires TCP), make its answers fit in UDP, or point /etc/resolv.conf at a resolver that serves TCP"));
+    }
 }
 
 pub(super) fn base(cause: Cause, summary: String) -> Diagnosis {
