@@ -107,7 +107,7 @@ fn gotrace_ports_exhausted_is_the_kernel_eaddrnotavail() {
     assert_eq!(cited_events(&t).len(), 1, "{:?}", t.verdict["evidence"]);
     let summary = t.verdict["summary"].as_str().unwrap_or_default();
     assert!(
-        summary.contains("40000-40000, 1 port") && summary.contains("198.18.0.1 (veth0)"),
+        summary.contains("40000-40000, 1 port") && summary.contains("198.18.0.1 on veth0"),
         "{summary}"
     );
 }

@@ -46,8 +46,8 @@ pub(super) fn addr_not_avail(
     }
     let range = match local.ip_local_port_range {
         Some([lo, hi]) => match u32::from(hi.saturating_sub(lo)) + 1 {
-            1 => format!("net.ipv4.ip_local_port_range {lo}-{hi}, 1 port"),
-            n => format!("net.ipv4.ip_local_port_range {lo}-{hi}, {n} ports"),
+            1 => format!("net.ipv4.ip_local_port_range ({lo}-{hi}, 1 port)"),
+            n => format!("net.ipv4.ip_local_port_range ({lo}-{hi}, {n} ports)"),
         },
         None => "net.ipv4.ip_local_port_range".into(),
     };
@@ -68,12 +68,12 @@ pub(super) fn addr_not_avail(
     ))
 }
 
-/// "fd00::1 (eth0), ::1 (lo)", at most 4 named.
+/// "fd00::1 on eth0, ::1 on lo", at most 4 named.
 fn list(addrs: &[&LocalAddress]) -> String {
     let mut out: Vec<String> = addrs
         .iter()
         .take(4)
-        .map(|a| format!("{} ({})", a.ip, a.interface))
+        .map(|a| format!("{} on {}", a.ip, a.interface))
         .collect();
     if addrs.len() > 4 {
         out.push(format!("{} more", addrs.len() - 4));
@@ -109,14 +109,14 @@ mod tests {
     fn an_ipv6_peer_with_only_loopback_and_link_local_is_no_address() {
         let (cause, why) = addr_not_avail("fd67::2".parse().unwrap(), Some(&host())).unwrap();
         assert_eq!(cause, Cause::LocalAddressUnavailable);
-        assert!(why.contains("only ::1 (lo), fe80::1 (veth0)"), "{why}");
+        assert!(why.contains("only ::1 on lo, fe80::1 on veth0"), "{why}");
     }
 
     #[test]
     fn an_ipv4_peer_with_a_usable_address_is_port_exhaustion() {
         let (cause, why) = addr_not_avail("198.18.0.2".parse().unwrap(), Some(&host())).unwrap();
         assert_eq!(cause, Cause::LocalPortsExhausted);
-        assert!(why.contains("198.18.0.1 (veth0)"), "{why}");
+        assert!(why.contains("198.18.0.1 on veth0"), "{why}");
         assert!(why.contains("40000-40001, 2 ports"), "{why}");
         assert!(!why.contains("tentative"), "{why}");
     }
