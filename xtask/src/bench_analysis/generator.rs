@@ -9,9 +9,13 @@
 //! - 60% UDP connects to 198.18.0.2:5300 (socket, connect, close: Go's
 //!   source-address selection, no traffic);
 //! - 18% write/read pairs on a long-lived UDP socket to 5300;
-//! - 12% TCP dials to the proxy 198.18.0.2:8080 that connect and fetch
+//! - 6% TCP dials to the proxy 198.18.0.2:8080 that connect and fetch
 //!   (tcp_state SYN_SENT/ESTABLISHED/CLOSE, so_error 0, an HTTP request and
 //!   response head, close);
+//! - 6% TCP dials as bench-load makes them, to a listener at
+//!   198.18.0.3:9000 that no DNS answer names: connect() EINPROGRESS, then
+//!   close() with SO_LINGER 0 (tcp_send_reset), no SO_ERROR read; half
+//!   of them closed before the handshake completed (still SYN_SENT);
 //! - 8% DNS exchanges with 198.18.0.53:53 for proxy.lab.test, answered;
 //! - 1% dials refused (RST: tcp_receive_reset, so_error ECONNREFUSED);
 //! - 1% DNS queries answered NXDOMAIN.
@@ -51,6 +55,8 @@ pub struct Written {
     pub bytes: u64,
     /// TCP dials that fetched.
     pub tcp_ok: u64,
+    /// TCP dials closed right after connect() (bench-load's).
+    pub tcp_dials: u64,
     /// TCP dials refused.
     pub refused: u64,
     /// DNS exchanges answered / answered NXDOMAIN.
@@ -237,9 +243,13 @@ impl Gen {
                     close(fd, sk),
                 ]
             }
-            78..=89 => {
+            78..=83 => {
                 w.tcp_ok += 1;
                 self.tcp_ok(fd, sock)
+            }
+            84..=89 => {
+                w.tcp_dials += 1;
+                self.tcp_dial(fd, sock)
             }
             90..=97 => {
                 w.dns_ok += 1;
@@ -279,6 +289,46 @@ impl Gen {
             close(fd, Some(sk.clone())),
             state(TcpState::Established, TcpState::Close, port),
         ]
+    }
+
+    /// bench-load connect's TCP dial: non-blocking connect, then close
+    /// with SO_LINGER {1, 0}, an RST instead of a FIN.
+    fn tcp_dial(&mut self, fd: i32, sock: u64) -> Vec<Op> {
+        let sk = sock_name(sock);
+        let port = self.port();
+        let mut state = |old, new, lport| {
+            let mut op = tcp_state(&sk, old, new, lport);
+            if let Op::TcpState { peer, .. } = &mut op {
+                *peer = addr(ip(3), 9000);
+            }
+            op
+        };
+        let head = vec![
+            socket(fd, SOCK_STREAM, Some(sk.clone())),
+            state(TcpState::Close, TcpState::SynSent, 0),
+            connect(fd, -115, ip(3), 9000, Some("EINPROGRESS"), Some(sk.clone())),
+        ];
+        if self.rng.chance(0.5) {
+            let tail = [
+                close(fd, Some(sk.clone())),
+                state(TcpState::SynSent, TcpState::Close, port),
+            ];
+            return head.into_iter().chain(tail).collect();
+        }
+        let tail = vec![
+            state(TcpState::SynSent, TcpState::Established, port),
+            close(fd, Some(sk.clone())),
+            Op::TcpSendReset {
+                sock: sk.clone(),
+                state: TcpState::Established,
+                reason: 2,
+                reason_name: Some("NOT_SPECIFIED".into()),
+                local: Some(addr(ip(1), port)),
+                peer: Some(addr(ip(3), 9000)),
+            },
+            state(TcpState::Established, TcpState::Close, port),
+        ];
+        head.into_iter().chain(tail).collect()
     }
 
     fn refused(&mut self, fd: i32, sock: u64) -> Vec<Op> {

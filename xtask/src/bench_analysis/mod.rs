@@ -83,10 +83,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
             }
             samples.push(s);
         }
-        let verdict = std::fs::read_to_string(&stdout)
+        // The report is on stderr.
+        let verdict = std::fs::read_to_string(&stderr)
             .unwrap_or_default()
             .lines()
-            .next()
+            .find(|l| l.starts_with("verdict:"))
             .unwrap_or("")
             .to_string();
         let row = Row::of(w, &samples, verdict);
@@ -157,10 +158,11 @@ impl Row {
     fn line(&self) -> String {
         let w = &self.written;
         format!(
-            "  {} events ({:.0} MiB; {} TCP dials, {} refused, {} DNS, {} NXDOMAIN, {} UDP connects, {} UDP pairs): {:.2} s, {:.1} MiB; {}",
+            "  {} events ({:.0} MiB; {} TCP fetches, {} TCP dials, {} refused, {} DNS, {} NXDOMAIN, {} UDP connects, {} UDP pairs): {:.2} s, {:.1} MiB; {}",
             w.events,
             mib(w.bytes),
             w.tcp_ok,
+            w.tcp_dials,
             w.refused,
             w.dns_ok,
             w.nxdomain,
