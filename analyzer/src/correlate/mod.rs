@@ -220,7 +220,14 @@ impl Attempt {
 
     /// An attempt of process `tgid` (`comm`) on `fd` to `peer`, starting at
     /// `ts_ns` (CLOCK_MONOTONIC), with nothing recorded yet.
-    fn at(kind: Kind, tgid: u32, comm: &str, ts_ns: u64, fd: i32, peer: SocketAddr) -> Attempt {
+    pub(crate) fn at(
+        kind: Kind,
+        tgid: u32,
+        comm: &str,
+        ts_ns: u64,
+        fd: i32,
+        peer: SocketAddr,
+    ) -> Attempt {
         Attempt {
             kind,
             tgid,

@@ -65,12 +65,13 @@ pub struct Input<'a> {
 /// Decides the verdict for a bundle.
 pub fn decide(input: &Input<'_>) -> Verdict {
     let clues = input.clues;
+    let names = rules::DnsNames::of(input.corr);
     let diags: Vec<Diagnosis> = input
         .corr
         .attempts
         .iter()
         .enumerate()
-        .filter_map(|(i, a)| rules::diagnose(i, a, input))
+        .filter_map(|(i, a)| rules::diagnose(i, a, input, &names))
         .collect();
     let exit = input.meta.exit;
     let attached = is_attach(input.meta);
