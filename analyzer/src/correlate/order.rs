@@ -6,6 +6,8 @@
 //! kind at one time keep their id order.
 
 use std::borrow::Cow;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use gotrace_bundle::{Event, Op, TcpState};
 
@@ -45,4 +47,79 @@ pub(super) fn canonical(events: &[Event]) -> Cow<'_, [Event]> {
     let mut v = events.to_vec();
     v.sort_by_key(key);
     Cow::Owned(v)
+}
+
+/// Events held back by [`Reorder`] at most: the ring buffer's events reach
+/// events.jsonl nearly in time order (a few per CPU out of place), and a
+/// window this size costs a few MiB at most.
+pub(super) const REORDER_WINDOW: usize = 8192;
+
+/// The file's events put in canonical order as they are read, holding back
+/// at most [`REORDER_WINDOW`] of them. It gives exactly the order of
+/// sorting every event ([`canonical`] after the bundle reader's sort by
+/// time and id, both stable) or, when an event comes later than the window
+/// allows, says so ([`OutOfOrder`]) and the caller sorts them all.
+#[derive(Default)]
+pub(super) struct Reorder {
+    held: BinaryHeap<Reverse<Held>>,
+    /// File position of the next event: ties keep file order, as the
+    /// stable sorts do.
+    seq: u64,
+    /// Key of the last event released.
+    last: Option<((u64, u8, u64), u64)>,
+}
+
+/// An event had to go before one already released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutOfOrder;
+
+struct Held {
+    key: ((u64, u8, u64), u64),
+    ev: Event,
+}
+
+impl PartialEq for Held {
+    fn eq(&self, other: &Held) -> bool {
+        self.key == other.key
+    }
+}
+impl Eq for Held {}
+impl PartialOrd for Held {
+    fn partial_cmp(&self, other: &Held) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Held {
+    fn cmp(&self, other: &Held) -> std::cmp::Ordering {
+        self.key.cmp(&other.key)
+    }
+}
+
+impl Reorder {
+    /// Takes the next event of the file; `out` gets those now due.
+    pub(super) fn push(&mut self, ev: Event, out: impl FnMut(Event)) -> Result<(), OutOfOrder> {
+        let k = (key(&ev), self.seq);
+        self.seq += 1;
+        if self.last.is_some_and(|l| k < l) {
+            return Err(OutOfOrder);
+        }
+        self.held.push(Reverse(Held { key: k, ev }));
+        self.release(REORDER_WINDOW, out);
+        Ok(())
+    }
+
+    /// The events still held, in order.
+    pub(super) fn finish(mut self, out: impl FnMut(Event)) {
+        self.release(0, out);
+    }
+
+    fn release(&mut self, keep: usize, mut out: impl FnMut(Event)) {
+        while self.held.len() > keep {
+            let Some(Reverse(h)) = self.held.pop() else {
+                break;
+            };
+            self.last = Some(h.key);
+            out(h.ev);
+        }
+    }
 }
