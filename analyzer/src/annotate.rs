@@ -9,11 +9,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use gotrace_bundle::{Event, Meta, Op};
+use gotrace_bundle::{Meta, Op};
 
 use crate::capture::CaptureIndex;
 use crate::clock::Clock;
-use crate::correlate::{Attempt, Correlation, Kind, Source};
+use crate::correlate::{Attempt, Correlation, Kept, Kind, Source};
 use crate::proto::{IPPROTO_TCP, IPPROTO_UDP};
 use crate::report::Verdict;
 
@@ -85,13 +85,13 @@ pub type PacketNotes = BTreeMap<u64, PacketNote>;
 /// The notes for every packet correlation tied to an attempt.
 pub(crate) fn packet_notes(
     corr: &Correlation,
-    events: &[Event],
+    kept: &Kept,
     meta: &Meta,
     capture: &CaptureIndex,
     clock: &Clock,
     verdict: &Verdict,
 ) -> PacketNotes {
-    let facts = EventFacts::of(events, corr);
+    let facts = EventFacts::of(kept, corr);
     let cited: HashSet<u64> = verdict
         .evidence
         .iter()
@@ -187,7 +187,7 @@ struct EventFacts {
 }
 
 impl EventFacts {
-    fn of(events: &[Event], corr: &Correlation) -> EventFacts {
+    fn of(kept: &Kept, corr: &Correlation) -> EventFacts {
         let wanted: HashSet<u64> = corr
             .attempts
             .iter()
@@ -197,19 +197,19 @@ impl EventFacts {
             .collect();
         let mut f = EventFacts {
             by_id: HashMap::new(),
-            exe: HashMap::new(),
+            exe: kept.execs.iter().cloned().collect(),
             reset_reasons: HashMap::new(),
         };
-        for ev in events {
-            match &ev.op {
-                Op::Exec { filename } => {
-                    f.exe.insert(ev.tgid, filename.clone());
-                }
-                op @ Op::TcpSendReset { .. } => {
-                    f.reset_reasons
-                        .insert(ev.id, op.reset_reason().unwrap_or_default());
-                }
-                _ => {}
+        // Every event a step cites is a cited syscall or a kept kernel event.
+        for &(id, tid, ts) in &kept.cited {
+            if wanted.contains(&id) {
+                f.by_id.insert(id, (tid, ts));
+            }
+        }
+        for ev in &kept.kernel {
+            if let op @ Op::TcpSendReset { .. } = &ev.op {
+                f.reset_reasons
+                    .insert(ev.id, op.reset_reason().unwrap_or_default());
             }
             if wanted.contains(&ev.id) {
                 f.by_id.insert(ev.id, (ev.tid, ev.ts_ns));

@@ -123,3 +123,54 @@ impl Reorder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(id: u64, ts_ns: u64, op: Op) -> Event {
+        Event {
+            id,
+            ts_ns,
+            tgid: 1,
+            tid: 1,
+            comm: "go".into(),
+            op,
+        }
+    }
+
+    fn fork(id: u64, ts_ns: u64) -> Event {
+        ev(id, ts_ns, Op::Fork { child: 2 })
+    }
+
+    /// What the window releases, or where it gave up.
+    fn run(events: Vec<Event>) -> Result<Vec<Event>, OutOfOrder> {
+        let mut r = Reorder::default();
+        let mut out = Vec::new();
+        for e in events {
+            r.push(e, |e| out.push(e))?;
+        }
+        r.finish(|e| out.push(e));
+        Ok(out)
+    }
+
+    #[test]
+    fn the_window_gives_the_sorted_order_or_says_it_cannot() {
+        // Within the window: the order of the stable sorts, equal keys in
+        // file order, equal times by rank.
+        let mut events: Vec<Event> = (0..3000).rev().map(|i| fork(i, 10 * i)).collect();
+        events.push(fork(5, 50));
+        events.push(ev(7, 70, Op::Exit { status: None }));
+        events.push(ev(8, 70, Op::close(3)));
+        let mut want = events.clone();
+        want.sort_by_key(|e| (e.ts_ns, e.id));
+        want.sort_by_key(key);
+        assert_eq!(run(events).unwrap(), want);
+        // Past it: an event earlier than one already released.
+        let mut late: Vec<Event> = (0..REORDER_WINDOW as u64 + 2)
+            .map(|i| fork(i + 10, 1_000 + i))
+            .collect();
+        late.push(fork(1, 1));
+        assert_eq!(run(late), Err(OutOfOrder));
+    }
+}

@@ -296,7 +296,7 @@ impl Gen {
     fn tcp_dial(&mut self, fd: i32, sock: u64) -> Vec<Op> {
         let sk = sock_name(sock);
         let port = self.port();
-        let mut state = |old, new, lport| {
+        let state = |old, new, lport| {
             let mut op = tcp_state(&sk, old, new, lport);
             if let Op::TcpState { peer, .. } = &mut op {
                 *peer = addr(ip(3), 9000);
