@@ -84,61 +84,67 @@ pub fn analyze_bundle_full(dir: &Path) -> Result<FullAnalysis, AnalyzeError> {
 }
 
 /// The bundle in `dir` analysed with its events streamed (see
-/// [`analyze_bundle`]); a file whose events are farther out of time order
-/// than correlation's reorder window is read whole and sorted instead.
+/// [`analyze_bundle`]).
 fn analyze_streaming<T>(
     dir: &Path,
     extra: impl FnOnce(&Derived<'_>) -> T,
 ) -> Result<(Report, T), AnalyzeError> {
-    let gotrace_bundle::OpenBundle { mut bundle, events } = gotrace_bundle::open_bundle(dir)?;
-    let capture = index_capture(&mut bundle);
+    let mut open = gotrace_bundle::open_bundle(dir)?;
+    let capture = index_capture(&mut open.bundle);
+    let again = || gotrace_bundle::open_bundle(dir).ok().and_then(|o| o.events);
+    Ok(analyze_open_with(open, capture, again, extra))
+}
+
+/// [`analyze_full`] of a bundle whose events are streamed from
+/// `open.events` ([`analyze_bundle`]); the capture's warnings join the
+/// bundle's. `again` opens events.jsonl once more, from its start: a file
+/// whose events are farther out of time order than correlation's reorder
+/// window is then read whole and sorted, as [`gotrace_bundle::read_bundle`]
+/// does.
+pub fn analyze_open_full(
+    open: gotrace_bundle::OpenBundle,
+    capture: Option<CaptureIndex>,
+    again: impl FnOnce() -> Option<gotrace_bundle::EventsInput>,
+) -> FullAnalysis {
+    let (report, (packet_notes, html)) = analyze_open_with(open, capture, again, full_extra);
+    FullAnalysis {
+        report,
+        packet_notes,
+        html,
+    }
+}
+
+fn analyze_open_with<T>(
+    open: gotrace_bundle::OpenBundle,
+    capture: Option<CaptureIndex>,
+    again: impl FnOnce() -> Option<gotrace_bundle::EventsInput>,
+    extra: impl FnOnce(&Derived<'_>) -> T,
+) -> (Report, T) {
+    let gotrace_bundle::OpenBundle { mut bundle, events } = open;
     let clock = Clock::of(&bundle.meta);
     let Some(input) = events else {
-        let (corr, kept) =
-            correlate::correlate_bundle_kept(&[], capture.as_ref(), &clock, &bundle.meta);
-        return Ok(analyze_with(&bundle, None, &corr, &kept, capture, extra));
+        return analyze_in_memory(&bundle, capture, extra);
     };
     let mut stream = correlate::Stream::new(&clock, &bundle.meta);
     let mut in_order = true;
     let damaged = input.for_each(&mut bundle.warnings, |ev| {
         in_order = in_order && stream.push(ev).is_ok();
     });
+    bundle.events_damaged = damaged;
     if !in_order {
         drop(stream);
-        let (b, capture) = read_with_capture(dir)?;
-        let events = b.events.as_deref().unwrap_or(&[]);
-        let (corr, kept) =
-            correlate::correlate_bundle_kept(events, capture.as_ref(), &clock, &b.meta);
-        return Ok(analyze_with(
-            &b,
-            Some(events.len()),
-            &corr,
-            &kept,
-            capture,
-            extra,
-        ));
+        // The warnings of this second read are those of the first.
+        let mut all = Vec::new();
+        if let Some(input) = again() {
+            input.for_each(&mut Vec::new(), |ev| all.push(ev));
+        }
+        gotrace_bundle::sort_events(&mut all);
+        bundle.events = Some(all);
+        return analyze_in_memory(&bundle, capture, extra);
     }
-    bundle.events_damaged = damaged;
     let (corr, kept) = stream.finish(capture.as_ref());
     let count = kept.count;
-    Ok(analyze_with(
-        &bundle,
-        Some(count),
-        &corr,
-        &kept,
-        capture,
-        extra,
-    ))
-}
-
-/// The bundle in `dir` and its indexed capture, if it has a readable one
-/// (an unreadable one is a warning).
-fn read_with_capture(
-    dir: &Path,
-) -> Result<(gotrace_bundle::Bundle, Option<CaptureIndex>), AnalyzeError> {
-    let mut b = gotrace_bundle::read_bundle(dir)?;
-    let capture = index_capture(&mut b);
-    Ok((b, capture))
+    analyze_with(&bundle, Some(count), &corr, &kept, capture, extra)
 }
 
 /// The index of the capture the bundle reader opened (never a link or

@@ -87,8 +87,8 @@ pub struct OpenBundle {
 #[derive(Debug)]
 pub struct EventsInput {
     input: BufReader<std::io::Take<File>>,
-    /// The file's size (bytes).
-    len: u64,
+    /// The file's size (bytes) when it is larger than what is read.
+    too_large: Option<u64>,
     /// Where its warnings go among the bundle's (after meta.json's), so
     /// that they read in the order [`read_bundle`] gives them.
     warnings_at: usize,
@@ -103,13 +103,49 @@ impl EventsInput {
     pub fn for_each(self, warnings: &mut Vec<String>, each: impl FnMut(Event)) -> bool {
         let mut mine = Vec::new();
         let damaged = for_each_event(self.input, &mut mine, each);
-        if self.len > EVENTS_MAX_BYTES {
-            mine.push(format!("events.jsonl is {} bytes; only its first {EVENTS_MAX_BYTES} bytes were read, later events are not used", self.len));
+        if let Some(len) = self.too_large {
+            mine.push(format!("events.jsonl is {len} bytes; only its first {EVENTS_MAX_BYTES} bytes were read, later events are not used"));
         }
         let at = self.warnings_at.min(warnings.len());
         warnings.splice(at..at, mine);
-        damaged || self.len > EVENTS_MAX_BYTES
+        damaged || self.too_large.is_some()
     }
+
+    /// An `events.jsonl` already open (the tracer's own, through its
+    /// writer's handle), read whole as [`bundle_from_bytes`] reads its
+    /// bytes; its warnings go after meta.json's.
+    pub fn from_file(f: File) -> EventsInput {
+        EventsInput {
+            input: BufReader::with_capacity(1 << 16, f.take(u64::MAX)),
+            too_large: None,
+            warnings_at: 0,
+        }
+    }
+}
+
+/// [`bundle_from_bytes`] with `events.jsonl` given as an open file, not
+/// read yet ([`EventsInput::from_file`]): the events of
+/// [`OpenBundle::events`] are then streamed.
+///
+/// # Errors
+/// As [`bundle_from_bytes`].
+pub fn open_bundle_from(
+    dir: &Path,
+    meta: &[u8],
+    events: Option<File>,
+    stderr: Option<&[u8]>,
+) -> Result<OpenBundle, ReadError> {
+    let mut bundle = bundle_from_bytes(dir, meta, None, stderr)?;
+    let events = events.map(|f| {
+        // bundle_from_bytes warned that there are no events: there are.
+        bundle.warnings.retain(|w| w != EVENTS_MISSING);
+        EventsInput {
+            warnings_at: bundle.warnings.len(),
+            ..EventsInput::from_file(f)
+        }
+    });
+    bundle.events = None;
+    Ok(OpenBundle { bundle, events })
 }
 
 /// Opens the bundle directory `dir` and reads all of it but the events
@@ -138,7 +174,7 @@ pub fn open_bundle(dir: &Path) -> Result<OpenBundle, ReadError> {
     let events = match open_regular(&fd, files::EVENTS) {
         Ok(Some((f, len))) => Some(EventsInput {
             input: BufReader::with_capacity(1 << 16, f.take(EVENTS_MAX_BYTES)),
-            len,
+            too_large: (len > EVENTS_MAX_BYTES).then_some(len),
             warnings_at: warnings.len(),
         }),
         Ok(None) => {
