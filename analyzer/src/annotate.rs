@@ -8,6 +8,7 @@
 //! namespace stay bare, as they would in tcpdump.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use gotrace_bundle::{Meta, Op};
 
@@ -31,13 +32,16 @@ pub struct PacketNote {
     /// The thread (TID) of the attempt's first syscall; 0 when unknown.
     pub tid: u32,
     /// The executable (from the process's `execve`) or else its comm.
-    pub cmd: String,
+    /// Shared by the notes of an attempt's packets (`Arc`, as `args` and
+    /// `attempt`): one copy per packet took ~80 MiB for the 300k packets of
+    /// `cargo xtask bench`'s syscalls load.
+    pub cmd: Arc<str>,
     /// The command line, when the trace has it (the traced command's own
     /// process: meta.json `argv`).
-    pub args: Option<String>,
+    pub args: Option<Arc<str>>,
     /// 1-based number of the attempt in the analysis (`attempt 3`), and
     /// its 5-tuple as text (`tcp 198.18.0.1:40000 > 198.18.0.2:8080`).
-    pub attempt: (usize, String),
+    pub attempt: (usize, Arc<str>),
     /// `kfree_skb`'s drop reason when the kernel dropped this packet after
     /// the capture saw it (a received packet: AF_PACKET taps receive
     /// before IP and netfilter, transmit after them, so a locally dropped
@@ -99,6 +103,7 @@ pub(crate) fn packet_notes(
         .map(|s| s.id)
         .collect();
     let mut notes = PacketNotes::new();
+    let argv: Option<Arc<str>> = (!meta.argv.is_empty()).then(|| Arc::from(meta.argv.join(" ")));
     for (i, a) in corr.attempts.iter().enumerate() {
         let Some(local) = a.local else { continue };
         let proto = match a.kind {
@@ -120,10 +125,9 @@ pub(crate) fn packet_notes(
             cmd: facts
                 .exe
                 .get(&a.tgid)
-                .cloned()
-                .unwrap_or_else(|| a.comm.clone()),
-            args: (a.tgid == meta.root_pid && !meta.argv.is_empty()).then(|| meta.argv.join(" ")),
-            attempt: (i + 1, flow_text(a, local)),
+                .map_or_else(|| Arc::from(a.comm.as_str()), |e| Arc::from(e.as_str())),
+            args: (a.tgid == meta.root_pid).then(|| argv.clone()).flatten(),
+            attempt: (i + 1, Arc::from(flow_text(a, local))),
             ..PacketNote::default()
         };
         let packets: Vec<_> = capture
