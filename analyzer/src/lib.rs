@@ -4,7 +4,9 @@
 //! the network. Pure library: no eBPF, no root.
 //!
 //! Entry points: [`analyze_bundle`] -> [`Report`], then [`Report::to_json`]
-//! or [`render_text`]; for a bare pcap/pcapng capture (no bundle),
+//! or [`render_text`] ([`analyze_open_full`] for a bundle opened from
+//! handles, as `gotrace run` does at its end; [`analyze`] for one in
+//! memory); for a bare pcap/pcapng capture (no bundle),
 //! [`analyze_capture_path`], [`analyze_capture_input`] or
 //! [`analyze_capture`] ([`capture_only`]: network-layer causes from packets
 //! alone, `analysis: "capture-only"`). The pieces are public too:
@@ -135,8 +137,14 @@ fn analyze_open_with<T>(
         drop(stream);
         // The warnings of this second read are those of the first.
         let mut all = Vec::new();
-        if let Some(input) = again() {
-            input.for_each(&mut Vec::new(), |ev| all.push(ev));
+        match again() {
+            Some(input) => {
+                input.for_each(&mut Vec::new(), |ev| all.push(ev));
+            }
+            None => {
+                bundle.warnings.push("events.jsonl: its events are out of time order and the file could not be opened again to sort them: the syscall trace is not used".into());
+                bundle.events_damaged = true;
+            }
         }
         gotrace_bundle::sort_events(&mut all);
         bundle.events = Some(all);
