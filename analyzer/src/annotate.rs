@@ -8,12 +8,13 @@
 //! namespace stay bare, as they would in tcpdump.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
-use gotrace_bundle::{Event, Meta, Op};
+use gotrace_bundle::{Meta, Op};
 
 use crate::capture::CaptureIndex;
 use crate::clock::Clock;
-use crate::correlate::{Attempt, Correlation, Kind, Source};
+use crate::correlate::{Attempt, Correlation, Kept, Kind, Source};
 use crate::proto::{IPPROTO_TCP, IPPROTO_UDP};
 use crate::report::Verdict;
 
@@ -31,13 +32,16 @@ pub struct PacketNote {
     /// The thread (TID) of the attempt's first syscall; 0 when unknown.
     pub tid: u32,
     /// The executable (from the process's `execve`) or else its comm.
-    pub cmd: String,
+    /// Shared by the notes of an attempt's packets (`Arc`, as `args` and
+    /// `attempt`): one copy per packet took ~80 MiB for the 300k packets of
+    /// `cargo xtask bench`'s syscalls load.
+    pub cmd: Arc<str>,
     /// The command line, when the trace has it (the traced command's own
     /// process: meta.json `argv`).
-    pub args: Option<String>,
+    pub args: Option<Arc<str>>,
     /// 1-based number of the attempt in the analysis (`attempt 3`), and
     /// its 5-tuple as text (`tcp 198.18.0.1:40000 > 198.18.0.2:8080`).
-    pub attempt: (usize, String),
+    pub attempt: (usize, Arc<str>),
     /// `kfree_skb`'s drop reason when the kernel dropped this packet after
     /// the capture saw it (a received packet: AF_PACKET taps receive
     /// before IP and netfilter, transmit after them, so a locally dropped
@@ -85,13 +89,13 @@ pub type PacketNotes = BTreeMap<u64, PacketNote>;
 /// The notes for every packet correlation tied to an attempt.
 pub(crate) fn packet_notes(
     corr: &Correlation,
-    events: &[Event],
+    kept: &Kept,
     meta: &Meta,
     capture: &CaptureIndex,
     clock: &Clock,
     verdict: &Verdict,
 ) -> PacketNotes {
-    let facts = EventFacts::of(events, corr);
+    let facts = EventFacts::of(kept, corr);
     let cited: HashSet<u64> = verdict
         .evidence
         .iter()
@@ -99,6 +103,7 @@ pub(crate) fn packet_notes(
         .map(|s| s.id)
         .collect();
     let mut notes = PacketNotes::new();
+    let argv: Option<Arc<str>> = (!meta.argv.is_empty()).then(|| Arc::from(meta.argv.join(" ")));
     for (i, a) in corr.attempts.iter().enumerate() {
         let Some(local) = a.local else { continue };
         let proto = match a.kind {
@@ -120,10 +125,9 @@ pub(crate) fn packet_notes(
             cmd: facts
                 .exe
                 .get(&a.tgid)
-                .cloned()
-                .unwrap_or_else(|| a.comm.clone()),
-            args: (a.tgid == meta.root_pid && !meta.argv.is_empty()).then(|| meta.argv.join(" ")),
-            attempt: (i + 1, flow_text(a, local)),
+                .map_or_else(|| Arc::from(a.comm.as_str()), |e| Arc::from(e.as_str())),
+            args: (a.tgid == meta.root_pid).then(|| argv.clone()).flatten(),
+            attempt: (i + 1, Arc::from(flow_text(a, local))),
             ..PacketNote::default()
         };
         let packets: Vec<_> = capture
@@ -187,7 +191,7 @@ struct EventFacts {
 }
 
 impl EventFacts {
-    fn of(events: &[Event], corr: &Correlation) -> EventFacts {
+    fn of(kept: &Kept, corr: &Correlation) -> EventFacts {
         let wanted: HashSet<u64> = corr
             .attempts
             .iter()
@@ -197,19 +201,19 @@ impl EventFacts {
             .collect();
         let mut f = EventFacts {
             by_id: HashMap::new(),
-            exe: HashMap::new(),
+            exe: kept.execs.iter().cloned().collect(),
             reset_reasons: HashMap::new(),
         };
-        for ev in events {
-            match &ev.op {
-                Op::Exec { filename } => {
-                    f.exe.insert(ev.tgid, filename.clone());
-                }
-                op @ Op::TcpSendReset { .. } => {
-                    f.reset_reasons
-                        .insert(ev.id, op.reset_reason().unwrap_or_default());
-                }
-                _ => {}
+        // Every event a step cites is a cited syscall or a kept kernel event.
+        for &(id, tid, ts) in &kept.cited {
+            if wanted.contains(&id) {
+                f.by_id.insert(id, (tid, ts));
+            }
+        }
+        for ev in &kept.kernel {
+            if let op @ Op::TcpSendReset { .. } = &ev.op {
+                f.reset_reasons
+                    .insert(ev.id, op.reset_reason().unwrap_or_default());
             }
             if wanted.contains(&ev.id) {
                 f.by_id.insert(ev.id, (ev.tid, ev.ts_ns));

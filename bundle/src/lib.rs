@@ -28,8 +28,9 @@ pub use meta::{
     PreExistingSocket, Redacted, ResolvConf, FORMAT_VERSION, GO_ENV,
 };
 pub use reader::{
-    bundle_from_bytes, read_bundle, read_events, Bundle, ReadEvents, CAPTURE_MAX_BYTES,
-    EVENTS_MAX_BYTES, MAX_BAD_LINE_WARNINGS, MAX_EVENT_LINE_BYTES,
+    bundle_from_bytes, for_each_event, open_bundle, open_bundle_from, read_bundle, read_events,
+    sort_events, Bundle, EventsInput, OpenBundle, ReadEvents, CAPTURE_MAX_BYTES, EVENTS_MAX_BYTES,
+    MAX_BAD_LINE_WARNINGS, MAX_EVENT_LINE_BYTES,
 };
 pub use tcp_state::TcpState;
 pub use writer::{BundleWriter, Owner, META_RESERVE_BYTES};

@@ -60,6 +60,100 @@ pub struct Bundle {
 /// [`ReadError`] when the directory or `meta.json` is missing, unreadable
 /// or corrupt; everything else is a warning in [`Bundle::warnings`].
 pub fn read_bundle(dir: &Path) -> Result<Bundle, ReadError> {
+    let OpenBundle { mut bundle, events } = open_bundle(dir)?;
+    if let Some(input) = events {
+        let mut all = Vec::new();
+        let damaged = input.for_each(&mut bundle.warnings, |ev| all.push(ev));
+        sort_events(&mut all);
+        bundle.events = Some(all);
+        bundle.events_damaged = damaged;
+    }
+    Ok(bundle)
+}
+
+/// A bundle opened by [`open_bundle`]: everything read but the events,
+/// which [`EventsInput::for_each`] streams.
+#[derive(Debug)]
+pub struct OpenBundle {
+    /// The bundle, with [`Bundle::events`] `None` and
+    /// [`Bundle::events_damaged`] false until the events are read.
+    pub bundle: Bundle,
+    /// `events.jsonl`, opened; `None` when it is missing or unreadable
+    /// (the warning says which).
+    pub events: Option<EventsInput>,
+}
+
+/// `events.jsonl` of an [`OpenBundle`], not read yet.
+#[derive(Debug)]
+pub struct EventsInput {
+    input: BufReader<std::io::Take<File>>,
+    /// The file's size (bytes) when it is larger than what is read.
+    too_large: Option<u64>,
+    /// Where its warnings go among the bundle's (after meta.json's), so
+    /// that they read in the order [`read_bundle`] gives them.
+    warnings_at: usize,
+}
+
+impl EventsInput {
+    /// Calls `each` with every readable event, in file order (not sorted:
+    /// [`sort_events`] gives the order [`read_bundle`] leaves them in),
+    /// adding the reading's warnings to `warnings` where [`read_bundle`]
+    /// puts them. Returns whether the events are damaged (unreadable
+    /// lines, or a file past [`EVENTS_MAX_BYTES`]).
+    pub fn for_each(self, warnings: &mut Vec<String>, each: impl FnMut(Event)) -> bool {
+        let mut mine = Vec::new();
+        let damaged = for_each_event(self.input, &mut mine, each);
+        if let Some(len) = self.too_large {
+            mine.push(format!("events.jsonl is {len} bytes; only its first {EVENTS_MAX_BYTES} bytes were read, later events are not used"));
+        }
+        let at = self.warnings_at.min(warnings.len());
+        warnings.splice(at..at, mine);
+        damaged || self.too_large.is_some()
+    }
+
+    /// An `events.jsonl` already open (the tracer's own, through its
+    /// writer's handle), read whole as [`bundle_from_bytes`] reads its
+    /// bytes; its warnings go after meta.json's.
+    pub fn from_file(f: File) -> EventsInput {
+        EventsInput {
+            input: BufReader::with_capacity(1 << 16, f.take(u64::MAX)),
+            too_large: None,
+            warnings_at: 0,
+        }
+    }
+}
+
+/// [`bundle_from_bytes`] with `events.jsonl` given as an open file, not
+/// read yet ([`EventsInput::from_file`]): the events of
+/// [`OpenBundle::events`] are then streamed.
+///
+/// # Errors
+/// As [`bundle_from_bytes`].
+pub fn open_bundle_from(
+    dir: &Path,
+    meta: &[u8],
+    events: Option<File>,
+    stderr: Option<&[u8]>,
+) -> Result<OpenBundle, ReadError> {
+    let mut bundle = bundle_from_bytes(dir, meta, None, stderr)?;
+    let events = events.map(|f| {
+        // bundle_from_bytes warned that there are no events: there are.
+        bundle.warnings.retain(|w| w != EVENTS_MISSING);
+        EventsInput {
+            warnings_at: bundle.warnings.len(),
+            ..EventsInput::from_file(f)
+        }
+    });
+    bundle.events = None;
+    Ok(OpenBundle { bundle, events })
+}
+
+/// Opens the bundle directory `dir` and reads all of it but the events
+/// (see [`read_bundle`], which reads them too).
+///
+/// # Errors
+/// As [`read_bundle`].
+pub fn open_bundle(dir: &Path) -> Result<OpenBundle, ReadError> {
     if !dir.exists() {
         return Err(ReadError::NotFound {
             dir: dir.to_path_buf(),
@@ -77,16 +171,12 @@ pub fn read_bundle(dir: &Path) -> Result<Bundle, ReadError> {
     let meta = read_meta(dir, &fd)?;
     let mut warnings = meta_warnings(&meta);
 
-    let mut events_damaged = false;
     let events = match open_regular(&fd, files::EVENTS) {
-        Ok(Some((f, len))) => {
-            let read = read_events(BufReader::new(f.take(EVENTS_MAX_BYTES)), &mut warnings);
-            events_damaged = read.damaged || len > EVENTS_MAX_BYTES;
-            if len > EVENTS_MAX_BYTES {
-                warnings.push(format!("events.jsonl is {len} bytes; only its first {EVENTS_MAX_BYTES} bytes were read, later events are not used"));
-            }
-            Some(read.events)
-        }
+        Ok(Some((f, len))) => Some(EventsInput {
+            input: BufReader::with_capacity(1 << 16, f.take(EVENTS_MAX_BYTES)),
+            too_large: (len > EVENTS_MAX_BYTES).then_some(len),
+            warnings_at: warnings.len(),
+        }),
         Ok(None) => {
             warnings.push(EVENTS_MISSING.to_string());
             None
@@ -115,15 +205,18 @@ pub fn read_bundle(dir: &Path) -> Result<Bundle, ReadError> {
     };
 
     let stderr = read_stderr(&fd, &mut warnings);
-    Ok(Bundle {
-        dir: dir.to_path_buf(),
-        meta,
+    Ok(OpenBundle {
+        bundle: Bundle {
+            dir: dir.to_path_buf(),
+            meta,
+            events: None,
+            events_damaged: false,
+            stderr,
+            capture: capture.is_some().then(|| dir.join(files::CAPTURE)),
+            capture_file: capture,
+            warnings,
+        },
         events,
-        events_damaged,
-        stderr,
-        capture: capture.is_some().then(|| dir.join(files::CAPTURE)),
-        capture_file: capture,
-        warnings,
     })
 }
 
@@ -301,9 +394,28 @@ pub struct ReadEvents {
 /// Memory is bounded whatever the input: a line longer than
 /// [`MAX_EVENT_LINE_BYTES`] is skipped (one warning), and only the first
 /// [`MAX_BAD_LINE_WARNINGS`] bad lines are listed, then a count of the rest.
-pub fn read_events<R: BufRead>(mut input: R, warnings: &mut Vec<String>) -> ReadEvents {
-    let mut damaged = false;
+pub fn read_events<R: BufRead>(input: R, warnings: &mut Vec<String>) -> ReadEvents {
     let mut events = Vec::new();
+    let damaged = for_each_event(input, warnings, |ev| events.push(ev));
+    sort_events(&mut events);
+    ReadEvents { events, damaged }
+}
+
+/// Sorts events as [`read_events`] leaves them: by time, then id. The ring
+/// buffer is per CPU, so file order may differ slightly from time order.
+pub fn sort_events(events: &mut [Event]) {
+    events.sort_by_key(|e| (e.ts_ns, e.id));
+}
+
+/// [`read_events`] without keeping the events: `each` gets every readable
+/// one in file order. Returns whether some lines were unreadable (or
+/// reading stopped at an I/O error).
+pub fn for_each_event<R: BufRead>(
+    mut input: R,
+    warnings: &mut Vec<String>,
+    mut each: impl FnMut(Event),
+) -> bool {
+    let mut damaged = false;
     // The first bad lines, the total, and the latest one past the list (it
     // may be the truncated last line, reported whatever the cap).
     let mut bad: Vec<(usize, BadLine)> = Vec::new();
@@ -334,7 +446,7 @@ pub fn read_events<R: BufRead>(mut input: R, warnings: &mut Vec<String>) -> Read
             }
             match serde_json::from_slice::<Event>(text) {
                 Ok(ev) => {
-                    events.push(ev);
+                    each(ev);
                     last_nonempty = lineno;
                     continue;
                 }
@@ -366,9 +478,7 @@ pub fn read_events<R: BufRead>(mut input: R, warnings: &mut Vec<String>) -> Read
     if let Some((n, problem)) = truncated_last {
         warnings.push(problem.warning(n, true));
     }
-    // The ring buffer is per CPU, so file order may differ slightly from time order.
-    events.sort_by_key(|e| (e.ts_ns, e.id));
-    ReadEvents { events, damaged }
+    damaged
 }
 
 /// Why a line of `events.jsonl` was not used.

@@ -2,6 +2,7 @@
 //! the same on a laptop and in CI (.ci/run).
 
 mod bench;
+mod bench_analysis;
 mod bench_capture;
 mod build;
 mod demo;
@@ -38,7 +39,8 @@ commands:
                    run each e2e scenario (or only those named) under gotrace, copy bundles to
                    fixtures/bundles/<scenario>; root
   bench            gotrace's cost on the traced program, side by side with strace (--help for options); root
-  bench-capture    write a large synthetic pcapng, time `gotrace analyze` against tshark on it (--help)";
+  bench-capture    write a large synthetic pcapng, time `gotrace analyze` against tshark on it (--help)
+  bench-analysis   write synthetic bundles of 50k..2M events, time `gotrace analyze` and its peak RSS (--help)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(&args[1..]),
         Some("record-fixtures") => fixtures::run(&args[1..]),
         Some("bench-capture") => bench_capture::run(&args[1..]),
+        Some("bench-analysis") => bench_analysis::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("-h" | "--help" | "help") => {

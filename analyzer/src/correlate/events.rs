@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use super::kept::Kept;
 use super::route;
 use super::{AppObs, Attempt, Correlation, EventFact, Kind, Source, Step};
 use crate::capture::AppSummary;
@@ -18,6 +19,9 @@ use gotrace_bundle::{
 struct SockInfo {
     sock_type: u16,
     event: Step,
+    /// The socket(2) event's thread and time (ns), for [`Kept::cited`].
+    tid: u32,
+    ts_ns: u64,
     /// The kernel socket address the socket(2) event carried.
     sock: Option<String>,
 }
@@ -82,35 +86,110 @@ struct TcpChange<'a> {
     used: bool,
 }
 
-/// `seeds` are sockets opened before the trace (preexisting.rs): later
-/// syscalls on their (tgid, fd) continue them.
-pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) -> Correlation {
-    let mut out = Correlation::default();
-    let mut sockets: FdTable<SockInfo> = FdTable::new();
-    let mut open = Open::default();
-    for a in seeds {
-        open.insert((a.tgid, a.fd), None, out.attempts.len());
-        out.attempts.push(a);
-    }
-    let mut changes: Vec<TcpChange<'_>> = Vec::new();
-    let mut routes = route::Pending::default();
-    let step = |ev: &Event, text: String| Step {
-        source: Source::Event,
-        id: ev.id,
-        t_ms: Some(clock.event_ms(ev.ts_ns)),
-        text,
-    };
+/// The first pass, one event at a time: attempts from the syscall
+/// events alone. Keeps per socket only what later events of it need, and
+/// of the events themselves only what the later passes read ([`Kept`]).
+pub(super) struct Pass<'c> {
+    out: Correlation,
+    sockets: FdTable<SockInfo>,
+    open: Open,
+    kept: Kept,
+    /// Failed route lookups awaiting the connect they were made in.
+    routes: route::Pending,
+    clock: &'c Clock,
+}
 
-    for ev in events {
-        if routes.see(ev) {
-            continue;
+impl<'c> Pass<'c> {
+    /// `seeds` are sockets opened before the trace (preexisting.rs): later
+    /// syscalls on their (tgid, fd) continue them.
+    pub(super) fn new(clock: &'c Clock, seeds: Vec<Attempt>) -> Pass<'c> {
+        let mut out = Correlation::default();
+        let mut open = Open::default();
+        for a in seeds {
+            open.insert((a.tgid, a.fd), None, out.attempts.len());
+            out.attempts.push(a);
+        }
+        Pass {
+            out,
+            sockets: FdTable::new(),
+            open,
+            kept: Kept::default(),
+            routes: route::Pending::default(),
+            clock,
+        }
+    }
+
+    /// The clock the steps' times are read with.
+    pub(super) fn clock(&self) -> &'c Clock {
+        self.clock
+    }
+
+    /// The next event, in canonical order (order.rs).
+    pub(super) fn push(&mut self, ev: Event) {
+        self.kept.count += 1;
+        self.apply(&ev);
+        self.kept.keep(ev);
+    }
+
+    /// The attempts from every event pushed, their TCP attempts linked to
+    /// their `tcp_state` changes, and what the later passes need.
+    pub(super) fn finish(mut self) -> (Correlation, Kept) {
+        let mut changes: Vec<TcpChange<'_>> = self
+            .kept
+            .kernel
+            .iter()
+            .filter_map(|ev| match &ev.op {
+                Op::TcpState {
+                    sock,
+                    old,
+                    new,
+                    local,
+                    peer,
+                } => Some(TcpChange {
+                    ev,
+                    sock,
+                    old: *old,
+                    new: *new,
+                    local,
+                    peer,
+                    used: false,
+                }),
+                _ => None,
+            })
+            .collect();
+        link_tcp_states(&mut self.out.attempts, &mut changes, self.clock);
+        drop(changes);
+        (self.out, self.kept)
+    }
+
+    fn apply(&mut self, ev: &Event) {
+        let clock = self.clock;
+        let step = |ev: &Event, text: String| Step {
+            source: Source::Event,
+            id: ev.id,
+            t_ms: Some(clock.event_ms(ev.ts_ns)),
+            text,
+        };
+        let Pass {
+            out,
+            sockets,
+            open,
+            kept,
+            routes,
+            ..
+        } = self;
+        if routes.see(ev, || step(ev, describe(ev).unwrap_or_default())) {
+            return;
         }
         if is_syscall(&ev.op) && !matches!(ev.op, Op::Connect { .. }) {
             routes.clear(ev.tid);
         }
+        let cited = &mut kept.cited;
         let change = sockets.apply(ev, |ev, sock_type| SockInfo {
             sock_type,
             event: step(ev, describe(ev).unwrap_or_default()),
+            tid: ev.tid,
+            ts_ns: ev.ts_ns,
             sock: match &ev.op {
                 Op::Socket { sock, .. } => sock.clone(),
                 _ => None,
@@ -133,7 +212,7 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
                 sock,
                 ..
             } => {
-                let Some(peer) = peer else { continue };
+                let Some(peer) = peer else { return };
                 out.any_network_syscall = true;
                 let key = (ev.tgid, *fd);
                 let info = sockets.get(ev.tgid, *fd);
@@ -143,19 +222,21 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
                     Some(SOCK_DGRAM) if is_dns_port => Kind::Dns,
                     // Other UDP connects are Go's source-address selection
                     // (RFC 6724 sorting dials UDP without sending): no traffic.
-                    Some(_) => continue,
+                    Some(_) => return,
                     None if is_dns_port => Kind::Dns,
                     None => Kind::Tcp,
                 };
                 let mut a = Attempt::new(kind, ev, *fd, peer.canonical());
                 a.sock = sock.clone().or_else(|| info.and_then(|i| i.sock.clone()));
                 if let Some(i) = info {
+                    cited.push((i.event.id, i.tid, i.ts_ns));
                     a.steps.push(i.event.clone());
                 }
-                for (e, fact) in routes.take(ev, peer.ip) {
-                    a.steps.push(step(e, describe(e).unwrap_or_default()));
+                for (s, fact) in routes.take(ev, peer.ip) {
+                    a.steps.push(s);
                     a.route_lookups.push(fact);
                 }
+                cited.push((ev.id, ev.tid, ev.ts_ns));
                 a.steps.push(step(ev, describe(ev).unwrap_or_default()));
                 a.connect = Some(EventFact {
                     id: ev.id,
@@ -173,8 +254,9 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
                     .find(&out.attempts, (ev.tgid, *fd), sock.as_deref())
                     .and_then(|i| out.attempts.get_mut(i))
                 else {
-                    continue;
+                    return;
                 };
+                cited.push((ev.id, ev.tid, ev.ts_ns));
                 a.steps.push(step(ev, describe(ev).unwrap_or_default()));
                 a.end_ns = ev.ts_ns;
                 a.so_error = Some(EventFact {
@@ -198,12 +280,13 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
                     None => {
                         // Unconnected sendto to a name server (libc resolver).
                         let Some(p) = peer.as_ref().filter(|p| p.port == dns::PORT) else {
-                            continue;
+                            return;
                         };
                         out.any_network_syscall = true;
                         let mut a = Attempt::new(Kind::Dns, ev, *fd, p.canonical());
                         a.sock = sock.clone();
                         if let Some(i) = sockets.get(ev.tgid, *fd) {
+                            cited.push((i.event.id, i.tid, i.ts_ns));
                             a.steps.push(i.event.clone());
                         }
                         out.attempts.push(a);
@@ -212,11 +295,12 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
                     }
                 };
                 let Some(a) = out.attempts.get_mut(idx) else {
-                    continue;
+                    return;
                 };
                 let msg = dns_of(a, data_hex.as_deref());
                 let app = app_of(a, ev, data_hex.as_deref(), false);
                 let text = io_text(syscall, *fd, *ret, msg.as_ref(), app.as_ref());
+                cited.push((ev.id, ev.tid, ev.ts_ns));
                 a.steps.push(step(ev, text));
                 a.app.extend(app);
                 a.end_ns = ev.ts_ns;
@@ -250,7 +334,7 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
                     .find(&out.attempts, (ev.tgid, *fd), sock.as_deref())
                     .and_then(|i| out.attempts.get_mut(i))
                 else {
-                    continue;
+                    return;
                 };
                 let (msg, app) = if *ret > 0 {
                     (
@@ -261,6 +345,7 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
                     (None, None)
                 };
                 let text = io_text(syscall, *fd, *ret, msg.as_ref(), app.as_ref());
+                cited.push((ev.id, ev.tid, ev.ts_ns));
                 a.steps.push(step(ev, text));
                 a.app.extend(app);
                 a.end_ns = ev.ts_ns;
@@ -298,21 +383,8 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
                     a.close_ns = Some(ev.ts_ns);
                 }
             }
-            Op::TcpState {
-                sock,
-                old,
-                new,
-                local,
-                peer,
-            } => changes.push(TcpChange {
-                ev,
-                sock,
-                old: *old,
-                new: *new,
-                local,
-                peer,
-                used: false,
-            }),
+            // Kept (Kept::keep) and linked to TCP attempts in `finish`.
+            Op::TcpState { .. } => {}
             Op::Exec { filename } => out.execs.push((ev.id, ev.ts_ns, filename.clone())),
             Op::Fork { .. } | Op::Exit { .. } => {}
             // Kernel verdicts are linked to attempts by socket later.
@@ -324,8 +396,16 @@ pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) 
             | Op::RouteLookup { .. } => {}
         }
     }
-    link_tcp_states(&mut out.attempts, &mut changes, clock);
-    out
+}
+
+/// [`Pass`] over `events`, already in canonical order.
+#[cfg(test)]
+pub(super) fn from_events(events: &[Event], clock: &Clock, seeds: Vec<Attempt>) -> Correlation {
+    let mut pass = Pass::new(clock, seeds);
+    for ev in events {
+        pass.push(ev.clone());
+    }
+    pass.finish().0
 }
 
 /// How a send/recv syscall reads in a timeline, with the DNS message or

@@ -24,9 +24,13 @@ const BENIGN_DROPS: [&str; 2] = ["QUEUE_PURGE", "SOCKET_CLOSE"];
 /// syscall's exit event follows the drop inside the same call.
 const SAME_SYSCALL_NS: u64 = 5_000_000;
 
+/// `events` are the kernel's ([`super::Kept::kernel`]), `sends` the send
+/// syscalls as (ts ns, TID, id) ([`super::Kept::sends`]), both in
+/// canonical order.
 pub(super) fn link(
     attempts: &mut [Attempt],
     events: &[Event],
+    sends: &[(u64, u32, u64)],
     clock: &Clock,
     drop_reasons: &BTreeMap<u32, String>,
 ) {
@@ -74,7 +78,7 @@ pub(super) fn link(
         let idx = sock
             .and_then(|s| socks.latest(s, ev.ts_ns))
             .or_else(|| match ev.op {
-                Op::SkbDrop { .. } => by_send(attempts, events, ev),
+                Op::SkbDrop { .. } => by_send(attempts, sends, ev),
                 _ => None,
             });
         let Some(a) = idx.and_then(|i| attempts.get_mut(i)) else {
@@ -168,19 +172,14 @@ impl SockIndex {
 }
 
 /// The attempt whose send on the drop's thread follows it within one syscall.
-fn by_send(attempts: &[Attempt], events: &[Event], drop: &Event) -> Option<usize> {
+fn by_send(attempts: &[Attempt], sends: &[(u64, u32, u64)], drop: &Event) -> Option<usize> {
     if drop.tid == 0 {
         return None;
     }
-    let send = events.iter().find(|e| {
-        matches!(e.op, Op::Send { .. })
-            && e.tid == drop.tid
-            && e.ts_ns >= drop.ts_ns
-            && e.ts_ns - drop.ts_ns <= SAME_SYSCALL_NS
+    let &(_, _, send) = sends.iter().find(|&&(ts, tid, _)| {
+        tid == drop.tid && ts >= drop.ts_ns && ts - drop.ts_ns <= SAME_SYSCALL_NS
     })?;
-    attempts
-        .iter()
-        .position(|a| a.event_step(send.id).is_some())
+    attempts.iter().position(|a| a.event_step(send).is_some())
 }
 
 /// Whether a drop reason is a netfilter verdict (`NETFILTER_DROP`; older
@@ -200,6 +199,15 @@ pub fn is_neighbour_failure(reason: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The send syscalls of `events`, as [`super::super::Kept`] lists them.
+    fn sends(events: &[Event]) -> Vec<(u64, u32, u64)> {
+        events
+            .iter()
+            .filter(|e| matches!(e.op, Op::Send(_)))
+            .map(|e| (e.ts_ns, e.tid, e.id))
+            .collect()
+    }
     use crate::correlate::Kind;
     use gotrace_bundle::{Io, SockAddr};
 
@@ -264,7 +272,7 @@ mod tests {
             event(13, 2_000, 6, drop(Some("0xc"), 12, None)),
         ];
         let table = BTreeMap::from([(12, "NETFILTER_DROP".to_string())]);
-        link(&mut attempts, &events, &CLOCK, &table);
+        link(&mut attempts, &events, &sends(&events), &CLOCK, &table);
         assert_eq!(attempts[0].retransmits.len(), 1);
         assert_eq!(attempts[0].retransmits[0].value, -errno::EPERM);
         assert!(
@@ -304,7 +312,13 @@ mod tests {
             event(21, 6_000, 6, send),
             event(22, 5_000, 9, drop(Some("0xe"), 99, None)),
         ];
-        link(&mut attempts, &events, &CLOCK, &BTreeMap::new());
+        link(
+            &mut attempts,
+            &events,
+            &sends(&events),
+            &CLOCK,
+            &BTreeMap::new(),
+        );
         let names: Vec<&str> = attempts[0].drops.iter().map(|d| d.value.as_str()).collect();
         assert_eq!(
             names,

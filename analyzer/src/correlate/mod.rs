@@ -15,6 +15,7 @@
 mod dns_tcp;
 mod drop_location;
 mod events;
+mod kept;
 mod kernel;
 mod order;
 mod packets;
@@ -22,7 +23,9 @@ mod preexisting;
 mod route;
 
 pub use dns_tcp::{retry_lines, Truncated};
+pub use kept::Kept;
 pub use kernel::{is_neighbour_failure, is_netfilter};
+pub use order::OutOfOrder;
 pub use packets::sent_near;
 pub use route::{fact as route_fact, Refusal, RouteLookup};
 
@@ -231,7 +234,14 @@ impl Attempt {
 
     /// An attempt of process `tgid` (`comm`) on `fd` to `peer`, starting at
     /// `ts_ns` (CLOCK_MONOTONIC), with nothing recorded yet.
-    fn at(kind: Kind, tgid: u32, comm: &str, ts_ns: u64, fd: i32, peer: SocketAddr) -> Attempt {
+    pub(crate) fn at(
+        kind: Kind,
+        tgid: u32,
+        comm: &str,
+        ts_ns: u64,
+        fd: i32,
+        peer: SocketAddr,
+    ) -> Attempt {
         Attempt {
             kind,
             tgid,
@@ -374,11 +384,90 @@ fn correlate_seeded(
     drop_reasons: &BTreeMap<u32, String>,
     seeds: Vec<Attempt>,
 ) -> Correlation {
-    let events = order::canonical(events);
-    let events = events.as_ref();
-    let mut c = events::from_events(events, clock, seeds);
-    preexisting::link(&mut c, events, clock);
-    kernel::link(&mut c.attempts, events, clock, drop_reasons);
+    let mut pass = events::Pass::new(clock, seeds);
+    for ev in order::canonical(events).iter() {
+        pass.push(ev.clone());
+    }
+    finish(pass, capture, clock, drop_reasons).0
+}
+
+/// [`correlate_bundle`] over events given one at a time, in file order:
+/// only per-socket state and what the later passes need ([`Kept`]) are
+/// held, not the events.
+pub struct Stream<'c> {
+    pass: events::Pass<'c>,
+    reorder: order::Reorder,
+    meta: &'c Meta,
+}
+
+impl<'c> Stream<'c> {
+    /// A correlation of the bundle `meta` describes (its pre-existing
+    /// sockets seeded, as [`correlate_bundle`] does).
+    pub fn new(clock: &'c Clock, meta: &'c Meta) -> Stream<'c> {
+        Stream {
+            pass: events::Pass::new(clock, preexisting::seeds(meta)),
+            reorder: order::Reorder::default(),
+            meta,
+        }
+    }
+
+    /// The next event of the file.
+    ///
+    /// # Errors
+    /// [`OutOfOrder`] when it belongs before events already correlated
+    /// (farther out of time order than the reorder window): the caller
+    /// then correlates the sorted events with [`correlate_bundle`].
+    pub fn push(&mut self, ev: Event) -> Result<(), OutOfOrder> {
+        let pass = &mut self.pass;
+        self.reorder.push(ev, |e| pass.push(e))
+    }
+
+    /// What [`correlate_bundle`] gives for the same events, and what was
+    /// kept of them.
+    pub fn finish(self, capture: Option<&CaptureIndex>) -> (Correlation, Kept) {
+        let Stream {
+            mut pass,
+            reorder,
+            meta,
+        } = self;
+        reorder.finish(|e| pass.push(e));
+        let clock = pass.clock();
+        finish(pass, capture, clock, &meta.drop_reasons)
+    }
+}
+
+/// [`correlate_bundle`] with what was kept of the events, for the outputs
+/// beyond the verdict (the capture's packet notes).
+pub fn correlate_bundle_kept(
+    events: &[Event],
+    capture: Option<&CaptureIndex>,
+    clock: &Clock,
+    meta: &Meta,
+) -> (Correlation, Kept) {
+    let mut pass = events::Pass::new(clock, preexisting::seeds(meta));
+    for ev in order::canonical(events).iter() {
+        pass.push(ev.clone());
+    }
+    finish(pass, capture, clock, &meta.drop_reasons)
+}
+
+/// The passes after the first: pre-existing sockets, kernel evidence,
+/// packets, then the steps and attempts in their final order.
+fn finish(
+    pass: events::Pass<'_>,
+    capture: Option<&CaptureIndex>,
+    clock: &Clock,
+    drop_reasons: &BTreeMap<u32, String>,
+) -> (Correlation, Kept) {
+    let (mut c, kept) = pass.finish();
+    preexisting::link(&mut c, &kept.kernel, clock);
+    kernel::link(
+        &mut c.attempts,
+        &kept.kernel,
+        &kept.sends,
+        clock,
+        drop_reasons,
+    );
     if let Some(idx) = capture {
         packets::link(&mut c.attempts, idx, clock);
         dns_tcp::link(&mut c.attempts);
@@ -397,5 +486,5 @@ fn correlate_seeded(
     // then the same for any order (issue 13 item 6).
     c.attempts
         .sort_by_key(|a| (a.start_ns, a.tgid, a.fd, a.peer, a.kind == Kind::Dns));
-    c
+    (c, kept)
 }

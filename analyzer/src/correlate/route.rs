@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 use gotrace_bundle::{Event, Op};
 
-use super::EventFact;
+use super::{EventFact, Step};
 use crate::proto::errno;
 
 /// What a failed lookup says about the route (ip-route(8) route types;
@@ -127,30 +127,27 @@ pub fn fact(ev: &Event) -> Option<EventFact<RouteLookup>> {
     })
 }
 
-/// Failed lookups per thread since its previous syscall event.
+/// Failed lookups per thread since its previous syscall event, each with
+/// its timeline step (made when seen: the event itself is not kept).
 #[derive(Default)]
-pub(super) struct Pending<'a> {
-    by_tid: HashMap<u32, Vec<(&'a Event, EventFact<RouteLookup>)>>,
+pub(super) struct Pending {
+    by_tid: HashMap<u32, Vec<(Step, EventFact<RouteLookup>)>>,
 }
 
-impl<'a> Pending<'a> {
+impl Pending {
     /// Keeps `ev` if it is a route lookup (true), else forgets what
     /// `ev`'s thread had pending when `ev` is a syscall of its own and
     /// returns false: lookups are linked at the connect, by [`Pending::take`].
-    pub(super) fn see(&mut self, ev: &'a Event) -> bool {
+    pub(super) fn see(&mut self, ev: &Event, step: impl FnOnce() -> Step) -> bool {
         let Some(f) = fact(ev) else { return false };
-        self.by_tid.entry(ev.tid).or_default().push((ev, f));
+        self.by_tid.entry(ev.tid).or_default().push((step(), f));
         true
     }
 
     /// The lookups `tid` made to `peer` since its previous syscall, taken
     /// for the connect `ev` (and every other pending lookup of `tid`
     /// forgotten).
-    pub(super) fn take(
-        &mut self,
-        ev: &Event,
-        peer: IpAddr,
-    ) -> Vec<(&'a Event, EventFact<RouteLookup>)> {
+    pub(super) fn take(&mut self, ev: &Event, peer: IpAddr) -> Vec<(Step, EventFact<RouteLookup>)> {
         let mut mine = self.by_tid.remove(&ev.tid).unwrap_or_default();
         mine.retain(|(_, l)| l.value.dst == peer.to_canonical());
         mine
@@ -164,6 +161,7 @@ impl<'a> Pending<'a> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Source;
     use super::*;
     use gotrace_bundle::SockAddr;
 
@@ -213,8 +211,14 @@ mod tests {
             lookup(3, 7, "198.19.255.9", -22),
         ];
         let mut p = Pending::default();
+        let step = |e: &Event| Step {
+            source: Source::Event,
+            id: e.id,
+            t_ms: None,
+            text: String::new(),
+        };
         for e in &evs {
-            assert!(p.see(e));
+            assert!(p.see(e, || step(e)));
         }
         let connect = lookup(4, 7, "198.19.255.2", 0);
         let got = p.take(&connect, "198.19.255.2".parse().unwrap());

@@ -65,12 +65,13 @@ pub struct Input<'a> {
 /// Decides the verdict for a bundle.
 pub fn decide(input: &Input<'_>) -> Verdict {
     let clues = input.clues;
+    let names = rules::DnsNames::of(input.corr);
     let diags: Vec<Diagnosis> = input
         .corr
         .attempts
         .iter()
         .enumerate()
-        .filter_map(|(i, a)| rules::diagnose(i, a, input))
+        .filter_map(|(i, a)| rules::diagnose(i, a, input, &names))
         .collect();
     let exit = input.meta.exit;
     let attached = is_attach(input.meta);
@@ -327,12 +328,14 @@ fn by_evidence<'a>(diags: &'a [Diagnosis], input: &Input<'_>) -> Option<&'a Diag
     let decided: Vec<&Diagnosis> = diags.iter().filter(|d| d.decided()).collect();
     let last = decided.iter().max_by_key(|d| d.start_ns).copied()?;
     let agree = decided.iter().all(|d| d.cause == last.cause);
+    // A set, not a scan of the diagnoses per attempt: that was quadratic.
+    let failed: std::collections::HashSet<usize> = diags.iter().map(|d| d.attempt).collect();
     let later_success = input
         .corr
         .attempts
         .iter()
         .enumerate()
-        .any(|(i, a)| a.start_ns > last.start_ns && !diags.iter().any(|d| d.attempt == i));
+        .any(|(i, a)| a.start_ns > last.start_ns && !failed.contains(&i));
     (agree && !later_success).then_some(last)
 }
 

@@ -5,7 +5,7 @@ use std::io::{BufReader, BufWriter, Read};
 use gotrace_analyzer::annotate::PacketNotes;
 use gotrace_analyzer::capture::{CaptureIndex, CaptureReader};
 use gotrace_analyzer::{AnalyzeError, FullAnalysis};
-use gotrace_bundle::{files, Meta, ReadError, WriteError};
+use gotrace_bundle::{files, EventsInput, Meta, ReadError, WriteError};
 
 use crate::bundle::BundleWriter;
 use crate::cmd::json_out::JsonOutput;
@@ -70,9 +70,16 @@ fn analyze_own(bundle: &BundleWriter, meta: Option<&Meta>) -> Result<FullAnalysi
             dir: dir.to_path_buf(),
         })?,
     };
-    let (events, stderr) = (read(files::EVENTS), read(files::STDERR));
-    let mut b =
-        gotrace_bundle::bundle_from_bytes(dir, &meta_json, events.as_deref(), stderr.as_deref())?;
+    // events.jsonl is streamed, never read whole (issue 15: a 1M-event
+    // run's file is ~180 MiB, its events ~270 MiB more in memory).
+    let stderr = read(files::STDERR);
+    let mut open = gotrace_bundle::open_bundle_from(
+        dir,
+        &meta_json,
+        bundle.reopen(files::EVENTS),
+        stderr.as_deref(),
+    )?;
+    let b = &mut open.bundle;
     let path = dir.join(files::CAPTURE);
     let capture = match bundle.reopen(files::CAPTURE) {
         Some(f) => match CaptureReader::new(BufReader::with_capacity(1 << 16, f)) {
@@ -92,7 +99,8 @@ fn analyze_own(bundle: &BundleWriter, meta: Option<&Meta>) -> Result<FullAnalysi
         }
     };
     b.capture = capture.is_some().then_some(path);
-    Ok(gotrace_analyzer::analyze_full(&b, capture))
+    let again = || bundle.reopen(files::EVENTS).map(EventsInput::from_file);
+    Ok(gotrace_analyzer::analyze_open_full(open, capture, again))
 }
 
 /// Captures larger than this (bytes) are not rewritten with annotations.

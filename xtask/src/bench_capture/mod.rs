@@ -9,15 +9,15 @@
 
 mod disk;
 mod generator;
-mod measure;
+pub(crate) mod measure;
 mod mix;
 mod packets;
 mod payloads;
 mod plan;
-mod prng;
+pub(crate) mod prng;
 mod runner;
 mod sessions;
-mod workdir;
+pub(crate) mod workdir;
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -367,12 +367,12 @@ fn report_outputs(tools: &[Tool; 2], dir: &Path, sum: &generator::Summary) {
     }
 }
 
-fn cpus() -> usize {
+pub(crate) fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// The 1-minute load average, or `?`.
-fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|s| s.split_whitespace().next().map(String::from))

@@ -10,6 +10,7 @@
 
 mod app;
 mod dns;
+mod names;
 mod route;
 mod source_address;
 mod stage;
@@ -17,6 +18,8 @@ mod tcp;
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
+
+pub use names::DnsNames;
 
 use super::Input;
 use crate::cause::errno_layer;
@@ -73,7 +76,8 @@ impl Diagnosis {
 }
 
 /// Diagnoses attempt `i`; `None` when it succeeded or did nothing.
-pub fn diagnose(i: usize, a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
+/// `names` is [`DnsNames::of`] the attempts, built once for all.
+pub fn diagnose(i: usize, a: &Attempt, input: &Input<'_>, names: &DnsNames) -> Option<Diagnosis> {
     let clues = input.clues;
     // An error RCODE over TCP (RFC 7766) is judged like one over UDP.
     let dns_error = |a: &Attempt| {
@@ -98,7 +102,7 @@ pub fn diagnose(i: usize, a: &Attempt, input: &Input<'_>) -> Option<Diagnosis> {
     if let Some(note) = a.attach_note() {
         d.summary = format!("{}; {note}", d.summary);
     }
-    d.target = target(a, input, clues);
+    d.target = target(a, clues, names);
     if let Some(t) = &a.after_truncated {
         after_truncated(&mut d, a, t, input);
     }
@@ -211,7 +215,7 @@ pub(super) fn pk(a: &Attempt, number: Option<u64>) -> Option<Step> {
     a.packet_step(number?).cloned()
 }
 
-fn target(a: &Attempt, input: &Input<'_>, clues: &GoClues) -> Target {
+fn target(a: &Attempt, clues: &GoClues, names: &DnsNames) -> Target {
     let name = match a.kind {
         Kind::Dns => a.qname().map(str::to_string),
         Kind::Tcp => clues
@@ -219,25 +223,13 @@ fn target(a: &Attempt, input: &Input<'_>, clues: &GoClues) -> Target {
             .iter()
             .find(|(addr, _)| *addr == a.peer)
             .map(|(_, n)| n.clone())
-            .or_else(|| name_from_dns(a.peer, input)),
+            .or_else(|| names.get(a.peer.ip()).map(str::to_string)),
     };
     Target {
         name,
         ip: Some(a.peer.ip().to_string()),
         port: Some(a.peer.port()),
     }
-}
-
-/// The name a DNS answer in the trace gave for `peer`'s address.
-fn name_from_dns(peer: SocketAddr, input: &Input<'_>) -> Option<String> {
-    input.corr.attempts.iter().find_map(|o| {
-        o.answers
-            .iter()
-            .map(|m| &m.value)
-            .chain(o.wire_answers.iter().map(|m| &m.value))
-            .find(|m| m.answer_ips.contains(&peer.ip()))
-            .and_then(|m| m.qname.clone())
-    })
 }
 
 /// How strongly Go's stderr points at this attempt.
