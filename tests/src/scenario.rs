@@ -16,7 +16,7 @@ use crate::{
 /// default route the client's kernel has nowhere to send it.
 pub const UNROUTED_IP: &str = "198.19.255.1";
 
-/// An expected verdict: layer and cause id (README, "Cause ids").
+/// An expected verdict: layer and cause id (docs/causes.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verdict {
     /// `before-syscall`, `kernel`, `network`, `none` or `inconclusive`.
