@@ -86,6 +86,31 @@ struct TcpChange<'a> {
     used: bool,
 }
 
+impl<'a> TcpChange<'a> {
+    /// The change `ev` records, if it is a `tcp_state` event.
+    fn of(ev: &'a Event) -> Option<TcpChange<'a>> {
+        let Op::TcpState {
+            sock,
+            old,
+            new,
+            local,
+            peer,
+        } = &ev.op
+        else {
+            return None;
+        };
+        Some(TcpChange {
+            ev,
+            sock,
+            old: *old,
+            new: *new,
+            local,
+            peer,
+            used: false,
+        })
+    }
+}
+
 /// The first pass, one event at a time: attempts from the syscall
 /// events alone. Keeps per socket only what later events of it need, and
 /// of the events themselves only what the later passes read ([`Kept`]).
@@ -134,29 +159,8 @@ impl<'c> Pass<'c> {
     /// The attempts from every event pushed, their TCP attempts linked to
     /// their `tcp_state` changes, and what the later passes need.
     pub(super) fn finish(mut self) -> (Correlation, Kept) {
-        let mut changes: Vec<TcpChange<'_>> = self
-            .kept
-            .kernel
-            .iter()
-            .filter_map(|ev| match &ev.op {
-                Op::TcpState {
-                    sock,
-                    old,
-                    new,
-                    local,
-                    peer,
-                } => Some(TcpChange {
-                    ev,
-                    sock,
-                    old: *old,
-                    new: *new,
-                    local,
-                    peer,
-                    used: false,
-                }),
-                _ => None,
-            })
-            .collect();
+        let mut changes: Vec<TcpChange<'_>> =
+            self.kept.kernel.iter().filter_map(TcpChange::of).collect();
         link_tcp_states(&mut self.out.attempts, &mut changes, self.clock);
         drop(changes);
         (self.out, self.kept)
@@ -980,21 +984,7 @@ mod tests {
                         });
                         attempts.push(a);
                     }
-                    Op::TcpState {
-                        sock,
-                        old,
-                        new,
-                        local,
-                        peer,
-                    } => changes.push(TcpChange {
-                        ev: e,
-                        sock,
-                        old: *old,
-                        new: *new,
-                        local,
-                        peer,
-                        used: false,
-                    }),
+                    Op::TcpState { .. } => changes.extend(TcpChange::of(e)),
                     _ => {}
                 }
             }

@@ -294,6 +294,12 @@ impl Attempt {
         }
     }
 
+    /// Whether this is a TCP connection to a DNS server (DNS over TCP,
+    /// RFC 7766: Go's retry after a truncated UDP answer).
+    pub fn is_dns_tcp(&self) -> bool {
+        self.kind == Kind::Tcp && self.peer.port() == crate::proto::dns::PORT
+    }
+
     /// The step citing event `id`, if this attempt has it.
     pub fn event_step(&self, id: u64) -> Option<&Step> {
         self.steps
@@ -360,7 +366,7 @@ pub fn correlate(
     clock: &Clock,
     drop_reasons: &BTreeMap<u32, String>,
 ) -> Correlation {
-    correlate_seeded(events, capture, clock, drop_reasons, Vec::new())
+    correlate_seeded(events, capture, clock, drop_reasons, Vec::new()).0
 }
 
 /// [`correlate`] for the bundle `meta` describes: `drop_reasons` from it,
@@ -373,22 +379,23 @@ pub fn correlate_bundle(
     clock: &Clock,
     meta: &Meta,
 ) -> Correlation {
-    let seeds = preexisting::seeds(meta);
-    correlate_seeded(events, capture, clock, &meta.drop_reasons, seeds)
+    correlate_bundle_kept(events, capture, clock, meta).0
 }
 
+/// Every pass over `events` (sorted here into canonical order), with the
+/// attempts of `seeds` to continue.
 fn correlate_seeded(
     events: &[Event],
     capture: Option<&CaptureIndex>,
     clock: &Clock,
     drop_reasons: &BTreeMap<u32, String>,
     seeds: Vec<Attempt>,
-) -> Correlation {
+) -> (Correlation, Kept) {
     let mut pass = events::Pass::new(clock, seeds);
     for ev in order::canonical(events).iter() {
         pass.push(ev.clone());
     }
-    finish(pass, capture, clock, drop_reasons).0
+    finish(pass, capture, clock, drop_reasons)
 }
 
 /// [`correlate_bundle`] over events given one at a time, in file order:
@@ -444,11 +451,8 @@ pub fn correlate_bundle_kept(
     clock: &Clock,
     meta: &Meta,
 ) -> (Correlation, Kept) {
-    let mut pass = events::Pass::new(clock, preexisting::seeds(meta));
-    for ev in order::canonical(events).iter() {
-        pass.push(ev.clone());
-    }
-    finish(pass, capture, clock, &meta.drop_reasons)
+    let seeds = preexisting::seeds(meta);
+    correlate_seeded(events, capture, clock, &meta.drop_reasons, seeds)
 }
 
 /// The passes after the first: pre-existing sockets, kernel evidence,
