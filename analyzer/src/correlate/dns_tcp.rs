@@ -8,7 +8,7 @@
 
 use super::{Attempt, Kind, PacketFact, Source};
 use crate::capture::{Packet, Payload};
-use crate::proto::dns::{DnsMessage, PORT};
+use crate::proto::dns::DnsMessage;
 use crate::proto::dns_tcp::DnsTcpStream;
 
 /// A truncated UDP answer a TCP attempt retries.
@@ -18,11 +18,6 @@ pub struct Truncated {
     pub packet: u64,
     /// The question (`A proxy.lab.test`).
     pub question: String,
-}
-
-/// Whether `a` is a TCP connection to a DNS server.
-pub(super) fn is_dns_tcp(a: &Attempt) -> bool {
-    a.kind == Kind::Tcp && a.peer.port() == PORT
 }
 
 /// Decodes the DNS messages of the attempt's packets `pkts` (capture
@@ -84,7 +79,7 @@ pub(super) fn link(attempts: &mut [Attempt]) {
                 .map(|m| (a.tgid, a.peer, m.number, m.value.clone()))
         })
         .collect();
-    for a in attempts.iter_mut().filter(|a| is_dns_tcp(a)) {
+    for a in attempts.iter_mut().filter(|a| a.is_dns_tcp()) {
         // A connection that never carried a query (refused, reset, timed
         // out) is tied by time: the latest truncated answer before its SYN.
         let q = a.wire_queries.first();

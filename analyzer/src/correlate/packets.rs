@@ -236,7 +236,7 @@ fn attach(a: &mut Attempt, pkts: &[&Packet], clock: &Clock) {
             text: format!("{}{note}", p.describe()),
         });
     }
-    if super::dns_tcp::is_dns_tcp(a) {
+    if a.is_dns_tcp() {
         super::dns_tcp::decode(a, pkts);
     }
 }

@@ -86,9 +86,7 @@ pub fn diagnose(i: usize, a: &Attempt, input: &Input<'_>, names: &DnsNames) -> O
             .any(|m| Cause::of_rcode(m.value.rcode).is_some())
     };
     let mut d = match a.kind {
-        Kind::Tcp if a.peer.port() == crate::proto::dns::PORT && dns_error(a) => {
-            dns::diagnose(a, input)?
-        }
+        Kind::Tcp if a.is_dns_tcp() && dns_error(a) => dns::diagnose(a, input)?,
         Kind::Tcp => tcp::diagnose(a, input)?,
         Kind::Dns => dns::diagnose(a, input)?,
     };
