@@ -10,27 +10,18 @@
 //! Both variants must reach the same layer, cause and pending flag, and
 //! cite the same events (ids mapped back) and packets.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use common::fixture_dirs;
 
 use gotrace_analyzer::{analyze_bundle, render_text};
 use serde_json::Value;
 
 /// Events closer than this (ns) are made equal-time.
 const TIE_NS: u64 = 1_000_000;
-
-fn fixture_dirs() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/bundles");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .expect("fixtures/bundles")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|d| d.join("meta.json").exists())
-        .collect();
-    dirs.sort();
-    assert!(!dirs.is_empty(), "no bundle in {}", root.display());
-    dirs
-}
 
 #[test]
 fn the_same_bundle_gives_byte_identical_reports() {

@@ -8,25 +8,16 @@
 //! report, the packet notes and the HTML report's input must be the same
 //! byte for byte.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
+
+use common::fixture_dirs;
 
 use gotrace_analyzer::capture::CaptureIndex;
 use gotrace_analyzer::{
     analyze, analyze_bundle, analyze_bundle_full, analyze_full, render_text, FullAnalysis,
 };
-
-fn fixture_dirs() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/bundles");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .expect("fixtures/bundles")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|d| d.join("meta.json").exists())
-        .collect();
-    dirs.sort();
-    assert!(!dirs.is_empty(), "no bundle in {}", root.display());
-    dirs
-}
 
 /// The bundle in `dir` with every event read and sorted, and its capture.
 fn read(dir: &Path) -> (gotrace_bundle::Bundle, Option<CaptureIndex>) {

@@ -545,3 +545,18 @@ pub(crate) fn cites(r: &Report, source: Source, id: u64) -> bool {
         .iter()
         .any(|e| e.source == source && e.id == id)
 }
+
+/// Every recorded bundle in `fixtures/bundles/` (a directory with a
+/// meta.json), sorted; panics when there is none.
+pub(crate) fn fixture_dirs() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/bundles");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("fixtures/bundles")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|d| d.join("meta.json").exists())
+        .collect();
+    dirs.sort();
+    assert!(!dirs.is_empty(), "no bundle in {}", root.display());
+    dirs
+}
