@@ -169,8 +169,8 @@ impl LocalAddress {
         match (self.ip, peer.to_canonical()) {
             (IpAddr::V4(a), IpAddr::V4(p)) => !a.is_loopback() || p.is_loopback(),
             (IpAddr::V6(a), IpAddr::V6(p)) => {
-                let link_local = |x: std::net::Ipv6Addr| x.segments()[0] & 0xffc0 == 0xfe80;
-                (!a.is_loopback() || p.is_loopback()) && (!link_local(a) || link_local(p))
+                (!a.is_loopback() || p.is_loopback())
+                    && (!a.is_unicast_link_local() || p.is_unicast_link_local())
             }
             _ => false,
         }

@@ -25,7 +25,7 @@ impl Lab {
     /// Creates the namespaces, starts the configured servers, waits until
     /// they answer, installs the firewall rule, and copies the module into
     /// a scratch dir.
-    pub fn up(config: LabConfig) -> Result<Lab, LabError> {
+    pub fn up(mut config: LabConfig) -> Result<Lab, LabError> {
         if !cmd::is_root() {
             return Err(LabError::NotRoot);
         }
@@ -51,7 +51,6 @@ impl Lab {
             std::fs::create_dir_all(dir).map_err(LabError::io("creating", dir))?;
         }
         let path_env = config.path.prepare(temp.path())?;
-        let mut config = config;
         if config.hung_file_proxy {
             config.goproxy = crate::fileproxy::hung(temp.path())?;
         }

@@ -93,7 +93,7 @@ const KFREE_SKB: &[(&str, usize)] = &[("skbaddr", 8), ("location", 16)];
 /// when the kernel's BTF cannot confirm it.
 const SKB_SK_FALLBACK: u32 = 24;
 /// The probes mask record offsets with 0xff and `sk_buff` offsets with 0xfff.
-const MAX_RECORD_OFFSET: usize = 0xff;
+pub(super) const MAX_RECORD_OFFSET: usize = 0xff;
 const MAX_SKB_OFFSET: u32 = 0xfff;
 
 /// Enum names of the tracing kernel, from its format files.

@@ -8,13 +8,11 @@
 
 use gotrace_abi::globals;
 
-use super::kernel_events::{Setup, Tracepoint};
+use super::kernel_events::{Setup, Tracepoint, MAX_RECORD_OFFSET};
 use super::tracefs::Format;
 
 /// Fixed since the events carry `err` (Linux 4.19 for fib6).
 const FIXED: &[(&str, usize)] = &[("tb_id", 8), ("err", 12)];
-/// The probes mask record offsets with 0xff.
-const MAX_RECORD_OFFSET: usize = 0xff;
 
 /// One family's event: its program and the globals its offsets go to.
 struct Event {
