@@ -12,24 +12,15 @@ import socket
 import struct
 import sys
 
+from dns_wire import parse_query
+
 
 def answer(query, rcode):
     """The response to `query` (raw bytes), or None when it is not a query."""
-    if len(query) < 12:
+    parsed = parse_query(query)
+    if parsed is None:
         return None
-    qid, flags, qdcount = struct.unpack("!HHH", query[:6])
-    if flags & 0x8000:  # a response, not a query
-        return None
-    question = b""
-    if qdcount >= 1:
-        # The first question: labels up to the root, then type and class.
-        end = 12
-        while end < len(query) and query[end] != 0:
-            end += 1 + query[end]
-        end += 5
-        if end > len(query):
-            return None
-        question = query[12:end]
+    qid, flags, question = parsed
     opcode_rd = flags & 0x7900  # opcode bits and RD
     out_flags = 0x8000 | opcode_rd | 0x0080 | (rcode & 0xF)
     header = struct.pack("!HHHHHH", qid, out_flags, 1 if question else 0, 0, 0, 0)

@@ -20,6 +20,8 @@ import struct
 import sys
 import threading
 
+from dns_wire import parse_query
+
 NAME = b"\x05proxy\x03lab\x04test\x00"
 TYPE_A = 1
 RCODE_NXDOMAIN = 3
@@ -27,18 +29,10 @@ RCODE_NXDOMAIN = 3
 
 def parse_question(query):
     """(id, flags, question bytes, qtype) of `query`, or None."""
-    if len(query) < 12:
+    parsed = parse_query(query)
+    if parsed is None or not parsed[2]:  # not a query, or no question
         return None
-    qid, flags, qdcount = struct.unpack("!HHH", query[:6])
-    if flags & 0x8000 or qdcount < 1:  # a response, or no question
-        return None
-    end = 12
-    while end < len(query) and query[end] != 0:
-        end += 1 + query[end]
-    end += 5
-    if end > len(query):
-        return None
-    question = query[12:end]
+    qid, flags, question = parsed
     qtype = struct.unpack("!H", question[-4:-2])[0]
     return qid, flags, question, qtype
 
