@@ -3,6 +3,7 @@
 //! enters later), written to one pcapng while the command runs.
 
 pub(crate) mod annotate;
+mod round_trip;
 mod socket;
 mod writer;
 
@@ -36,6 +37,10 @@ pub struct CaptureSummary {
     /// Credential header values overwritten in the written frames
     /// (meta.json `redacted.header_values`).
     pub redacted_headers: u64,
+    /// The packet sockets, no longer read: their close is slow
+    /// ([`socket::PacketSocket::into_fd`]), so it is left to
+    /// [`crate::record::reaper`] with the probes'.
+    pub sockets: Vec<std::os::fd::OwnedFd>,
 }
 
 /// A running capture; [`Capture::stop`] ends it and returns the summary.
@@ -47,6 +52,8 @@ pub struct Capture {
     /// Frames read from the sockets so far (for the end of a run: whether
     /// packets still arrive).
     frames: Arc<std::sync::atomic::AtomicU64>,
+    /// The longest TCP handshake round trip written so far, ns (0: none).
+    round_trip_ns: Arc<std::sync::atomic::AtomicU64>,
     thread: JoinHandle<Result<CaptureSummary, TracerError>>,
     /// Sockets opened in further namespaces, for the capture thread.
     added: Sender<PacketSocket>,
@@ -66,10 +73,12 @@ impl Capture {
         netns: Option<NetNs>,
         redact: bool,
     ) -> Result<Capture, TracerError> {
+        let round_trip_ns = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let writer = CaptureWriter::create(
             bundle.create_file(files::CAPTURE)?,
             &bundle.path(files::CAPTURE),
             redact,
+            round_trip::RoundTrips::new(round_trip_ns.clone()),
         )?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
@@ -125,6 +134,7 @@ impl Capture {
                 stop,
                 wake,
                 frames,
+                round_trip_ns,
                 thread,
                 added,
                 namespaces: vec![first_ns],
@@ -166,6 +176,15 @@ impl Capture {
         })?;
         self.namespaces.push(id);
         Ok(())
+    }
+
+    /// The longest TCP handshake round trip seen so far (a SYN to the
+    /// SYN-ACK or RST answering it), `None` before the first answer.
+    pub fn longest_round_trip(&self) -> Option<Duration> {
+        match self.round_trip_ns.load(Ordering::Relaxed) {
+            0 => None,
+            ns => Some(Duration::from_nanos(ns)),
+        }
     }
 
     /// Frames read from the sockets so far, in every namespace.
@@ -323,6 +342,7 @@ fn run(
         interfaces,
         warnings,
         redacted_headers,
+        sockets: socks.into_iter().map(PacketSocket::into_fd).collect(),
     })
 }
 

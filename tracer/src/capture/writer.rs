@@ -18,6 +18,7 @@ use pcap_file::DataLink;
 
 use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketOption;
 
+use super::round_trip::RoundTrips;
 use super::socket::{Frame, NsInfo, ARPHRD_LOOPBACK, PACKET_OUTGOING, SNAPLEN};
 use crate::error::TracerError;
 use crate::redact::frame::{redact_frame, Link};
@@ -77,6 +78,8 @@ pub(crate) struct CaptureWriter {
     redact: bool,
     /// Header values overwritten so far.
     redacted: u64,
+    /// Times the handshakes written, for the end of the run.
+    round_trips: RoundTrips,
 }
 
 impl CaptureWriter {
@@ -87,6 +90,7 @@ impl CaptureWriter {
         file: File,
         path: &Path,
         redact: bool,
+        round_trips: RoundTrips,
     ) -> Result<CaptureWriter, TracerError> {
         let err = |e: std::io::Error| TracerError::Bundle {
             path: path.to_path_buf(),
@@ -102,6 +106,7 @@ impl CaptureWriter {
             warnings: Vec::new(),
             redact,
             redacted: 0,
+            round_trips,
         })
     }
 
@@ -121,6 +126,7 @@ impl CaptureWriter {
         if self.redact {
             self.redacted += redact_frame(link, data);
         }
+        self.round_trips.observe(link, data, frame.realtime_ns);
         let block = EnhancedPacketBlock {
             interface_id: id,
             // pcap-file writes the Duration as ns; the IDB's if_tsresol=9 says so.
@@ -253,7 +259,13 @@ mod tests {
     fn writes_a_pcapng_with_nanosecond_resolution() {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("c.pcapng");
-        let mut w = CaptureWriter::create(File::create(&path).unwrap(), &path, true).unwrap();
+        let mut w = CaptureWriter::create(
+            File::create(&path).unwrap(),
+            &path,
+            true,
+            RoundTrips::new(Default::default()),
+        )
+        .unwrap();
         let frame = Frame {
             ifindex: 1,
             hatype: ARPHRD_LOOPBACK,

@@ -140,6 +140,9 @@ fn trace(
         target.argv.join(" ")
     );
     let mut session = Session::new(probes, bundle, capture, meta, Some(stderr_log), live);
+    if let Ok(fd) = target.pidfd.try_clone() {
+        session.wake_on_exit(fd);
+    }
     let ended_by = record(target, &mut session, opts.duration);
     if ended_by != "exited" {
         eprintln!("gotrace: detached from PID {pid}; it keeps running");

@@ -118,6 +118,10 @@ fn trace(
         .then(|| LiveView::new(Box::new(std::io::stderr()), start));
     let mut session = Session::new(&mut probes, bundle, capture, meta, None, live);
     session.warnings = warnings;
+    // Without a pidfd (Linux < 5.3) the exit is seen within a POLL period.
+    if let Ok(fd) = crate::process::pidfd::open(pid.as_raw() as u32) {
+        session.wake_on_exit(fd);
+    }
     let (code, unwritten) = follow(pid, tee, session);
     // Printed again last, right before the report: the command's output
     // would have buried it at start.

@@ -2,7 +2,7 @@
 //! live process (a TGID, not a thread), and reading what meta.json records
 //! about it from /proc/N (proc(5)).
 
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 use crate::error::TracerError;
@@ -53,17 +53,11 @@ impl Target {
         if tgid != pid {
             return Err(TracerError::IsThread { tid: pid, tgid });
         }
-        // SAFETY: plain syscall; the returned fd is owned below.
-        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::c_int, 0) };
-        if fd < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::ESRCH) {
-                return Err(missing());
-            }
-            return Err(TracerError::sys(format!("pidfd_open({pid})"), e));
-        }
-        // SAFETY: a fresh fd from pidfd_open, owned by nobody else.
-        let pidfd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        let pidfd = match crate::process::pidfd::open(pid) {
+            Ok(fd) => fd,
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Err(missing()),
+            Err(e) => return Err(TracerError::sys(format!("pidfd_open({pid})"), e)),
+        };
         let argv = argv_of(pid);
         let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
         Ok(Target {

@@ -5,7 +5,9 @@
 //! serialised on event_mutex: ~70 ms per link measured on 6.18, issue 15),
 //! and a process's exit closes its fds before its parent can reap it. So
 //! at the end of a run gotrace forks a *reaper* that holds copies of the
-//! eBPF fds (and nothing else: no pipe, no bundle file), then exits: its
+//! eBPF fds and the capture's packet sockets (whose close waits for an RCU
+//! grace period too, [`Probes::linger`]), and nothing else (no pipe, no
+//! bundle file), then exits: its
 //! own closes only drop references. The reaper has PR_SET_PDEATHSIG =
 //! SIGKILL (prctl(2)), so it dies as soon as gotrace does, however gotrace
 //! ends, and its exit does the slow release with nobody waiting on it.
@@ -18,7 +20,8 @@ use crate::record::probes::Probes;
 /// reaper (see the module doc), then drops them here. If the fork fails,
 /// they are dropped here with the usual wait.
 pub fn hand_off(probes: Probes) {
-    let keep = ebpf_fds();
+    let mut keep = ebpf_fds();
+    keep.extend(probes.lingering());
     let max = max_fd(&keep);
     // SAFETY: getpid has no preconditions.
     let parent = unsafe { libc::getpid() };

@@ -10,6 +10,7 @@
 
 use std::fs::File;
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use gotrace_abi::{kind, RawEvent};
@@ -28,12 +29,35 @@ use crate::record::probes::Probes;
 /// flight).
 pub const TAIL: Duration = Duration::from_millis(200);
 /// The tail ends early once neither an event nor a packet arrived for
-/// this long: the answers to a tree's last packets come within a round
-/// trip, and waiting the whole [`TAIL`] after a quiet exit was most of
-/// gotrace's cost on a short command (issue 15).
+/// this long, when no handshake was answered to time the path by: waiting
+/// the whole [`TAIL`] after a quiet exit was most of gotrace's cost on a
+/// short command (issue 15).
 pub const TAIL_QUIET: Duration = Duration::from_millis(30);
-/// Poll period while in the tail.
+/// With a timed handshake, the quiet that ends the tail is this many of
+/// the longest round trip seen (an answer to the last packets comes within
+/// one; the rest is margin for the peer's own delay) ...
+const QUIET_ROUND_TRIPS: u32 = 4;
+/// ... but never less than this: the capture thread reads its sockets in
+/// batches with a 1 ms settle time, and the ring buffer wakes gotrace on
+/// each record, so a frame or event already sent shows within it.
+const MIN_QUIET: Duration = Duration::from_millis(5);
+/// Poll period while in the tail, at most.
 const TAIL_STEP: Duration = Duration::from_millis(10);
+
+/// How long the tail waits with nothing new before it ends: a few of the
+/// longest round trips the capture timed, within [[`MIN_QUIET`], [`TAIL_QUIET`]];
+/// [`TAIL_QUIET`] when none was timed; [`MIN_QUIET`] when no packet was
+/// captured at all (nothing sent, so nothing to be answered).
+fn tail_quiet(frames_seen: u64, longest_round_trip: Option<Duration>) -> Duration {
+    if frames_seen == 0 {
+        return MIN_QUIET;
+    }
+    longest_round_trip.map_or(TAIL_QUIET, |rtt| {
+        rtt.saturating_mul(QUIET_ROUND_TRIPS)
+            .clamp(MIN_QUIET, TAIL_QUIET)
+    })
+}
+
 /// Poll period of the main loops; also the flush period of events.jsonl.
 pub const POLL: Duration = Duration::from_millis(50);
 
@@ -62,6 +86,9 @@ pub struct Session<'a> {
     pub warnings: Vec<String>,
     /// Payload heads with credential headers overwritten (when redacting).
     redacted_heads: u64,
+    /// Readable once the traced process exits ([`Session::wake_on_exit`]):
+    /// [`Session::pump`] then returns at once instead of at the end of its wait.
+    exit_fd: Option<std::os::fd::OwnedFd>,
 }
 
 impl<'a> Session<'a> {
@@ -87,20 +114,32 @@ impl<'a> Session<'a> {
             root_exit: None,
             warnings: Vec::new(),
             redacted_heads: 0,
+            exit_fd: None,
         }
     }
 
-    /// Waits up to `wait` for the ring buffer, then writes what it holds.
+    /// Makes [`Session::pump`] return as soon as the process behind
+    /// `pidfd` ([`crate::process::pidfd`]) exits, so the tail starts then
+    /// and not up to a [`POLL`] period later.
+    pub fn wake_on_exit(&mut self, pidfd: std::os::fd::OwnedFd) {
+        self.exit_fd = Some(pidfd);
+    }
+
+    /// Waits up to `wait` for the ring buffer (or the exit of the process
+    /// given to [`Session::wake_on_exit`]), then writes what it holds.
     /// After the first write error events are still drained, so the kernel
     /// side never stalls, but no longer written.
     pub fn pump(&mut self, wait: Duration) {
-        let mut pfd = [libc::pollfd {
-            fd: self.probes.ring_fd(),
+        let pollin = |fd| libc::pollfd {
+            fd,
             events: libc::POLLIN,
             revents: 0,
-        }];
-        // SAFETY: one valid pollfd.
-        unsafe { libc::poll(pfd.as_mut_ptr(), 1, wait.as_millis() as libc::c_int) };
+        };
+        let exit_fd = self.exit_fd.as_ref().map_or(-1, |f| f.as_raw_fd());
+        // A negative fd is ignored by poll(2).
+        let mut pfd = [pollin(self.probes.ring_fd()), pollin(exit_fd)];
+        // SAFETY: two valid pollfds.
+        unsafe { libc::poll(pfd.as_mut_ptr(), 2, wait.as_millis() as libc::c_int) };
         let writing = self.events_err.is_none();
         let root = self.meta.root_pid;
         let redact = self.meta.redacted.as_ref().is_some_and(|r| r.enabled);
@@ -179,6 +218,8 @@ impl<'a> Session<'a> {
     /// Returns the completed meta when it could not be written (the bundle
     /// then holds the one from the start): the report is made from it.
     pub fn finish(mut self, exit: Option<ExitStatus>) -> Option<Meta> {
+        // Readable for good now: polling it would make the tail spin.
+        self.exit_fd = None;
         let deadline = Instant::now() + TAIL;
         let seen = |s: &Self| {
             (
@@ -189,16 +230,20 @@ impl<'a> Session<'a> {
         let mut last = seen(&self);
         let mut quiet_since = Instant::now();
         while Instant::now() < deadline {
-            self.pump(TAIL_STEP);
+            let quiet = match &self.capture {
+                Some(c) => tail_quiet(c.frames_seen(), c.longest_round_trip()),
+                None => TAIL_QUIET,
+            };
+            self.pump((quiet / 2).min(TAIL_STEP));
             let now = seen(&self);
             if now != last {
                 (last, quiet_since) = (now, Instant::now());
-            } else if quiet_since.elapsed() >= TAIL_QUIET {
+            } else if quiet_since.elapsed() >= quiet {
                 break;
             }
         }
         let stopped = self.capture.take().map(Capture::stop);
-        let cap = match stopped {
+        let mut cap = match stopped {
             Some(Ok(cap)) => cap,
             Some(Err(e)) => {
                 self.warnings
@@ -224,6 +269,7 @@ impl<'a> Session<'a> {
             r.header_values = cap.redacted_headers;
             r.payload_heads = self.redacted_heads;
         }
+        self.probes.linger(std::mem::take(&mut cap.sockets));
         meta.interfaces = cap.interfaces;
         meta.warnings.extend(cap.warnings);
         meta.warnings.extend(self.warnings);
@@ -268,9 +314,23 @@ fn append_stderr(log: &mut Option<File>, copied: &mut TeeReport, raw: &RawEvent)
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tail_waits_a_few_round_trips_within_bounds() {
+        assert_eq!(tail_quiet(5, None), TAIL_QUIET);
+        assert_eq!(tail_quiet(0, None), MIN_QUIET);
+        assert_eq!(tail_quiet(5, Some(Duration::from_micros(80))), MIN_QUIET);
+        assert_eq!(
+            tail_quiet(5, Some(Duration::from_millis(3))),
+            Duration::from_millis(12)
+        );
+        assert_eq!(tail_quiet(5, Some(Duration::from_secs(1))), TAIL_QUIET);
+    }
+
     #[test]
     fn the_events_warning_names_the_file_and_the_count() {
-        let w = super::events_lost_warning(
+        let w = events_lost_warning(
             "writing events.jsonl in the trace bundle b: No space left on device (os error 28); 80 bytes of it were not written; check the disk has space",
             41,
             7,
